@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { explain } from './commands/explain.js';
+import { check } from './commands/check.js';
+import { hashPassword } from './commands/hash-password.js';
+import { CommandError } from './commands/io.js';
+import { keysGenerate, keysShow } from './commands/keys.js';
+import { serve } from './commands/serve.js';
+import { loadConfig } from './config/load.js';
+import { VERSION } from './version.js';
+
+// The forgegate command (interface.md "Commands"). Every failure is one line on stderr
+// and a non-zero exit: nothing starts half-configured.
+
+const USAGE = `usage: forgegate [command] [options]
+  serve [--config FILE]                          run the token server (the default)
+  keys generate [--config FILE] [--force]        create the signing key and certificate
+  keys show [--config FILE]                      print {kid, thumbprint, algorithm, certificate, jwks}
+  hash-password [USER] [--cost N]                read a password on stdin, print an htpasswd line
+  check [--config FILE]                          validate the configuration and reach every backend
+  explain --config FILE [--user U] --scope S...  read the password on stdin; print each decision and why
+  --version, --help`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      force: { type: 'boolean' },
+      user: { type: 'string', short: 'u' },
+      scope: { type: 'string', short: 's', multiple: true },
+      json: { type: 'boolean' },
+      cost: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.help) return void process.stdout.write(USAGE + '\n');
+  if (values.version) return void process.stdout.write(VERSION + '\n');
+
+  const [command = 'serve', sub, ...rest] = positionals;
+  const config = () => loadConfig(values.config);
+  switch (command) {
+    case 'serve': {
+      const serving = await serve(await config());
+      const shutdown = () => void serving.stop().then(() => process.exit(0));
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+      return;
+    }
+    case 'keys':
+      if (sub === 'generate') return keysGenerate((await config()).config, values.force ?? false);
+      if (sub === 'show') return keysShow((await config()).config);
+      throw new CommandError('keys takes "generate" or "show"', 2);
+    case 'hash-password':
+      if (rest.length > 0) throw new CommandError('hash-password takes at most one USER', 2);
+      return hashPassword(sub, values.cost === undefined ? undefined : Number(values.cost));
+    case 'check':
+      return check(await config());
+    case 'explain':
+      return explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
+    default:
+      throw new CommandError(`unknown command "${command}"\n${USAGE}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = (error as Error).message;
+  const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  if (message) process.stderr.write(`forgegate: ${message}${usage ? `\n${USAGE}` : ''}\n`);
+  if (process.env.FORGEGATE_DEBUG && !(error instanceof CommandError)) process.stderr.write(`${(error as Error).stack}\n`);
+  process.exitCode = error instanceof CommandError ? error.exitCode : usage ? 2 : 1;
+});

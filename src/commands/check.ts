@@ -1,0 +1,75 @@
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import type { LoadedConfig } from '../config/load.js';
+import type { Config, ForgeConfig } from '../config/schema.js';
+import { HtpasswdFile } from '../credentials/htpasswd.js';
+import { keyFiles, loadKey } from '../token/keys.js';
+import { certificateDaysLeft } from '../runtime.js';
+import { CommandError } from './io.js';
+
+// `forgegate check`: everything serve needs, checked in order, stopping at the first
+// problem with a message that says what to fix. It changes nothing (no key is generated).
+
+export async function check(loaded: LoadedConfig): Promise<void> {
+  const { config } = loaded;
+  ok(`configuration ${loaded.file ?? '(built-in defaults)'} is valid`);
+  await checkKey(config);
+  if (config.users.htpasswd !== null) {
+    await HtpasswdFile.load(config.users.htpasswd);
+    ok(`htpasswd ${config.users.htpasswd} is readable and every line is bcrypt`);
+  }
+  if (config.cache.redisUrl !== null) await checkRedis(config.cache.redisUrl);
+  for (const forge of config.forges) await checkForge(forge);
+  ok('all checks passed');
+}
+
+async function checkKey(config: Config): Promise<void> {
+  const files = keyFiles(config.token.keyDir);
+  let key;
+  try {
+    key = await loadKey(config.token.keyDir, config.token.algorithm);
+  } catch (error) {
+    if ((error as Error).message.includes('cannot read') && (error as Error).message.includes(files.key)) {
+      ok(`no signing key yet in ${resolve(config.token.keyDir)}: serve will generate one`);
+      return;
+    }
+    throw new CommandError(`keys: ${(error as Error).message}`);
+  }
+  const days = certificateDaysLeft(key);
+  if (days < 0 && config.token.header === 'x5c') throw new CommandError(`keys: certificate ${files.certificate} has expired; run "forgegate keys generate --force"`);
+  ok(`signing key ${key.algorithm} kid ${key.kid}, certificate valid for ${days} more days`);
+}
+
+async function checkRedis(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {}); // reported through the rejected command below
+  try {
+    await redis.connect();
+    await redis.ping();
+    ok(`redis ${redactUrl(url)} answers`);
+  } catch (error) {
+    throw new CommandError(`redis ${redactUrl(url)}: ${(error as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function checkForge(forge: ForgeConfig): Promise<void> {
+  const probe = forge.type === 'gitlab' ? `${forge.url.replace(/\/+$/, '')}/api/v4/version` : forge.url;
+  try {
+    const response = await fetch(probe, { signal: AbortSignal.timeout(forge.timeout * 1000), redirect: 'manual' });
+    await response.body?.cancel();
+    ok(`forge ${forge.name} (${forge.type}) at ${forge.url} answers (HTTP ${response.status})`);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    throw new CommandError(`forge ${forge.name} (${forge.type}) at ${forge.url} is unreachable: ${cause}`);
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function ok(message: string): void {
+  process.stdout.write(`ok: ${message}\n`);
+}

@@ -1,0 +1,41 @@
+import type { Config } from '../config/schema.js';
+import type { Credential } from '../credentials/credential.js';
+import { passwordCredential } from '../credentials/credential.js';
+import { AuthenticationFailed } from '../errors.js';
+import { silentLogger } from '../log.js';
+import { formatScope, parseScopes } from '../policy/scope.js';
+import { buildRuntime } from '../runtime.js';
+import { CommandError, readStdinSecret } from './io.js';
+
+// `forgegate explain`: the decision the token endpoint would make, with its reasons.
+// It goes through the same Authority as the endpoint, so the two cannot disagree.
+
+export async function explain(config: Config, user: string | undefined, scopeTexts: string[], json: boolean): Promise<void> {
+  if (scopeTexts.length === 0) throw new CommandError('give at least one --scope, e.g. --scope repository:group/project:pull,push', 2);
+  const scopes = parseScopes(scopeTexts);
+  const credential: Credential = user === undefined ? { kind: 'anonymous' } : passwordCredential(user, await readStdinSecret());
+  const { authority } = await buildRuntime(config, silentLogger, 'ephemeral');
+
+  let authentication;
+  try {
+    authentication = await authority.authenticate(credential, config.token.service);
+  } catch (error) {
+    if (!(error instanceof AuthenticationFailed)) throw error;
+    if (json) process.stdout.write(JSON.stringify({ authenticated: false, reason: error.reason }, null, 2) + '\n');
+    else process.stdout.write(`authentication failed: ${error.reason}\n`);
+    throw new CommandError('', 1);
+  }
+  const decisions = await authority.decide(authentication.identity, scopes);
+  const { identity } = authentication;
+  if (json) {
+    process.stdout.write(JSON.stringify({ authenticated: true, identity, decisions }, null, 2) + '\n');
+    return;
+  }
+  const who = identity.subject === '' ? 'anonymous' : `${identity.subject} (${identity.kind}, ${identity.source})`;
+  const lines = [`caller: ${who}`];
+  for (const decision of decisions) {
+    lines.push(formatScope(decision.scope));
+    for (const verdict of decision.verdicts) lines.push(`  ${verdict.reason}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,89 @@
+import { resolve } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import { createApp } from '../http/app.js';
+import { listen, type RunningServer } from '../http/server.js';
+import { createLogger, type Logger } from '../log.js';
+import { buildRuntime, certificateDaysLeft, type Runtime } from '../runtime.js';
+import { VERSION } from '../version.js';
+import { CommandError } from './io.js';
+
+// `forgegate serve`: start, print the registry settings that match, stop gracefully.
+
+const EXPIRY_WARNING_DAYS = 30;
+
+export interface Serving {
+  runtime: Runtime;
+  server: RunningServer;
+  realm: string;
+  stop(): Promise<void>;
+}
+
+export async function serve(loaded: LoadedConfig, logger: Logger = createLogger()): Promise<Serving> {
+  const runtime = await buildRuntime(loaded.config, logger);
+  const { config, key } = runtime;
+  if (runtime.keyGenerated) logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
+  const daysLeft = certificateDaysLeft(key);
+  if (daysLeft < EXPIRY_WARNING_DAYS) {
+    logger.warn({ notAfter: key.notAfter.toISOString(), daysLeft }, 'signing certificate expires soon: run "forgegate keys generate --force" and update the registry');
+  }
+
+  const app = createApp({
+    authority: runtime.authority,
+    key,
+    realmPath: config.server.realmPath,
+    service: config.token.service,
+    trustProxy: config.server.trustProxy,
+    logger,
+  });
+  let server: RunningServer;
+  try {
+    server = await listen(app, config.server);
+  } catch (error) {
+    throw new CommandError(`cannot listen on ${config.server.listen}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const realm = realmUrl(runtime, server);
+  const settings = {
+    realm,
+    service: config.token.service,
+    issuer: config.token.issuer,
+    rootcertbundle: resolve(key.files.certificate),
+  };
+  process.stderr.write(banner(runtime, server, settings));
+  logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings }, 'forgegate started');
+
+  return {
+    runtime,
+    server,
+    realm,
+    stop: async () => {
+      await server.close();
+      logger.info('forgegate stopped');
+      logger.flush();
+    },
+  };
+}
+
+function realmUrl(runtime: Runtime, server: RunningServer): string {
+  const { publicUrl, realmPath, tls } = runtime.config.server;
+  if (publicUrl !== null) return `${publicUrl.replace(/\/+$/, '')}${realmPath}`;
+  const { host, port } = server.address;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `${tls.cert ? 'https' : 'http'}://${shown}:${port}${realmPath}`;
+}
+
+function banner(runtime: Runtime, server: RunningServer, settings: { realm: string; service: string; issuer: string; rootcertbundle: string }): string {
+  const { key, config } = runtime;
+  const guessed = config.server.publicUrl === null ? '   # set server.publicUrl to the URL clients reach' : '';
+  return [
+    `forgegate ${VERSION} listening on ${server.address.host}:${server.address.port}`,
+    `signing key ${key.algorithm}, kid ${key.kid}, certificate valid until ${key.notAfter.toISOString().slice(0, 10)}`,
+    'registry configuration that matches (config.yml of distribution):',
+    'auth:',
+    '  token:',
+    `    realm: ${settings.realm}${guessed}`,
+    `    service: ${settings.service}`,
+    `    issuer: ${settings.issuer}`,
+    `    rootcertbundle: ${settings.rootcertbundle}`,
+    '',
+  ].join('\n');
+}

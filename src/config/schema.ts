@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+// interface.md's configuration, key for key. Every object is strict (an unknown key is an
+// error, never ignored) and every key has a default, so an empty file is a valid config.
+
+const seconds = (fallback: number, min = 0, max = 10 * 365 * 86400) => z.int().min(min).max(max).default(fallback);
+const nullableString = z.string().min(1).nullable().default(null);
+const ACTIONS = ['pull', 'push', 'delete', '*'] as const;
+
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port, e.g. "0.0.0.0:5001"')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+const urlPath = z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'expected an absolute path such as "/token"');
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+export const serverSchema = z
+  .strictObject({
+    listen: listen.default('0.0.0.0:5001'),
+    realmPath: urlPath.default('/token'),
+    /** The URL clients reach forgegate at; the realm to give the registry. */
+    publicUrl: httpUrl.nullable().default(null),
+    trustProxy: z.boolean().default(false),
+    tls: z
+      .strictObject({ cert: nullableString, key: nullableString })
+      .refine((t) => (t.cert === null) === (t.key === null), 'set both cert and key, or neither')
+      .prefault({}),
+  })
+  .prefault({});
+
+export const tokenSchema = z
+  .strictObject({
+    issuer: z.string().min(1).default('forgegate'),
+    service: z.string().min(1).default('container-registry'),
+    // Clients treat anything below 60 s as 60 s, and registries allow 60 s of skew.
+    ttl: seconds(900, 60, 86400),
+    algorithm: z.enum(['ES256', 'RS256']).default('ES256'),
+    header: z.enum(['x5c', 'kid']).default('x5c'),
+    keyDir: z.string().min(1).default('./data/keys'),
+    refreshTtl: seconds(2592000, 60),
+  })
+  .prefault({});
+
+export const cacheSchema = z
+  .strictObject({
+    redisUrl: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'expected a redis:// or rediss:// URL').nullable().default(null),
+    keyPrefix: z.string().default('forgegate:'),
+    identityTtl: seconds(60),
+    decisionTtl: seconds(60),
+    negativeTtl: seconds(10),
+    staleIfError: seconds(0),
+  })
+  .prefault({});
+
+export const usersSchema = z.strictObject({ htpasswd: nullableString }).prefault({});
+
+const pattern = z.string().refine((p) => {
+  if (!(p.length >= 2 && p.startsWith('/') && p.endsWith('/'))) return true;
+  try {
+    new RegExp(p.slice(1, -1));
+    return true;
+  } catch {
+    return false;
+  }
+}, 'invalid /regex/');
+
+export const aclRuleSchema = z.strictObject({
+  account: pattern,
+  type: z.string().regex(/^[a-z0-9]+$/, 'expected a resource type such as "repository"').default('repository'),
+  name: z.string().min(1),
+  actions: z.array(z.enum(ACTIONS)).min(1),
+});
+
+export const forgeSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a short lower-case label').optional(),
+  type: z.enum(['gitlab', 'github']),
+  url: httpUrl,
+  prefix: z
+    .string()
+    .regex(/^([a-z0-9][a-z0-9._-]*\/?)*$/, 'expected a path prefix such as "gh/"')
+    .default('')
+    .transform((p) => (p === '' || p.endsWith('/') ? p : `${p}/`)),
+  serviceToken: nullableString,
+  jobTokens: z.boolean().default(true),
+  anonymousPull: z.boolean().default(true),
+  webhookSecret: nullableString,
+  timeout: z.number().positive().max(300).default(5),
+});
+
+export const configSchema = z
+  .strictObject({
+    server: serverSchema,
+    token: tokenSchema,
+    cache: cacheSchema,
+    users: usersSchema,
+    acl: z.array(aclRuleSchema).default([]),
+    forges: z.array(forgeSchema).prefault([{ type: 'gitlab', url: 'https://gitlab.com' }]),
+  })
+  .transform((config) => ({
+    ...config,
+    forges: config.forges.map((forge) => ({ ...forge, name: forge.name ?? forge.type })),
+  }))
+  .superRefine((config, ctx) => {
+    const names = new Set<string>();
+    config.forges.forEach((forge, i) => {
+      if (names.has(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `duplicate forge name "${forge.name}"` });
+      names.add(forge.name);
+      config.forges.slice(0, i).forEach((other) => {
+        const overlap = other.prefix.startsWith(forge.prefix) || forge.prefix.startsWith(other.prefix);
+        if (!overlap) return;
+        const message =
+          forge.prefix === '' && other.prefix === ''
+            ? `only one forge may have the empty prefix, and forge "${other.name}" has it already`
+            : `prefix "${forge.prefix}" overlaps the prefix "${other.prefix}" of forge "${other.name}"`;
+        ctx.addIssue({ code: 'custom', path: ['forges', i, 'prefix'], message });
+      });
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ForgeConfig = Config['forges'][number];
+export type AclRuleConfig = Config['acl'][number];

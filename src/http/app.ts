@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Authority } from '../authority.js';
+import type { Logger } from '../log.js';
+import type { SigningKey } from '../token/keys.js';
+import { errorHandler, errorStyle } from './errors.js';
+import { tokenHandler } from './token-route.js';
+
+// The Koa application: routes of interface.md, one error format, request ids.
+
+export interface AppOptions {
+  authority: Authority;
+  key: SigningKey;
+  realmPath: string;
+  service: string;
+  trustProxy: boolean;
+  logger: Logger;
+  /** Readiness of dependencies beyond the key; filled in as Redis and forges arrive. */
+  readiness?: () => Promise<Record<string, unknown>>;
+}
+
+/** A form body carries a handful of short fields; anything near this is abuse. */
+const FORM_LIMIT = '64kb';
+
+export function createApp(options: AppOptions): Koa {
+  const app = new Koa({ proxy: options.trustProxy });
+  const router = new Router();
+  const token = tokenHandler(options.authority, options.logger);
+  const form = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
+
+  for (const path of new Set([options.realmPath, '/auth/token'])) {
+    router.get(path, token);
+    router.post(path, (ctx, next) => (errorStyle(ctx, 'oauth'), next()), form, token);
+  }
+  router.get('/.well-known/jwks.json', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = options.key.jwks;
+  });
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const dependencies = { keys: { status: 'ok', kid: options.key.kid, certificateExpires: options.key.notAfter.toISOString() }, ...(await options.readiness?.()) };
+    ctx.body = { status: 'ok', dependencies };
+  });
+
+  app.use(requestId());
+  app.use(errorHandler(options.logger, options.service));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  app.on('error', () => {}); // errors are answered and logged by errorHandler
+  return app;
+}
+
+const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+function requestId() {
+  return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
+    const incoming = ctx.get('X-Request-Id');
+    ctx.state.requestId = INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId);
+    await next();
+  };
+}

@@ -1,0 +1,65 @@
+import type { Context, Next } from 'koa';
+import { AuthenticationFailed, BadRequest, Unavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ScopeError } from '../policy/scope.js';
+
+// Every failure leaves as JSON in the format its client reads (protocol.md section 4):
+// the registry style {"errors":[...]} on GET, RFC 6749 {"error": ...} on the POST form.
+
+export type ErrorStyle = 'registry' | 'oauth';
+
+interface WireError {
+  status: number;
+  code: string; // registry error code
+  oauth: string; // RFC 6749 error
+  message: string;
+}
+
+/** Marks the error format of the route handling the request. */
+export function errorStyle(ctx: Context, style: ErrorStyle): void {
+  ctx.state.errorStyle = style;
+}
+
+export function errorHandler(logger: Logger, basicRealm: string) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw Object.assign(new Error('no such endpoint'), { status: 404, expose: true });
+    } catch (error) {
+      const wire = toWire(error);
+      if (wire.status >= 500 && !(error instanceof Unavailable)) logger.error({ err: error, reqId: ctx.state.requestId }, 'request failed');
+      ctx.status = wire.status;
+      ctx.set('Cache-Control', 'no-store');
+      if (wire.status === 401) ctx.set('WWW-Authenticate', `Basic realm="${basicRealm}"`);
+      const allow = (error as { headers?: Record<string, string> }).headers?.Allow;
+      if (allow) ctx.set('Allow', allow);
+      ctx.body =
+        ctx.state.errorStyle === 'oauth'
+          ? { error: wire.oauth, error_description: wire.message }
+          : { errors: [{ code: wire.code, message: wire.message }] };
+      ctx.state.error = wire;
+    }
+  };
+}
+
+function toWire(error: unknown): WireError {
+  if (error instanceof ScopeError) return { status: 400, code: 'INVALID_SCOPE', oauth: 'invalid_scope', message: error.message };
+  if (error instanceof BadRequest) return { status: 400, code: 'INVALID_REQUEST', oauth: error.oauthError, message: error.message };
+  if (error instanceof AuthenticationFailed) return { status: 401, code: 'UNAUTHORIZED', oauth: 'invalid_grant', message: error.message };
+  if (error instanceof Unavailable) return { status: 503, code: 'UNAVAILABLE', oauth: 'temporarily_unavailable', message: error.message };
+  // Koa, the router and the body parser throw http-errors: keep their 4xx status and text.
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const message = (error as { expose?: boolean }).expose ? (error as Error).message : 'bad request';
+    return { status, code: REGISTRY_CODES[status] ?? 'INVALID_REQUEST', oauth: 'invalid_request', message };
+  }
+  return { status: 500, code: 'UNKNOWN', oauth: 'server_error', message: 'internal error; see the server log' };
+}
+
+const REGISTRY_CODES: Record<number, string> = {
+  404: 'NOT_FOUND',
+  405: 'UNSUPPORTED',
+  413: 'REQUEST_TOO_LARGE',
+  415: 'UNSUPPORTED',
+  429: 'TOOMANYREQUESTS',
+};

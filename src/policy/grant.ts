@@ -1,0 +1,72 @@
+import { KNOWN_ACTIONS, type Action, type Decision, type Grant, type Scope, type Verdict } from './types.js';
+
+// Turning "what may this caller do" into verdicts on what was asked: the intersection of
+// requested and allowed actions, with the `*` rule of protocol.md (a `*` that is not held
+// is narrowed to the explicit actions the caller does hold).
+
+export interface Judgement {
+  granted: boolean;
+  because: string;
+}
+
+/** Judges one action for one scope. Policies implement this; `decide` applies it. */
+export type Judge = (action: Action) => Judgement;
+
+const EXPLICIT: readonly Action[] = ['pull', 'push', 'delete'];
+
+export function decide(scope: Scope, judge: Judge): Decision {
+  const verdicts: Verdict[] = [];
+  for (const action of scope.actions) {
+    if (!isAction(action)) {
+      verdicts.push({ action, granted: false, reason: `${action} denied: unknown action` });
+      continue;
+    }
+    const judgement = judge(action);
+    verdicts.push(verdict(action, judgement));
+    if (action !== '*' || judgement.granted) continue;
+    for (const explicit of EXPLICIT) {
+      if (scope.actions.includes(explicit)) continue; // judged in its own right
+      const narrowed = judge(explicit);
+      if (narrowed.granted) verdicts.push(verdict(explicit, narrowed));
+    }
+  }
+  return { scope, verdicts };
+}
+
+/** A judge for policies that hold a plain set of actions with one reason. */
+export function allowing(allowance: { actions: readonly Action[]; because: string }): Judge {
+  const all = allowance.actions.includes('*');
+  return (action) => ({ granted: all || allowance.actions.includes(action), because: allowance.because });
+}
+
+/** A judge that denies everything with one reason (no project, failed gate, ...). */
+export function denying(because: string): Judge {
+  return () => ({ granted: false, because });
+}
+
+export function grantedActions(decision: Decision): Action[] {
+  const granted = new Set(decision.verdicts.filter((v) => v.granted).map((v) => v.action));
+  return KNOWN_ACTIONS.filter((a) => granted.has(a));
+}
+
+/** The JWT `access` claim: one entry per scope with at least one granted action. */
+export function toGrants(decisions: readonly Decision[]): Grant[] {
+  const grants: Grant[] = [];
+  for (const decision of decisions) {
+    const actions = grantedActions(decision);
+    if (actions.length === 0) continue;
+    const { type, name } = decision.scope;
+    const grant: Grant = { type, name, actions };
+    if (decision.scope.class !== undefined) grant.class = decision.scope.class;
+    grants.push(grant);
+  }
+  return grants;
+}
+
+function isAction(action: string): action is Action {
+  return (KNOWN_ACTIONS as readonly string[]).includes(action);
+}
+
+function verdict(action: Action, judgement: Judgement): Verdict {
+  return { action, granted: judgement.granted, reason: `${action} ${judgement.granted ? 'granted' : 'denied'}: ${judgement.because}` };
+}

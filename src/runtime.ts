@@ -1,0 +1,66 @@
+import { Authority } from './authority.js';
+import type { Config } from './config/schema.js';
+import { HtpasswdFile } from './credentials/htpasswd.js';
+import { StaticAccounts } from './credentials/static.js';
+import type { Logger } from './log.js';
+import { Acl } from './policy/acl.js';
+import { createKeyMaterial, keyFiles, keyFromPem, loadKey, loadOrGenerateKey, type SigningKey } from './token/keys.js';
+import { RefreshTokens } from './token/refresh.js';
+import { deriveSecret } from './token/secrets.js';
+import { TokenSigner } from './token/signer.js';
+
+// Builds the parts of a running forgegate from a validated configuration. serve, explain
+// and the tests assemble the same graph here, so none of them wires it differently.
+
+export interface Runtime {
+  config: Config;
+  key: SigningKey;
+  keyGenerated: boolean;
+  authority: Authority;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/**
+ * `generate` (serve): create the key on first start. `ephemeral` (explain): a command that
+ * signs nothing must not leave key files behind, possibly owned by the wrong user.
+ */
+export type KeyMode = 'generate' | 'ephemeral';
+
+export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate'): Promise<Runtime> {
+  const { key, generated } = keyMode === 'generate' ? await loadOrGenerateKey(config.token.keyDir, config.token.algorithm) : await loadOrEphemeral(config);
+  if (config.token.header === 'x5c' && key.notAfter.getTime() <= Date.now()) {
+    throw new StartupError(
+      `certificate ${key.files.certificate} expired on ${key.notAfter.toISOString()}; registries reject x5c tokens signed under it. Run "forgegate keys generate --force" and give the registry the new certificate`,
+    );
+  }
+  const htpasswd =
+    config.users.htpasswd === null
+      ? null
+      : await HtpasswdFile.load(config.users.htpasswd, (error) => logger.error({ err: error.message }, 'htpasswd reload failed; keeping the previous content'));
+
+  const authority = new Authority({
+    service: config.token.service,
+    staticAccounts: new StaticAccounts(htpasswd, deriveSecret(key.privateKey, 'credential-hmac'), config.cache.identityTtl),
+    acl: new Acl(config.acl),
+    signer: new TokenSigner(key, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
+    refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
+  });
+  return { config, key, keyGenerated: generated, authority };
+}
+
+/** Days until the signing certificate expires (negative once it has). */
+export function certificateDaysLeft(key: SigningKey, now = Date.now()): number {
+  return Math.floor((key.notAfter.getTime() - now) / 86_400_000);
+}
+
+async function loadOrEphemeral(config: Config): Promise<{ key: SigningKey; generated: boolean }> {
+  try {
+    return { key: await loadKey(config.token.keyDir, config.token.algorithm), generated: false };
+  } catch {
+    const { keyPem, certificatePem } = await createKeyMaterial(config.token.algorithm);
+    return { key: await keyFromPem(config.token.algorithm, keyPem, certificatePem, keyFiles(config.token.keyDir)), generated: false };
+  }
+}
