@@ -108,12 +108,14 @@ export const configSchema = z
       if (names.has(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `duplicate forge name "${forge.name}"` });
       names.add(forge.name);
       config.forges.slice(0, i).forEach((other) => {
-        const overlap = other.prefix.startsWith(forge.prefix) || forge.prefix.startsWith(other.prefix);
+        // The empty prefix is the catch-all: it overlaps only another empty prefix.
+        const bothEmpty = forge.prefix === '' && other.prefix === '';
+        const oneEmpty = (forge.prefix === '') !== (other.prefix === '');
+        const overlap = bothEmpty || (!oneEmpty && (other.prefix.startsWith(forge.prefix) || forge.prefix.startsWith(other.prefix)));
         if (!overlap) return;
-        const message =
-          forge.prefix === '' && other.prefix === ''
-            ? `only one forge may have the empty prefix, and forge "${other.name}" has it already`
-            : `prefix "${forge.prefix}" overlaps the prefix "${other.prefix}" of forge "${other.name}"`;
+        const message = bothEmpty
+          ? `only one forge may have the empty prefix, and forge "${other.name}" has it already`
+          : `prefix "${forge.prefix}" overlaps the prefix "${other.prefix}" of forge "${other.name}"`;
         ctx.addIssue({ code: 'custom', path: ['forges', i, 'prefix'], message });
       });
     });

@@ -10,8 +10,8 @@ export const MAX_SCOPES = 64;
 
 const TYPE = /^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$/;
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const HOST = '[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?';
-const NAME = new RegExp(`^(?:${HOST}/)?${COMPONENT}(?:/${COMPONENT})*$`);
+const PATH = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
+const HOST = /^[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::[0-9]{1,5})?$/;
 const ACTION = /^(?:[a-z]+|\*)$/;
 
 export class ScopeError extends Error {
@@ -31,7 +31,7 @@ export function parseResourceScope(text: string): Scope {
   if (!type) throw new ScopeError(`scope "${clip(text)}" has an invalid resource type "${clip(typeText)}"`);
   if (name.length === 0) throw new ScopeError(`scope "${clip(text)}" has an empty name`);
   if (name.length > MAX_NAME_LENGTH) throw new ScopeError(`scope name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (!NAME.test(name)) throw new ScopeError(`scope "${clip(text)}" has an invalid name "${clip(name)}"`);
+  if (!isName(name)) throw new ScopeError(`scope "${clip(text)}" has an invalid name "${clip(name)}"`);
 
   const actions = unique(actionText.split(',').filter((a) => a !== ''));
   if (actions.length === 0) throw new ScopeError(`scope "${clip(text)}" names no action`);
@@ -66,6 +66,16 @@ export function parseScopes(values: readonly string[]): Scope[] {
 export function formatScope(scope: { type: string; class?: string; name: string; actions: readonly string[] }): string {
   const type = scope.class === undefined ? scope.type : `${scope.type}(${scope.class})`;
   return `${type}:${scope.name}:${scope.actions.join(',')}`;
+}
+
+// As in distribution's reference grammar, the first component is a host only when it looks
+// like one (a dot, a port, or "localhost"); otherwise it is an ordinary lower-case component.
+function isName(name: string): boolean {
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? name : name.slice(0, slash);
+  const hostLike = first.includes('.') || first.includes(':') || first === 'localhost';
+  if (slash > 0 && hostLike && HOST.test(first)) return PATH.test(name.slice(slash + 1));
+  return PATH.test(name);
 }
 
 function resourceKey(scope: Scope): string {

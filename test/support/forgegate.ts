@@ -1,0 +1,62 @@
+import { Writable } from 'node:stream';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { createApp } from '../../src/http/app.js';
+import { listen } from '../../src/http/server.js';
+import { createLogger } from '../../src/log.js';
+import { buildRuntime, type Runtime } from '../../src/runtime.js';
+import { makeTempDir } from './processes.js';
+
+// forgegate in the test process: the real runtime and Koa app on a loopback port, with
+// every log line captured for assertions.
+
+export interface TestForgegate {
+  url: string;
+  runtime: Runtime;
+  config: Config;
+  /** Parsed JSON log lines so far. */
+  logs(): Record<string, unknown>[];
+  /** The raw log text, for grepping secrets. */
+  rawLogs(): string;
+  stop(): Promise<void>;
+}
+
+/** `raw` is a configuration as it would be parsed from YAML; keyDir defaults to a temp dir. */
+export async function startForgegate(raw: Record<string, any> = {}): Promise<TestForgegate> {
+  const keyDir = raw.token?.keyDir ?? (await makeTempDir('keys'));
+  const config = parseConfig(
+    { forges: [], ...raw, server: { listen: '127.0.0.1:0', ...raw.server }, token: { ...raw.token, keyDir } },
+    process.env,
+    'test',
+  );
+  let text = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  const logger = createLogger('info', sink);
+  const runtime = await buildRuntime(config, logger);
+  const app = createApp({
+    authority: runtime.authority,
+    key: runtime.key,
+    realmPath: config.server.realmPath,
+    service: config.token.service,
+    trustProxy: config.server.trustProxy,
+    logger,
+  });
+  const server = await listen(app, config.server);
+  return {
+    url: `http://127.0.0.1:${server.address.port}`,
+    runtime,
+    config,
+    logs: () => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+    rawLogs: () => text,
+    stop: () => server.close(100),
+  };
+}
+
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
