@@ -49,7 +49,7 @@ export function createApp(options: AppOptions): Koa {
   app.use(requestId());
   app.use(errorHandler(options.logger, options.service));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   app.on('error', () => {}); // errors are answered and logged by errorHandler
   return app;
 }

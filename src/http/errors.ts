@@ -24,15 +24,13 @@ export function errorHandler(logger: Logger, basicRealm: string) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw Object.assign(new Error('no such endpoint'), { status: 404, expose: true });
+      if (ctx.body === undefined) unanswered(ctx);
     } catch (error) {
       const wire = toWire(error);
       if (wire.status >= 500 && !(error instanceof Unavailable)) logger.error({ err: error, reqId: ctx.state.requestId }, 'request failed');
       ctx.status = wire.status;
       ctx.set('Cache-Control', 'no-store');
       if (wire.status === 401) ctx.set('WWW-Authenticate', `Basic realm="${basicRealm}"`);
-      const allow = (error as { headers?: Record<string, string> }).headers?.Allow;
-      if (allow) ctx.set('Allow', allow);
       ctx.body =
         ctx.state.errorStyle === 'oauth'
           ? { error: wire.oauth, error_description: wire.message }
@@ -40,6 +38,15 @@ export function errorHandler(logger: Logger, basicRealm: string) {
       ctx.state.error = wire;
     }
   };
+}
+
+// The router leaves unknown paths at 404 and wrong methods at 405 (501 for methods it has
+// never heard of) without a body; all are the client's mistake and get JSON.
+function unanswered(ctx: Context): void {
+  if (ctx.status === 404) throw Object.assign(new Error('no such endpoint'), { status: 404, expose: true });
+  if (ctx.status === 405 || ctx.status === 501) {
+    throw Object.assign(new Error(`method ${ctx.method.slice(0, 20)} is not allowed here`), { status: 405, expose: true });
+  }
 }
 
 function toWire(error: unknown): WireError {
