@@ -1,0 +1,427 @@
+import { createHash } from 'node:crypto';
+import { FakeServer, type FakeRequest, type Reply } from './server.js';
+
+export type TokenKind = 'classic' | 'fine_grained' | 'oauth' | 'app_user' | 'installation';
+export type Role = 'read' | 'triage' | 'write' | 'maintain' | 'admin';
+export type Visibility = 'public' | 'private' | 'internal';
+
+const ROLES: readonly Role[] = ['read', 'triage', 'write', 'maintain', 'admin'];
+const DOCS = 'https://docs.github.com/rest';
+
+export interface GitHubUser {
+  id: number;
+  login: string;
+  type: 'User' | 'Bot';
+  site_admin: boolean;
+}
+
+export interface GitHubOrg {
+  id: number;
+  login: string;
+  /** The org's "base permission", which every member holds on every org repository. */
+  base_permission: Role | 'none';
+  /** login -> role; owners ('admin') hold admin on every org repository. */
+  members: Map<string, 'admin' | 'member'>;
+}
+
+export interface GitHubTeam {
+  org: string;
+  slug: string;
+  members: string[];
+  /** 'owner/repo' -> role the team grants. */
+  repos: Map<string, Role>;
+}
+
+export interface GitHubRepo {
+  id: number;
+  owner: string;
+  name: string;
+  visibility: Visibility;
+  archived: boolean;
+  /** login -> role of direct collaborators. */
+  collaborators: Map<string, Role>;
+}
+
+export interface GitHubToken {
+  token: string;
+  kind: TokenKind;
+  /** The owner's login; absent for installation tokens. */
+  user?: string;
+  /** OAuth scopes of classic and OAuth tokens, sent back in X-OAuth-Scopes. */
+  scopes: string[];
+  /**
+   * 'owner/repo' names the token reaches besides public repositories: the selection of a
+   * fine-grained or GitHub App user token, or an installation's repositories. 'all': whatever
+   * the user can reach; for an installation, every repository in the fake.
+   */
+  repositories: string[] | 'all';
+  /** Installation tokens: what they may do on their repositories. */
+  permission: 'read' | 'write';
+  expired: boolean;
+  revoked: boolean;
+}
+
+export interface RateLimitOptions {
+  /** Per user for user tokens, per token for installations (GitHub: 5000/h). */
+  limit: number;
+  /** Per client address for anonymous calls (GitHub: 60/h). */
+  anonymousLimit: number;
+  /** GitHub documents 403 or 429 for an exhausted primary limit; 403 is what it mostly sends. */
+  status: 403 | 429;
+}
+
+interface Bucket {
+  limit: number;
+  used: number;
+  resetAt: number;
+}
+
+type Caller = { token: GitHubToken; user: GitHubUser | undefined } | undefined;
+
+const message = (status: number, text: string, doc = DOCS): Reply => ({
+  status,
+  body: { message: text, documentation_url: doc, status: String(status) },
+});
+const BAD_CREDENTIALS = message(401, 'Bad credentials');
+const NOT_FOUND = message(404, 'Not Found', `${DOCS}/repos/repos#get-a-repository`);
+
+export class FakeGitHub extends FakeServer {
+  protected readonly contentType = 'application/json; charset=utf-8';
+
+  readonly rateLimit: RateLimitOptions;
+  readonly #users = new Map<string, GitHubUser>();
+  readonly #orgs = new Map<string, GitHubOrg>();
+  readonly #teams: GitHubTeam[] = [];
+  readonly #repos = new Map<string, GitHubRepo>();
+  readonly #tokens = new Map<string, GitHubToken>();
+  readonly #buckets = new Map<string, Bucket>();
+  #nextId = 1;
+
+  constructor(rateLimit: Partial<RateLimitOptions> = {}) {
+    super();
+    this.rateLimit = { limit: 5000, anonymousLimit: 60, status: 403, ...rateLimit };
+    // The root is api.github.com; /api/v3 is GitHub Enterprise Server's mount.
+    const mounts = ['', '/api/v3'];
+    this.route('GET', '/user', (r) => this.#metered(r, (c) => this.#user(c)), mounts);
+    this.route('GET', '/repos/:owner/:repo', (r) => this.#metered(r, (c) => this.#repo(r, c)), mounts);
+    this.route('GET', '/installation/repositories', (r) => this.#metered(r, (c) => this.#installationRepos(c)), mounts);
+  }
+
+  // ---- model ----------------------------------------------------------------------------------
+  // Every add* returns the live record; mutate it to change what the fake answers next.
+
+  addUser(init: Partial<GitHubUser> & { login: string }): GitHubUser {
+    const user: GitHubUser = { type: 'User', site_admin: false, ...init, id: this.#id(init.id) };
+    this.#users.set(user.login.toLowerCase(), user);
+    return user;
+  }
+
+  addOrg(init: { login: string; id?: number; base_permission?: GitHubOrg['base_permission'] }): GitHubOrg {
+    const org: GitHubOrg = {
+      base_permission: 'read',
+      ...init,
+      id: this.#id(init.id),
+      members: new Map(),
+    };
+    this.#orgs.set(org.login.toLowerCase(), org);
+    return org;
+  }
+
+  addOrgMember(org: string, login: string, role: 'admin' | 'member' = 'member'): void {
+    this.#requireOrg(org).members.set(login.toLowerCase(), role);
+  }
+
+  addTeam(init: { org: string; slug: string; members: string[]; repos: Record<string, Role> }): GitHubTeam {
+    this.#requireOrg(init.org);
+    const team: GitHubTeam = {
+      ...init,
+      members: init.members.map((m) => m.toLowerCase()),
+      repos: new Map(Object.entries(init.repos).map(([name, role]) => [name.toLowerCase(), role])),
+    };
+    this.#teams.push(team);
+    return team;
+  }
+
+  /** The owner must be a user or an org added before. A user owner holds admin on it. */
+  addRepo(init: {
+    full_name: string;
+    id?: number;
+    visibility?: Visibility;
+    archived?: boolean;
+    collaborators?: Record<string, Role>;
+  }): GitHubRepo {
+    const [owner, name, ...rest] = init.full_name.split('/');
+    if (!owner || !name || rest.length > 0) throw new Error(`bad repository name ${init.full_name}`);
+    if (!this.#owner(owner)) throw new Error(`no user or org ${owner}`);
+    const repo: GitHubRepo = {
+      id: this.#id(init.id),
+      owner,
+      name,
+      visibility: init.visibility ?? 'private',
+      archived: init.archived ?? false,
+      collaborators: new Map(
+        Object.entries(init.collaborators ?? {}).map(([login, role]) => [login.toLowerCase(), role]),
+      ),
+    };
+    this.#repos.set(init.full_name.toLowerCase(), repo);
+    return repo;
+  }
+
+  addToken(init: Partial<GitHubToken> & { token: string; kind: TokenKind }): GitHubToken {
+    if (init.kind === 'installation' ? init.user : !init.user) {
+      throw new Error('installation tokens have no user; every other kind needs one');
+    }
+    if (init.user) this.#requireUser(init.user);
+    const token: GitHubToken = {
+      scopes: [],
+      repositories: init.kind === 'installation' ? [] : 'all',
+      permission: 'write',
+      expired: false,
+      revoked: false,
+      ...init,
+    };
+    this.#tokens.set(token.token, token);
+    return token;
+  }
+
+  /** Starts every rate-limit window afresh. */
+  resetRateLimits(): void {
+    this.#buckets.clear();
+  }
+
+  // ---- endpoints ------------------------------------------------------------------------------
+
+  #user(caller: Caller): Reply {
+    if (!caller) return message(401, 'Requires authentication', `${DOCS}/users/users#get-the-authenticated-user`);
+    if (!caller.user) {
+      return message(403, 'Resource not accessible by integration', `${DOCS}/users/users#get-the-authenticated-user`);
+    }
+    return { status: 200, body: this.#userJson(caller.user) };
+  }
+
+  #repo(req: FakeRequest, caller: Caller): Reply {
+    const repo = this.#repos.get(`${req.params.owner}/${req.params.repo}`.toLowerCase());
+    if (!repo || !this.#canSee(caller, repo)) return NOT_FOUND;
+    return { status: 200, body: this.#repoJson(repo, caller) };
+  }
+
+  #installationRepos(caller: Caller): Reply {
+    if (caller?.token.kind !== 'installation') {
+      return message(
+        403,
+        'You must authenticate with an installation access token in order to list repositories for an installation.',
+        `${DOCS}/apps/installations#list-repositories-accessible-to-the-app-installation`,
+      );
+    }
+    const names = caller.token.repositories === 'all' ? [...this.#repos.keys()] : caller.token.repositories;
+    const repos = names.flatMap((name) => {
+      const repo = this.#repos.get(name.toLowerCase());
+      return repo ? [this.#repoJson(repo, caller)] : [];
+    });
+    return {
+      status: 200,
+      body: {
+        total_count: repos.length,
+        repository_selection: caller.token.repositories === 'all' ? 'all' : 'selected',
+        repositories: repos,
+      },
+    };
+  }
+
+  // ---- authentication, rate limit, ETag -------------------------------------------------------
+
+  /**
+   * Wraps an endpoint the way api.github.com does: bad credentials 401 before anything else;
+   * X-RateLimit-* on every answer; X-OAuth-Scopes for classic and OAuth tokens; a weak ETag on
+   * 200s, answered with a free 304 when If-None-Match matches; 403 (or 429) once the window's
+   * budget is spent.
+   */
+  #metered(req: FakeRequest, handle: (caller: Caller) => Reply): Reply {
+    const credential = /^(?:token|bearer)\s+(\S+)$/i.exec(req.header('authorization') ?? '')?.[1];
+    const token = credential === undefined ? undefined : this.#tokens.get(credential);
+    if (credential !== undefined && (!token || token.expired || token.revoked)) {
+      return this.#withRateHeaders(BAD_CREDENTIALS, this.#bucket(undefined), false);
+    }
+    const caller: Caller = token && { token, user: token.user ? this.#requireUser(token.user) : undefined };
+    const bucket = this.#bucket(caller);
+    if (bucket.used >= bucket.limit) {
+      const who = !caller
+        ? '127.0.0.1. (But here\'s the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)'
+        : caller.user
+          ? `user ID ${caller.user.id}.`
+          : 'installation ID 1.';
+      const limited = message(this.rateLimit.status, `API rate limit exceeded for ${who}`, `${DOCS}/overview/rate-limits-for-the-rest-api`);
+      return this.#withRateHeaders(limited, bucket, false);
+    }
+
+    let reply = handle(caller);
+    if (reply.status === 200) {
+      const etag = `W/"${createHash('sha256').update(JSON.stringify(reply.body)).digest('hex')}"`;
+      reply = { ...reply, headers: { ...reply.headers, etag } };
+      const wanted = (req.header('if-none-match') ?? '').split(',').map((t) => t.trim());
+      if (wanted.includes(etag)) reply = { status: 304, headers: { etag } };
+    }
+    const headers: Record<string, string> = {
+      ...reply.headers,
+      'cache-control': `${caller ? 'private' : 'public'}, max-age=60, s-maxage=60`,
+      vary: 'Accept, Authorization, Cookie, X-GitHub-OTP',
+      'x-github-media-type': 'github.v3; format=json',
+    };
+    if (token && (token.kind === 'classic' || token.kind === 'oauth')) headers['x-oauth-scopes'] = token.scopes.join(', ');
+    return this.#withRateHeaders({ ...reply, headers }, bucket, reply.status !== 304);
+  }
+
+  #bucket(caller: Caller): Bucket {
+    const key = !caller ? 'anonymous' : caller.user ? `user:${caller.user.id}` : `token:${caller.token.token}`;
+    const now = Math.floor(Date.now() / 1000);
+    let bucket = this.#buckets.get(key);
+    if (!bucket || bucket.resetAt <= now) {
+      bucket = { limit: caller ? this.rateLimit.limit : this.rateLimit.anonymousLimit, used: 0, resetAt: now + 3600 };
+      this.#buckets.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  #withRateHeaders(reply: Reply, bucket: Bucket, counts: boolean): Reply {
+    if (counts) bucket.used += 1;
+    return {
+      ...reply,
+      headers: {
+        ...reply.headers,
+        'x-ratelimit-limit': String(bucket.limit),
+        'x-ratelimit-remaining': String(Math.max(0, bucket.limit - bucket.used)),
+        'x-ratelimit-reset': String(bucket.resetAt),
+        'x-ratelimit-used': String(bucket.used),
+        'x-ratelimit-resource': 'core',
+      },
+    };
+  }
+
+  // ---- authorization --------------------------------------------------------------------------
+
+  #canSee(caller: Caller, repo: GitHubRepo): boolean {
+    if (repo.visibility === 'public') return true;
+    if (!caller || !this.#tokenReaches(caller.token, repo)) return false;
+    if (!caller.user) return true; // an installation sees its own repositories
+    // Internal repositories are open to the enterprise; the owning org's members stand in for it.
+    const org = this.#orgs.get(repo.owner.toLowerCase());
+    if (repo.visibility === 'internal' && org?.members.has(caller.user.login.toLowerCase())) return true;
+    return this.#role(caller.user, repo) !== undefined;
+  }
+
+  /** Whether the credential itself may touch a non-public repository, whatever the user's role. */
+  #tokenReaches(token: GitHubToken, repo: GitHubRepo): boolean {
+    switch (token.kind) {
+      case 'classic':
+      case 'oauth':
+        return token.scopes.includes('repo');
+      default:
+        return token.repositories === 'all' || token.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase());
+    }
+  }
+
+  #role(user: GitHubUser, repo: GitHubRepo): Role | undefined {
+    const login = user.login.toLowerCase();
+    const roles: Role[] = [];
+    if (repo.owner.toLowerCase() === login) roles.push('admin');
+    const org = this.#orgs.get(repo.owner.toLowerCase());
+    const orgRole = org?.members.get(login);
+    if (orgRole === 'admin') roles.push('admin');
+    if (orgRole === 'member' && org && org.base_permission !== 'none') roles.push(org.base_permission);
+    for (const team of this.#teams) {
+      const granted = team.repos.get(fullName(repo).toLowerCase());
+      if (granted && team.members.includes(login) && team.org.toLowerCase() === repo.owner.toLowerCase()) {
+        roles.push(granted);
+      }
+    }
+    const collaborator = repo.collaborators.get(login);
+    if (collaborator) roles.push(collaborator);
+    return roles.sort((a, b) => ROLES.indexOf(b) - ROLES.indexOf(a))[0];
+  }
+
+  /**
+   * The permissions object states the user's role on the repository; the token's narrower grant
+   * does not show in it. Installations get what they were given. Pull is true because it is only
+   * asked for repositories the caller can see.
+   */
+  #permissions(caller: NonNullable<Caller>, repo: GitHubRepo): Record<string, boolean> {
+    const role: Role | undefined = caller.user
+      ? this.#role(caller.user, repo)
+      : this.#tokenReaches(caller.token, repo) && caller.token.permission === 'write'
+        ? 'write'
+        : undefined;
+    const at = (min: Role): boolean => role !== undefined && ROLES.indexOf(role) >= ROLES.indexOf(min);
+    return { admin: at('admin'), maintain: at('maintain'), push: at('write'), triage: at('triage'), pull: true };
+  }
+
+  // ---- JSON -----------------------------------------------------------------------------------
+
+  #userJson(user: GitHubUser): Record<string, unknown> {
+    return {
+      login: user.login,
+      id: user.id,
+      node_id: `U_${user.id}`,
+      type: user.type,
+      site_admin: user.site_admin,
+      name: user.login,
+      html_url: `https://github.com/${user.login}`,
+    };
+  }
+
+  #repoJson(repo: GitHubRepo, caller: Caller): Record<string, unknown> {
+    const owner = this.#owner(repo.owner);
+    return {
+      id: repo.id,
+      node_id: `R_${repo.id}`,
+      name: repo.name,
+      full_name: fullName(repo),
+      private: repo.visibility !== 'public',
+      owner: {
+        login: owner?.login ?? repo.owner,
+        id: owner?.id ?? 0,
+        type: owner && 'members' in owner ? 'Organization' : (owner?.type ?? 'User'),
+        site_admin: false,
+      },
+      html_url: `https://github.com/${fullName(repo)}`,
+      fork: false,
+      visibility: repo.visibility,
+      archived: repo.archived,
+      disabled: false,
+      default_branch: 'main',
+      ...(caller ? { permissions: this.#permissions(caller, repo) } : {}),
+    };
+  }
+
+  // ---- lookups --------------------------------------------------------------------------------
+
+  protected notFound(): Reply {
+    return message(404, 'Not Found');
+  }
+
+  /** Explicit ids are honoured, and automatic ones never collide with them. */
+  #id(explicit?: number): number {
+    const id = explicit ?? this.#nextId;
+    this.#nextId = Math.max(this.#nextId, id + 1);
+    return id;
+  }
+
+  #owner(login: string): GitHubUser | GitHubOrg | undefined {
+    return this.#orgs.get(login.toLowerCase()) ?? this.#users.get(login.toLowerCase());
+  }
+
+  #requireUser(login: string): GitHubUser {
+    const user = this.#users.get(login.toLowerCase());
+    if (!user) throw new Error(`no user ${login}`);
+    return user;
+  }
+
+  #requireOrg(login: string): GitHubOrg {
+    const org = this.#orgs.get(login.toLowerCase());
+    if (!org) throw new Error(`no org ${login}`);
+    return org;
+  }
+}
+
+function fullName(repo: GitHubRepo): string {
+  return `${repo.owner}/${repo.name}`;
+}

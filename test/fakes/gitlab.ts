@@ -1,0 +1,596 @@
+import { FakeServer, type FakeRequest, type Reply } from './server.js';
+
+// Shapes, messages and checks follow GitLab's own code (lib/api/api_guard.rb, auth_finders.rb,
+// projects.rb, members.rb, jobs.rb, job_token_scope.rb, Oauth::TokenInfoController).
+
+export type UserState = 'active' | 'blocked' | 'deactivated';
+export type TokenKind = 'personal' | 'project' | 'group' | 'service_account' | 'oauth';
+export type Visibility = 'public' | 'internal' | 'private';
+export type RegistryAccessLevel = 'enabled' | 'private' | 'disabled';
+export type JobStatus = 'created' | 'pending' | 'running' | 'success' | 'failed' | 'canceled';
+
+export const ACCESS = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 } as const;
+
+export interface GitLabUser {
+  id: number;
+  username: string;
+  name: string;
+  state: UserState;
+  is_admin: boolean;
+  external: boolean;
+  bot: boolean;
+}
+
+export interface GitLabToken {
+  id: number;
+  token: string;
+  kind: TokenKind;
+  name: string;
+  user_id: number;
+  scopes: string[];
+  revoked: boolean;
+  /** 'YYYY-MM-DD' (a PAT is dead from that day's start, UTC, as in GitLab) or an ISO instant; null: never. */
+  expires_at: string | null;
+  created_at: Date;
+}
+
+export interface GitLabGroup {
+  id: number;
+  full_path: string;
+  parent_id: number | null;
+}
+
+export interface GitLabProject {
+  id: number;
+  path_with_namespace: string;
+  namespace_id: number;
+  visibility: Visibility;
+  archived: boolean;
+  container_registry_access_level: RegistryAccessLevel;
+}
+
+export interface GitLabJob {
+  id: number;
+  token: string;
+  status: JobStatus;
+  ref: string;
+  sha: string;
+  user_id: number;
+  project_id: number;
+  pipeline_id: number;
+}
+
+interface Membership {
+  source: 'project' | 'group';
+  source_id: number;
+  user_id: number;
+  access_level: number;
+}
+
+type Caller = { user: GitLabUser; token: GitLabToken };
+type Auth = { caller: Caller | undefined } | { reply: Reply };
+
+const CREATED_AT = '2024-01-01T00:00:00.000Z';
+const API = ['/api/v4'];
+const READ_API = ['api', 'read_api'];
+
+const message = (status: number, text: string): Reply => ({ status, body: { message: text } });
+const UNAUTHORIZED = message(401, '401 Unauthorized');
+const notFound = (what: string): Reply => message(404, `404 ${what} Not Found`);
+
+function invalidToken(description: string): Reply {
+  return {
+    status: 401,
+    headers: {
+      'www-authenticate': `Bearer realm="The API", error="invalid_token", error_description="${description}"`,
+    },
+    body: { error: 'invalid_token', error_description: description },
+  };
+}
+
+export class FakeGitLab extends FakeServer {
+  protected readonly contentType = 'application/json';
+
+  readonly #users = new Map<number, GitLabUser>();
+  readonly #tokens = new Map<string, GitLabToken>();
+  readonly #groups = new Map<number, GitLabGroup>();
+  readonly #projects = new Map<number, GitLabProject>();
+  readonly #members: Membership[] = [];
+  readonly #jobs = new Map<string, GitLabJob>();
+  readonly #inboundAllowlist = new Map<number, Set<number>>();
+  #nextId = 1;
+
+  constructor() {
+    super();
+    this.route('GET', '/personal_access_tokens/self', (r) => this.#tokenSelf(r), API);
+    this.route('GET', '/user', (r) => this.#currentUser(r), API);
+    this.route('GET', '/job', (r) => this.#currentJob(r), API);
+    this.route('GET', '/projects/:id', (r) => this.#project(r), API);
+    this.route('GET', '/projects/:id/members/all/:user_id', (r) => this.#member(r), API);
+    this.route('GET', '/projects/:id/job_token_scope/allowlist', (r) => this.#allowlist(r), API);
+    // Doorkeeper's endpoint lives at the instance root, outside the API.
+    this.route('GET', '/oauth/token/info', (r) => this.#oauthTokenInfo(r));
+  }
+
+  // ---- model ----------------------------------------------------------------------------------
+  // Every add* returns the live record: mutate it (token.revoked = true, job.status = 'success')
+  // to change what the fake answers next.
+
+  addUser(init: Partial<GitLabUser> & { username: string }): GitLabUser {
+    const user: GitLabUser = {
+      name: init.username,
+      state: 'active',
+      is_admin: false,
+      external: false,
+      bot: false,
+      ...init,
+      id: this.#id(init.id),
+    };
+    this.#users.set(user.id, user);
+    return user;
+  }
+
+  addToken(init: Partial<GitLabToken> & { token: string; user_id: number }): GitLabToken {
+    this.#user(init.user_id);
+    const token: GitLabToken = {
+      kind: 'personal',
+      name: 'token',
+      scopes: ['api'],
+      revoked: false,
+      expires_at: null,
+      created_at: new Date(),
+      ...init,
+      id: this.#id(init.id),
+    };
+    this.#tokens.set(token.token, token);
+    return token;
+  }
+
+  /** Creates the group and any missing ancestors. */
+  addGroup(fullPath: string): GitLabGroup {
+    const existing = this.#groupByPath(fullPath);
+    if (existing) return existing;
+    const parentPath = fullPath.split('/').slice(0, -1).join('/');
+    const group: GitLabGroup = {
+      id: this.#id(),
+      full_path: fullPath,
+      parent_id: parentPath ? this.addGroup(parentPath).id : null,
+    };
+    this.#groups.set(group.id, group);
+    return group;
+  }
+
+  /** Its namespace becomes a group (created when missing); personal namespaces are not modelled. */
+  addProject(
+    init: Partial<Omit<GitLabProject, 'namespace_id'>> & { path_with_namespace: string },
+  ): GitLabProject {
+    const namespacePath = init.path_with_namespace.split('/').slice(0, -1).join('/');
+    if (!namespacePath) throw new Error(`project path needs a namespace: ${init.path_with_namespace}`);
+    const project: GitLabProject = {
+      visibility: 'private',
+      archived: false,
+      container_registry_access_level: 'enabled',
+      ...init,
+      id: this.#id(init.id),
+      namespace_id: this.addGroup(namespacePath).id,
+    };
+    this.#projects.set(project.id, project);
+    return project;
+  }
+
+  /** Direct membership of a project or group; group members inherit into subgroups' projects. */
+  addMember(path: string, userId: number, accessLevel: number): void {
+    this.#user(userId);
+    const project = this.#projectByPath(path);
+    const source = project ? { source: 'project' as const, source_id: project.id } : undefined;
+    const group = this.#groupByPath(path);
+    const target = source ?? (group && { source: 'group' as const, source_id: group.id });
+    if (!target) throw new Error(`no project or group ${path}`);
+    this.#members.push({ ...target, user_id: userId, access_level: accessLevel });
+  }
+
+  addJob(
+    init: Partial<Omit<GitLabJob, 'project_id'>> & { token: string; project: string; user_id: number },
+  ): GitLabJob {
+    this.#user(init.user_id);
+    const { project: path, ...rest } = init;
+    const job: GitLabJob = {
+      status: 'running',
+      ref: 'main',
+      sha: '0123456789abcdef0123456789abcdef01234567',
+      ...rest,
+      id: this.#id(init.id),
+      pipeline_id: this.#id(init.pipeline_id),
+      project_id: this.#requireProject(path).id,
+    };
+    this.#jobs.set(job.token, job);
+    return job;
+  }
+
+  /** Lets CI jobs of `source` use their job token on `target` (the target's inbound allowlist). */
+  allowJobTokenAccess(target: string, source: string): void {
+    const targetId = this.#requireProject(target).id;
+    const sources = this.#inboundAllowlist.get(targetId) ?? new Set<number>();
+    sources.add(this.#requireProject(source).id);
+    this.#inboundAllowlist.set(targetId, sources);
+  }
+
+  // ---- endpoints ------------------------------------------------------------------------------
+
+  #tokenSelf(req: FakeRequest): Reply {
+    // Every scope may read its own token.
+    const auth = this.#authenticate(req, undefined);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    const { token } = auth.caller;
+    if (token.kind === 'oauth') {
+      return message(400, '400 Bad request - This endpoint requires token type to be a personal access token');
+    }
+    return {
+      status: 200,
+      body: {
+        id: token.id,
+        name: token.name,
+        revoked: token.revoked,
+        created_at: token.created_at.toISOString(),
+        description: null,
+        scopes: token.scopes,
+        user_id: token.user_id,
+        last_used_at: null,
+        active: !token.revoked && !isExpired(token),
+        expires_at: token.expires_at?.slice(0, 10) ?? null,
+        last_used_ips: [],
+      },
+    };
+  }
+
+  #currentUser(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, [...READ_API, 'read_user']);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    return { status: 200, body: this.#userJson(auth.caller.user, true) };
+  }
+
+  #currentJob(req: FakeRequest): Reply {
+    const jobToken = req.header('job-token');
+    const job = this.#jobs.get(jobToken ?? bearer(req) ?? '');
+    if (job) return job.status === 'running' ? { status: 200, body: this.#jobJson(job) } : UNAUTHORIZED;
+    if (jobToken) return UNAUTHORIZED;
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth.reply;
+    // Authenticated, but not by a job token.
+    return auth.caller ? notFound('Job') : UNAUTHORIZED;
+  }
+
+  #project(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth.reply;
+    const project = this.#visibleProject(req.params.id, auth.caller?.user);
+    if (!project) return notFound('Project');
+    // Anonymous callers get ProjectDetails: no visibility, archived, registry level or permissions.
+    const body = auth.caller
+      ? this.#projectWithAccess(project, auth.caller.user)
+      : this.#basicProjectJson(project);
+    return { status: 200, body };
+  }
+
+  #member(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    const project = this.#visibleProject(req.params.id, auth.caller.user);
+    if (!project) return notFound('Project');
+    const userId = Number(req.params.user_id);
+    if (!Number.isInteger(userId)) return { status: 400, body: { error: 'user_id is invalid' } };
+    const user = this.#users.get(userId);
+    const level = user ? this.#accessLevel(user, project) : 0;
+    // members.find_by! raises RecordNotFound, which the API renders with a lower-case "found".
+    if (!user || level === 0) return message(404, '404 Not found');
+    return {
+      status: 200,
+      body: {
+        ...this.#userBasicJson(user),
+        access_level: level,
+        created_at: CREATED_AT,
+        expires_at: null,
+        membership_state: 'active',
+      },
+    };
+  }
+
+  #allowlist(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    const { user } = auth.caller;
+    const project = this.#visibleProject(req.params.id, user);
+    if (!project) return notFound('Project');
+    if (!user.is_admin && this.#accessLevel(user, project) < ACCESS.maintainer) return message(403, '403 Forbidden');
+    // GitLab lists the project itself first.
+    const ids = [project.id, ...(this.#inboundAllowlist.get(project.id) ?? [])];
+    const body = ids.flatMap((id) => {
+      const listed = this.#projects.get(id);
+      return listed ? [this.#basicProjectJson(listed)] : [];
+    });
+    const total = String(body.length);
+    return {
+      status: 200,
+      headers: {
+        'x-page': '1',
+        'x-per-page': '20',
+        'x-total': total,
+        'x-total-pages': '1',
+        'x-next-page': '',
+        'x-prev-page': '',
+      },
+      body,
+    };
+  }
+
+  #oauthTokenInfo(req: FakeRequest): Reply {
+    const value = bearer(req) ?? req.query.get('access_token') ?? '';
+    const token = this.#tokens.get(value);
+    if (!token || token.kind !== 'oauth' || token.revoked || isExpired(token)) {
+      return {
+        status: 401,
+        body: {
+          error: 'invalid_request',
+          error_description:
+            'The request is missing a required parameter, includes an unsupported parameter value, or is otherwise malformed.',
+        },
+      };
+    }
+    const expiresIn = token.expires_at
+      ? Math.max(0, Math.floor((Date.parse(token.expires_at) - Date.now()) / 1000))
+      : null;
+    return {
+      status: 200,
+      body: {
+        resource_owner_id: token.user_id,
+        scope: token.scopes,
+        expires_in: expiresIn,
+        application: { uid: `app-${token.id}` },
+        created_at: Math.floor(token.created_at.getTime() / 1000),
+        // GitLab's backwards-compatible duplicates.
+        scopes: token.scopes,
+        expires_in_seconds: expiresIn,
+      },
+    };
+  }
+
+  // ---- authentication and authorization -------------------------------------------------------
+
+  /**
+   * GitLab's order: unknown token 401, expired 401, revoked 401, scope 403, then the user's state
+   * 403. `scopes` undefined accepts any scope. No credential at all yields an anonymous caller.
+   */
+  #authenticate(req: FakeRequest, scopes: string[] | undefined): Auth {
+    const viaBearer = bearer(req);
+    const viaHeader = req.header('private-token') || undefined;
+    if (viaBearer === undefined && viaHeader === undefined) return { caller: undefined };
+    let token = this.#tokens.get(viaBearer ?? viaHeader ?? '');
+    // OAuth tokens are only looked up from the Authorization header.
+    if (viaBearer === undefined && token?.kind === 'oauth') token = undefined;
+    if (!token) return { reply: UNAUTHORIZED };
+    if (isExpired(token)) {
+      return { reply: invalidToken('Token is expired. You can either do re-authorization or token refresh.') };
+    }
+    if (token.revoked) return { reply: invalidToken('Token was revoked. You have to re-authorize from the user.') };
+    if (scopes && !token.scopes.some((s) => scopes.includes(s))) {
+      return {
+        reply: {
+          status: 403,
+          body: {
+            error: 'insufficient_scope',
+            error_description: 'The request requires higher privileges than provided by the access token.',
+            scope: scopes.join(' '),
+          },
+        },
+      };
+    }
+    const user = this.#user(token.user_id);
+    if (user.state === 'blocked') return { reply: message(403, '403 Forbidden - Your account has been blocked.') };
+    if (user.state === 'deactivated') {
+      return {
+        reply: message(
+          403,
+          '403 Forbidden - Your account has been deactivated by your administrator. ' +
+            `Please log back in from a web browser to reactivate your account at ${this.url}`,
+        ),
+      };
+    }
+    return { caller: { user, token } };
+  }
+
+  #visibleProject(id: string | undefined, user: GitLabUser | undefined): GitLabProject | undefined {
+    const project = /^\d+$/.test(id ?? '')
+      ? this.#projects.get(Number(id))
+      : this.#projectByPath(id ?? '');
+    if (!project) return undefined;
+    if (project.visibility === 'public' || user?.is_admin) return project;
+    if (!user) return undefined;
+    if (this.#accessLevel(user, project) > 0) return project;
+    return project.visibility === 'internal' && !user.external ? project : undefined;
+  }
+
+  /** Effective role: the highest of direct project membership and memberships of every ancestor group. */
+  #accessLevel(user: GitLabUser, project: GitLabProject): number {
+    return Math.max(this.#projectAccess(user, project), this.#groupAccess(user, project));
+  }
+
+  #projectAccess(user: GitLabUser, project: GitLabProject): number {
+    return this.#highest(user, 'project', [project.id]);
+  }
+
+  #groupAccess(user: GitLabUser, project: GitLabProject): number {
+    const ancestors: number[] = [];
+    for (let g = this.#groups.get(project.namespace_id); g; g = this.#groups.get(g.parent_id ?? -1)) {
+      ancestors.push(g.id);
+    }
+    return this.#highest(user, 'group', ancestors);
+  }
+
+  #highest(user: GitLabUser, source: Membership['source'], ids: number[]): number {
+    return this.#members
+      .filter((m) => m.user_id === user.id && m.source === source && ids.includes(m.source_id))
+      .reduce((max, m) => Math.max(max, m.access_level), 0);
+  }
+
+  // ---- JSON -----------------------------------------------------------------------------------
+
+  #userBasicJson(user: GitLabUser): Record<string, unknown> {
+    return {
+      id: user.id,
+      username: user.username,
+      name: user.name,
+      state: user.state,
+      locked: false,
+      avatar_url: null,
+      web_url: `${this.url}/${user.username}`,
+    };
+  }
+
+  #userJson(user: GitLabUser, self: boolean): Record<string, unknown> {
+    return {
+      ...this.#userBasicJson(user),
+      created_at: CREATED_AT,
+      bio: '',
+      bot: user.bot,
+      external: user.external,
+      private_profile: false,
+      two_factor_enabled: false,
+      ...(self ? { email: `${user.username}@example.com`, can_create_group: true, can_create_project: true } : {}),
+      // UserPublic lacks is_admin; only UserWithAdmin (an admin looking at itself) carries it.
+      ...(user.is_admin ? { is_admin: true } : {}),
+    };
+  }
+
+  #basicProjectJson(project: GitLabProject): Record<string, unknown> {
+    const path = project.path_with_namespace;
+    const group = this.#groups.get(project.namespace_id);
+    return {
+      id: project.id,
+      description: null,
+      name: path.split('/').pop(),
+      name_with_namespace: path.split('/').join(' / '),
+      path: path.split('/').pop(),
+      path_with_namespace: path,
+      created_at: CREATED_AT,
+      default_branch: 'main',
+      web_url: `${this.url}/${path}`,
+      namespace: group && {
+        id: group.id,
+        name: group.full_path.split('/').pop(),
+        path: group.full_path.split('/').pop(),
+        kind: 'group',
+        full_path: group.full_path,
+        parent_id: group.parent_id,
+      },
+    };
+  }
+
+  #projectWithAccess(project: GitLabProject, user: GitLabUser): Record<string, unknown> {
+    const access = (level: number): { access_level: number; notification_level: number } | null =>
+      level > 0 ? { access_level: level, notification_level: 3 } : null;
+    const level = project.container_registry_access_level;
+    return {
+      ...this.#basicProjectJson(project),
+      archived: project.archived,
+      visibility: project.visibility,
+      container_registry_access_level: level,
+      // Deprecated boolean: whether the registry feature is available to this caller.
+      container_registry_enabled:
+        level === 'enabled' ||
+        (level === 'private' && (user.is_admin || this.#accessLevel(user, project) >= ACCESS.reporter)),
+      permissions: {
+        project_access: access(this.#projectAccess(user, project)),
+        group_access: access(this.#groupAccess(user, project)),
+      },
+    };
+  }
+
+  #jobJson(job: GitLabJob): Record<string, unknown> {
+    const project = this.#projects.get(job.project_id);
+    const web = `${this.url}/${project?.path_with_namespace ?? ''}`;
+    return {
+      id: job.id,
+      status: job.status,
+      stage: 'build',
+      name: 'build',
+      ref: job.ref,
+      tag: false,
+      coverage: null,
+      allow_failure: false,
+      created_at: CREATED_AT,
+      started_at: CREATED_AT,
+      finished_at: null,
+      erased_at: null,
+      duration: null,
+      queued_duration: 0.1,
+      user: this.#userJson(this.#user(job.user_id), false),
+      commit: { id: job.sha, short_id: job.sha.slice(0, 8), title: 'commit' },
+      pipeline: {
+        id: job.pipeline_id,
+        project_id: job.project_id,
+        sha: job.sha,
+        ref: job.ref,
+        status: 'running',
+        source: 'push',
+        created_at: CREATED_AT,
+        updated_at: CREATED_AT,
+        web_url: `${web}/-/pipelines/${job.pipeline_id}`,
+      },
+      web_url: `${web}/-/jobs/${job.id}`,
+      project: { ci_job_token_scope_enabled: false },
+      artifacts: [],
+      runner: null,
+      artifacts_expire_at: null,
+      archived: false,
+      tag_list: [],
+    };
+  }
+
+  // ---- lookups --------------------------------------------------------------------------------
+
+  protected notFound(): Reply {
+    return { status: 404, body: { error: '404 Not Found' } };
+  }
+
+  /** Explicit ids are honoured, and automatic ones never collide with them. */
+  #id(explicit?: number): number {
+    const id = explicit ?? this.#nextId;
+    this.#nextId = Math.max(this.#nextId, id + 1);
+    return id;
+  }
+
+  #user(id: number): GitLabUser {
+    const user = this.#users.get(id);
+    if (!user) throw new Error(`no user ${id}`);
+    return user;
+  }
+
+  #groupByPath(path: string): GitLabGroup | undefined {
+    return [...this.#groups.values()].find((g) => g.full_path.toLowerCase() === path.toLowerCase());
+  }
+
+  #projectByPath(path: string): GitLabProject | undefined {
+    return [...this.#projects.values()].find((p) => p.path_with_namespace.toLowerCase() === path.toLowerCase());
+  }
+
+  #requireProject(path: string): GitLabProject {
+    const project = this.#projectByPath(path);
+    if (!project) throw new Error(`no project ${path}`);
+    return project;
+  }
+}
+
+function bearer(req: FakeRequest): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(req.header('authorization') ?? '');
+  return match?.[1];
+}
+
+function isExpired(token: GitLabToken): boolean {
+  if (!token.expires_at) return false;
+  const instant = token.expires_at.length === 10 ? `${token.expires_at}T00:00:00Z` : token.expires_at;
+  return Date.parse(instant) <= Date.now();
+}

@@ -1,0 +1,52 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onFreePort } from './ports.js';
+import { makeTempDir, spawnManaged, waitUntilReady } from './processes.js';
+
+// The built program (`node dist/cli.js serve`), as an operator runs it: for end-to-end tests
+// that must prove the binary, its config loading and its start-up, not just the library.
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface ForgegateProcess {
+  url: string;
+  realm: string;
+  dir: string;
+  certificate: string;
+  /** Parsed JSON log lines (stdout) so far. */
+  auditLines(): Record<string, unknown>[];
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/** `configYaml` may use {{PORT}} and {{DIR}}; keyDir defaults to DIR/keys. */
+export function startForgegateProcess(configYaml: string): Promise<ForgegateProcess> {
+  return onFreePort(async (port) => {
+    const dir = await makeTempDir('forgegate');
+    const config = join(dir, 'forgegate.yaml');
+    await writeFile(config, configYaml.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir));
+    const proc = spawnManaged(process.execPath, [CLI, 'serve', '--config', config], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'info' } });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntilReady(`forgegate on ${port}`, proc, async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok);
+    } catch (error) {
+      if (/EADDRINUSE/.test(proc.logs())) throw new Error('address already in use');
+      throw error;
+    }
+    return {
+      url,
+      realm: `${url}/token`,
+      dir,
+      certificate: join(dir, 'keys', 'cert.pem'),
+      auditLines: () =>
+        proc
+          .logs()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      logs: () => proc.logs(),
+      stop: () => proc.stop(),
+    };
+  });
+}
