@@ -31,7 +31,7 @@ export async function explain(config: Config, user: string | undefined, scopeTex
     process.stdout.write(JSON.stringify({ authenticated: true, identity, decisions }, null, 2) + '\n');
     return;
   }
-  const who = identity.subject === '' ? 'anonymous' : `${identity.subject} (${identity.kind}, ${identity.source})`;
+  const who = identity.subject === '' ? 'anonymous' : identity.kind === 'static' ? `${identity.subject} (static account)` : `${identity.subject} (${identity.kind} via ${identity.source})`;
   const lines = [`caller: ${who}`];
   for (const decision of decisions) {
     lines.push(formatScope(decision.scope));

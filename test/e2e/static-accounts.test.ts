@@ -87,18 +87,18 @@ for (const algorithm of ['ES256', 'RS256']) {
       test('an admin lists /v2/_catalog; others cannot', async () => {
         const catalog = async (user: keyof typeof PASSWORD) => {
           const tokenResponse = await fetch(`${fg.realm}?service=registry-e2e&scope=registry:catalog:*`, { headers: { Authorization: basic(user, PASSWORD[user]) } });
-          const { token } = await tokenResponse.json();
+          const { token } = (await tokenResponse.json() as any);
           return fetch(`${registry.url}/v2/_catalog`, { headers: { Authorization: `Bearer ${token}` } });
         };
         const admin = await catalog('admin');
         assert.equal(admin.status, 200, registry.logs().slice(-2000));
-        assert.deepEqual((await admin.json()).repositories, ['alice/app']);
+        assert.deepEqual(((await admin.json() as any)).repositories, ['alice/app']);
         assert.equal((await catalog('alice')).status, 401);
       });
 
       test('a refresh token from offline_token=true works through POST (skopeo identity token)', async () => {
         const login = await fetch(`${fg.realm}?service=registry-e2e&offline_token=true&client_id=e2e`, { headers: { Authorization: basic('alice', PASSWORD.alice) } });
-        const { refresh_token: refreshToken } = await login.json();
+        const { refresh_token: refreshToken } = (await login.json() as any);
         assert.ok(refreshToken);
         const authfile = join(await makeTempDir('auth'), 'auth.json');
         await writeAuthFile(authfile, registry.host, { identityToken: refreshToken });

@@ -41,14 +41,14 @@ async function get(query: string, init: { authorization?: string; path?: string 
   const headers: Record<string, string> = {};
   if (init.authorization) headers.Authorization = init.authorization;
   const response = await fetch(`${fg.url}${init.path ?? '/token'}?${query}`, { headers });
-  return { status: response.status, headers: response.headers, body: await response.json() };
+  return { status: response.status, headers: response.headers, body: (await response.json() as any) };
 }
 
 async function post(form: Record<string, string | string[]>, contentType = 'application/x-www-form-urlencoded', path = '/token'): Promise<Answer> {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(form)) for (const v of [value].flat()) params.append(key, v);
   const response = await fetch(`${fg.url}${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body: params.toString() });
-  return { status: response.status, headers: response.headers, body: await response.json() };
+  return { status: response.status, headers: response.headers, body: (await response.json() as any) };
 }
 
 const access = (token: string) => decodeJwt(token).access;
@@ -246,14 +246,14 @@ describe('POST (OAuth2 form)', () => {
   test('a huge body is refused with JSON, not a crash', async () => {
     const response = await fetch(`${fg.url}/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `scope=${'a'.repeat(200_000)}` });
     assert.equal(response.status, 413);
-    assert.equal((await response.json()).error, 'invalid_request');
+    assert.equal(((await response.json() as any)).error, 'invalid_request');
   });
 
   test('a refresh token for another service is refused', async () => {
     const other = await startForgegate({ token: { service: 'other.test', keyDir: fg.config.token.keyDir }, users: { htpasswd }, acl: [] });
     try {
       const login = await fetch(`${other.url}/token?service=other.test&offline_token=true`, { headers: { Authorization: basic('alice', PASSWORDS.alice) } });
-      const refresh = (await login.json()).refresh_token;
+      const refresh = ((await login.json() as any)).refresh_token;
       const { status } = await post({ grant_type: 'refresh_token', refresh_token: refresh, service: 'registry.test' });
       assert.equal(status, 401);
     } finally {
@@ -284,14 +284,14 @@ describe('refresh tokens over GET', () => {
     const own = await startForgegate({ token: { service: 'registry.test' }, users: { htpasswd: file }, acl: [{ account: '*', name: '${account}/**', actions: ['pull'] }] });
     try {
       const login = await fetch(`${own.url}/token?service=registry.test&offline_token=true`, { headers: { Authorization: basic('alice', PASSWORDS.alice) } });
-      const refresh = (await login.json()).refresh_token as string;
+      const refresh = ((await login.json() as any)).refresh_token as string;
       const use = () => fetch(`${own.url}/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, service: 'registry.test' }) });
       assert.equal((await use()).status, 200);
       writeFileSync(file, (await import('node:fs')).readFileSync(htpasswd, 'utf8').split('\n').filter((l) => !l.startsWith('alice:')).join('\n'));
       await sleep(1100);
       const refused = await use();
       assert.equal(refused.status, 401);
-      assert.equal((await refused.json()).error, 'invalid_grant');
+      assert.equal(((await refused.json() as any)).error, 'invalid_grant');
     } finally {
       await own.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -304,19 +304,19 @@ describe('other endpoints and malformed HTTP', () => {
     assert.equal((await fetch(`${fg.url}/healthz`)).status, 200);
     const ready = await fetch(`${fg.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.equal((await ready.json()).dependencies.keys.kid, fg.runtime.key.kid);
-    const jwks = await (await fetch(`${fg.url}/.well-known/jwks.json`)).json();
+    assert.equal(((await ready.json() as any)).dependencies.keys.kid, fg.runtime.key.kid);
+    const jwks = (await (await fetch(`${fg.url}/.well-known/jwks.json`)).json()) as any;
     assert.equal(jwks.keys[0].kid, fg.runtime.key.kid);
   });
 
   test('unknown path: 404 JSON; wrong method: 405 JSON with Allow', async () => {
     const missing = await fetch(`${fg.url}/nope`);
     assert.equal(missing.status, 404);
-    assert.equal((await missing.json()).errors[0].code, 'NOT_FOUND');
+    assert.equal(((await missing.json() as any)).errors[0].code, 'NOT_FOUND');
     const put = await fetch(`${fg.url}/token`, { method: 'PUT' });
     assert.equal(put.status, 405);
     assert.match(put.headers.get('allow')!, /GET/);
-    assert.ok((await put.json()).errors);
+    assert.ok(((await put.json() as any)).errors);
     const unrouted = await fetch(`${fg.url}/token`, { method: 'PROPFIND' });
     assert.equal(unrouted.status, 405, 'a method no route knows is the client\'s mistake, not a 501');
     const invalid = await fetch(`${fg.url}/token`, { method: 'FROB' });
