@@ -16,6 +16,8 @@ export interface ForgegateProcess {
   certificate: string;
   /** Parsed JSON log lines (stdout) so far. */
   auditLines(): Record<string, unknown>[];
+  /** The newest token-request line matching `predicate`, waiting for the asynchronous log write. */
+  waitForAudit(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -34,17 +36,27 @@ export function startForgegateProcess(configYaml: string): Promise<ForgegateProc
       if (/EADDRINUSE/.test(proc.logs())) throw new Error('address already in use');
       throw error;
     }
+    const auditLines = () =>
+      proc
+        .logs()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
     return {
       url,
       realm: `${url}/token`,
       dir,
       certificate: join(dir, 'keys', 'cert.pem'),
-      auditLines: () =>
-        proc
-          .logs()
-          .split('\n')
-          .filter((line) => line.startsWith('{'))
-          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      auditLines,
+      async waitForAudit(predicate, timeoutMs = 3000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const line = auditLines().findLast((l) => l.msg === 'token request' && predicate(l));
+          if (line) return line;
+          if (Date.now() > deadline) throw new Error(`no matching audit line; log:\n${proc.logs().slice(-3000)}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      },
       logs: () => proc.logs(),
       stop: () => proc.stop(),
     };
