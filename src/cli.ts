@@ -43,13 +43,8 @@ async function main(argv: string[]): Promise<void> {
   const [command = 'serve', sub, ...rest] = positionals;
   const config = () => loadConfig(values.config);
   switch (command) {
-    case 'serve': {
-      const serving = await serve(await config());
-      const shutdown = () => void serving.stop().then(() => process.exit(0));
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
-      return;
-    }
+    case 'serve':
+      return void (await serve(await config(), undefined, true));
     case 'keys':
       if (sub === 'generate') return keysGenerate((await config()).config, values.force ?? false);
       if (sub === 'show') return keysShow((await config()).config);

@@ -18,7 +18,8 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
-export async function serve(loaded: LoadedConfig, logger: Logger = createLogger()): Promise<Serving> {
+/** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
+export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
   const runtime = await buildRuntime(loaded.config, logger);
   const { config, key } = runtime;
   if (runtime.keyGenerated) logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
@@ -41,6 +42,17 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   } catch (error) {
     throw new CommandError(`cannot listen on ${config.server.listen}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+  const stop = async () => {
+    await server.close();
+    logger.info('forgegate stopped');
+    logger.flush();
+  };
+  // Installed before the banner: whoever reads the banner may signal us at once.
+  if (handleSignals) {
+    const shutdown = () => void stop().then(() => process.exit(0));
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  }
   const realm = realmUrl(runtime, server);
   const settings = {
     realm,
@@ -51,16 +63,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   process.stderr.write(banner(runtime, server, settings));
   logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings }, 'forgegate started');
 
-  return {
-    runtime,
-    server,
-    realm,
-    stop: async () => {
-      await server.close();
-      logger.info('forgegate stopped');
-      logger.flush();
-    },
-  };
+  return { runtime, server, realm, stop };
 }
 
 function realmUrl(runtime: Runtime, server: RunningServer): string {
