@@ -1,8 +1,10 @@
 import type { Credential } from './credentials/credential.js';
+import type { Forge, ForgeSession } from './forges/forge.js';
+import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
 import { AuthenticationFailed, BadRequest } from './errors.js';
 import type { Acl } from './policy/acl.js';
-import { toGrants } from './policy/grant.js';
+import { allowing, decide, denying, toGrants } from './policy/grant.js';
 import { ANONYMOUS, type Decision, type Identity, type Scope } from './policy/types.js';
 import { InvalidRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
 import type { SignedToken, TokenSigner } from './token/signer.js';
@@ -30,6 +32,8 @@ export interface Authentication {
   refresh: RefreshClaims | null;
   /** The refresh token presented, when that is how the caller authenticated. */
   presentedRefreshToken?: string;
+  /** The forge's view of the caller, when a forge verified the credential. */
+  session?: ForgeSession;
 }
 
 export interface TokenResult {
@@ -43,6 +47,7 @@ export interface AuthorityOptions {
   service: string;
   staticAccounts: StaticAccounts;
   acl: Acl;
+  router: ForgeRouter;
   signer: TokenSigner;
   refreshTokens: RefreshTokens;
 }
@@ -52,8 +57,8 @@ export class Authority {
 
   async issue(request: TokenRequest): Promise<TokenResult> {
     const service = this.checkService(request.service);
-    const authentication = await this.authenticate(request.credential, service);
-    const decisions = await this.decide(authentication.identity, request.scopes);
+    const authentication = await this.authenticate(request.credential, service, request.scopes);
+    const decisions = await this.decide(authentication, request.scopes);
     const token = await this.options.signer.sign(authentication.identity.subject, service, toGrants(decisions));
     const result: TokenResult = { authentication, decisions, token };
     if (request.offline && authentication.refresh) {
@@ -69,28 +74,60 @@ export class Authority {
     return service;
   }
 
-  async authenticate(credential: Credential, service: string): Promise<Authentication> {
+  /** `scopes` only steer which forge may see an unrecognisable credential. */
+  async authenticate(credential: Credential, service: string, scopes: readonly Scope[] = []): Promise<Authentication> {
     switch (credential.kind) {
       case 'anonymous':
         return { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
       case 'password':
-        return this.authenticatePassword(credential.username, credential.password);
+        return this.authenticatePassword(credential.username, credential.password, scopes);
       case 'refresh':
         return this.authenticateRefresh(credential.token, service);
     }
   }
 
-  async decide(identity: Identity, scopes: readonly Scope[]): Promise<Decision[]> {
-    return scopes.map((scope) => this.options.acl.decide(identity.subject, scope));
+  /** Decides every scope; forge lookups for different scopes run concurrently. */
+  async decide(authentication: Authentication, scopes: readonly Scope[]): Promise<Decision[]> {
+    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope)));
   }
 
-  private async authenticatePassword(username: string, password: string): Promise<Authentication> {
-    const { staticAccounts } = this.options;
+  // Static accounts answer to the ACL only. Anonymous callers get the ACL's anonymous rules,
+  // else what the image's forge allows anyone. Forge callers count on their own forge only:
+  // elsewhere they are anonymous.
+  private async decideOne({ identity, session }: Authentication, scope: Scope): Promise<Decision> {
+    const { acl, router } = this.options;
+    if (identity.kind === 'static') return acl.decide(identity.subject, scope);
+    if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
+    if (scope.type === 'registry' && scope.name === 'catalog') {
+      if (session?.admin) return decide(scope, allowing({ actions: ['*'], because: `${identity.subject} is an instance admin of forge "${identity.source}"` }));
+      return acl.decide(identity.subject, scope);
+    }
+    const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
+    if (route === null) return decide(scope, denying(`no forge serves ${scope.type} ${scope.name}`));
+    const own = session !== undefined && route.forge.name === identity.source;
+    return route.forge.decide(own ? session : null, route.path, scope);
+  }
+
+  private async authenticatePassword(username: string, password: string, scopes: readonly Scope[]): Promise<Authentication> {
+    const { staticAccounts, router } = this.options;
     if (await staticAccounts.has(username)) {
       const { identity, cached, proof } = await staticAccounts.authenticate(username, password);
       return { identity, via: 'password', cached, refresh: { sub: identity.subject, source: STATIC_SOURCE, proof } };
     }
-    throw new AuthenticationFailed('invalid username or password', `no static account "${username}" and no forge recognised the credential`);
+    const imageForges = scopes.flatMap((scope) => router.forImage(scope.name)?.forge ?? []);
+    const forge = router.forCredential(username, password, imageForges);
+    if (forge === null) {
+      throw new AuthenticationFailed('invalid username or password', `no static account "${username}", and no single forge could be told apart for the credential`);
+    }
+    return this.authenticateWithForge(forge, username, password, 'password');
+  }
+
+  private async authenticateWithForge(forge: Forge, username: string, password: string, via: Credential['kind']): Promise<Authentication> {
+    const session = await forge.authenticate(username, password);
+    // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
+    // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
+    const refresh = { sub: session.identity.subject, source: forge.name, proof: JSON.stringify([username, password]) };
+    return { identity: session.identity, via, cached: false, refresh, session };
   }
 
   private async authenticateRefresh(token: string, service: string): Promise<Authentication> {
@@ -102,7 +139,10 @@ export class Authority {
       throw error;
     }
     if (claims.source !== STATIC_SOURCE) {
-      throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
+      const forge = this.options.router.byName(claims.source);
+      if (forge === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
+      const [username, password] = JSON.parse(claims.proof) as [string, string];
+      return { ...(await this.authenticateWithForge(forge, username, password, 'refresh')), presentedRefreshToken: token };
     }
     const identity = await this.options.staticAccounts.recheck(claims.sub, claims.proof);
     return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };

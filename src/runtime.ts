@@ -1,6 +1,9 @@
 import { Authority } from './authority.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
+import type { Forge } from './forges/forge.js';
+import { GitLabForge } from './forges/gitlab/forge.js';
+import { ForgeRouter } from './forges/router.js';
 import { StaticAccounts } from './credentials/static.js';
 import type { Logger } from './log.js';
 import { Acl } from './policy/acl.js';
@@ -45,10 +48,16 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     service: config.token.service,
     staticAccounts: new StaticAccounts(htpasswd, deriveSecret(key.privateKey, 'credential-hmac'), config.cache.identityTtl),
     acl: new Acl(config.acl),
+    router: new ForgeRouter(config.forges.map(createForge)),
     signer: new TokenSigner(key, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
     refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
   });
   return { config, key, keyGenerated: generated, authority };
+}
+
+function createForge(config: Config['forges'][number]): Forge {
+  if (config.type === 'gitlab') return new GitLabForge(config) as Forge;
+  throw new StartupError(`forges: type ${config.type} (forge "${config.name}") is not supported yet`);
 }
 
 /** Days until the signing certificate expires (negative once it has). */

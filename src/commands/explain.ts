@@ -18,14 +18,14 @@ export async function explain(config: Config, user: string | undefined, scopeTex
 
   let authentication;
   try {
-    authentication = await authority.authenticate(credential, config.token.service);
+    authentication = await authority.authenticate(credential, config.token.service, scopes);
   } catch (error) {
     if (!(error instanceof AuthenticationFailed)) throw error;
     if (json) process.stdout.write(JSON.stringify({ authenticated: false, reason: error.reason }, null, 2) + '\n');
     else process.stdout.write(`authentication failed: ${error.reason}\n`);
     throw new CommandError('', 1);
   }
-  const decisions = await authority.decide(authentication.identity, scopes);
+  const decisions = await authority.decide(authentication, scopes);
   const { identity } = authentication;
   if (json) {
     process.stdout.write(JSON.stringify({ authenticated: true, identity, decisions }, null, 2) + '\n');

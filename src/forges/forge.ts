@@ -1,0 +1,28 @@
+import type { Decision, Identity, Scope } from '../policy/types.js';
+
+// What the token server needs from a forge (GitLab, GitHub): verify a credential, and
+// decide a scope for a caller. Each forge gathers its own facts through its API and hands
+// them to its pure matrix in policy/; the authority never sees forge specifics.
+
+/** A verified forge caller, alive for one request. `identity` is what logs and JWTs show. */
+export interface ForgeSession {
+  identity: Identity;
+  /** Instance admins may read the catalog. */
+  admin: boolean;
+}
+
+export interface Forge<S extends ForgeSession = ForgeSession> {
+  readonly name: string;
+  readonly type: 'gitlab' | 'github';
+  /** Image path prefix routed to this forge ("" for the catch-all). */
+  readonly prefix: string;
+
+  /** Whether a credential of this shape was issued by this forge: by its prefix, or username convention. */
+  recognises(username: string, password: string): boolean;
+
+  /** Verifies a credential; AuthenticationFailed when the forge rejects it, Unavailable when it cannot say. */
+  authenticate(username: string, password: string): Promise<S>;
+
+  /** Decides one repository scope; `path` has the prefix stripped. `session` null is anonymous. */
+  decide(session: S | null, path: string, scope: Scope): Promise<Decision>;
+}

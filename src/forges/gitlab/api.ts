@@ -1,0 +1,178 @@
+import { GitbeakerRequestError, Jobs, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
+import { z } from 'zod';
+import { Unavailable } from '../../errors.js';
+
+// The GitLab REST calls forgegate makes (forges.md section 2), through @gitbeaker/rest.
+// Each answer is either data of the expected shape, a ForgeRefusal (the status GitLab
+// chose: 401, 403, 404 mean something), or Unavailable: a timeout, a 5xx or 429, a
+// connection reset or a malformed body never turns into a grant.
+
+export class ForgeRefusal extends Error {
+  override name = 'ForgeRefusal';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const tokenSelf = z.object({
+  id: z.number(),
+  revoked: z.boolean(),
+  active: z.boolean(),
+  scopes: z.array(z.string()),
+  user_id: z.number(),
+});
+const oauthTokenInfo = z.object({ resource_owner_id: z.number().nullable(), scope: z.array(z.string()) });
+const user = z.object({
+  id: z.number(),
+  username: z.string(),
+  state: z.string(),
+  is_admin: z.boolean().optional(),
+  external: z.boolean().optional(),
+});
+const job = z.object({
+  id: z.number(),
+  status: z.string(),
+  ref: z.string().nullable().optional(),
+  web_url: z.string(),
+  user: z.object({ id: z.number(), username: z.string() }),
+  pipeline: z.object({ id: z.number(), project_id: z.number() }),
+});
+const accessLevel = z.object({ access_level: z.number() }).nullable().optional();
+const project = z.object({
+  id: z.number(),
+  path_with_namespace: z.string(),
+  visibility: z.enum(['public', 'internal', 'private']),
+  archived: z.boolean(),
+  container_registry_access_level: z.enum(['enabled', 'private', 'disabled']),
+  permissions: z.object({ project_access: accessLevel, group_access: accessLevel }).optional(),
+});
+const member = z.object({ access_level: z.number() });
+const allowlist = z.array(z.object({ id: z.number() }));
+
+export type TokenSelf = z.infer<typeof tokenSelf>;
+export type GitLabUserJson = z.infer<typeof user>;
+export type GitLabJobJson = z.infer<typeof job>;
+export type GitLabProjectJson = z.infer<typeof project>;
+
+/** Who authenticates a call: a caller's token (Bearer works for personal, project, group and OAuth tokens) or nobody. */
+export type Auth = { bearer: string } | null;
+
+export class GitLabApi {
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly forge: string,
+    private readonly host: string,
+    timeoutSeconds: number,
+  ) {
+    this.timeoutMs = Math.round(timeoutSeconds * 1000);
+  }
+
+  tokenSelf(token: string): Promise<TokenSelf> {
+    return this.call('GET /personal_access_tokens/self', tokenSelf, () => new PersonalAccessTokens(this.options({ bearer: token })).show());
+  }
+
+  currentUser(token: string): Promise<GitLabUserJson> {
+    return this.call('GET /user', user, () => new Users(this.options({ bearer: token })).showCurrentUser());
+  }
+
+  user(id: number, serviceToken: string): Promise<GitLabUserJson> {
+    return this.call('GET /users/:id', user, () => new Users(this.options({ bearer: serviceToken })).show(id));
+  }
+
+  /** GET /oauth/token/info lives outside /api/v4, where gitbeaker has no method. */
+  oauthTokenInfo(token: string): Promise<z.infer<typeof oauthTokenInfo>> {
+    return this.call('GET /oauth/token/info', oauthTokenInfo, async () => {
+      const response = await fetch(`${this.host.replace(/\/+$/, '')}/oauth/token/info`, {
+        headers: { Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      if (!response.ok) throw new ForgeRefusal(response.status, (await response.text().catch(() => '')).slice(0, 200));
+      return response.json();
+    });
+  }
+
+  job(jobToken: string): Promise<GitLabJobJson> {
+    return this.call('GET /job', job, () => {
+      // gitbeaker's showConnectedJob checks for a plain job-token header, not its own auth option.
+      const jobs = new Jobs(this.options(null));
+      jobs.headers['job-token'] = jobToken;
+      return jobs.showConnectedJob();
+    });
+  }
+
+  /** The project at `path`, or null when GitLab answers 404 (absent, or invisible to this caller). */
+  async project(path: string, auth: Auth): Promise<GitLabProjectJson | null> {
+    try {
+      return await this.call('GET /projects/:id', project, () => new Projects(this.options(auth)).show(path));
+    } catch (error) {
+      if (error instanceof ForgeRefusal && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  /** The member's effective access level (inherited included), 0 when not a member. */
+  async memberLevel(projectId: number, userId: number, serviceToken: string): Promise<number> {
+    try {
+      const found = await this.call('GET /projects/:id/members/all/:user_id', member, () =>
+        new ProjectMembers(this.options({ bearer: serviceToken })).show(projectId, userId, { includeInherited: true }),
+      );
+      return found.access_level;
+    } catch (error) {
+      if (error instanceof ForgeRefusal && error.status === 404) return 0;
+      throw error;
+    }
+  }
+
+  async inboundAllowlist(projectId: number, serviceToken: string): Promise<number[]> {
+    const projects = await this.call('GET /projects/:id/job_token_scope/allowlist', allowlist, () =>
+      new ProjectJobTokenScopes(this.options({ bearer: serviceToken })).showInboundAllowList(projectId),
+    );
+    return projects.map((p) => p.id);
+  }
+
+  private options(auth: Auth) {
+    const base = { host: this.host, queryTimeout: this.timeoutMs };
+    return auth === null ? base : { ...base, oauthToken: auth.bearer };
+  }
+
+  private async call<T>(endpoint: string, shape: z.ZodType<T>, request: () => Promise<unknown>): Promise<T> {
+    let body: unknown;
+    try {
+      body = await request();
+    } catch (error) {
+      throw this.classify(endpoint, error);
+    }
+    const parsed = shape.safeParse(body);
+    if (!parsed.success) throw new Unavailable(`GitLab "${this.forge}" answered ${endpoint} with an unexpected body`, this.forge);
+    return parsed.data;
+  }
+
+  // 401, 403 and 404 are answers; everything else means GitLab could not answer now.
+  private classify(endpoint: string, error: unknown): Error {
+    if (error instanceof ForgeRefusal) return error.status >= 500 || error.status === 429 ? this.unavailable(endpoint, `HTTP ${error.status}`) : error;
+    if (error instanceof GitbeakerRequestError && error.cause?.response) {
+      const status = error.cause.response.status;
+      if (status === 401 || status === 403 || status === 404 || status === 400) return new ForgeRefusal(status, describe(error));
+      return this.unavailable(endpoint, `HTTP ${status}`);
+    }
+    const name = (error as Error).name;
+    if (name === 'GitbeakerTimeoutError' || name === 'TimeoutError' || name === 'AbortError') return this.unavailable(endpoint, `no answer within ${this.timeoutMs} ms`);
+    if (name === 'GitbeakerRetryError') return this.unavailable(endpoint, 'rate limited (HTTP 429) after retries');
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    return this.unavailable(endpoint, code ?? (name === 'SyntaxError' ? 'malformed JSON' : (error as Error).message.slice(0, 100)));
+  }
+
+  private unavailable(endpoint: string, why: string): Unavailable {
+    return new Unavailable(`GitLab "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
+  }
+}
+
+// gitbeaker puts GitLab's `error` or `message` into the error message; keep it short.
+function describe(error: GitbeakerRequestError): string {
+  const description = error.cause?.description ?? error.message;
+  return String(description).slice(0, 200);
+}

@@ -1,0 +1,142 @@
+import type { ForgeConfig } from '../../config/schema.js';
+import { AuthenticationFailed } from '../../errors.js';
+import { compileGlob } from '../../policy/glob.js';
+import { judgeGitLab, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
+import { decide, denying } from '../../policy/grant.js';
+import type { Decision, Scope } from '../../policy/types.js';
+import type { Forge } from '../forge.js';
+import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
+import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
+
+// A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
+// members and visibility. The facts come from the API; the verdicts from policy/gitlab.ts.
+
+/** GitLab's token prefixes (personal, OAuth app secret, CI build, trigger, deploy, feed, service account ...). */
+const TOKEN_PREFIXES = /^(glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt)-/;
+
+export class GitLabForge implements Forge<GitLabSession> {
+  readonly type = 'gitlab';
+  readonly name: string;
+  readonly prefix: string;
+  private readonly api: GitLabApi;
+  private readonly ctx: CredentialContext;
+  private readonly pushAllowlist: { source: string; targets: RegExp[] }[];
+
+  constructor(private readonly config: ForgeConfig) {
+    this.name = config.name;
+    this.prefix = config.prefix;
+    this.api = new GitLabApi(config.name, config.url, config.timeout);
+    this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken: config.serviceToken };
+    this.pushAllowlist = (config.jobTokenPushAllowlist ?? []).map((entry) => ({
+      source: entry.source.toLowerCase(),
+      targets: entry.targets.map((glob) => compileGlob(glob.toLowerCase())),
+    }));
+  }
+
+  recognises(username: string, password: string): boolean {
+    return username === JOB_TOKEN_USER || TOKEN_PREFIXES.test(password);
+  }
+
+  async authenticate(username: string, password: string): Promise<GitLabSession> {
+    if (username !== JOB_TOKEN_USER) return verifyAccessToken(password, this.ctx);
+    if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
+    return verifyJobToken(password, this.ctx);
+  }
+
+  async decide(session: GitLabSession | null, path: string, scope: Scope): Promise<Decision> {
+    const imagePath = path.toLowerCase();
+    const caller = session?.caller ?? null;
+    if (imagePath.split('/').length < 2) return decide(scope, denying(`no GitLab project for image ${path}: it needs group/project`));
+
+    // A running job's own project needs no lookup: the job proves the project exists and is active.
+    if (caller?.kind === 'job' && candidates(imagePath).includes(caller.projectPath)) {
+      const own: GitLabProjectFacts = { path: caller.projectPath, visibility: 'private', registry: 'enabled', archived: false };
+      return decide(scope, judgeGitLab({ kind: 'job', ownProject: true, role: 0, allowlisted: false, pushAllowed: false, sourcePath: caller.projectPath }, own));
+    }
+
+    const auth = this.lookupAuth(caller);
+    if (auth === undefined) {
+      return decide(scope, denying(`forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`));
+    }
+    const project = await this.findProject(imagePath, auth);
+    if (project === null) return decide(scope, denying(`no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
+
+    const facts: GitLabProjectFacts = {
+      path: project.path_with_namespace,
+      visibility: project.visibility,
+      registry: project.container_registry_access_level,
+      archived: project.archived,
+    };
+    const callerFacts = await this.callerFacts(caller, project, auth);
+    // The service token sees more than the caller: a project the caller could not see
+    // itself is reported as absent, as GitLab would, so reasons leak no private paths.
+    if (!visibleTo(callerFacts, facts)) return decide(scope, denying(`no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
+    return decide(scope, judgeGitLab(callerFacts, facts));
+  }
+
+  // The caller's own token when it may read projects; else the service token; else none.
+  // undefined: nothing may read the project's registry settings (GitLab hides them from
+  // anonymous requests), so nothing can be granted.
+  private lookupAuth(caller: GitLabCaller | null): Auth | undefined {
+    if (caller?.kind === 'token' && caller.scopes.some((s) => s === 'api' || s === 'read_api')) return { bearer: caller.token };
+    if (this.config.serviceToken !== null) return { bearer: this.config.serviceToken };
+    return undefined;
+  }
+
+  /** The first of the image path's three longest prefixes that is a project (forges.md section 1). */
+  private async findProject(imagePath: string, auth: Auth): Promise<GitLabProjectJson | null> {
+    for (const candidate of candidates(imagePath)) {
+      const project = await this.api.project(candidate, auth);
+      if (project !== null) return project;
+    }
+    return null;
+  }
+
+  private async callerFacts(caller: GitLabCaller | null, project: GitLabProjectJson, auth: Auth): Promise<GitLabCallerFacts> {
+    if (caller === null) return { kind: 'anonymous', anonymousPull: this.config.anonymousPull };
+    const service = this.config.serviceToken;
+    if (caller.kind === 'token') {
+      const ownToken = auth !== null && auth.bearer === caller.token;
+      const role = ownToken ? effectiveRole(project) : await this.api.memberLevel(project.id, caller.userId, service!);
+      return { kind: 'user', username: caller.username, admin: caller.admin, external: caller.external, scopes: caller.scopes, role };
+    }
+    const ownProject = project.id === caller.projectId;
+    const pushAllowed = this.pushAllowlist.some((entry) => entry.source === caller.projectPath && entry.targets.some((t) => t.test(project.path_with_namespace.toLowerCase())));
+    // The allowlist and the job user's role matter only where visibility alone does not let it pull.
+    const openToJobs = project.container_registry_access_level === 'enabled' && project.visibility !== 'private';
+    let allowlisted = false;
+    let role = 0;
+    if (!ownProject && !openToJobs && service !== null) {
+      [allowlisted, role] = await Promise.all([
+        this.api.inboundAllowlist(project.id, service).then((ids) => ids.includes(caller.projectId)),
+        this.api.memberLevel(project.id, caller.userId, service),
+      ]);
+    }
+    return { kind: 'job', ownProject, role, allowlisted, pushAllowed, sourcePath: caller.projectPath };
+  }
+}
+
+/** Longest first: the full path, minus its last segment, minus its last two; at least group/project. */
+export function candidates(imagePath: string): string[] {
+  const segments = imagePath.split('/');
+  const out: string[] = [];
+  for (let drop = 0; drop <= 2 && segments.length - drop >= 2; drop++) out.push(segments.slice(0, segments.length - drop).join('/'));
+  return out;
+}
+
+function visibleTo(caller: GitLabCallerFacts, project: GitLabProjectFacts): boolean {
+  if (project.visibility === 'public') return true;
+  if (caller.kind === 'anonymous') return false;
+  if (caller.kind === 'job') return true; // decided by the job token rules, which name no more than the image
+  return caller.admin || caller.role > 0 || (project.visibility === 'internal' && !caller.external);
+}
+
+function effectiveRole(project: GitLabProjectJson): number {
+  return Math.max(project.permissions?.project_access?.access_level ?? 0, project.permissions?.group_access?.access_level ?? 0);
+}
+
+function describeCaller(caller: GitLabCaller | null): string {
+  if (caller === null) return 'anonymous callers';
+  if (caller.kind === 'job') return `job tokens of ${caller.projectPath}`;
+  return `${caller.username}, whose token scopes [${caller.scopes.join(', ')}] cannot read projects`;
+}

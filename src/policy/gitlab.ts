@@ -1,0 +1,147 @@
+import { denying, type Judge, type Judgement } from './grant.js';
+import type { Action } from './types.js';
+
+// The GitLab permission matrix of forges.md section 2, as a pure function of facts the
+// forge bridge gathered. An action is granted only if the credential's scopes AND the
+// caller's standing on the project allow it; every answer says which rule decided.
+
+export const ACCESS_LEVELS = { 10: 'Guest', 20: 'Reporter', 30: 'Developer', 40: 'Maintainer', 50: 'Owner' } as const;
+export const REPORTER = 20;
+export const DEVELOPER = 30;
+export const MAINTAINER = 40;
+
+export type Visibility = 'public' | 'internal' | 'private';
+export type RegistryLevel = 'enabled' | 'private' | 'disabled';
+
+export interface GitLabProjectFacts {
+  path: string;
+  visibility: Visibility;
+  registry: RegistryLevel;
+  archived: boolean;
+}
+
+export type GitLabCallerFacts =
+  | { kind: 'anonymous'; anonymousPull: boolean }
+  | {
+      kind: 'user';
+      username: string;
+      admin: boolean;
+      external: boolean;
+      /** The token's scopes; they gate every action before the role is looked at. */
+      scopes: readonly string[];
+      /** max(project_access, group_access); 0 when not a member. */
+      role: number;
+    }
+  | {
+      kind: 'job';
+      /** The job's own project is the image's project. */
+      ownProject: boolean;
+      /** The job user's role on the target (for allowlisted cross-project pulls). */
+      role: number;
+      /** The job's project is in the target's inbound job token allowlist. */
+      allowlisted: boolean;
+      /** forgegate's own cross-project push allowlist matched (a feature GitLab lacks). */
+      pushAllowed: boolean;
+      sourcePath: string;
+    };
+
+const SCOPES_FOR: Record<'pull' | 'push' | 'delete', readonly string[]> = {
+  pull: ['read_registry', 'read_api', 'api'],
+  push: ['write_registry', 'api'],
+  // GitLab never lets a write_registry token delete.
+  delete: ['api'],
+};
+const REGISTRY_SCOPES = new Set(Object.values(SCOPES_FOR).flat());
+
+export function roleName(level: number): string {
+  const name = ACCESS_LEVELS[level as keyof typeof ACCESS_LEVELS];
+  return name ? `${name} (${level})` : level === 0 ? 'none' : `level ${level}`;
+}
+
+export function judgeGitLab(caller: GitLabCallerFacts, project: GitLabProjectFacts): Judge {
+  if (project.registry === 'disabled') return denying(`the container registry of ${project.path} is disabled`);
+  switch (caller.kind) {
+    case 'anonymous':
+      return judgeAnonymous(caller.anonymousPull, project);
+    case 'user':
+      return judgeUser(caller, project);
+    case 'job':
+      return judgeJob(caller, project);
+  }
+}
+
+function judgeAnonymous(anonymousPull: boolean, project: GitLabProjectFacts): Judge {
+  return (action) => {
+    if (action !== 'pull') return no(`anonymous callers may only pull`);
+    if (!anonymousPull) return no(`anonymous pulls are turned off for this forge`);
+    if (isOpenToAll(project)) return yes(`${project.path} is public with its registry enabled`);
+    return no(`${project.path} is not public with an enabled registry; log in`);
+  };
+}
+
+function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project: GitLabProjectFacts): Judge {
+  if (!caller.scopes.some((scope) => REGISTRY_SCOPES.has(scope))) {
+    return denying(`token scopes [${caller.scopes.join(', ')}] grant no registry access`);
+  }
+  return (action) => {
+    if (action === '*') {
+      if (!caller.admin) return no('* is reserved for GitLab instance admins');
+      // `*` covers delete: the token's scopes must allow every action, not only the role.
+      const unscoped = (['pull', 'push', 'delete'] as const).filter((a) => !caller.scopes.some((scope) => SCOPES_FOR[a].includes(scope)));
+      if (unscoped.length > 0) return no(`token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
+      return writable(project, `${caller.username} is a GitLab instance admin`);
+    }
+    const allowedBy = SCOPES_FOR[action];
+    if (!caller.scopes.some((scope) => allowedBy.includes(scope))) {
+      return no(`token scopes [${caller.scopes.join(', ')}] do not include ${allowedBy.join(' or ')}`);
+    }
+    if (caller.admin) return action === 'pull' ? yes(`${caller.username} is a GitLab instance admin`) : writable(project, `${caller.username} is a GitLab instance admin`);
+    if (action === 'pull') return pullByRole(caller, project);
+    const needed = action === 'push' ? DEVELOPER : MAINTAINER;
+    if (caller.role < needed) return no(`role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`);
+    return writable(project, `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`);
+  };
+}
+
+function pullByRole(caller: { role: number; external: boolean }, project: GitLabProjectFacts): Judgement {
+  if (caller.role >= REPORTER) return yes(`role ${roleName(caller.role)} >= ${roleName(REPORTER)} on ${project.path}`);
+  if (isOpenToAll(project)) return yes(`${project.path} is public with its registry enabled`);
+  if (project.visibility === 'internal' && project.registry === 'enabled') {
+    if (caller.external) return no(`${project.path} is internal and external users need ${roleName(REPORTER)}`);
+    return yes(`${project.path} is internal with its registry enabled`);
+  }
+  const why = project.registry === 'private' ? 'its registry is private to members' : `it is ${project.visibility}`;
+  return no(`role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path} and ${why}`);
+}
+
+function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: GitLabProjectFacts): Judge {
+  return (action) => {
+    if (action === '*') return no('* is never granted to job tokens');
+    if (caller.ownProject) {
+      if (action === 'pull') return yes(`job token of ${project.path} (its own project)`);
+      return writable(project, `job token of ${project.path} (its own project)`);
+    }
+    if (caller.pushAllowed && action !== 'delete') {
+      const because = `forgegate's job token push allowlist lets ${caller.sourcePath} into ${project.path}`;
+      return action === 'pull' ? yes(because) : writable(project, because);
+    }
+    if (action !== 'pull') return no(`job token of ${caller.sourcePath} may only pull from other projects`);
+    if (project.registry === 'enabled' && project.visibility !== 'private') return yes(`${project.path} is ${project.visibility} with its registry enabled`);
+    if (!caller.allowlisted) return no(`${caller.sourcePath} is not in the job token allowlist of ${project.path}`);
+    if (caller.role < REPORTER) return no(`the job's user has role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path}`);
+    return yes(`${caller.sourcePath} is in the job token allowlist of ${project.path} and the job's user is ${roleName(caller.role)}`);
+  };
+}
+
+function isOpenToAll(project: GitLabProjectFacts): boolean {
+  return project.visibility === 'public' && project.registry === 'enabled';
+}
+
+// Writes are refused on archived projects whoever asks.
+function writable(project: GitLabProjectFacts, because: string): Judgement {
+  return project.archived ? no(`${project.path} is archived`) : yes(because);
+}
+
+const yes = (because: string): Judgement => ({ granted: true, because });
+const no = (because: string): Judgement => ({ granted: false, because });
+
