@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, ForgeConfig } from '../config/schema.js';
 import { HtpasswdFile } from '../credentials/htpasswd.js';
+import { ForgeRefusal, GitLabApi } from '../forges/gitlab/api.js';
 import { keyFiles, loadKey } from '../token/keys.js';
 import { certificateDaysLeft } from '../runtime.js';
 import { CommandError } from './io.js';
@@ -63,6 +64,24 @@ async function checkForge(forge: ForgeConfig): Promise<void> {
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
     throw new CommandError(`forge ${forge.name} (${forge.type}) at ${forge.url} is unreachable: ${cause}`);
+  }
+  if (forge.type === 'gitlab' && forge.serviceToken !== null) await checkGitLabServiceToken(forge, forge.serviceToken);
+}
+
+// A service token that cannot read projects fails every lookup made for it: say so now.
+async function checkGitLabServiceToken(forge: ForgeConfig, token: string): Promise<void> {
+  const where = `forge ${forge.name}: serviceToken`;
+  try {
+    const self = await new GitLabApi(forge.name, forge.url, forge.timeout).tokenSelf(token);
+    if (!self.active || self.revoked) throw new CommandError(`${where} is revoked or expired`);
+    if (!self.scopes.some((scope) => scope === 'read_api' || scope === 'api')) {
+      throw new CommandError(`${where} has scopes [${self.scopes.join(', ')}]; it needs read_api (or api)`);
+    }
+    ok(`${where} is active with scopes [${self.scopes.join(', ')}]`);
+  } catch (error) {
+    if (error instanceof ForgeRefusal) throw new CommandError(`${where} was refused by GitLab (HTTP ${error.status})`);
+    if (error instanceof CommandError) throw error;
+    throw new CommandError(`${where}: ${(error as Error).message}`);
   }
 }
 

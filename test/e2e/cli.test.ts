@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { FakeGitLab } from '../fakes/gitlab.js';
 import { makeTempDir } from '../support/processes.js';
 
 // The forgegate command as an operator types it (interface.md "Commands").
@@ -126,6 +127,32 @@ describe('forgegate CLI', () => {
     const failed = await forgegate(['check', '--config', unreachable.file]);
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /redis redis:\/\/127\.0\.0\.1:1/);
+  });
+
+  test('check reaches GitLab and validates the service token', async () => {
+    const gitlab = new FakeGitLab();
+    const url = await gitlab.start();
+    try {
+      const bot = gitlab.addUser({ username: 'bot', is_admin: true });
+      gitlab.addToken({ token: 'glpat-good', user_id: bot.id, scopes: ['read_api'] });
+      gitlab.addToken({ token: 'glpat-narrow', user_id: bot.id, scopes: ['read_registry'] });
+      const run = async (serviceToken: string) => {
+        const { file } = await configFile(`token: {keyDir: "{{DIR}}/keys"}\nforges:\n  - {type: gitlab, url: "${url}", serviceToken: "\${SVC}"}`);
+        return forgegate(['check', '--config', file], { env: { SVC: serviceToken } });
+      };
+      const good = await run('glpat-good');
+      assert.equal(good.code, 0, good.stderr);
+      assert.match(good.stdout, /ok: forge gitlab: serviceToken is active with scopes \[read_api\]/);
+      const narrow = await run('glpat-narrow');
+      assert.equal(narrow.code, 1);
+      assert.match(narrow.stderr, /it needs read_api/);
+      const unknown = await run('glpat-unknown');
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /serviceToken was refused by GitLab \(HTTP 401\)/);
+      assert.ok(!unknown.stderr.includes('glpat-unknown') && !unknown.stdout.includes('glpat-unknown'), 'the token is never printed');
+    } finally {
+      await gitlab.stop();
+    }
   });
 
   test('explain prints every verdict with its reason; a wrong password says why', async () => {
