@@ -79,7 +79,7 @@ async function checkGitLabServiceToken(forge: ForgeConfig, token: string): Promi
     }
     ok(`${where} is active with scopes [${self.scopes.join(', ')}]`);
   } catch (error) {
-    if (error instanceof ForgeRefusal) throw new CommandError(`${where} was refused by GitLab (HTTP ${error.status})`);
+    if (error instanceof ForgeRefusal) throw new CommandError(`${where} was refused by GitLab (HTTP ${error.httpStatus})`);
     if (error instanceof CommandError) throw error;
     throw new CommandError(`${where}: ${(error as Error).message}`);
   }

@@ -54,9 +54,10 @@ function toWire(error: unknown): WireError {
   if (error instanceof BadRequest) return { status: 400, code: 'INVALID_REQUEST', oauth: error.oauthError, message: error.message };
   if (error instanceof AuthenticationFailed) return { status: 401, code: 'UNAUTHORIZED', oauth: 'invalid_grant', message: error.message };
   if (error instanceof Unavailable) return { status: 503, code: 'UNAVAILABLE', oauth: 'temporarily_unavailable', message: error.message };
-  // Koa, the router and the body parser throw http-errors: keep their 4xx status and text.
-  const status = (error as { status?: unknown }).status;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
+  // Koa, the router and the body parser throw http-errors (they carry `expose`): keep their
+  // 4xx status and text. Any other error with a `status` field is ours and unexpected.
+  const { status, expose } = error as { status?: unknown; expose?: unknown };
+  if (typeof expose === 'boolean' && typeof status === 'number' && status >= 400 && status < 500) {
     const message = (error as { expose?: boolean }).expose ? (error as Error).message : 'bad request';
     return { status, code: REGISTRY_CODES[status] ?? 'INVALID_REQUEST', oauth: 'invalid_request', message };
   }

@@ -79,10 +79,14 @@ function judgeAnonymous(anonymousPull: boolean, project: GitLabProjectFacts): Ju
   };
 }
 
+/** The scope gate alone: a denial when the token's scopes earn no registry access at all, else null. */
+export function scopeGate(scopes: readonly string[]): Judge | null {
+  return scopes.some((scope) => REGISTRY_SCOPES.has(scope)) ? null : denying(`token scopes [${scopes.join(', ')}] grant no registry access`);
+}
+
 function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project: GitLabProjectFacts): Judge {
-  if (!caller.scopes.some((scope) => REGISTRY_SCOPES.has(scope))) {
-    return denying(`token scopes [${caller.scopes.join(', ')}] grant no registry access`);
-  }
+  const gate = scopeGate(caller.scopes);
+  if (gate) return gate;
   return (action) => {
     if (action === '*') {
       if (!caller.admin) return no('* is reserved for GitLab instance admins');

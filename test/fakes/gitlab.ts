@@ -104,6 +104,7 @@ export class FakeGitLab extends FakeServer {
     super();
     this.route('GET', '/personal_access_tokens/self', (r) => this.#tokenSelf(r), API);
     this.route('GET', '/user', (r) => this.#currentUser(r), API);
+    this.route('GET', '/users/:id', (r) => this.#userById(r), API);
     this.route('GET', '/job', (r) => this.#currentJob(r), API);
     this.route('GET', '/projects/:id', (r) => this.#project(r), API);
     this.route('GET', '/projects/:id/members/all/:user_id', (r) => this.#member(r), API);
@@ -249,6 +250,16 @@ export class FakeGitLab extends FakeServer {
     if ('reply' in auth) return auth.reply;
     if (!auth.caller) return UNAUTHORIZED;
     return { status: 200, body: this.#userJson(auth.caller.user, true) };
+  }
+
+  // Admins see UserWithAdmin (is_admin, external); everyone else UserBasic, which has neither.
+  #userById(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, [...READ_API, 'read_user']);
+    if ('reply' in auth) return auth.reply;
+    const user = this.#users.get(Number(req.params.id));
+    if (!user) return message(404, '404 User Not Found');
+    if (!auth.caller?.user.is_admin) return { status: 200, body: this.#userBasicJson(user) };
+    return { status: 200, body: { ...this.#userJson(user, false), is_admin: user.is_admin, external: user.external } };
   }
 
   #currentJob(req: FakeRequest): Reply {

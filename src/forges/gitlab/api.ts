@@ -10,7 +10,8 @@ import { Unavailable } from '../../errors.js';
 export class ForgeRefusal extends Error {
   override name = 'ForgeRefusal';
   constructor(
-    readonly status: number,
+    readonly endpoint: string,
+    readonly httpStatus: number,
     message: string,
   ) {
     super(message);
@@ -90,7 +91,7 @@ export class GitLabApi {
         headers: { Authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      if (!response.ok) throw new ForgeRefusal(response.status, (await response.text().catch(() => '')).slice(0, 200));
+      if (!response.ok) throw new ForgeRefusal('GET /oauth/token/info', response.status, (await response.text().catch(() => '')).slice(0, 200));
       return response.json();
     });
   }
@@ -109,7 +110,7 @@ export class GitLabApi {
     try {
       return await this.call('GET /projects/:id', project, () => new Projects(this.options(auth)).show(path));
     } catch (error) {
-      if (error instanceof ForgeRefusal && error.status === 404) return null;
+      if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
       throw error;
     }
   }
@@ -122,15 +123,19 @@ export class GitLabApi {
       );
       return found.access_level;
     } catch (error) {
-      if (error instanceof ForgeRefusal && error.status === 404) return 0;
+      if (error instanceof ForgeRefusal && error.httpStatus === 404) return 0;
       throw error;
     }
   }
 
+  /** The allowlist's project ids; [] when the service token may not read it (it needs Maintainer). */
   async inboundAllowlist(projectId: number, serviceToken: string): Promise<number[]> {
     const projects = await this.call('GET /projects/:id/job_token_scope/allowlist', allowlist, () =>
       new ProjectJobTokenScopes(this.options({ bearer: serviceToken })).showInboundAllowList(projectId),
-    );
+    ).catch((error: unknown) => {
+      if (error instanceof ForgeRefusal && (error.httpStatus === 403 || error.httpStatus === 404)) return [];
+      throw error;
+    });
     return projects.map((p) => p.id);
   }
 
@@ -153,10 +158,10 @@ export class GitLabApi {
 
   // 401, 403 and 404 are answers; everything else means GitLab could not answer now.
   private classify(endpoint: string, error: unknown): Error {
-    if (error instanceof ForgeRefusal) return error.status >= 500 || error.status === 429 ? this.unavailable(endpoint, `HTTP ${error.status}`) : error;
+    if (error instanceof ForgeRefusal) return error.httpStatus >= 500 || error.httpStatus === 429 ? this.unavailable(endpoint, `HTTP ${error.httpStatus}`) : error;
     if (error instanceof GitbeakerRequestError && error.cause?.response) {
       const status = error.cause.response.status;
-      if (status === 401 || status === 403 || status === 404 || status === 400) return new ForgeRefusal(status, describe(error));
+      if (status === 401 || status === 403 || status === 404 || status === 400) return new ForgeRefusal(endpoint, status, describe(error));
       return this.unavailable(endpoint, `HTTP ${status}`);
     }
     const name = (error as Error).name;

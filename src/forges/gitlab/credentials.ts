@@ -44,7 +44,7 @@ export async function verifyAccessToken(token: string, ctx: CredentialContext): 
   } else {
     rethrowUnavailable(self.reason);
     const refusal = self.reason as ForgeRefusal;
-    if (refusal.status !== 400) throw refusedToken(refusal);
+    if (refusal.httpStatus !== 400) throw refusedToken(refusal);
     // Not a personal-style token: it may be an OAuth access token.
     const info = await ctx.api.oauthTokenInfo(token).catch((error: unknown) => {
       rethrowUnavailable(error);
@@ -58,7 +58,8 @@ export async function verifyAccessToken(token: string, ctx: CredentialContext): 
   const user = await describeUser(userId, me, ctx);
   if (user && user.state !== 'active') throw rejected(`user ${user.username} is ${user.state}`);
   const username = user?.username ?? `gitlab-user-${userId}`;
-  const caller: GitLabCaller = { kind: 'token', token, userId, username, admin: user?.is_admin ?? false, external: user?.external ?? user === null, scopes };
+  // Non-admin service tokens see no `external`: unknown counts as external, the safe side.
+  const caller: GitLabCaller = { kind: 'token', token, userId, username, admin: user?.is_admin ?? false, external: user?.external ?? true, scopes };
   return { identity: { subject: username, kind, source: ctx.forge }, admin: caller.admin, caller };
 }
 
@@ -68,10 +69,14 @@ async function describeUser(userId: number, me: PromiseSettledResult<GitLabUserJ
   if (me.status === 'fulfilled') return me.value;
   rethrowUnavailable(me.reason);
   const refusal = me.reason as ForgeRefusal;
-  if (refusal.status === 401) throw refusedToken(refusal);
+  if (refusal.httpStatus === 401) throw refusedToken(refusal);
   if (/blocked|deactivated|banned|locked/i.test(refusal.message)) throw rejected(`the user is not active (${refusal.message})`);
   if (ctx.serviceToken === null) return null;
-  return ctx.api.user(userId, ctx.serviceToken);
+  // A refusal here leaves the user unknown; it does not fail a token GitLab accepted.
+  return ctx.api.user(userId, ctx.serviceToken).catch((error: unknown) => {
+    rethrowUnavailable(error);
+    return null;
+  });
 }
 
 export async function verifyJobToken(token: string, ctx: CredentialContext): Promise<GitLabSession> {
@@ -99,7 +104,7 @@ function rethrowUnavailable(error: unknown): void {
 }
 
 function refusedToken(refusal: ForgeRefusal): AuthenticationFailed {
-  return rejected('GitLab rejected the token', `GitLab answered ${refusal.status}: ${refusal.message}`);
+  return rejected('GitLab rejected the token', `GitLab answered ${refusal.httpStatus}: ${refusal.message}`);
 }
 
 function rejected(reason: string, detail?: string): AuthenticationFailed {

@@ -1,11 +1,11 @@
 import type { ForgeConfig } from '../../config/schema.js';
-import { AuthenticationFailed } from '../../errors.js';
+import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { judgeGitLab, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
+import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
 import { decide, denying } from '../../policy/grant.js';
 import type { Decision, Scope } from '../../policy/types.js';
 import type { Forge } from '../forge.js';
-import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
+import { ForgeRefusal, GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
@@ -37,16 +37,33 @@ export class GitLabForge implements Forge<GitLabSession> {
     return username === JOB_TOKEN_USER || TOKEN_PREFIXES.test(password);
   }
 
-  async authenticate(username: string, password: string): Promise<GitLabSession> {
-    if (username !== JOB_TOKEN_USER) return verifyAccessToken(password, this.ctx);
+  authenticate(username: string, password: string): Promise<GitLabSession> {
+    if (username !== JOB_TOKEN_USER) return this.unexpected(verifyAccessToken(password, this.ctx));
     if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
-    return verifyJobToken(password, this.ctx);
+    return this.unexpected(verifyJobToken(password, this.ctx));
   }
 
-  async decide(session: GitLabSession | null, path: string, scope: Scope): Promise<Decision> {
+  decide(session: GitLabSession | null, path: string, scope: Scope): Promise<Decision> {
+    return this.unexpected(this.decideScope(session, path, scope));
+  }
+
+  // A refusal no rule expected (a service token lacking rights, say) is a misconfiguration:
+  // a clear 503 naming the forge and the call, never a grant and never a misleading status.
+  private unexpected<T>(work: Promise<T>): Promise<T> {
+    return work.catch((error: unknown) => {
+      if (!(error instanceof ForgeRefusal)) throw error;
+      throw new Unavailable(`GitLab "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus}); check forges[].serviceToken`, this.name);
+    });
+  }
+
+  private async decideScope(session: GitLabSession | null, path: string, scope: Scope): Promise<Decision> {
     const imagePath = path.toLowerCase();
     const caller = session?.caller ?? null;
     if (imagePath.split('/').length < 2) return decide(scope, denying(`no GitLab project for image ${path}: it needs group/project`));
+    // Scopes gate the credential before any role is looked up: a token that can earn
+    // nothing costs GitLab no call.
+    const gate = caller?.kind === 'token' ? scopeGate(caller.scopes) : null;
+    if (gate) return decide(scope, gate);
 
     // A running job's own project needs no lookup: the job proves the project exists and is active.
     if (caller?.kind === 'job' && candidates(imagePath).includes(caller.projectPath)) {
@@ -58,7 +75,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     if (auth === undefined) {
       return decide(scope, denying(`forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`));
     }
-    const project = await this.findProject(imagePath, auth);
+    const project = await this.findProject(imagePath, auth, caller);
     if (project === null) return decide(scope, denying(`no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
 
     const facts: GitLabProjectFacts = {
@@ -84,12 +101,21 @@ export class GitLabForge implements Forge<GitLabSession> {
   }
 
   /** The first of the image path's three longest prefixes that is a project (forges.md section 1). */
-  private async findProject(imagePath: string, auth: Auth): Promise<GitLabProjectJson | null> {
-    for (const candidate of candidates(imagePath)) {
-      const project = await this.api.project(candidate, auth);
-      if (project !== null) return project;
+  private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
+    try {
+      for (const candidate of candidates(imagePath)) {
+        const project = await this.api.project(candidate, auth);
+        if (project !== null) return project;
+      }
+      return null;
+    } catch (error) {
+      // The caller's own token refused mid-request (revoked, user blocked): authentication failed.
+      const own = caller?.kind === 'token' && auth?.bearer === caller.token;
+      if (own && error instanceof ForgeRefusal && (error.httpStatus === 401 || error.httpStatus === 403)) {
+        throw new AuthenticationFailed('invalid username or token', `GitLab refused the token on ${error.endpoint} (HTTP ${error.httpStatus})`);
+      }
+      throw error;
     }
-    return null;
   }
 
   private async callerFacts(caller: GitLabCaller | null, project: GitLabProjectJson, auth: Auth): Promise<GitLabCallerFacts> {

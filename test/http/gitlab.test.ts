@@ -1,0 +1,735 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { ACCESS, FakeGitLab, type GitLabToken, type GitLabUser } from '../fakes/gitlab.js';
+import type { Injection } from '../fakes/server.js';
+import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
+
+// forges.md section 2 over real HTTP: forgegate in-process in front of a FakeGitLab, every
+// answer decoded down to the JWT `access` claim. One fake model serves every forgegate below;
+// tests run one at a time, so call counts and injected failures never overlap.
+
+const SERVICE = 'registry.test';
+const fake = new FakeGitLab();
+const m = buildModel(fake);
+
+/** With a service token and the push allowlist: the configuration most tests use. */
+let fg: TestForgegate;
+/** No service token: registry-only tokens, anonymous callers and job tokens cannot read projects. */
+let fgNoService: TestForgegate;
+/** Service token, anonymous pulls turned off. */
+let fgNoAnonymous: TestForgegate;
+/** timeout: 1 s, for injected failures. */
+let fgFast: TestForgegate;
+/** The service token of a bot that is only Reporter of the top group (not admin, not Maintainer). */
+let fgWeakService: TestForgegate;
+const everyForgegate = (): TestForgegate[] => [fg, fgNoService, fgNoAnonymous, fgFast, fgWeakService];
+/** Refresh tokens and Basic credentials sent during the run: none may reach a log either. */
+const refreshTokens: string[] = [];
+const sentBasic = new Set<string>();
+
+before(async () => {
+  const url = await fake.start();
+  const forge = { type: 'gitlab', url };
+  const start = (extra: Record<string, unknown>) => startForgegate({ token: { service: SERVICE }, forges: [{ ...forge, ...extra }] });
+  fg = await start({ serviceToken: m.tokens.service.token, jobTokenPushAllowlist: [{ source: 'group/ci', targets: ['group/apps/**'] }] });
+  fgNoService = await start({});
+  fgNoAnonymous = await start({ serviceToken: m.tokens.service.token, anonymousPull: false });
+  fgFast = await start({ serviceToken: m.tokens.service.token, timeout: 1 });
+  fgWeakService = await start({ serviceToken: m.tokens.weakService.token });
+});
+after(async () => {
+  await Promise.all(everyForgegate().map((f) => f?.stop()));
+  await fake.stop();
+});
+
+// ---- the GitLab model ------------------------------------------------------------------------
+
+function buildModel(gl: FakeGitLab) {
+  const user = (username: string, init: Partial<GitLabUser> = {}) => gl.addUser({ username, ...init });
+  const users = {
+    root: user('root', { is_admin: true }),
+    bot: user('forgegate-bot', { bot: true, is_admin: true }), // owns the service token
+    weakBot: user('forgegate-reader', { bot: true }), // Reporter of the top group only
+    olga: user('olga'), // Owner of the top group
+    mia: user('mia'),
+    dev: user('dev'),
+    rita: user('rita'),
+    gus: user('gus'),
+    nina: user('nina'), // member of nothing
+    eve: user('eve', { external: true }),
+    bob: user('bob', { state: 'blocked' }),
+    dee: user('dee', { state: 'deactivated' }),
+    carl: user('carl'), // runs the CI jobs; not even a member of group/ci
+    projectBot: user('project_7_bot_3f1a', { bot: true }),
+    groupBot: user('group_3_bot_77aa', { bot: true }),
+    serviceAccount: user('service_account_group_3_c0ff', { bot: true }),
+  };
+
+  const project = (path: string, init: Parameters<FakeGitLab['addProject']>[0] | object = {}) => gl.addProject({ path_with_namespace: path, ...init });
+  project('group/sub/proj'); // private: the matrix target
+  project('group/proj');
+  project('group/WebApp'); // mixed case in GitLab, lower case in the registry
+  project('group/internal', { visibility: 'internal' });
+  project('group/public', { visibility: 'public' });
+  project('group/reg-private', { visibility: 'public', container_registry_access_level: 'private' });
+  project('group/reg-disabled', { visibility: 'public', container_registry_access_level: 'disabled' });
+  project('group/archived', { archived: true });
+  project('other/secret');
+  project('group/ci'); // where the CI jobs run
+  project('group/allowed');
+  project('group/allowed-guest');
+  project('group/not-allowed');
+  project('group/apps/x');
+  project('group/other', { visibility: 'internal' });
+
+  gl.addMember('group', users.olga.id, ACCESS.owner);
+  gl.addMember('group', users.weakBot.id, ACCESS.reporter);
+  gl.addMember('group/sub/proj', users.mia.id, ACCESS.maintainer);
+  gl.addMember('group/sub/proj', users.dev.id, ACCESS.developer);
+  gl.addMember('group/sub/proj', users.rita.id, ACCESS.reporter);
+  gl.addMember('group/sub/proj', users.gus.id, ACCESS.guest);
+  gl.addMember('group/sub/proj', users.projectBot.id, ACCESS.developer);
+  gl.addMember('group/sub/proj', users.serviceAccount.id, ACCESS.maintainer);
+  gl.addMember('group/sub', users.groupBot.id, ACCESS.reporter);
+  gl.addMember('group/sub/proj', users.bob.id, ACCESS.developer);
+  gl.addMember('group/sub/proj', users.dee.id, ACCESS.developer);
+  gl.addMember('group/allowed', users.carl.id, ACCESS.reporter);
+  gl.addMember('group/allowed-guest', users.carl.id, ACCESS.guest);
+  gl.addMember('group/not-allowed', users.carl.id, ACCESS.reporter);
+  gl.allowJobTokenAccess('group/allowed', 'group/ci');
+  gl.allowJobTokenAccess('group/allowed-guest', 'group/ci');
+
+  let n = 0;
+  const token = (owner: GitLabUser, scopes: string[], init: Partial<GitLabToken> = {}): GitLabToken => {
+    const prefix = init.kind === 'oauth' ? 'oauth' : 'glpat';
+    return gl.addToken({ token: `${prefix}-${owner.username}-${scopes.join('+')}-${++n}Qx7`, user_id: owner.id, scopes, ...init });
+  };
+  const tokens = {
+    service: token(users.bot, ['read_api'], { kind: 'service_account' }),
+    weakService: token(users.weakBot, ['read_api'], { kind: 'service_account' }),
+    root: token(users.root, ['api']),
+    olga: token(users.olga, ['api']),
+    mia: token(users.mia, ['api']),
+    dev: token(users.dev, ['api']),
+    rita: token(users.rita, ['api']),
+    gus: token(users.gus, ['api']),
+    nina: token(users.nina, ['api']),
+    eve: token(users.eve, ['api']),
+    // item 1: every kind of credential
+    project: token(users.projectBot, ['api'], { kind: 'project' }),
+    group: token(users.groupBot, ['read_api'], { kind: 'group' }),
+    serviceAccount: token(users.serviceAccount, ['api'], { kind: 'service_account' }),
+    oauth: token(users.dev, ['api'], { kind: 'oauth' }),
+    expired: token(users.dev, ['api'], { expires_at: '2020-01-01' }),
+    revoked: token(users.dev, ['api'], { revoked: true }),
+    oauthRevoked: token(users.dev, ['api'], { kind: 'oauth', revoked: true }),
+    blocked: token(users.bob, ['api']),
+    deactivated: token(users.dee, ['api']),
+    // item 2: scopes, all on a Maintainer
+    readApi: token(users.mia, ['read_api']),
+    readRegistry: token(users.mia, ['read_registry']),
+    writeRegistry: token(users.mia, ['write_registry']),
+    registry: token(users.mia, ['read_registry', 'write_registry']),
+    readRepository: token(users.mia, ['read_repository']),
+    registryOutsider: token(users.nina, ['read_registry']),
+    // item 8
+    refresh: token(users.dev, ['api']),
+  };
+  const jobs = {
+    running: gl.addJob({ token: `glcbt-64_running-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
+    finished: gl.addJob({ token: `glcbt-64_finished-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id, status: 'success' }),
+  };
+  const secrets = [...Object.values(tokens).map((t) => t.token), ...Object.values(jobs).map((j) => j.token)];
+  return { users, tokens, jobs, secrets };
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+type Grant = { type: string; name: string; actions: string[] };
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+  /** The JWT's access claim on a 200; undefined otherwise. */
+  access: Grant[] | undefined;
+  ms: number;
+}
+
+/** GET /token with Basic user:password (user null: anonymous), one or more scopes. */
+async function token(user: string | null, password: string | null, scope: string | string[] = [], on: TestForgegate = fg, extraQuery = ''): Promise<Answer> {
+  const query = new URLSearchParams({ service: SERVICE });
+  for (const s of [scope].flat()) query.append('scope', s);
+  const headers: Record<string, string> = {};
+  if (user !== null) headers.Authorization = basic(user, password ?? '');
+  if (headers.Authorization) sentBasic.add(headers.Authorization.slice('Basic '.length));
+  const started = Date.now();
+  const response = await fetch(`${on.url}/token?${query}${extraQuery}`, { headers });
+  const body = (await response.json()) as any;
+  const ms = Date.now() - started;
+  const access = response.status === 200 ? (decodeJwt(body.token).access as Grant[]) : undefined;
+  return { status: response.status, headers: response.headers, body, access, ms };
+}
+
+async function post(form: Record<string, string>, on: TestForgegate = fg): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${on.url}/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ service: SERVICE, ...form }).toString(),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+const repo = (name: string, actions = 'pull,push,delete'): string => `repository:${name}:${actions}`;
+const granted = (name: string, ...actions: string[]): Grant[] => [{ type: 'repository', name, actions }];
+
+/** The audit line of the last token request `on` answered. */
+function lastAudit(on: TestForgegate = fg): Record<string, any> {
+  const line = on.logs().filter((l) => l.msg === 'token request').at(-1);
+  assert.ok(line, 'no audit line');
+  return line;
+}
+
+function assertDenied(on: TestForgegate, fragment: string | RegExp): void {
+  const denied = lastAudit(on).denied as string[];
+  const hit = denied.some((d) => (typeof fragment === 'string' ? d.includes(fragment) : fragment.test(d)));
+  assert.ok(hit, `no denied reason matching ${String(fragment)} in ${JSON.stringify(denied)}`);
+}
+
+function assertUnauthorized(answer: Answer): void {
+  assert.equal(answer.status, 401, JSON.stringify(answer.body));
+  assert.equal(answer.body.errors[0].code, 'UNAUTHORIZED');
+  assert.equal(typeof answer.body.errors[0].message, 'string');
+  assert.match(answer.headers.get('www-authenticate') ?? '', /^Basic realm="/);
+}
+
+function assertUnavailable(answer: Answer): void {
+  assert.equal(answer.status, 503, JSON.stringify(answer.body));
+  assert.equal(answer.access, undefined);
+  assert.equal(answer.body.errors[0].code, 'UNAVAILABLE');
+  assert.match(answer.body.errors[0].message, /^GitLab "gitlab" /);
+}
+
+const PROJ = 'group/sub/proj/app';
+
+// ---- 1. credentials ---------------------------------------------------------------------------
+
+describe('1. credentials', () => {
+  const kinds: [string, () => string, string, string[]][] = [
+    ['personal access token (Developer)', () => m.tokens.dev.token, 'dev', ['pull', 'push']],
+    ['project access token (its bot is Developer)', () => m.tokens.project.token, 'project_7_bot_3f1a', ['pull', 'push']],
+    ['group access token, read_api (its bot is Reporter of the parent group)', () => m.tokens.group.token, 'group_3_bot_77aa', ['pull']],
+    ['service account token (Maintainer)', () => m.tokens.serviceAccount.token, 'service_account_group_3_c0ff', ['pull', 'push', 'delete']],
+    ['OAuth access token, through /oauth/token/info (Developer)', () => m.tokens.oauth.token, 'dev', ['pull', 'push']],
+  ];
+  for (const [name, secret, subject, actions] of kinds) {
+    test(`${name}: any username, the role's access`, async () => {
+      for (const username of ['whatever', 'oauth2', subject]) {
+        const answer = await token(username, secret(), repo(PROJ));
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.deepEqual(answer.access, granted(PROJ, ...actions), username);
+        assert.equal(decodeJwt(answer.body.token).sub, subject);
+      }
+    });
+  }
+
+  test('CI job token with username gitlab-ci-token: its own project', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/ci/app'));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, granted('group/ci/app', 'pull', 'push', 'delete'));
+    assert.equal(decodeJwt(answer.body.token).sub, 'carl');
+    assert.equal(lastAudit().identityKind, 'gitlab-job');
+  });
+
+  test('a job token under another username is not a job token: 401', async () => {
+    assertUnauthorized(await token('carl', m.jobs.running.token, repo('group/ci/app')));
+  });
+
+  test('a personal access token under gitlab-ci-token is not a job token: 401', async () => {
+    assertUnauthorized(await token('gitlab-ci-token', m.tokens.dev.token, repo(PROJ)));
+  });
+
+  const refused: [string, () => [string, string]][] = [
+    ['an unknown token', () => ['dev', 'glpat-does-not-exist-Qx7']],
+    ['an expired token', () => ['dev', m.tokens.expired.token]],
+    ['a revoked token', () => ['dev', m.tokens.revoked.token]],
+    ['a revoked OAuth token', () => ['dev', m.tokens.oauthRevoked.token]],
+    ['a blocked user\'s token', () => ['bob', m.tokens.blocked.token]],
+    ['a deactivated user\'s token', () => ['dee', m.tokens.deactivated.token]],
+    ['a finished job\'s token', () => ['gitlab-ci-token', m.jobs.finished.token]],
+    ['an unknown job token', () => ['gitlab-ci-token', 'glcbt-64_nope-Qx7']],
+  ];
+  for (const [name, credential] of refused) {
+    test(`401 with JSON and a Basic challenge for ${name}`, async () => {
+      const [user, password] = credential();
+      const answer = await token(user, password, repo(PROJ));
+      assertUnauthorized(answer);
+      assert.equal(lastAudit().outcome, 'unauthorized');
+      const viaPost = await post({ grant_type: 'password', username: user, password, scope: repo(PROJ) });
+      assert.equal(viaPost.status, 401);
+      assert.equal(viaPost.body.error, 'invalid_grant');
+    });
+  }
+});
+
+// ---- 2. token scopes --------------------------------------------------------------------------
+
+describe('2. token scopes gate the role (user mia is Maintainer)', () => {
+  test('api: pull, push, delete', async () => {
+    const answer = await token('mia', m.tokens.mia.token, repo(PROJ));
+    assert.deepEqual(answer.access, granted(PROJ, 'pull', 'push', 'delete'));
+  });
+
+  test('read_api: pull only', async () => {
+    const answer = await token('mia', m.tokens.readApi.token, repo(PROJ));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, granted(PROJ, 'pull'));
+    assertDenied(fg, 'push denied: token scopes [read_api]');
+  });
+
+  test('read_repository without a serviceToken: 200, empty access, "grant no registry access"', async () => {
+    const answer = await token('mia', m.tokens.readRepository.token, repo(PROJ), fgNoService);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fgNoService, 'grant no registry access');
+  });
+
+  test('read_repository with a serviceToken: 200, empty access, "grant no registry access", no project lookup', async () => {
+    fake.resetCalls();
+    const answer = await token('mia', m.tokens.readRepository.token, repo(PROJ));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fg, 'grant no registry access');
+    assert.equal(fake.calls('GET /projects/:id'), 0, 'scopes gate the credential before roles are looked at');
+  });
+
+  test('registry-only tokens without a serviceToken: nothing, and the reason names serviceToken', async () => {
+    for (const t of [m.tokens.readRegistry, m.tokens.writeRegistry, m.tokens.registry]) {
+      const answer = await token('mia', t.token, repo(PROJ), fgNoService);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.access, [], t.scopes.join('+'));
+      assertDenied(fgNoService, 'serviceToken');
+    }
+  });
+
+  test('registry-only tokens with a serviceToken: the role through members/all', async () => {
+    const cases: [GitLabToken, string[]][] = [
+      [m.tokens.readRegistry, ['pull']],
+      [m.tokens.writeRegistry, ['push']],
+      [m.tokens.registry, ['pull', 'push']], // GitLab never lets write_registry delete
+    ];
+    for (const [t, actions] of cases) {
+      fake.resetCalls();
+      const answer = await token('mia', t.token, repo(PROJ));
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.access, granted(PROJ, ...actions), t.scopes.join('+'));
+      assert.ok(fake.calls('GET /projects/:id/members/all/:user_id') >= 1, 'role asked through members/all');
+    }
+    // A non-member with a registry-only token sees nothing of a private project, by name neither.
+    const outsider = await token('nina', m.tokens.registryOutsider.token, repo(PROJ));
+    assert.equal(outsider.status, 200, JSON.stringify(outsider.body));
+    assert.deepEqual(outsider.access, []);
+    assertDenied(fg, `no GitLab project for image ${PROJ} visible to nina`);
+  });
+});
+
+// ---- 3. image path to project -----------------------------------------------------------------
+
+describe('3. image path to project', () => {
+  test('group/sub/proj, group/sub/proj/app and group/sub/proj/app/x all map to group/sub/proj', async () => {
+    for (const name of ['group/sub/proj', 'group/sub/proj/app', 'group/sub/proj/app/x']) {
+      const answer = await token('dev', m.tokens.dev.token, repo(name));
+      assert.deepEqual(answer.access, granted(name, 'pull', 'push'), name);
+    }
+  });
+
+  test('a fourth segment below the project is too deep: no project', async () => {
+    const name = 'group/sub/proj/a/b/c';
+    const answer = await token('dev', m.tokens.dev.token, repo(name, 'pull'));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, []);
+    assertDenied(fg, `no GitLab project for image ${name}`);
+  });
+
+  test('the lower-case image finds a mixed-case GitLab project', async () => {
+    const answer = await token('olga', m.tokens.olga.token, repo('group/webapp/api'));
+    assert.deepEqual(answer.access, granted('group/webapp/api', 'pull', 'push', 'delete'));
+  });
+
+  test('one segment: 200, empty access, "no GitLab project for image ..."', async () => {
+    const answer = await token('olga', m.tokens.olga.token, repo('library'));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, []);
+    assertDenied(fg, 'no GitLab project for image library');
+  });
+
+  test('no project on the path: 200, empty access, "no GitLab project for image ..."', async () => {
+    const answer = await token('olga', m.tokens.olga.token, repo('nogroup/nothing/app'));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, []);
+    assertDenied(fg, 'no GitLab project for image nogroup/nothing/app');
+  });
+});
+
+// ---- 4. the permission matrix -----------------------------------------------------------------
+
+describe('4. the permission matrix', () => {
+  const roles: [string, keyof typeof m.tokens, string[]][] = [
+    ['Guest', 'gus', []],
+    ['Reporter', 'rita', ['pull']],
+    ['Developer', 'dev', ['pull', 'push']],
+    ['Maintainer', 'mia', ['pull', 'push', 'delete']],
+    ['Owner (through the top group)', 'olga', ['pull', 'push', 'delete']],
+  ];
+  for (const [role, who, actions] of roles) {
+    test(`${role} on a private project: ${actions.join(', ') || 'nothing'}`, async () => {
+      const answer = await token(who, m.tokens[who].token, repo(PROJ));
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.access, actions.length ? granted(PROJ, ...actions) : []);
+    });
+  }
+
+  test('a non-admin asking for * gets the explicit actions it holds, never *', async () => {
+    const answer = await token('mia', m.tokens.mia.token, repo(PROJ, '*'));
+    assert.deepEqual(answer.access, granted(PROJ, 'pull', 'push', 'delete'));
+  });
+
+  test('internal project: a non-member pulls, an external user does not', async () => {
+    const nina = await token('nina', m.tokens.nina.token, repo('group/internal/app'));
+    assert.deepEqual(nina.access, granted('group/internal/app', 'pull'));
+    const eve = await token('eve', m.tokens.eve.token, repo('group/internal/app'));
+    assert.equal(eve.status, 200);
+    assert.deepEqual(eve.access, []);
+  });
+
+  test('public project: a non-member pulls, never pushes', async () => {
+    const answer = await token('nina', m.tokens.nina.token, repo('group/public/app'));
+    assert.deepEqual(answer.access, granted('group/public/app', 'pull'));
+  });
+
+  test('registry level private: members (Reporter+) only', async () => {
+    const nina = await token('nina', m.tokens.nina.token, repo('group/reg-private/app'));
+    assert.deepEqual(nina.access, []);
+    assertDenied(fg, 'private to members');
+    const olga = await token('olga', m.tokens.olga.token, repo('group/reg-private/app'));
+    assert.deepEqual(olga.access, granted('group/reg-private/app', 'pull', 'push', 'delete'));
+  });
+
+  test('registry level disabled: nothing, even for the Owner and an instance admin', async () => {
+    for (const who of ['olga', 'root'] as const) {
+      const answer = await token(who, m.tokens[who].token, repo('group/reg-disabled/app'));
+      assert.deepEqual(answer.access, [], who);
+      assertDenied(fg, 'is disabled');
+    }
+  });
+
+  test('archived project: the Owner pulls only', async () => {
+    const answer = await token('olga', m.tokens.olga.token, repo('group/archived/app'));
+    assert.deepEqual(answer.access, granted('group/archived/app', 'pull'));
+    assertDenied(fg, 'archived');
+  });
+
+  test('an instance admin gets registry:catalog:* and *', async () => {
+    const answer = await token('root', m.tokens.root.token, ['registry:catalog:*', repo('other/secret/app', '*')]);
+    assert.deepEqual(answer.access, [
+      { type: 'registry', name: 'catalog', actions: ['*'] },
+      { type: 'repository', name: 'other/secret/app', actions: ['*'] },
+    ]);
+  });
+
+  test('non-admins never get the catalog: an Owner, a job token, anonymous', async () => {
+    const owner = await token('olga', m.tokens.olga.token, 'registry:catalog:*');
+    assert.deepEqual(owner.access, []);
+    const job = await token('gitlab-ci-token', m.jobs.running.token, 'registry:catalog:*');
+    assert.deepEqual(job.access, []);
+    const anonymous = await token(null, null, 'registry:catalog:*');
+    assert.deepEqual(anonymous.access, []);
+  });
+
+  test('a private project the user cannot see reads as absent, "visible to" the user', async () => {
+    const answer = await token('nina', m.tokens.nina.token, repo('other/secret/app'));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, []);
+    const denied = lastAudit().denied as string[];
+    assert.ok(denied.length > 0);
+    for (const reason of denied) assert.match(reason, /no GitLab project for image other\/secret\/app visible to nina$/);
+  });
+});
+
+// ---- 5. job tokens ----------------------------------------------------------------------------
+
+describe('5. CI job tokens (job of group/ci, user carl)', () => {
+  const job = (scope: string | string[], on: TestForgegate = fg) => token('gitlab-ci-token', m.jobs.running.token, scope, on);
+
+  test('own project: pull, push, delete; a skopeo-style * is narrowed, never *', async () => {
+    assert.deepEqual((await job(repo('group/ci'))).access, granted('group/ci', 'pull', 'push', 'delete'));
+    assert.deepEqual((await job(repo('group/ci/app', '*'))).access, granted('group/ci/app', 'pull', 'push', 'delete'));
+  });
+
+  test('another public or internal project: pull only', async () => {
+    for (const name of ['group/public/app', 'group/internal/app']) {
+      const answer = await job(repo(name));
+      assert.deepEqual(answer.access, granted(name, 'pull'), name);
+      assertDenied(fg, 'may only pull from other projects');
+    }
+  });
+
+  test('a private project: pull when allowlisted and the job user is Reporter+', async () => {
+    const answer = await job(repo('group/allowed/app'));
+    assert.deepEqual(answer.access, granted('group/allowed/app', 'pull'));
+  });
+
+  test('a private project: nothing when allowlisted but the job user is only Guest', async () => {
+    assert.deepEqual((await job(repo('group/allowed-guest/app'))).access, []);
+  });
+
+  test('a private project: nothing when the job user is Reporter but the job is not allowlisted', async () => {
+    assert.deepEqual((await job(repo('group/not-allowed/app'))).access, []);
+  });
+
+  test('a private project: nothing without a serviceToken, even when allowlisted', async () => {
+    assert.deepEqual((await job(repo('group/allowed/app'), fgNoService)).access, []);
+    assertDenied(fgNoService, 'serviceToken');
+  });
+
+  test('a private project the job cannot reach: nothing', async () => {
+    assert.deepEqual((await job(repo('other/secret/app'))).access, []);
+  });
+
+  test('jobTokenPushAllowlist: group/ci may push to group/apps/x, not delete; not push to group/other', async () => {
+    assert.deepEqual((await job(repo('group/apps/x'))).access, granted('group/apps/x', 'pull', 'push'));
+    assert.deepEqual((await job(repo('group/apps/x/img'))).access, granted('group/apps/x/img', 'pull', 'push'));
+    assert.deepEqual((await job(repo('group/other/img'))).access, granted('group/other/img', 'pull'));
+  });
+
+  test('a service token that may not read the allowlist (not Maintainer there): 200, nothing, never 403', async () => {
+    const answer = await job(repo('group/allowed/app'), fgWeakService);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+  });
+
+  test('without the allowlist configured, no cross-project push', async () => {
+    assert.deepEqual((await job(repo('group/apps/x'), fgNoAnonymous)).access, []);
+  });
+});
+
+// ---- 6. anonymous -----------------------------------------------------------------------------
+
+describe('6. anonymous callers', () => {
+  test('pull a public project with a serviceToken and anonymousPull on, never push', async () => {
+    const answer = await token(null, null, repo('group/public/app'));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, granted('group/public/app', 'pull'));
+    assert.equal(decodeJwt(answer.body.token).sub, '');
+  });
+
+  test('nothing with anonymousPull off', async () => {
+    const answer = await token(null, null, repo('group/public/app'), fgNoAnonymous);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.access, []);
+  });
+
+  test('nothing without a serviceToken', async () => {
+    assert.deepEqual((await token(null, null, repo('group/public/app'), fgNoService)).access, []);
+  });
+
+  test('nothing on private or internal projects, which read as absent', async () => {
+    for (const name of [PROJ, 'group/internal/app']) {
+      const answer = await token(null, null, repo(name, 'pull'));
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.access, [], name);
+      assertDenied(fg, `no GitLab project for image ${name}`);
+    }
+  });
+
+  test('nothing on a public project whose registry is private', async () => {
+    assert.deepEqual((await token(null, null, repo('group/reg-private/app'))).access, []);
+  });
+});
+
+// ---- 7. failures fail closed -------------------------------------------------------------------
+
+describe('7. GitLab failures fail closed', () => {
+  const breakdowns: [string, Omit<Injection, 'endpoint'>][] = [
+    ['a timeout', { kind: 'timeout' }],
+    ['HTTP 500', { kind: 'status', status: 500 }],
+    ['HTTP 429', { kind: 'status', status: 429 }],
+    ['a malformed body', { kind: 'malformed' }],
+    ['a truncated body', { kind: 'truncated' }],
+    ['a connection reset', { kind: 'reset' }],
+  ];
+  for (const endpoint of ['GET /projects/:id', 'GET /personal_access_tokens/self']) {
+    for (const [name, injection] of breakdowns) {
+      test(`${name} on ${endpoint}: 503 naming the forge`, async () => {
+        fake.inject({ ...injection, endpoint });
+        try {
+          const answer = await token('dev', m.tokens.dev.token, repo(PROJ), fgFast);
+          assertUnavailable(answer);
+          assert.ok(answer.ms < 3000, `answered after ${answer.ms} ms`);
+          assert.equal(lastAudit(fgFast).outcome, 'unavailable');
+        } finally {
+          fake.clearInjections();
+        }
+      });
+    }
+  }
+
+  test('on the POST form: 503 temporarily_unavailable', async () => {
+    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 500 });
+    try {
+      const answer = await post({ grant_type: 'password', username: 'dev', password: m.tokens.dev.token, scope: repo(PROJ) }, fgFast);
+      assert.equal(answer.status, 503);
+      assert.equal(answer.body.error, 'temporarily_unavailable');
+      assert.match(answer.body.error_description, /^GitLab "gitlab" /);
+    } finally {
+      fake.clearInjections();
+    }
+  });
+
+  const elsewhere: [string, string, () => [string, string], string][] = [
+    ['GET /job', 'job token', () => ['gitlab-ci-token', m.jobs.running.token], 'group/ci/app'],
+    ['GET /oauth/token/info', 'OAuth token', () => ['dev', m.tokens.oauth.token], PROJ],
+    ['GET /projects/:id/members/all/:user_id', 'job token on a private project', () => ['gitlab-ci-token', m.jobs.running.token], 'group/allowed/app'],
+    ['GET /projects/:id/job_token_scope/allowlist', 'job token on a private project', () => ['gitlab-ci-token', m.jobs.running.token], 'group/allowed/app'],
+  ];
+  for (const [endpoint, who, credential, image] of elsewhere) {
+    test(`HTTP 500 on ${endpoint} (${who}): 503, not 401`, async () => {
+      fake.inject({ endpoint, kind: 'status', status: 500 });
+      try {
+        const [user, password] = credential();
+        assertUnavailable(await token(user, password, repo(image), fgFast));
+      } finally {
+        fake.clearInjections();
+      }
+    });
+  }
+
+  test('a 404 from GitLab on GET /projects/:id means no project: 200, empty access', async () => {
+    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 404 });
+    try {
+      const answer = await token('olga', m.tokens.olga.token, repo(PROJ), fgFast);
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.access, []);
+      assertDenied(fgFast, `no GitLab project for image ${PROJ}`);
+    } finally {
+      fake.clearInjections();
+    }
+  });
+
+  test('a 401 from GitLab on GET /personal_access_tokens/self means 401', async () => {
+    fake.inject({ endpoint: 'GET /personal_access_tokens/self', kind: 'status', status: 401 });
+    try {
+      assertUnauthorized(await token('olga', m.tokens.olga.token, repo(PROJ), fgFast));
+    } finally {
+      fake.clearInjections();
+    }
+  });
+
+  test('a 401 from GitLab on GET /projects/:id means 401 UNAUTHORIZED', async () => {
+    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 401 });
+    try {
+      assertUnauthorized(await token('olga', m.tokens.olga.token, repo(PROJ), fgFast));
+      assert.equal(lastAudit(fgFast).outcome, 'unauthorized');
+    } finally {
+      fake.clearInjections();
+    }
+  });
+});
+
+describe('7b. GitLab refusals that are not the caller\'s', () => {
+  test('a 403 from GitLab on GET /projects/:id (own token) never becomes a 403', async () => {
+    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 403 });
+    try {
+      const answer = await token('olga', m.tokens.olga.token, repo(PROJ), fgFast);
+      assert.ok([200, 401].includes(answer.status), `HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+      if (answer.status === 200) assert.deepEqual(answer.access, []);
+      else assertUnauthorized(answer);
+    } finally {
+      fake.clearInjections();
+    }
+  });
+
+  test('a 401 on the service token\'s GET /projects/:id is forgegate\'s problem: 503 for an anonymous caller, not 401', async () => {
+    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 401 });
+    try {
+      assertUnavailable(await token(null, null, repo('group/public/app'), fgFast));
+    } finally {
+      fake.clearInjections();
+    }
+  });
+});
+
+// ---- 8. refresh tokens -------------------------------------------------------------------------
+
+describe('8. refresh tokens for GitLab tokens', () => {
+  test('issued on offline_token=true, usable over POST, refused once the GitLab token is revoked', async () => {
+    const t = m.tokens.refresh;
+    const login = await token('dev', t.token, [], fg, '&offline_token=true');
+    assert.equal(login.status, 200);
+    const refresh = login.body.refresh_token as string;
+    assert.ok(refresh, 'a refresh token');
+    refreshTokens.push(refresh);
+    assert.ok(!refresh.includes(t.token));
+
+    const use = () => post({ grant_type: 'refresh_token', refresh_token: refresh, client_id: 'docker', scope: repo(PROJ) });
+    const ok = await use();
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(decodeJwt(ok.body.access_token).sub, 'dev');
+    assert.deepEqual(decodeJwt(ok.body.access_token).access, granted(PROJ, 'pull', 'push'));
+
+    t.revoked = true;
+    try {
+      const refused = await use();
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.error, 'invalid_grant');
+      assertUnauthorized(await token('', refresh, repo(PROJ)));
+    } finally {
+      t.revoked = false;
+    }
+  });
+});
+
+// ---- 9. call economy ---------------------------------------------------------------------------
+
+describe('9. GitLab calls per request (no cache yet)', () => {
+  test('a PAT with api scope asking for group/proj/app', async () => {
+    fake.resetCalls();
+    const answer = await token('olga', m.tokens.olga.token, repo('group/proj/app', 'pull,push'));
+    assert.deepEqual(answer.access, granted('group/proj/app', 'pull', 'push'));
+    const calls = Object.fromEntries(
+      [...new Set(fake.requests().map((r) => r.endpoint))].map((endpoint) => [endpoint, fake.calls(endpoint)]),
+    );
+    assert.deepEqual(calls, {
+      'GET /personal_access_tokens/self': 1,
+      'GET /user': 1,
+      'GET /projects/:id': 2, // group/proj/app (404), then group/proj
+    });
+    assert.deepEqual(
+      fake.requests('GET /projects/:id').map((r) => r.url),
+      ['/api/v4/projects/group%2Fproj%2Fapp', '/api/v4/projects/group%2Fproj'],
+    );
+  });
+
+  test('a job token on its own project: exactly one call, GET /job', async () => {
+    fake.resetCalls();
+    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/ci/app'));
+    assert.deepEqual(answer.access, granted('group/ci/app', 'pull', 'push', 'delete'));
+    assert.equal(fake.calls(), 1);
+    assert.equal(fake.calls('GET /job'), 1);
+  });
+});
+
+// ---- 10. secrets ------------------------------------------------------------------------------
+
+describe('10. logs', () => {
+  test('no token used in this file appears in any audit log', () => {
+    const secrets = [...m.secrets, ...refreshTokens, ...sentBasic];
+    assert.ok(secrets.length > 40);
+    for (const on of everyForgegate()) {
+      const text = on.rawLogs();
+      assert.ok(text.includes('"token request"'));
+      for (const secret of secrets) assert.ok(!text.includes(secret), `a log contains ${secret.slice(0, 12)}...`);
+    }
+  });
+});
