@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MemoryCache } from '../cache/memory.js';
+import { SingleFlight } from '../cache/single-flight.js';
 import { AuthenticationFailed } from '../errors.js';
 import type { Identity } from '../policy/types.js';
 import { fingerprint } from './fingerprint.js';
@@ -13,6 +14,7 @@ export const STATIC_SOURCE = 'static';
 
 export class StaticAccounts {
   private readonly verified = new MemoryCache<string>(10_000);
+  private readonly checking = new SingleFlight<boolean>();
 
   constructor(
     private readonly file: HtpasswdFile | null,
@@ -33,7 +35,8 @@ export class StaticAccounts {
     // The remembered proof must match the current hash: a changed password invalidates at once.
     const cached = this.verified.get(key) === proof;
     if (!cached) {
-      if (!(await verifyPassword(password, hash))) {
+      // Keyed by credential and hash: concurrent requests with one credential share one bcrypt check.
+      if (!(await this.checking.run(`${key}:${proof}`, () => verifyPassword(password, hash)))) {
         throw new AuthenticationFailed('invalid username or password', `wrong password for static account "${username}"`);
       }
       this.verified.set(key, proof, this.ttl);

@@ -111,3 +111,28 @@ describe('static accounts', () => {
     await assert.rejects(a.recheck('alice', proof), /no longer valid/);
   });
 });
+
+describe('concurrent verification', () => {
+  test('identical concurrent credentials share one bcrypt check', async () => {
+    const bcrypt = (await import('bcryptjs')).default;
+    const dir = await makeTempDir('flight');
+    const path = join(dir, 'htpasswd');
+    await writeFile(path, `alice:${HASH_ALICE}\n`);
+    const accounts = new StaticAccounts(await HtpasswdFile.load(path), new Uint8Array(32), 60);
+    let checks = 0;
+    const original = bcrypt.compare;
+    (bcrypt as { compare: typeof bcrypt.compare }).compare = ((...args: Parameters<typeof bcrypt.compare>) => {
+      checks++;
+      return original(...args);
+    }) as typeof bcrypt.compare;
+    try {
+      const results = await Promise.all(Array.from({ length: 50 }, () => accounts.authenticate('alice', 'alice-pass')));
+      assert.equal(results.length, 50);
+      assert.equal(checks, 1);
+      await assert.rejects(Promise.all([accounts.authenticate('alice', 'bad'), accounts.authenticate('alice', 'bad')]), AuthenticationFailed);
+      assert.equal(checks, 2, 'a wrong password is checked once for concurrent callers too');
+    } finally {
+      (bcrypt as { compare: typeof bcrypt.compare }).compare = original;
+    }
+  });
+});
