@@ -99,11 +99,11 @@ export class Authority {
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
     if (scope.type === 'registry' && scope.name === 'catalog') {
-      if (session?.admin) return decide(scope, allowing({ actions: ['*'], because: `${identity.subject} is an instance admin of forge "${identity.source}"` }));
+      if (session?.admin) return decide(scope, allowing({ actions: ['*'], rule: 'admin', because: `${identity.subject} is an instance admin of forge "${identity.source}"` }));
       return acl.decide(identity.subject, scope);
     }
     const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
-    if (route === null) return decide(scope, denying(`no forge serves ${scope.type} ${scope.name}`));
+    if (route === null) return decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`));
     const own = session !== undefined && route.forge.name === identity.source;
     return route.forge.decide(own ? session : null, route.path, scope);
   }

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Authority } from '../authority.js';
 import type { Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
 import { tokenHandler } from './token-route.js';
@@ -27,7 +28,8 @@ const FORM_LIMIT = '64kb';
 export function createApp(options: AppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
   const router = new Router();
-  const token = tokenHandler(options.authority, options.logger);
+  const metrics = new Metrics();
+  const token = tokenHandler(options.authority, options.logger, metrics);
   const form = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 
   for (const path of new Set([options.realmPath, '/auth/token'])) {
@@ -37,6 +39,10 @@ export function createApp(options: AppOptions): Koa {
   router.get('/.well-known/jwks.json', (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = options.key.jwks;
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
   });
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { Authority, TokenRequest, TokenResult } from '../authority.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
 import { errorStyle } from './errors.js';
@@ -9,7 +10,7 @@ import { readGet, readPost } from './token-request.js';
 // The token endpoint. Success is always HTTP 200 with both `token` and `access_token`
 // (POST clients read only the latter), an integer `expires_in` and an RFC 3339 `issued_at`.
 
-export function tokenHandler(authority: Authority, audit: Logger) {
+export function tokenHandler(authority: Authority, audit: Logger, metrics: Metrics) {
   return async (ctx: Context): Promise<void> => {
     const post = ctx.method === 'POST';
     errorStyle(ctx, post ? 'oauth' : 'registry');
@@ -20,14 +21,14 @@ export function tokenHandler(authority: Authority, audit: Logger) {
       request = post ? readPost(ctx, (ctx.request as { rawBody?: string }).rawBody ?? '') : readGet(ctx);
       result = await authority.issue(request);
     } catch (error) {
-      auditLine(audit, ctx, started, request, undefined, error);
+      observe(audit, metrics, ctx, started, request, undefined, error);
       throw error;
     }
     ctx.status = 200;
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
     ctx.body = responseBody(result);
-    auditLine(audit, ctx, started, request, result, undefined);
+    observe(audit, metrics, ctx, started, request, result, undefined);
   };
 }
 
@@ -43,9 +44,9 @@ function responseBody(result: TokenResult): Record<string, unknown> {
   return body;
 }
 
-// The audit line of interface.md: who asked for what, what they got and why. Fields are
-// chosen one by one so that no secret can slip in.
-function auditLine(audit: Logger, ctx: Context, started: bigint, request: TokenRequest | undefined, result: TokenResult | undefined, error: unknown): void {
+// The audit line of interface.md and the metrics, from the same facts: who asked for what,
+// what they got and why. Fields are chosen one by one so that no secret can slip in.
+function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint, request: TokenRequest | undefined, result: TokenResult | undefined, error: unknown): void {
   const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
   const authentication = result?.authentication;
   const line: Record<string, unknown> = {
@@ -72,6 +73,8 @@ function auditLine(audit: Logger, ctx: Context, started: bigint, request: TokenR
     if (reason !== undefined && reason !== line.error) line.reason = reason;
   }
   audit.info(line, 'token request');
+  const source = authentication?.identity.source ?? 'none';
+  metrics.tokenRequest(line.outcome as string, String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
 }
 
 function outcomeOf(error: unknown): string {

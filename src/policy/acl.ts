@@ -46,13 +46,14 @@ export class Acl {
     return decide(scope, allowing(this.allowance(account, scope)));
   }
 
-  private allowance(account: string, scope: Scope): { actions: readonly Action[]; because: string } {
+  private allowance(account: string, scope: Scope): { actions: readonly Action[]; rule: string; because: string } {
     const who = account === '' ? 'anonymous' : `account "${account}"`;
     const found = this.match(account, scope);
-    if (!found) return { actions: [], because: `no acl rule matches ${who} on ${scope.type} ${scope.name}` };
+    if (!found) return { actions: [], rule: 'acl-default-deny', because: `no acl rule matches ${who} on ${scope.type} ${scope.name}` };
     const { index, rule } = found;
     return {
       actions: rule.actions,
+      rule: 'acl-rule',
       because: `acl rule #${index + 1} (account "${rule.account}", ${rule.type} "${rule.name}") allows [${rule.actions.join(', ')}]`,
     };
   }

@@ -59,7 +59,7 @@ export function roleName(level: number): string {
 }
 
 export function judgeGitLab(caller: GitLabCallerFacts, project: GitLabProjectFacts): Judge {
-  if (project.registry === 'disabled') return denying(`the container registry of ${project.path} is disabled`);
+  if (project.registry === 'disabled') return denying('registry-disabled', `the container registry of ${project.path} is disabled`);
   switch (caller.kind) {
     case 'anonymous':
       return judgeAnonymous(caller.anonymousPull, project);
@@ -72,16 +72,16 @@ export function judgeGitLab(caller: GitLabCallerFacts, project: GitLabProjectFac
 
 function judgeAnonymous(anonymousPull: boolean, project: GitLabProjectFacts): Judge {
   return (action) => {
-    if (action !== 'pull') return no(`anonymous callers may only pull`);
-    if (!anonymousPull) return no(`anonymous pulls are turned off for this forge`);
-    if (isOpenToAll(project)) return yes(`${project.path} is public with its registry enabled`);
-    return no(`${project.path} is not public with an enabled registry; log in`);
+    if (action !== 'pull') return no('anonymous', `anonymous callers may only pull`);
+    if (!anonymousPull) return no('anonymous', `anonymous pulls are turned off for this forge`);
+    if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);
+    return no('anonymous', `${project.path} is not public with an enabled registry; log in`);
   };
 }
 
 /** The scope gate alone: a denial when the token's scopes earn no registry access at all, else null. */
 export function scopeGate(scopes: readonly string[]): Judge | null {
-  return scopes.some((scope) => REGISTRY_SCOPES.has(scope)) ? null : denying(`token scopes [${scopes.join(', ')}] grant no registry access`);
+  return scopes.some((scope) => REGISTRY_SCOPES.has(scope)) ? null : denying('scope', `token scopes [${scopes.join(', ')}] grant no registry access`);
 }
 
 function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project: GitLabProjectFacts): Judge {
@@ -89,51 +89,51 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
   if (gate) return gate;
   return (action) => {
     if (action === '*') {
-      if (!caller.admin) return no('* is reserved for GitLab instance admins');
+      if (!caller.admin) return no('star-admin-only', '* is reserved for GitLab instance admins');
       // `*` covers delete: the token's scopes must allow every action, not only the role.
       const unscoped = (['pull', 'push', 'delete'] as const).filter((a) => !caller.scopes.some((scope) => SCOPES_FOR[a].includes(scope)));
-      if (unscoped.length > 0) return no(`token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
-      return writable(project, `${caller.username} is a GitLab instance admin`);
+      if (unscoped.length > 0) return no('scope', `token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
+      return writable(project, 'admin', `${caller.username} is a GitLab instance admin`);
     }
     const allowedBy = SCOPES_FOR[action];
     if (!caller.scopes.some((scope) => allowedBy.includes(scope))) {
-      return no(`token scopes [${caller.scopes.join(', ')}] do not include ${allowedBy.join(' or ')}`);
+      return no('scope', `token scopes [${caller.scopes.join(', ')}] do not include ${allowedBy.join(' or ')}`);
     }
-    if (caller.admin) return action === 'pull' ? yes(`${caller.username} is a GitLab instance admin`) : writable(project, `${caller.username} is a GitLab instance admin`);
+    if (caller.admin) return action === 'pull' ? yes('admin', `${caller.username} is a GitLab instance admin`) : writable(project, 'admin', `${caller.username} is a GitLab instance admin`);
     if (action === 'pull') return pullByRole(caller, project);
     const needed = action === 'push' ? DEVELOPER : MAINTAINER;
-    if (caller.role < needed) return no(`role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`);
-    return writable(project, `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`);
+    if (caller.role < needed) return no('role', `role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`);
+    return writable(project, 'role', `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`);
   };
 }
 
 function pullByRole(caller: { role: number; external: boolean }, project: GitLabProjectFacts): Judgement {
-  if (caller.role >= REPORTER) return yes(`role ${roleName(caller.role)} >= ${roleName(REPORTER)} on ${project.path}`);
-  if (isOpenToAll(project)) return yes(`${project.path} is public with its registry enabled`);
+  if (caller.role >= REPORTER) return yes('role', `role ${roleName(caller.role)} >= ${roleName(REPORTER)} on ${project.path}`);
+  if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);
   if (project.visibility === 'internal' && project.registry === 'enabled') {
-    if (caller.external) return no(`${project.path} is internal and external users need ${roleName(REPORTER)}`);
-    return yes(`${project.path} is internal with its registry enabled`);
+    if (caller.external) return no('external', `${project.path} is internal and external users need ${roleName(REPORTER)}`);
+    return yes('internal', `${project.path} is internal with its registry enabled`);
   }
   const why = project.registry === 'private' ? 'its registry is private to members' : `it is ${project.visibility}`;
-  return no(`role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path} and ${why}`);
+  return no('role', `role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path} and ${why}`);
 }
 
 function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: GitLabProjectFacts): Judge {
   return (action) => {
-    if (action === '*') return no('* is never granted to job tokens');
+    if (action === '*') return no('star-admin-only', '* is never granted to job tokens');
     if (caller.ownProject) {
-      if (action === 'pull') return yes(`job token of ${project.path} (its own project)`);
-      return writable(project, `job token of ${project.path} (its own project)`);
+      if (action === 'pull') return yes('job-own-project', `job token of ${project.path} (its own project)`);
+      return writable(project, 'job-own-project', `job token of ${project.path} (its own project)`);
     }
     if (caller.pushAllowed && action !== 'delete') {
       const because = `forgegate's job token push allowlist lets ${caller.sourcePath} into ${project.path}`;
-      return action === 'pull' ? yes(because) : writable(project, because);
+      return action === 'pull' ? yes('job-push-allowlist', because) : writable(project, 'job-push-allowlist', because);
     }
-    if (action !== 'pull') return no(`job token of ${caller.sourcePath} may only pull from other projects`);
-    if (project.registry === 'enabled' && project.visibility !== 'private') return yes(`${project.path} is ${project.visibility} with its registry enabled`);
-    if (!caller.allowlisted) return no(`${caller.sourcePath} is not in the job token allowlist of ${project.path}`);
-    if (caller.role < REPORTER) return no(`the job's user has role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path}`);
-    return yes(`${caller.sourcePath} is in the job token allowlist of ${project.path} and the job's user is ${roleName(caller.role)}`);
+    if (action !== 'pull') return no('job-cross-project', `job token of ${caller.sourcePath} may only pull from other projects`);
+    if (project.registry === 'enabled' && project.visibility !== 'private') return yes(project.visibility, `${project.path} is ${project.visibility} with its registry enabled`);
+    if (!caller.allowlisted) return no('job-allowlist', `${caller.sourcePath} is not in the job token allowlist of ${project.path}`);
+    if (caller.role < REPORTER) return no('role', `the job's user has role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path}`);
+    return yes('job-allowlist', `${caller.sourcePath} is in the job token allowlist of ${project.path} and the job's user is ${roleName(caller.role)}`);
   };
 }
 
@@ -142,10 +142,10 @@ function isOpenToAll(project: GitLabProjectFacts): boolean {
 }
 
 // Writes are refused on archived projects whoever asks.
-function writable(project: GitLabProjectFacts, because: string): Judgement {
-  return project.archived ? no(`${project.path} is archived`) : yes(because);
+function writable(project: GitLabProjectFacts, rule: string, because: string): Judgement {
+  return project.archived ? no('archived', `${project.path} is archived`) : yes(rule, because);
 }
 
-const yes = (because: string): Judgement => ({ granted: true, because });
-const no = (because: string): Judgement => ({ granted: false, because });
+const yes = (rule: string, because: string): Judgement => ({ granted: true, rule, because });
+const no = (rule: string, because: string): Judgement => ({ granted: false, rule, because });
 

@@ -6,6 +6,8 @@ import { KNOWN_ACTIONS, type Action, type Decision, type Grant, type Scope, type
 
 export interface Judgement {
   granted: boolean;
+  /** A short stable code for the rule that decided ("role", "scope", "acl-rule"...): a metrics label. */
+  rule: string;
   because: string;
 }
 
@@ -18,7 +20,7 @@ export function decide(scope: Scope, judge: Judge): Decision {
   const verdicts: Verdict[] = [];
   for (const action of scope.actions) {
     if (!isAction(action)) {
-      verdicts.push({ action, granted: false, reason: `${action} denied: unknown action` });
+      verdicts.push({ action, granted: false, rule: 'unknown-action', reason: `${action} denied: unknown action` });
       continue;
     }
     const judgement = judge(action);
@@ -34,14 +36,14 @@ export function decide(scope: Scope, judge: Judge): Decision {
 }
 
 /** A judge for policies that hold a plain set of actions with one reason. */
-export function allowing(allowance: { actions: readonly Action[]; because: string }): Judge {
+export function allowing(allowance: { actions: readonly Action[]; rule: string; because: string }): Judge {
   const all = allowance.actions.includes('*');
-  return (action) => ({ granted: all || allowance.actions.includes(action), because: allowance.because });
+  return (action) => ({ granted: all || allowance.actions.includes(action), rule: allowance.rule, because: allowance.because });
 }
 
 /** A judge that denies everything with one reason (no project, failed gate, ...). */
-export function denying(because: string): Judge {
-  return () => ({ granted: false, because });
+export function denying(rule: string, because: string): Judge {
+  return () => ({ granted: false, rule, because });
 }
 
 export function grantedActions(decision: Decision): Action[] {
@@ -68,5 +70,5 @@ function isAction(action: string): action is Action {
 }
 
 function verdict(action: Action, judgement: Judgement): Verdict {
-  return { action, granted: judgement.granted, reason: `${action} ${judgement.granted ? 'granted' : 'denied'}: ${judgement.because}` };
+  return { action, granted: judgement.granted, rule: judgement.rule, reason: `${action} ${judgement.granted ? 'granted' : 'denied'}: ${judgement.because}` };
 }

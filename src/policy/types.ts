@@ -39,6 +39,8 @@ export const ANONYMOUS: Identity = { subject: '', kind: 'anonymous', source: 'no
 export interface Verdict {
   action: string;
   granted: boolean;
+  /** The deciding rule's stable code, for metrics labels; `reason` is the sentence for people. */
+  rule: string;
   reason: string;
 }
 

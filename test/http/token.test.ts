@@ -309,6 +309,21 @@ describe('other endpoints and malformed HTTP', () => {
     assert.equal(jwks.keys[0].kid, fg.runtime.key.kid);
   });
 
+  test('/metrics counts requests and verdicts by rule code, never by subject or project', async () => {
+    await get('service=registry.test&scope=repository:alice/m:pull', { authorization: basic('alice', PASSWORDS.alice) });
+    await get('service=registry.test&scope=repository:alice/m:pull', { authorization: basic('alice', 'wrong') });
+    const response = await fetch(`${fg.url}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type')!, /^text\/plain/);
+    const text = await response.text();
+    assert.match(text, /forgegate_token_requests_total\{outcome="granted",credential="password",source="static"\} \d+/);
+    assert.match(text, /forgegate_token_requests_total\{outcome="unauthorized",credential="password",source="none"\} \d+/);
+    assert.match(text, /forgegate_verdicts_total\{action="pull",verdict="granted",rule="acl-rule",source="static"\} \d+/);
+    assert.match(text, /forgegate_token_request_duration_seconds_bucket/);
+    assert.match(text, /process_resident_memory_bytes/);
+    assert.ok(!text.includes('alice'), 'no subject or image name in labels');
+  });
+
   test('unknown path: 404 JSON; wrong method: 405 JSON with Allow', async () => {
     const missing = await fetch(`${fg.url}/nope`);
     assert.equal(missing.status, 404);

@@ -99,35 +99,35 @@ describe('intersection and *', () => {
   const scope = (text: string) => parseResourceScope(text);
 
   test('requested ∩ allowed', () => {
-    assert.deepEqual(grantedActions(decide(scope('repository:a/b:pull,push'), allowing({ actions: ['pull'], because: 'x' }))), ['pull']);
+    assert.deepEqual(grantedActions(decide(scope('repository:a/b:pull,push'), allowing({ actions: ['pull'], rule: 'test', because: 'x' }))), ['pull']);
   });
 
   test('* allowed grants each explicit action asked for', () => {
-    assert.deepEqual(grantedActions(decide(scope('repository:a/b:pull,delete'), allowing({ actions: ['*'], because: 'x' }))), ['pull', 'delete']);
+    assert.deepEqual(grantedActions(decide(scope('repository:a/b:pull,delete'), allowing({ actions: ['*'], rule: 'test', because: 'x' }))), ['pull', 'delete']);
   });
 
   test('* asked but not held narrows to the explicit actions held', () => {
-    const decision = decide(scope('repository:a/b:*'), allowing({ actions: ['pull', 'push', 'delete'], because: 'role' }));
+    const decision = decide(scope('repository:a/b:*'), allowing({ actions: ['pull', 'push', 'delete'], rule: 'test', because: 'role' }));
     assert.deepEqual(grantedActions(decision), ['pull', 'push', 'delete']);
     assert.equal(decision.verdicts[0]!.reason, '* denied: role');
   });
 
   test('unknown actions are denied, never an error', () => {
-    const decision = decide(scope('repository:a/b:pull,frob'), allowing({ actions: ['*'], because: 'x' }));
+    const decision = decide(scope('repository:a/b:pull,frob'), allowing({ actions: ['*'], rule: 'test', because: 'x' }));
     assert.deepEqual(grantedActions(decision), ['pull']);
     assert.equal(decision.verdicts[1]!.reason, 'frob denied: unknown action');
   });
 
   test('toGrants drops scopes with nothing granted and keeps the class', () => {
     const grants = toGrants([
-      decide(scope('repository(plugin):a/b:pull'), allowing({ actions: ['pull'], because: 'x' })),
-      decide(scope('repository:c/d:push'), allowing({ actions: ['pull'], because: 'x' })),
+      decide(scope('repository(plugin):a/b:pull'), allowing({ actions: ['pull'], rule: 'test', because: 'x' })),
+      decide(scope('repository:c/d:push'), allowing({ actions: ['pull'], rule: 'test', because: 'x' })),
     ]);
     assert.deepEqual(grants, [{ type: 'repository', class: 'plugin', name: 'a/b', actions: ['pull'] }]);
   });
 
   test('every reason starts with the action and the verdict', () => {
-    const decision = decide(scope('repository:a/b:pull,push'), allowing({ actions: ['pull'], because: 'because' }));
+    const decision = decide(scope('repository:a/b:pull,push'), allowing({ actions: ['pull'], rule: 'test', because: 'because' }));
     assert.deepEqual(decision.verdicts.map((v) => v.reason), ['pull granted: because', 'push denied: because']);
   });
 });

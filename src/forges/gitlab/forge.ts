@@ -59,7 +59,7 @@ export class GitLabForge implements Forge<GitLabSession> {
   private async decideScope(session: GitLabSession | null, path: string, scope: Scope): Promise<Decision> {
     const imagePath = path.toLowerCase();
     const caller = session?.caller ?? null;
-    if (imagePath.split('/').length < 2) return decide(scope, denying(`no GitLab project for image ${path}: it needs group/project`));
+    if (imagePath.split('/').length < 2) return decide(scope, denying('no-project', `no GitLab project for image ${path}: it needs group/project`));
     // Scopes gate the credential before any role is looked up: a token that can earn
     // nothing costs GitLab no call.
     const gate = caller?.kind === 'token' ? scopeGate(caller.scopes) : null;
@@ -73,10 +73,10 @@ export class GitLabForge implements Forge<GitLabSession> {
 
     const auth = this.lookupAuth(caller);
     if (auth === undefined) {
-      return decide(scope, denying(`forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`));
+      return decide(scope, denying('needs-service-token', `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`));
     }
     const project = await this.findProject(imagePath, auth, caller);
-    if (project === null) return decide(scope, denying(`no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
+    if (project === null) return decide(scope, denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
 
     const facts: GitLabProjectFacts = {
       path: project.path_with_namespace,
@@ -87,7 +87,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     const callerFacts = await this.callerFacts(caller, project, auth);
     // The service token sees more than the caller: a project the caller could not see
     // itself is reported as absent, as GitLab would, so reasons leak no private paths.
-    if (!visibleTo(callerFacts, facts)) return decide(scope, denying(`no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
+    if (!visibleTo(callerFacts, facts)) return decide(scope, denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
     return decide(scope, judgeGitLab(callerFacts, facts));
   }
 
