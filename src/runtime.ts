@@ -2,6 +2,7 @@ import { Authority } from './authority.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
 import type { Forge } from './forges/forge.js';
+import { GitHubForge } from './forges/github/forge.js';
 import { GitLabForge } from './forges/gitlab/forge.js';
 import { ForgeRouter } from './forges/router.js';
 import { StaticAccounts } from './credentials/static.js';
@@ -56,8 +57,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
 }
 
 function createForge(config: Config['forges'][number]): Forge {
-  if (config.type === 'gitlab') return new GitLabForge(config) as Forge;
-  throw new StartupError(`forges: type ${config.type} (forge "${config.name}") is not supported yet`);
+  return config.type === 'gitlab' ? (new GitLabForge(config) as Forge) : (new GitHubForge(config) as Forge);
 }
 
 /** Days until the signing certificate expires (negative once it has). */

@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadedConfig } from '../config/load.js';
@@ -26,14 +27,14 @@ export async function check(loaded: LoadedConfig): Promise<void> {
 
 async function checkKey(config: Config): Promise<void> {
   const files = keyFiles(config.token.keyDir);
+  if (!(await access(files.key).then(() => true, () => false))) {
+    ok(`no signing key yet in ${resolve(config.token.keyDir)}: serve will generate one`);
+    return;
+  }
   let key;
   try {
     key = await loadKey(config.token.keyDir, config.token.algorithm);
   } catch (error) {
-    if ((error as Error).message.includes('cannot read') && (error as Error).message.includes(files.key)) {
-      ok(`no signing key yet in ${resolve(config.token.keyDir)}: serve will generate one`);
-      return;
-    }
     throw new CommandError(`keys: ${(error as Error).message}`);
   }
   const days = certificateDaysLeft(key);

@@ -87,6 +87,10 @@ export const forgeSchema = z.strictObject({
   anonymousPull: z.boolean().default(true),
   webhookSecret: nullableString,
   timeout: z.number().positive().max(300).default(5),
+  /** GitHub: the repository permission that deletes images: admin (default) or maintain. */
+  deletePermission: z.enum(['admin', 'maintain']).default('admin'),
+  /** GitHub: logins that may read the catalog besides site admins. */
+  admins: z.array(z.string().min(1)).default([]),
   /** GitLab: CI jobs of `source` may push to projects matching `targets` (globs): GitLab has no such feature. */
   jobTokenPushAllowlist: z
     .array(z.strictObject({ source: z.string().min(1), targets: z.array(z.string().min(1)).min(1) }))

@@ -26,3 +26,19 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
   /** Decides one repository scope; `path` has the prefix stripped. `session` null is anonymous. */
   decide(session: S | null, path: string, scope: Scope): Promise<Decision>;
 }
+
+/**
+ * A forge's deliberate answer to a call (401, 403, 404...), as opposed to its failure to
+ * answer (Unavailable). Forges decide what each refusal means; one they did not expect is
+ * turned into Unavailable, never passed on as our own status.
+ */
+export class ForgeRefusal extends Error {
+  override name = 'ForgeRefusal';
+  constructor(
+    readonly endpoint: string,
+    readonly httpStatus: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

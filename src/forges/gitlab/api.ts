@@ -1,22 +1,15 @@
 import { GitbeakerRequestError, Jobs, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
+import { ForgeRefusal } from '../forge.js';
 
 // The GitLab REST calls forgegate makes (forges.md section 2), through @gitbeaker/rest.
 // Each answer is either data of the expected shape, a ForgeRefusal (the status GitLab
 // chose: 401, 403, 404 mean something), or Unavailable: a timeout, a 5xx or 429, a
-// connection reset or a malformed body never turns into a grant.
+// connection reset or a malformed body never turns into a grant. (gitbeaker itself retries
+// 429 and 502 up to ten times, about 0.3 s, before giving up; that is not configurable.)
 
-export class ForgeRefusal extends Error {
-  override name = 'ForgeRefusal';
-  constructor(
-    readonly endpoint: string,
-    readonly httpStatus: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ForgeRefusal };
 
 const tokenSelf = z.object({
   id: z.number(),

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { Octokit } from '@octokit/rest';
+import { z } from 'zod';
+import { MemoryCache } from '../../cache/memory.js';
+import { Unavailable } from '../../errors.js';
+import { ForgeRefusal } from '../forge.js';
+
+// The GitHub REST calls forgegate makes (forges.md section 3), through @octokit/rest.
+// Octokit neither times out nor checks bodies by itself: every call carries its own
+// deadline, and every body is checked for the fields read. The rate limit GitHub reports
+// is honoured: once a token's quota is spent, calls for it answer 503 until the reset
+// instead of hammering GitHub.
+
+const user = z.object({ login: z.string(), id: z.number(), type: z.string().optional(), site_admin: z.boolean().optional() });
+const permissions = z.object({ admin: z.boolean(), maintain: z.boolean().optional(), push: z.boolean(), triage: z.boolean().optional(), pull: z.boolean() });
+const repository = z.object({
+  id: z.number(),
+  full_name: z.string(),
+  private: z.boolean(),
+  visibility: z.enum(['public', 'private', 'internal']).optional(),
+  archived: z.boolean(),
+  permissions: permissions.optional(),
+});
+const installationRepositories = z.object({ total_count: z.number(), repositories: z.array(repository) });
+
+export type GitHubUserJson = z.infer<typeof user>;
+export type GitHubRepoJson = z.infer<typeof repository>;
+
+const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
+
+export class GitHubApi {
+  private readonly timeoutMs: number;
+  /** sha256(token) -> epoch ms when its spent quota resets. */
+  private readonly exhausted = new MemoryCache<number>(10_000);
+
+  constructor(
+    private readonly forge: string,
+    private readonly baseUrl: string,
+    timeoutSeconds: number,
+  ) {
+    this.timeoutMs = Math.round(timeoutSeconds * 1000);
+  }
+
+  /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
+  async authenticatedUser(token: string): Promise<{ user: GitHubUserJson; scopes: string[] | null }> {
+    const response = await this.call('GET /user', token, (octokit, signal) => octokit.rest.users.getAuthenticated({ request: { signal } }));
+    const header = response.headers['x-oauth-scopes'];
+    const scopes = header === undefined ? null : String(header).split(',').map((s) => s.trim()).filter(Boolean);
+    return { user: this.parse('GET /user', user, response.data), scopes };
+  }
+
+  /** The repository as `token` (or nobody) sees it; null when GitHub answers 404. */
+  async repository(owner: string, repo: string, token: string | null): Promise<GitHubRepoJson | null> {
+    try {
+      const response = await this.call('GET /repos/{owner}/{repo}', token, (octokit, signal) => octokit.rest.repos.get({ owner, repo, request: { signal } }));
+      return this.parse('GET /repos/{owner}/{repo}', repository, response.data);
+    } catch (error) {
+      if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
+      throw error;
+    }
+  }
+
+  async installationRepositories(token: string): Promise<GitHubRepoJson[]> {
+    const response = await this.call('GET /installation/repositories', token, (octokit, signal) =>
+      octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 100, request: { signal } }),
+    );
+    return this.parse('GET /installation/repositories', installationRepositories, response.data).repositories;
+  }
+
+  private async call<R extends { headers: Record<string, unknown> }>(
+    endpoint: string,
+    token: string | null,
+    request: (octokit: Octokit, signal: AbortSignal) => Promise<R>,
+  ): Promise<R> {
+    const quotaKey = createHash('sha256').update(token ?? '(anonymous)').digest('base64url');
+    const resetAt = this.exhausted.get(quotaKey);
+    if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
+    const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
+    try {
+      const response = await request(octokit, AbortSignal.timeout(this.timeoutMs));
+      this.noteQuota(quotaKey, response.headers);
+      return response;
+    } catch (error) {
+      throw this.classify(endpoint, quotaKey, error);
+    }
+  }
+
+  private classify(endpoint: string, quotaKey: string, error: unknown): Error {
+    const status = (error as { status?: number }).status;
+    const response = (error as { response?: { headers: Record<string, unknown> } }).response;
+    if (typeof status !== 'number' || response === undefined) {
+      // No answer at all: a timeout, a reset, a refused connection (octokit reports status 500).
+      const cause = (error as { cause?: { name?: string; code?: string } }).cause;
+      const why = cause?.name === 'TimeoutError' || (error as Error).name === 'AbortError' ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? (error as Error).message.slice(0, 100));
+      return this.unavailable(endpoint, why);
+    }
+    const resetAt = this.noteQuota(quotaKey, response.headers);
+    if (resetAt !== undefined && (status === 403 || status === 429)) return this.rateLimited(endpoint, resetAt);
+    if (status === 429 || status >= 500) return this.unavailable(endpoint, `HTTP ${status}`);
+    const message = (error as Error).message.split(' - ')[0]!.slice(0, 200);
+    return new ForgeRefusal(endpoint, status, message);
+  }
+
+  /** Remembers a spent quota; returns its reset time when it is spent. */
+  private noteQuota(quotaKey: string, headers: Record<string, unknown>): number | undefined {
+    if (headers['x-ratelimit-remaining'] !== '0' && headers['x-ratelimit-remaining'] !== 0) return undefined;
+    const resetAt = Number(headers['x-ratelimit-reset']) * 1000;
+    if (!(resetAt > Date.now())) return undefined;
+    this.exhausted.set(quotaKey, resetAt, Math.ceil((resetAt - Date.now()) / 1000));
+    return resetAt;
+  }
+
+  private parse<T>(endpoint: string, shape: z.ZodType<T>, body: unknown): T {
+    const parsed = shape.safeParse(body);
+    if (!parsed.success) throw this.unavailable(endpoint, 'an unexpected body');
+    return parsed.data;
+  }
+
+  private rateLimited(endpoint: string, resetAt: number): Unavailable {
+    return new Unavailable(`GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`, this.forge);
+  }
+
+  private unavailable(endpoint: string, why: string): Unavailable {
+    return new Unavailable(`GitHub "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
+  }
+}

@@ -1,0 +1,123 @@
+import type { ForgeConfig } from '../../config/schema.js';
+import { AuthenticationFailed, Unavailable } from '../../errors.js';
+import { decide, denying } from '../../policy/grant.js';
+import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
+import type { Decision, Scope } from '../../policy/types.js';
+import { ForgeRefusal, type Forge, type ForgeSession } from '../forge.js';
+import { GitHubApi, type GitHubRepoJson } from './api.js';
+
+// GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
+// follow that repository's permissions. The facts come from the API; the verdicts from
+// policy/github.ts.
+
+/** ghp_ classic, github_pat_ fine-grained, gho_ OAuth, ghu_ App user, ghs_ installation, ghr_ refresh. */
+const TOKEN_PREFIX = /^(ghp|gho|ghu|ghs|ghr)_|^github_pat_/;
+
+export type GitHubCaller =
+  | { kind: 'user'; token: string; login: string; scopes: string[] | null }
+  | { kind: 'installation'; token: string; repositories: GitHubRepoJson[] };
+
+export interface GitHubSession extends ForgeSession {
+  caller: GitHubCaller;
+}
+
+export class GitHubForge implements Forge<GitHubSession> {
+  readonly type = 'github';
+  readonly name: string;
+  readonly prefix: string;
+  private readonly api: GitHubApi;
+
+  constructor(private readonly config: ForgeConfig) {
+    this.name = config.name;
+    this.prefix = config.prefix;
+    this.api = new GitHubApi(config.name, config.url.replace(/\/+$/, ''), config.timeout);
+  }
+
+  recognises(_username: string, password: string): boolean {
+    return TOKEN_PREFIX.test(password);
+  }
+
+  authenticate(_username: string, password: string): Promise<GitHubSession> {
+    return this.unexpected(password.startsWith('ghs_') ? this.installation(password) : this.user(password));
+  }
+
+  decide(session: GitHubSession | null, path: string, scope: Scope): Promise<Decision> {
+    return this.unexpected(this.decideScope(session, path, scope));
+  }
+
+  private async user(token: string): Promise<GitHubSession> {
+    try {
+      const { user, scopes } = await this.api.authenticatedUser(token);
+      const admin = user.site_admin === true || this.config.admins.includes(user.login);
+      const kind = token.startsWith('github_pat_') ? 'github-fine-grained' : 'github-token';
+      return { identity: { subject: user.login, kind, source: this.name }, admin, caller: { kind: 'user', token, login: user.login, scopes } };
+    } catch (error) {
+      if (!(error instanceof ForgeRefusal)) throw error;
+      // An installation token without its ghs_ prefix (GitHub Enterprise, older tokens).
+      if (error.httpStatus === 403 && /not accessible by integration/i.test(error.message)) return this.installation(token);
+      if (error.httpStatus === 401) throw new AuthenticationFailed('invalid username or token', `GitHub rejected the token (${error.message})`);
+      throw error;
+    }
+  }
+
+  private async installation(token: string): Promise<GitHubSession> {
+    let repositories: GitHubRepoJson[];
+    try {
+      repositories = await this.api.installationRepositories(token);
+    } catch (error) {
+      if (error instanceof ForgeRefusal && (error.httpStatus === 401 || error.httpStatus === 403)) {
+        throw new AuthenticationFailed('invalid username or token', `GitHub rejected the installation token (${error.message})`);
+      }
+      throw error;
+    }
+    const subject = repositories.length === 1 ? `installation:${repositories[0]!.full_name}` : `installation:${repositories.length}-repositories`;
+    return { identity: { subject, kind: 'github-installation', source: this.name }, admin: false, caller: { kind: 'installation', token, repositories } };
+  }
+
+  private async decideScope(session: GitHubSession | null, path: string, scope: Scope): Promise<Decision> {
+    const [owner, repo] = path.toLowerCase().split('/');
+    if (owner === undefined || repo === undefined || owner === '' || repo === '') {
+      return decide(scope, denying('no-repository', `no GitHub repository for image ${path}: it needs owner/repo`));
+    }
+    const fullName = `${owner}/${repo}`;
+    const caller = session?.caller ?? null;
+
+    if (caller?.kind === 'installation') {
+      const own = caller.repositories.find((r) => r.full_name.toLowerCase() === fullName);
+      const found = own ?? (await this.api.repository(owner, repo, caller.token));
+      if (found === null) return decide(scope, denying('no-repository', `no GitHub repository ${fullName} visible to the installation token`));
+      return decide(scope, judgeGitHub({ kind: 'installation', ownRepository: own !== undefined }, facts(found)));
+    }
+    if (caller === null && !this.config.anonymousPull) return decide(scope, denying('anonymous', 'anonymous pulls are turned off for this forge'));
+
+    // Anonymous lookups go through the service token when there is one: GitHub allows an
+    // unauthenticated client only 60 calls an hour.
+    const token = caller?.token ?? this.config.serviceToken;
+    const found = await this.api.repository(owner, repo, token);
+    if (found === null) {
+      return decide(scope, denying('no-repository', `no GitHub repository ${fullName}${caller ? ` visible to ${caller.login}` : ''}`));
+    }
+    const callerFacts: GitHubCallerFacts =
+      caller === null
+        ? { kind: 'anonymous', anonymousPull: this.config.anonymousPull }
+        : { kind: 'user', login: caller.login, scopes: caller.scopes, permissions: permissionsOf(found), deleteNeeds: this.config.deletePermission };
+    return decide(scope, judgeGitHub(callerFacts, facts(found)));
+  }
+
+  private unexpected<T>(work: Promise<T>): Promise<T> {
+    return work.catch((error: unknown) => {
+      if (!(error instanceof ForgeRefusal)) throw error;
+      throw new Unavailable(`GitHub "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus})`, this.name);
+    });
+  }
+}
+
+function facts(repo: GitHubRepoJson): GitHubRepoFacts {
+  return { fullName: repo.full_name, visibility: repo.visibility ?? (repo.private ? 'private' : 'public'), archived: repo.archived };
+}
+
+function permissionsOf(repo: GitHubRepoJson) {
+  const p = repo.permissions;
+  if (p === undefined) return null;
+  return { admin: p.admin, maintain: p.maintain ?? p.admin, push: p.push, triage: p.triage ?? p.push, pull: p.pull };
+}

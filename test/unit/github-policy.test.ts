@@ -1,0 +1,421 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  judgeGitHub,
+  type GitHubCallerFacts,
+  type GitHubRepoFacts,
+  type RepoPermissions,
+} from '../../src/policy/github.js';
+import { decide, grantedActions } from '../../src/policy/grant.js';
+import type { Action } from '../../src/policy/types.js';
+
+// ---------------------------------------------------------------------------------------
+// The expected grant, written from /work/shared/docs/forges.md section 3 alone (not from
+// src/policy/github.ts). `held` answers "which explicit actions may this caller perform";
+// `*` is never held on GitHub, so `expectedGrant` narrows it to the held explicit actions.
+// ---------------------------------------------------------------------------------------
+
+type Explicit = 'pull' | 'push' | 'delete';
+type UserCaller = Extract<GitHubCallerFacts, { kind: 'user' }>;
+const EXPLICIT: readonly Explicit[] = ['pull', 'push', 'delete'];
+const ORDER: readonly Action[] = ['pull', 'push', 'delete', '*'];
+
+/**
+ * "Classic PAT scopes: pull needs `read:packages` or `repo` (or `public_repo` for public
+ * repos); push needs `write:packages` or `repo`; delete needs `delete:packages`.
+ * Fine-grained PATs carry no scope header: the repository permission decides."
+ * (`write:packages` implies `read:packages` on GitHub, so it also lets the token pull.)
+ * Public pulls need no scope at all; that is handled by the caller of this function.
+ */
+function scopeAllows(scopes: readonly string[] | null): Set<Explicit> {
+  // Fine-grained token (no X-OAuth-Scopes): no scope gate.
+  if (scopes === null) return new Set(EXPLICIT);
+  const allowed = new Set<Explicit>();
+  for (const scope of scopes) {
+    // pull: read:packages, write:packages or repo
+    if (scope === 'read:packages' || scope === 'write:packages' || scope === 'repo') allowed.add('pull');
+    // push: write:packages or repo
+    if (scope === 'write:packages' || scope === 'repo') allowed.add('push');
+    // delete: delete:packages
+    if (scope === 'delete:packages') allowed.add('delete');
+    // public_repo, gist, ...: nothing beyond what a public repository gives anyone.
+  }
+  return allowed;
+}
+
+/** Matrix, pull row: "repository public (anyone, anonymous too)". Internal is not public. */
+const isPublic = (repo: GitHubRepoFacts): boolean => repo.visibility === 'public';
+
+/** What a user (classic, OAuth or fine-grained token) holds on the repository. */
+function heldByUser(caller: UserCaller, repo: GitHubRepoFacts): Set<Explicit> {
+  const h = new Set<Explicit>();
+  // Public repository: anyone pulls, whatever the token's scopes and even when GitHub
+  // reported no permissions ("a logged-in caller never gets less than anonymous").
+  if (isPublic(repo)) h.add('pull');
+  // "404 when the caller cannot see it": an invisible non-public repository earns nothing,
+  // and an invisible public one earns only the public pull above.
+  const p = caller.permissions;
+  if (p === null) return h;
+  const scopes = scopeAllows(caller.scopes);
+  // pull: permissions.pull AND the scope gate.
+  if (p.pull && scopes.has('pull')) h.add('pull');
+  // push: "permissions.push (write, maintain, admin)" AND write:packages/repo.
+  if (p.push && scopes.has('push')) h.add('push');
+  // delete: "permissions.admin (configurable: maintain)" AND delete:packages.
+  // With deleteNeeds=maintain, admin still qualifies (admin is above maintain).
+  const deleteRole = caller.deleteNeeds === 'maintain' ? p.maintain || p.admin : p.admin;
+  if (deleteRole && scopes.has('delete')) h.add('delete');
+  return h;
+}
+
+/** The explicit actions the caller holds on the repository. */
+function held(caller: GitHubCallerFacts, repo: GitHubRepoFacts): Set<Explicit> {
+  let h: Set<Explicit>;
+  switch (caller.kind) {
+    case 'anonymous':
+      // "Anonymous (no token) works for public repositories"; forgegate's anonymousPull
+      // switch turns that off. Anonymous never pushes or deletes.
+      h = new Set(caller.anonymousPull && isPublic(repo) ? ['pull'] : []);
+      break;
+    case 'installation':
+      // "Treat it as 'CI of that repo': pull + push on that repo only, public pull elsewhere";
+      // never delete.
+      if (caller.ownRepository) h = new Set<Explicit>(['pull', 'push']);
+      else h = new Set(isPublic(repo) ? ['pull'] : []);
+      break;
+    case 'user':
+      h = heldByUser(caller, repo);
+      break;
+  }
+  // "Archived repositories: pull only."
+  if (repo.archived) {
+    h.delete('push');
+    h.delete('delete');
+  }
+  return h;
+}
+
+/** What the token should carry for a request of `requested` on the repository. */
+function expectedGrant(caller: GitHubCallerFacts, repo: GitHubRepoFacts, requested: readonly Action[]): Action[] {
+  const h = held(caller, repo);
+  const out = new Set<Action>();
+  for (const action of requested) {
+    if (action !== '*') {
+      if (h.has(action)) out.add(action);
+    } else {
+      // `*` is never granted on GitHub: narrowed to the explicit actions the caller holds.
+      for (const a of h) out.add(a);
+    }
+  }
+  return ORDER.filter((a) => out.has(a));
+}
+
+// ---------------------------------------------------------------------------------------
+// Combinatorics and the harness.
+// ---------------------------------------------------------------------------------------
+
+/** Cartesian product of named dimensions: product({a: [1, 2], b: ['x']}) -> [{a: 1, b: 'x'}, {a: 2, b: 'x'}]. */
+function product<T extends Record<string, readonly unknown[]>>(dims: T): { [K in keyof T]: T[K][number] }[] {
+  let rows: Record<string, unknown>[] = [{}];
+  for (const [key, values] of Object.entries(dims)) {
+    rows = rows.flatMap((row) => values.map((value) => ({ ...row, [key]: value })));
+  }
+  return rows as { [K in keyof T]: T[K][number] }[];
+}
+
+const NAME = 'o/r';
+
+const REPOS: GitHubRepoFacts[] = product({
+  visibility: ['public', 'private', 'internal'] as GitHubRepoFacts['visibility'][],
+  archived: [false, true],
+}).map((r) => ({ fullName: NAME, ...r }));
+
+const REQUESTS: Action[][] = [['pull'], ['push'], ['delete'], ['*'], ['pull', 'push']];
+
+/** null: fine-grained token; otherwise a classic PAT's X-OAuth-Scopes. */
+const SCOPE_SETS: (string[] | null)[] = [
+  null,
+  [],
+  ['public_repo'],
+  ['read:packages'],
+  ['write:packages'],
+  ['repo'],
+  ['repo', 'delete:packages'],
+  ['write:packages', 'delete:packages'],
+  ['gist'],
+];
+
+/** GitHub's repository roles as the `permissions` object of GET /repos/{owner}/{repo}. */
+const ROLES: Record<string, RepoPermissions> = {
+  read: { pull: true, triage: false, push: false, maintain: false, admin: false },
+  triage: { pull: true, triage: true, push: false, maintain: false, admin: false },
+  write: { pull: true, triage: true, push: true, maintain: false, admin: false },
+  maintain: { pull: true, triage: true, push: true, maintain: true, admin: false },
+  admin: { pull: true, triage: true, push: true, maintain: true, admin: true },
+};
+const PERMISSIONS: (RepoPermissions | null)[] = [null, ...Object.values(ROLES)];
+
+function granted(caller: GitHubCallerFacts, repo: GitHubRepoFacts, actions: readonly Action[]): Action[] {
+  return grantedActions(decide({ type: 'repository', name: NAME, actions: [...actions] }, judgeGitHub(caller, repo)));
+}
+
+function reasons(caller: GitHubCallerFacts, repo: GitHubRepoFacts, actions: readonly Action[]): string[] {
+  return decide({ type: 'repository', name: NAME, actions: [...actions] }, judgeGitHub(caller, repo)).verdicts.map((v) => v.reason);
+}
+
+function roleName(p: RepoPermissions | null): string {
+  if (p === null) return 'invisible';
+  return Object.entries(ROLES).find(([, r]) => JSON.stringify(r) === JSON.stringify(p))?.[0] ?? JSON.stringify(p);
+}
+
+function describeCaller(c: GitHubCallerFacts): string {
+  switch (c.kind) {
+    case 'anonymous':
+      return `anonymous(anonymousPull=${c.anonymousPull})`;
+    case 'user':
+      return `user(scopes=${c.scopes === null ? 'fine-grained' : `[${c.scopes.join(',')}]`} role=${roleName(c.permissions)} deleteNeeds=${c.deleteNeeds})`;
+    case 'installation':
+      return `installation(own=${c.ownRepository})`;
+  }
+}
+
+const describeRepo = (r: GitHubRepoFacts): string => `${r.visibility}${r.archived ? '/archived' : ''}`;
+
+let totalChecked = 0;
+
+/** Checks every caller against every repository and request; fails listing the first 20 mismatches. */
+function checkAll(t: { diagnostic(message: string): void }, family: string, callers: readonly GitHubCallerFacts[]): void {
+  const mismatches: string[] = [];
+  let checked = 0;
+  for (const caller of callers) {
+    for (const repo of REPOS) {
+      for (const request of REQUESTS) {
+        checked++;
+        const got = granted(caller, repo, request);
+        const want = expectedGrant(caller, repo, request);
+        if (got.join(',') !== want.join(',')) {
+          mismatches.push(`${describeCaller(caller)} on ${describeRepo(repo)} asks [${request.join(',')}]: got [${got.join(',')}], want [${want.join(',')}]`);
+        }
+      }
+    }
+  }
+  totalChecked += checked;
+  t.diagnostic(`${family}: ${checked} combinations checked, ${mismatches.length} mismatches`);
+  assert.equal(
+    mismatches.length,
+    0,
+    `${mismatches.length} of ${checked} ${family} combinations disagree with forges.md; first 20:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Exhaustive tables, one test per caller family.
+// ---------------------------------------------------------------------------------------
+
+const ANONYMOUS_CALLERS: GitHubCallerFacts[] = [true, false].map((anonymousPull) => ({ kind: 'anonymous', anonymousPull }));
+
+const USER_CALLERS: GitHubCallerFacts[] = product({
+  scopes: SCOPE_SETS,
+  permissions: PERMISSIONS,
+  deleteNeeds: ['admin', 'maintain'] as UserCaller['deleteNeeds'][],
+}).map((u) => ({ kind: 'user', login: 'alice', ...u }));
+
+const INSTALLATION_CALLERS: GitHubCallerFacts[] = [true, false].map((ownRepository) => ({ kind: 'installation', ownRepository }));
+
+const PER_CALLER = REPOS.length * REQUESTS.length; // 6 repositories x 5 requests = 30
+
+test('github matrix: anonymous callers', (t) => {
+  checkAll(t, 'anonymous', ANONYMOUS_CALLERS);
+});
+
+test('github matrix: users with classic, OAuth and fine-grained tokens', (t) => {
+  checkAll(t, 'user', USER_CALLERS);
+});
+
+test('github matrix: installation tokens (GITHUB_TOKEN, App installations)', (t) => {
+  checkAll(t, 'installation', INSTALLATION_CALLERS);
+});
+
+test('github matrix: every combination was checked', (t) => {
+  assert.equal(ANONYMOUS_CALLERS.length, 2);
+  assert.equal(USER_CALLERS.length, 9 * 6 * 2);
+  assert.equal(INSTALLATION_CALLERS.length, 2);
+  const expected = (ANONYMOUS_CALLERS.length + USER_CALLERS.length + INSTALLATION_CALLERS.length) * PER_CALLER;
+  assert.equal(expected, 3360);
+  assert.equal(totalChecked, expected);
+  t.diagnostic(`total: ${totalChecked} combinations checked`);
+});
+
+test('github matrix: * is never granted to anyone', () => {
+  const callers = [...ANONYMOUS_CALLERS, ...USER_CALLERS, ...INSTALLATION_CALLERS];
+  for (const caller of callers) {
+    for (const repo of REPOS) {
+      assert.ok(!granted(caller, repo, ['*']).includes('*'), `${describeCaller(caller)} on ${describeRepo(repo)} got *`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// The sentences users see (`forgegate explain`, logs), for a few named cases.
+// ---------------------------------------------------------------------------------------
+
+const repo = (over: Partial<GitHubRepoFacts> = {}): GitHubRepoFacts => ({
+  fullName: NAME,
+  visibility: 'private',
+  archived: false,
+  ...over,
+});
+const user = (over: Partial<UserCaller> = {}): GitHubCallerFacts => ({
+  kind: 'user',
+  login: 'alice',
+  scopes: ['repo', 'delete:packages'],
+  permissions: ROLES.read!,
+  deleteNeeds: 'admin',
+  ...over,
+});
+
+const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; actions: Action[]; reasons: string[] }[] = [
+  {
+    name: 'read role may pull but not push',
+    caller: user(),
+    repo: repo(),
+    actions: ['pull', 'push'],
+    reasons: ['pull granted: alice has pull on o/r', 'push denied: alice lacks push on o/r (has read)'],
+  },
+  {
+    name: 'triage role lacks push',
+    caller: user({ permissions: ROLES.triage! }),
+    repo: repo(),
+    actions: ['push'],
+    reasons: ['push denied: alice lacks push on o/r (has triage)'],
+  },
+  {
+    name: 'maintain lacks admin for delete by default',
+    caller: user({ permissions: ROLES.maintain! }),
+    repo: repo(),
+    actions: ['delete'],
+    reasons: ['delete denied: alice lacks admin on o/r (has maintain)'],
+  },
+  {
+    name: 'deleteNeeds=maintain: write still lacks maintain',
+    caller: user({ permissions: ROLES.write!, deleteNeeds: 'maintain' }),
+    repo: repo(),
+    actions: ['delete'],
+    reasons: ['delete denied: alice lacks maintain on o/r (has write)'],
+  },
+  {
+    name: 'deleteNeeds=maintain: maintain deletes',
+    caller: user({ permissions: ROLES.maintain!, deleteNeeds: 'maintain' }),
+    repo: repo(),
+    actions: ['delete'],
+    reasons: ['delete granted: alice has maintain on o/r'],
+  },
+  {
+    name: 'a read:packages token cannot push, even as admin',
+    caller: user({ scopes: ['read:packages'], permissions: ROLES.admin! }),
+    repo: repo(),
+    actions: ['push'],
+    reasons: ['push denied: token scopes [read:packages] do not include write:packages or repo'],
+  },
+  {
+    name: 'a gist-only token cannot pull a private repository',
+    caller: user({ scopes: ['gist'], permissions: ROLES.admin! }),
+    repo: repo(),
+    actions: ['pull'],
+    reasons: ['pull denied: token scopes [gist] do not include read:packages or write:packages or repo'],
+  },
+  {
+    name: 'a token with no scopes at all',
+    caller: user({ scopes: [], permissions: ROLES.admin! }),
+    repo: repo({ visibility: 'internal' }),
+    actions: ['pull'],
+    reasons: ['pull denied: token scopes [] do not include read:packages or write:packages or repo'],
+  },
+  {
+    name: 'repo alone does not delete',
+    caller: user({ scopes: ['repo'], permissions: ROLES.admin! }),
+    repo: repo(),
+    actions: ['delete'],
+    reasons: ['delete denied: token scopes [repo] do not include delete:packages'],
+  },
+  {
+    name: 'a gist-only token still pulls a public repository',
+    caller: user({ scopes: ['gist'], permissions: null }),
+    repo: repo({ visibility: 'public' }),
+    actions: ['pull'],
+    reasons: ['pull granted: o/r is public'],
+  },
+  {
+    name: 'invisible private repository',
+    caller: user({ permissions: null }),
+    repo: repo(),
+    actions: ['pull', 'push'],
+    reasons: ['pull denied: no GitHub repository o/r visible to alice', 'push denied: no GitHub repository o/r visible to alice'],
+  },
+  {
+    name: 'admin on an archived repository: pull, no push',
+    caller: user({ permissions: ROLES.admin! }),
+    repo: repo({ archived: true }),
+    actions: ['pull', 'push'],
+    reasons: ['pull granted: alice has pull on o/r', 'push denied: o/r is archived'],
+  },
+  {
+    name: 'admin asking for * gets it narrowed',
+    caller: user({ permissions: ROLES.admin! }),
+    repo: repo(),
+    actions: ['*'],
+    reasons: [
+      '* denied: * is not granted on GitHub repositories; ask for the actions',
+      'pull granted: alice has pull on o/r',
+      'push granted: alice has push on o/r',
+      'delete granted: alice has admin on o/r',
+    ],
+  },
+  {
+    name: 'anonymous pulls turned off',
+    caller: { kind: 'anonymous', anonymousPull: false },
+    repo: repo({ visibility: 'public' }),
+    actions: ['pull', 'push'],
+    reasons: ['pull denied: anonymous pulls are turned off for this forge', 'push denied: anonymous callers may only pull'],
+  },
+  {
+    name: 'anonymous on a private repository',
+    caller: { kind: 'anonymous', anonymousPull: true },
+    repo: repo(),
+    actions: ['pull'],
+    reasons: ['pull denied: o/r is not public; log in'],
+  },
+  {
+    name: 'installation token on its own repository asking for *',
+    caller: { kind: 'installation', ownRepository: true },
+    repo: repo(),
+    actions: ['*'],
+    reasons: [
+      '* denied: * is never granted to installation tokens',
+      'pull granted: the installation token may reach o/r',
+      'push granted: the installation token may reach o/r',
+    ],
+  },
+  {
+    name: 'installation token never deletes',
+    caller: { kind: 'installation', ownRepository: true },
+    repo: repo(),
+    actions: ['delete'],
+    reasons: ['delete denied: installation tokens never delete'],
+  },
+  {
+    name: 'installation token on another private repository',
+    caller: { kind: 'installation', ownRepository: false },
+    repo: repo(),
+    actions: ['pull', 'push'],
+    reasons: ['pull denied: the installation token does not reach o/r', 'push denied: the installation token does not reach o/r'],
+  },
+];
+
+test('github matrix: reasons users see', async (t) => {
+  for (const c of NAMED) {
+    await t.test(c.name, () => {
+      assert.deepEqual(reasons(c.caller, c.repo, c.actions), c.reasons);
+    });
+  }
+});
