@@ -49,7 +49,7 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
       };
     case 'installation':
       return (action) => {
-        if (action === '*') return no('star-admin-only', '* is never granted to installation tokens');
+        if (action === '*') return no('star-not-granted', '* is never granted to installation tokens');
         if (action === 'delete') return no('installation', 'installation tokens never delete');
         if (caller.ownRepository) return action === 'pull' ? yes('installation-own-repo', `the installation token may reach ${repo.fullName}`) : writable(repo, 'installation-own-repo', `the installation token may reach ${repo.fullName}`);
         if (action === 'pull' && repo.visibility === 'public') return yes('public', `${repo.fullName} is public`);
@@ -64,7 +64,7 @@ function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: G
   if (caller.permissions === null && repo.visibility !== 'public') return denying('no-repository', `no GitHub repository ${repo.fullName} visible to ${caller.login}`);
   const permissions = caller.permissions ?? { admin: false, maintain: false, push: false, triage: false, pull: true };
   return (action) => {
-    if (action === '*') return no('star-admin-only', '* is not granted on GitHub repositories; ask for the actions');
+    if (action === '*') return no('star-not-granted', '* is not granted on GitHub repositories; ask for the actions');
     // Anyone may pull a public repository: a logged-in caller never gets less than anonymous.
     if (action === 'pull' && repo.visibility === 'public') return yes('public', `${repo.fullName} is public`);
     const gate = scopeGate(caller.scopes, action);

@@ -120,7 +120,7 @@ function pullByRole(caller: { role: number; external: boolean }, project: GitLab
 
 function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: GitLabProjectFacts): Judge {
   return (action) => {
-    if (action === '*') return no('star-admin-only', '* is never granted to job tokens');
+    if (action === '*') return no('star-not-granted', '* is never granted to job tokens');
     if (caller.ownProject) {
       if (action === 'pull') return yes('job-own-project', `job token of ${project.path} (its own project)`);
       return writable(project, 'job-own-project', `job token of ${project.path} (its own project)`);
