@@ -126,6 +126,6 @@ forges:
     const dir = new URL('../../config/', import.meta.url);
     const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'));
     assert.ok(files.length > 0);
-    for (const file of files) await loadConfig(new URL(file, dir).pathname, { GITLAB_SERVICE_TOKEN: 'x', GITLAB_WEBHOOK_SECRET: 'x' });
+    for (const file of files) await loadConfig(new URL(file, dir).pathname, { GITLAB_SERVICE_TOKEN: 'x', GITLAB_WEBHOOK_SECRET: 'x', GITHUB_SERVICE_TOKEN: 'x' });
   });
 });
