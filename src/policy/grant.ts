@@ -26,10 +26,11 @@ export function decide(scope: Scope, judge: Judge): Decision {
     const judgement = judge(action);
     verdicts.push(verdict(action, judgement));
     if (action !== '*' || judgement.granted) continue;
+    // Every explicit action gets its verdict, denied ones too: a client that asked for `*`
+    // to delete (skopeo does) deserves to see why delete was refused.
     for (const explicit of EXPLICIT) {
       if (scope.actions.includes(explicit)) continue; // judged in its own right
-      const narrowed = judge(explicit);
-      if (narrowed.granted) verdicts.push(verdict(explicit, narrowed));
+      verdicts.push(verdict(explicit, judge(explicit)));
     }
   }
   return { scope, verdicts };

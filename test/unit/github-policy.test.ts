@@ -394,6 +394,7 @@ const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; a
       '* denied: * is never granted to installation tokens',
       'pull granted: the installation token may reach o/r',
       'push granted: the installation token may reach o/r',
+      'delete denied: installation tokens never delete',
     ],
   },
   {
