@@ -13,7 +13,11 @@ import { CommandError, readStdinSecret } from './io.js';
 export async function explain(config: Config, user: string | undefined, scopeTexts: string[], json: boolean): Promise<void> {
   if (scopeTexts.length === 0) throw new CommandError('give at least one --scope, e.g. --scope repository:group/project:pull,push', 2);
   const scopes = parseScopes(scopeTexts);
-  const credential: Credential = user === undefined ? { kind: 'anonymous' } : passwordCredential(user, await readStdinSecret());
+  // Forge tokens need no username: a token piped without --user is still the caller's.
+  // Only an interactive terminal with no --user means "explain for an anonymous caller".
+  const secret = user !== undefined || !process.stdin.isTTY ? await readStdinSecret() : '';
+  if (user !== undefined && secret === '') throw new CommandError('no password or token on stdin (try: echo -n "$TOKEN" | forgegate explain ...)', 2);
+  const credential: Credential = secret === '' ? { kind: 'anonymous' } : passwordCredential(user ?? '', secret);
   const { authority } = await buildRuntime(config, silentLogger, 'ephemeral');
 
   let authentication;

@@ -168,6 +168,12 @@ describe('forgegate CLI', () => {
     assert.match(wrong.stdout, /authentication failed: wrong password for static account "alice"/);
     const noScope = await forgegate(['explain', '--config', file]);
     assert.equal(noScope.code, 2);
+    const anonymous = await forgegate(['explain', '--config', file, '--scope', 'repository:team/app:pull'], { stdin: '' });
+    assert.equal(anonymous.code, 0);
+    assert.match(anonymous.stdout, /caller: anonymous/);
+    const noSecret = await forgegate(['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'], { stdin: '' });
+    assert.equal(noSecret.code, 2);
+    assert.match(noSecret.stderr, /no password or token on stdin/);
   });
 
   test('unknown commands and options are usage errors', async () => {

@@ -594,12 +594,12 @@ describe('2. the GitHub permission matrix', () => {
     const hidden = await token('nina', m.tokens.nina.token, repo(APP));
     assert.equal(hidden.status, 200);
     assert.deepEqual(hidden.access, []);
-    const hiddenReasons = (lastAudit().denied as string[]).map((d) => d.replace('acme/app', 'X'));
+    const hiddenReasons = (lastAudit().denied as string[]).map((d) => d.replaceAll('acme/app', 'X'));
     assert.ok(hiddenReasons.length > 0);
     for (const reason of hiddenReasons) assert.match(reason, /no GitHub repository X visible to nina$/);
     const missing = await token('nina', m.tokens.nina.token, repo('acme/nope/img'));
     assert.deepEqual(missing.access, []);
-    const missingReasons = (lastAudit().denied as string[]).map((d) => d.replace('acme/nope', 'X'));
+    const missingReasons = (lastAudit().denied as string[]).map((d) => d.replaceAll('acme/nope', 'X'));
     assert.deepEqual(missingReasons, hiddenReasons);
     // The client sees the same empty answer either way: nothing about the repository leaks.
     assert.deepEqual(Object.keys(hidden.body).sort(), Object.keys(missing.body).sort());
