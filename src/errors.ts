@@ -32,6 +32,8 @@ export class Unavailable extends Error {
   constructor(
     message: string,
     readonly backend: string,
+    /** Seconds until asking again can help (a rate limit's reset), when known. */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }

@@ -31,6 +31,7 @@ export function errorHandler(logger: Logger, basicRealm: string) {
       ctx.status = wire.status;
       ctx.set('Cache-Control', 'no-store');
       if (wire.status === 401) ctx.set('WWW-Authenticate', `Basic realm="${basicRealm}"`);
+      if (error instanceof Unavailable && error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
       ctx.body =
         ctx.state.errorStyle === 'oauth'
           ? { error: wire.oauth, error_description: wire.message }

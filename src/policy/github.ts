@@ -69,6 +69,11 @@ function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: G
     if (action === 'pull' && repo.visibility === 'public') return yes('public', `${repo.fullName} is public`);
     const gate = scopeGate(caller.scopes, action);
     if (gate) return gate;
+    // GitHub shows every token a public repository with the *user's* permission, so a
+    // fine-grained or app token cannot prove it was given this one: writes need a classic token.
+    if (caller.scopes === null && repo.visibility === 'public') {
+      return no('token-not-selected', `a fine-grained or app token cannot show it was given ${repo.fullName} (GitHub reports the user's permission on public repositories); use a classic token to ${action} here`);
+    }
     if (action === 'pull') {
       return permissions.pull ? yes('permission', `${caller.login} has pull on ${repo.fullName}`) : no('permission', `${caller.login} lacks pull on ${repo.fullName}`);
     }

@@ -329,7 +329,6 @@ describe('1. credentials', () => {
 
     test(
       'an unselected public repository: public pull only, never the user\'s role there',
-      { todo: 'GitHub reports the USER\'s permissions on GET /repos, not the token\'s; forgegate grants push to a fine-grained token on an unselected public repository where the user has write (actual: pull, push)' },
       async () => {
         const answer = await token('wes', m.tokens.fineWes.token, repo('acme/site/img'));
         assert.equal(answer.status, 200);
@@ -741,6 +740,8 @@ describe('4. GitHub rate limits (3 calls per user and hour)', () => {
     let answer = first;
     for (let i = 0; i < 5 && answer.status === 200; i++) answer = await ask(lim.tokens.lim);
     assertUnavailable(answer, /^GitHub "github" .*rate limit/i);
+    const retryAfter = Number(answer.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After: ${answer.headers.get('retry-after')}`);
     const spent = limited.calls();
     assert.ok(spent <= 4, `${spent} calls for a quota of 3`);
 

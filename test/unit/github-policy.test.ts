@@ -56,6 +56,9 @@ function heldByUser(caller: UserCaller, repo: GitHubRepoFacts): Set<Explicit> {
   // and an invisible public one earns only the public pull above.
   const p = caller.permissions;
   if (p === null) return h;
+  // GitHub reports the user's permission (not the token's) on a public repository, so a
+  // fine-grained token cannot prove it was given one: it writes nowhere public (fail closed).
+  if (caller.scopes === null && isPublic(repo)) return h;
   const scopes = scopeAllows(caller.scopes);
   // pull: permissions.pull AND the scope gate.
   if (p.pull && scopes.has('pull')) h.add('pull');

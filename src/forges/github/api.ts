@@ -117,7 +117,8 @@ export class GitHubApi {
   }
 
   private rateLimited(endpoint: string, resetAt: number): Unavailable {
-    return new Unavailable(`GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`, this.forge);
+    const retryAfter = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
+    return new Unavailable(`GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`, this.forge, retryAfter);
   }
 
   private unavailable(endpoint: string, why: string): Unavailable {

@@ -48,7 +48,7 @@ export class GitHubForge implements Forge<GitHubSession> {
   private async user(token: string): Promise<GitHubSession> {
     try {
       const { user, scopes } = await this.api.authenticatedUser(token);
-      const admin = user.site_admin === true || this.config.admins.includes(user.login);
+      const admin = user.site_admin === true || this.config.admins.some((login) => login.toLowerCase() === user.login.toLowerCase());
       const kind = token.startsWith('github_pat_') ? 'github-fine-grained' : 'github-token';
       return { identity: { subject: user.login, kind, source: this.name }, admin, caller: { kind: 'user', token, login: user.login, scopes } };
     } catch (error) {
