@@ -4,7 +4,7 @@ import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
 import { AuthenticationFailed, BadRequest } from './errors.js';
 import type { Acl } from './policy/acl.js';
-import { allowing, decide, denying, toGrants } from './policy/grant.js';
+import { allowing, decide, denying, replay, toGrants } from './policy/grant.js';
 import { ANONYMOUS, type Decision, type Identity, type Scope } from './policy/types.js';
 import { InvalidRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
 import type { SignedToken, TokenSigner } from './token/signer.js';
@@ -105,7 +105,8 @@ export class Authority {
     const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
     if (route === null) return decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`));
     const own = session !== undefined && route.forge.name === identity.source;
-    return route.forge.decide(own ? session : null, route.path, scope);
+    const { judgements } = await route.forge.judge(own ? session : null, route.path);
+    return decide(scope, replay(judgements));
   }
 
   private async authenticatePassword(username: string, password: string, scopes: readonly Scope[]): Promise<Authentication> {

@@ -1,14 +1,24 @@
-import type { Decision, Identity, Scope } from '../policy/types.js';
+import type { Judgements } from '../policy/grant.js';
+import type { Identity } from '../policy/types.js';
 
 // What the token server needs from a forge (GitLab, GitHub): verify a credential, and
 // decide a scope for a caller. Each forge gathers its own facts through its API and hands
 // them to its pure matrix in policy/; the authority never sees forge specifics.
 
-/** A verified forge caller, alive for one request. `identity` is what logs and JWTs show. */
+/** A verified forge caller. `identity` is what logs and JWTs show. */
 export interface ForgeSession {
   identity: Identity;
   /** Instance admins may read the catalog. */
   admin: boolean;
+  /** The forge's stable account id (user id, login), for invalidating what is cached about it. */
+  account: string;
+}
+
+/** What a forge concluded about one image for one caller, for every action. */
+export interface ForgeJudgement {
+  judgements: Judgements;
+  /** The project or repository the image belongs to, or null when it belongs to none. */
+  project: string | null;
 }
 
 export interface Forge<S extends ForgeSession = ForgeSession> {
@@ -23,8 +33,14 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
   /** Verifies a credential; AuthenticationFailed when the forge rejects it, Unavailable when it cannot say. */
   authenticate(username: string, password: string): Promise<S>;
 
-  /** Decides one repository scope; `path` has the prefix stripped. `session` null is anonymous. */
-  decide(session: S | null, path: string, scope: Scope): Promise<Decision>;
+  /** Judges every action on one image; `path` has the prefix stripped. `session` null is anonymous. */
+  judge(session: S | null, path: string): Promise<ForgeJudgement>;
+
+  /** The session without its secret, as plain data a cache may keep. */
+  persist(session: S): unknown;
+
+  /** A persisted session made whole again with the credential presented now. */
+  restore(data: unknown, password: string): S;
 }
 
 /**

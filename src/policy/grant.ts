@@ -16,6 +16,17 @@ export type Judge = (action: Action) => Judgement;
 
 const EXPLICIT: readonly Action[] = ['pull', 'push', 'delete'];
 
+/** A judge's answer for every action: plain data, so it can be cached and replayed. */
+export type Judgements = Record<Action, Judgement>;
+
+export function judgeAll(judge: Judge): Judgements {
+  return { pull: judge('pull'), push: judge('push'), delete: judge('delete'), '*': judge('*') };
+}
+
+export function replay(judgements: Judgements): Judge {
+  return (action) => judgements[action];
+}
+
 export function decide(scope: Scope, judge: Judge): Decision {
   const verdicts: Verdict[] = [];
   for (const action of scope.actions) {

@@ -1,9 +1,8 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
-import { decide, denying } from '../../policy/grant.js';
+import { denying, judgeAll, type Judge } from '../../policy/grant.js';
 import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
-import type { Decision, Scope } from '../../policy/types.js';
-import { ForgeRefusal, type Forge, type ForgeSession } from '../forge.js';
+import { ForgeRefusal, type Forge, type ForgeJudgement, type ForgeSession } from '../forge.js';
 import { GitHubApi, type GitHubRepoJson } from './api.js';
 
 // GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
@@ -41,8 +40,18 @@ export class GitHubForge implements Forge<GitHubSession> {
     return this.unexpected(password.startsWith('ghs_') ? this.installation(password) : this.user(password));
   }
 
-  decide(session: GitHubSession | null, path: string, scope: Scope): Promise<Decision> {
-    return this.unexpected(this.decideScope(session, path, scope));
+  judge(session: GitHubSession | null, path: string): Promise<ForgeJudgement> {
+    return this.unexpected(this.judgeImage(session, path));
+  }
+
+  persist(session: GitHubSession): unknown {
+    const { token: _secret, ...caller } = session.caller;
+    return { ...session, caller };
+  }
+
+  restore(data: unknown, password: string): GitHubSession {
+    const session = data as GitHubSession;
+    return { ...session, caller: { ...session.caller, token: password } as GitHubCaller };
   }
 
   private async user(token: string): Promise<GitHubSession> {
@@ -50,7 +59,7 @@ export class GitHubForge implements Forge<GitHubSession> {
       const { user, scopes } = await this.api.authenticatedUser(token);
       const admin = user.site_admin === true || this.config.admins.some((login) => login.toLowerCase() === user.login.toLowerCase());
       const kind = token.startsWith('github_pat_') ? 'github-fine-grained' : 'github-token';
-      return { identity: { subject: user.login, kind, source: this.name }, admin, caller: { kind: 'user', token, login: user.login, scopes } };
+      return { identity: { subject: user.login, kind, source: this.name }, admin, account: `user:${user.login.toLowerCase()}`, caller: { kind: 'user', token, login: user.login, scopes } };
     } catch (error) {
       if (!(error instanceof ForgeRefusal)) throw error;
       // An installation token without its ghs_ prefix (GitHub Enterprise, older tokens).
@@ -71,13 +80,14 @@ export class GitHubForge implements Forge<GitHubSession> {
       throw error;
     }
     const subject = repositories.length === 1 ? `installation:${repositories[0]!.full_name}` : `installation:${repositories.length}-repositories`;
-    return { identity: { subject, kind: 'github-installation', source: this.name }, admin: false, caller: { kind: 'installation', token, repositories } };
+    // Installation events name no repository list we could match: they drop every installation session.
+    return { identity: { subject, kind: 'github-installation', source: this.name }, admin: false, account: 'installation', caller: { kind: 'installation', token, repositories } };
   }
 
-  private async decideScope(session: GitHubSession | null, path: string, scope: Scope): Promise<Decision> {
+  private async judgeImage(session: GitHubSession | null, path: string): Promise<ForgeJudgement> {
     const [owner, repo] = path.toLowerCase().split('/');
     if (owner === undefined || repo === undefined || owner === '' || repo === '') {
-      return decide(scope, denying('no-repository', `no GitHub repository for image ${path}: it needs owner/repo`));
+      return judged(denying('no-repository', `no GitHub repository for image ${path}: it needs owner/repo`), null);
     }
     const fullName = `${owner}/${repo}`;
     const caller = session?.caller ?? null;
@@ -85,23 +95,23 @@ export class GitHubForge implements Forge<GitHubSession> {
     if (caller?.kind === 'installation') {
       const own = caller.repositories.find((r) => r.full_name.toLowerCase() === fullName);
       const found = own ?? (await this.api.repository(owner, repo, caller.token));
-      if (found === null) return decide(scope, denying('no-repository', `no GitHub repository ${fullName} visible to the installation token`));
-      return decide(scope, judgeGitHub({ kind: 'installation', ownRepository: own !== undefined }, facts(found)));
+      if (found === null) return judged(denying('no-repository', `no GitHub repository ${fullName} visible to the installation token`), fullName);
+      return judged(judgeGitHub({ kind: 'installation', ownRepository: own !== undefined }, facts(found)), fullName);
     }
-    if (caller === null && !this.config.anonymousPull) return decide(scope, denying('anonymous', 'anonymous pulls are turned off for this forge'));
+    if (caller === null && !this.config.anonymousPull) return judged(denying('anonymous', 'anonymous pulls are turned off for this forge'), null);
 
     // Anonymous lookups go through the service token when there is one: GitHub allows an
     // unauthenticated client only 60 calls an hour.
     const token = caller?.token ?? this.config.serviceToken;
     const found = await this.api.repository(owner, repo, token);
     if (found === null) {
-      return decide(scope, denying('no-repository', `no GitHub repository ${fullName}${caller ? ` visible to ${caller.login}` : ''}`));
+      return judged(denying('no-repository', `no GitHub repository ${fullName}${caller ? ` visible to ${caller.login}` : ''}`), fullName);
     }
     const callerFacts: GitHubCallerFacts =
       caller === null
         ? { kind: 'anonymous', anonymousPull: this.config.anonymousPull }
         : { kind: 'user', login: caller.login, scopes: caller.scopes, permissions: permissionsOf(found), deleteNeeds: this.config.deletePermission };
-    return decide(scope, judgeGitHub(callerFacts, facts(found)));
+    return judged(judgeGitHub(callerFacts, facts(found)), fullName);
   }
 
   private unexpected<T>(work: Promise<T>): Promise<T> {
@@ -110,6 +120,10 @@ export class GitHubForge implements Forge<GitHubSession> {
       throw new Unavailable(`GitHub "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus})`, this.name);
     });
   }
+}
+
+function judged(judge: Judge, repository: string | null): ForgeJudgement {
+  return { judgements: judgeAll(judge), project: repository };
 }
 
 function facts(repo: GitHubRepoJson): GitHubRepoFacts {

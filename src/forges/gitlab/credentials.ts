@@ -60,7 +60,7 @@ export async function verifyAccessToken(token: string, ctx: CredentialContext): 
   const username = user?.username ?? `gitlab-user-${userId}`;
   // Non-admin service tokens see no `external`: unknown counts as external, the safe side.
   const caller: GitLabCaller = { kind: 'token', token, userId, username, admin: user?.is_admin ?? false, external: user?.external ?? true, scopes };
-  return { identity: { subject: username, kind, source: ctx.forge }, admin: caller.admin, caller };
+  return { identity: { subject: username, kind, source: ctx.forge }, admin: caller.admin, account: `user:${userId}`, caller };
 }
 
 // GET /user needs read_user, read_api or api; registry-only tokens get 403 and are described
@@ -88,7 +88,7 @@ export async function verifyJobToken(token: string, ctx: CredentialContext): Pro
   const projectPath = projectOfJob(job.web_url, ctx.url);
   if (projectPath === null) throw new Unavailable(`GitLab "${ctx.forge}" gave job ${job.id} a web_url outside ${ctx.url}`, ctx.forge);
   const caller: GitLabCaller = { kind: 'job', token, userId: job.user.id, username: job.user.username, jobId: job.id, projectId: job.pipeline.project_id, projectPath };
-  return { identity: { subject: job.user.username, kind: 'gitlab-job', source: ctx.forge }, admin: false, caller };
+  return { identity: { subject: job.user.username, kind: 'gitlab-job', source: ctx.forge }, admin: false, account: `user:${job.user.id}`, caller };
 }
 
 /** `https://gitlab.example.com/group/proj/-/jobs/42` -> `group/proj` (the instance may live under a path). */

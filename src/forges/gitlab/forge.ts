@@ -2,9 +2,8 @@ import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
-import { decide, denying } from '../../policy/grant.js';
-import type { Decision, Scope } from '../../policy/types.js';
-import type { Forge } from '../forge.js';
+import { denying, judgeAll, type Judge } from '../../policy/grant.js';
+import type { Forge, ForgeJudgement } from '../forge.js';
 import { ForgeRefusal, GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
 
@@ -43,8 +42,18 @@ export class GitLabForge implements Forge<GitLabSession> {
     return this.unexpected(verifyJobToken(password, this.ctx));
   }
 
-  decide(session: GitLabSession | null, path: string, scope: Scope): Promise<Decision> {
-    return this.unexpected(this.decideScope(session, path, scope));
+  judge(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
+    return this.unexpected(this.judgeImage(session, path));
+  }
+
+  persist(session: GitLabSession): unknown {
+    const { token: _secret, ...caller } = session.caller;
+    return { ...session, caller };
+  }
+
+  restore(data: unknown, password: string): GitLabSession {
+    const session = data as GitLabSession;
+    return { ...session, caller: { ...session.caller, token: password } };
   }
 
   // A refusal no rule expected (a service token lacking rights, say) is a misconfiguration:
@@ -56,27 +65,27 @@ export class GitLabForge implements Forge<GitLabSession> {
     });
   }
 
-  private async decideScope(session: GitLabSession | null, path: string, scope: Scope): Promise<Decision> {
+  private async judgeImage(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
     const imagePath = path.toLowerCase();
     const caller = session?.caller ?? null;
-    if (imagePath.split('/').length < 2) return decide(scope, denying('no-project', `no GitLab project for image ${path}: it needs group/project`));
+    if (imagePath.split('/').length < 2) return judged(denying('no-project', `no GitLab project for image ${path}: it needs group/project`), null);
     // Scopes gate the credential before any role is looked up: a token that can earn
     // nothing costs GitLab no call.
     const gate = caller?.kind === 'token' ? scopeGate(caller.scopes) : null;
-    if (gate) return decide(scope, gate);
+    if (gate) return judged(gate, null);
 
     // A running job's own project needs no lookup: the job proves the project exists and is active.
     if (caller?.kind === 'job' && candidates(imagePath).includes(caller.projectPath)) {
       const own: GitLabProjectFacts = { path: caller.projectPath, visibility: 'private', registry: 'enabled', archived: false };
-      return decide(scope, judgeGitLab({ kind: 'job', ownProject: true, role: 0, allowlisted: false, pushAllowed: false, sourcePath: caller.projectPath }, own));
+      return judged(judgeGitLab({ kind: 'job', ownProject: true, role: 0, allowlisted: false, pushAllowed: false, sourcePath: caller.projectPath }, own), own.path);
     }
 
     const auth = this.lookupAuth(caller);
     if (auth === undefined) {
-      return decide(scope, denying('needs-service-token', `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`));
+      return judged(denying('needs-service-token', `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`), null);
     }
     const project = await this.findProject(imagePath, auth, caller);
-    if (project === null) return decide(scope, denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
+    if (project === null) return judged(denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`), null);
 
     const facts: GitLabProjectFacts = {
       path: project.path_with_namespace,
@@ -87,8 +96,8 @@ export class GitLabForge implements Forge<GitLabSession> {
     const callerFacts = await this.callerFacts(caller, project, auth);
     // The service token sees more than the caller: a project the caller could not see
     // itself is reported as absent, as GitLab would, so reasons leak no private paths.
-    if (!visibleTo(callerFacts, facts)) return decide(scope, denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`));
-    return decide(scope, judgeGitLab(callerFacts, facts));
+    if (!visibleTo(callerFacts, facts)) return judged(denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`), facts.path);
+    return judged(judgeGitLab(callerFacts, facts), facts.path);
   }
 
   // The caller's own token when it may read projects; else the service token; else none.
@@ -140,6 +149,10 @@ export class GitLabForge implements Forge<GitLabSession> {
     }
     return { kind: 'job', ownProject, role, allowlisted, pushAllowed, sourcePath: caller.projectPath };
   }
+}
+
+function judged(judge: Judge, project: string | null): ForgeJudgement {
+  return { judgements: judgeAll(judge), project };
 }
 
 /** Longest first: the full path, minus its last segment, minus its last two; at least group/project. */
