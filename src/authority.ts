@@ -1,5 +1,6 @@
 import type { Credential } from './credentials/credential.js';
-import type { Forge, ForgeSession } from './forges/forge.js';
+import type { CachedSession } from './cache/cached-forge.js';
+import type { Forge, ForgeJudgement, ForgeSession } from './forges/forge.js';
 import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
 import { AuthenticationFailed, BadRequest } from './errors.js';
@@ -39,6 +40,8 @@ export interface Authentication {
 export interface TokenResult {
   authentication: Authentication;
   decisions: Decision[];
+  /** How the forge answers were found: all from cache, any stale, or some asked anew. */
+  cache: 'hit' | 'miss' | 'stale' | 'none';
   token: SignedToken;
   refreshToken?: string;
 }
@@ -58,9 +61,10 @@ export class Authority {
   async issue(request: TokenRequest): Promise<TokenResult> {
     const service = this.checkService(request.service);
     const authentication = await this.authenticate(request.credential, service, request.scopes);
-    const decisions = await this.decide(authentication, request.scopes);
+    const outcomes: string[] = authentication.session ? [(authentication.session as CachedSession).cacheOutcome ?? 'miss'] : [];
+    const decisions = await Promise.all(request.scopes.map((scope) => this.decideOne(authentication, scope, outcomes)));
     const token = await this.options.signer.sign(authentication.identity.subject, service, toGrants(decisions));
-    const result: TokenResult = { authentication, decisions, token };
+    const result: TokenResult = { authentication, decisions, token, cache: summarize(outcomes) };
     if (request.offline && authentication.refresh) {
       // Never rotated: docker keeps the first identity token it was given for good.
       result.refreshToken = authentication.presentedRefreshToken ?? (await this.options.refreshTokens.issue(authentication.refresh, service));
@@ -88,13 +92,13 @@ export class Authority {
 
   /** Decides every scope; forge lookups for different scopes run concurrently. */
   async decide(authentication: Authentication, scopes: readonly Scope[]): Promise<Decision[]> {
-    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope)));
+    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [])));
   }
 
   // Static accounts answer to the ACL only. Anonymous callers get the ACL's anonymous rules,
   // else what the image's forge allows anyone. Forge callers count on their own forge only:
   // elsewhere they are anonymous.
-  private async decideOne({ identity, session }: Authentication, scope: Scope): Promise<Decision> {
+  private async decideOne({ identity, session }: Authentication, scope: Scope, outcomes: string[]): Promise<Decision> {
     const { acl, router } = this.options;
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
@@ -105,8 +109,9 @@ export class Authority {
     const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
     if (route === null) return decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`));
     const own = session !== undefined && route.forge.name === identity.source;
-    const { judgements } = await route.forge.judge(own ? session : null, route.path);
-    return decide(scope, replay(judgements));
+    const judged: ForgeJudgement & { cacheOutcome?: string } = await route.forge.judge(own ? session : null, route.path);
+    outcomes.push(judged.cacheOutcome ?? 'miss');
+    return decide(scope, replay(judged.judgements));
   }
 
   private async authenticatePassword(username: string, password: string, scopes: readonly Scope[]): Promise<Authentication> {
@@ -128,7 +133,7 @@ export class Authority {
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
     const refresh = { sub: session.identity.subject, source: forge.name, proof: JSON.stringify([username, password]) };
-    return { identity: session.identity, via, cached: false, refresh, session };
+    return { identity: session.identity, via, cached: (session as CachedSession).cacheOutcome === 'hit', refresh, session };
   }
 
   private async authenticateRefresh(token: string, service: string): Promise<Authentication> {
@@ -148,4 +153,10 @@ export class Authority {
     const identity = await this.options.staticAccounts.recheck(claims.sub, claims.proof);
     return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };
   }
+}
+
+function summarize(outcomes: readonly string[]): TokenResult['cache'] {
+  if (outcomes.length === 0) return 'none';
+  if (outcomes.includes('stale')) return 'stale';
+  return outcomes.every((o) => o === 'hit') ? 'hit' : 'miss';
 }

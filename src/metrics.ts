@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { CacheKind, CacheOutcome } from './cache/cached-forge.js';
 import type { Decision } from './policy/types.js';
 
 // Prometheus metrics (GET /metrics). Labels are low-cardinality codes only: the verdict's
@@ -29,9 +30,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly cache = new Counter({
+    name: 'forgegate_cache_total',
+    help: 'Forge answers looked up in the cache: verified credentials, rejected ones, decisions',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
+
+  /** For the caching layer: counts hits, misses and stale serves. */
+  readonly cacheObserver = (kind: CacheKind, outcome: CacheOutcome): void => {
+    this.cache.inc({ kind, outcome });
+  };
 
   tokenRequest(outcome: string, credential: string, source: string, seconds: number, decisions: readonly Decision[]): void {
     this.requests.inc({ outcome, credential, source });

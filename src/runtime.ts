@@ -1,4 +1,7 @@
 import { Authority } from './authority.js';
+import { CachedForge, type CacheObserver } from './cache/cached-forge.js';
+import { RedisLevel } from './cache/redis.js';
+import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
 import type { Forge } from './forges/forge.js';
@@ -21,6 +24,10 @@ export interface Runtime {
   key: SigningKey;
   keyGenerated: boolean;
   authority: Authority;
+  forges: CachedForge[];
+  redis: RedisLevel | null;
+  /** Releases connections (Redis) so the process can exit. */
+  close(): Promise<void>;
 }
 
 export class StartupError extends Error {
@@ -33,7 +40,7 @@ export class StartupError extends Error {
  */
 export type KeyMode = 'generate' | 'ephemeral';
 
-export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate'): Promise<Runtime> {
+export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate', observe?: CacheObserver): Promise<Runtime> {
   const { key, generated } = keyMode === 'generate' ? await loadOrGenerateKey(config.token.keyDir, config.token.algorithm) : await loadOrEphemeral(config);
   if (config.token.header === 'x5c' && key.notAfter.getTime() <= Date.now()) {
     throw new StartupError(
@@ -45,15 +52,20 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
       ? null
       : await HtpasswdFile.load(config.users.htpasswd, (error) => logger.error({ err: error.message }, 'htpasswd reload failed; keeping the previous content'));
 
+  const redis = config.cache.redisUrl === null ? null : new RedisLevel(config.cache.redisUrl, config.cache.keyPrefix, logger);
+  const cache = new TieredCache(redis);
+  const cacheSecret = deriveSecret(key.privateKey, 'credential-hmac');
+  const forges = config.forges.map((forge) => new CachedForge(createForge(forge), cache, cacheSecret, config.cache, logger, observe));
+
   const authority = new Authority({
     service: config.token.service,
     staticAccounts: new StaticAccounts(htpasswd, deriveSecret(key.privateKey, 'credential-hmac'), config.cache.identityTtl),
     acl: new Acl(config.acl),
-    router: new ForgeRouter(config.forges.map(createForge)),
+    router: new ForgeRouter(forges),
     signer: new TokenSigner(key, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
     refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
   });
-  return { config, key, keyGenerated: generated, authority };
+  return { config, key, keyGenerated: generated, authority, forges, redis, close: async () => redis?.close() };
 }
 
 function createForge(config: Config['forges'][number]): Forge {

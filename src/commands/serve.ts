@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { createApp } from '../http/app.js';
 import { listen, type RunningServer } from '../http/server.js';
 import { createLogger, type Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import { buildRuntime, certificateDaysLeft, type Runtime } from '../runtime.js';
 import { VERSION } from '../version.js';
 import { CommandError } from './io.js';
@@ -20,7 +21,8 @@ export interface Serving {
 
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
 export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
-  const runtime = await buildRuntime(loaded.config, logger);
+  const metrics = new Metrics();
+  const runtime = await buildRuntime(loaded.config, logger, 'generate', metrics.cacheObserver);
   const { config, key } = runtime;
   if (runtime.keyGenerated) logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
   const daysLeft = certificateDaysLeft(key);
@@ -35,6 +37,8 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     service: config.token.service,
     trustProxy: config.server.trustProxy,
     logger,
+    metrics,
+    readiness: async () => readiness(runtime),
   });
   let server: RunningServer;
   try {
@@ -44,6 +48,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   }
   const stop = async () => {
     await server.close();
+    await runtime.close();
     logger.info('forgegate stopped');
     logger.flush();
   };
@@ -64,6 +69,13 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings }, 'forgegate started');
 
   return { runtime, server, realm, stop };
+}
+
+// A Redis outage degrades (the in-process level serves), it does not make a replica unready.
+async function readiness(runtime: Runtime): Promise<Record<string, unknown>> {
+  const forges = Object.fromEntries(runtime.forges.map((forge) => [forge.name, { type: forge.type, prefix: forge.prefix }]));
+  const redis = runtime.redis === null ? { status: 'disabled' } : { status: runtime.redis.status === 'up' ? 'ok' : 'degraded', state: runtime.redis.status };
+  return { redis, forges };
 }
 
 function realmUrl(runtime: Runtime, server: RunningServer): string {

@@ -18,8 +18,9 @@ export interface AppOptions {
   service: string;
   trustProxy: boolean;
   logger: Logger;
-  /** Readiness of dependencies beyond the key; filled in as Redis and forges arrive. */
+  /** Readiness of dependencies beyond the key (Redis, forges). */
   readiness?: () => Promise<Record<string, unknown>>;
+  metrics?: Metrics;
 }
 
 /** A form body carries a handful of short fields; anything near this is abuse. */
@@ -28,7 +29,7 @@ const FORM_LIMIT = '64kb';
 export function createApp(options: AppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
   const router = new Router();
-  const metrics = new Metrics();
+  const metrics = options.metrics ?? new Metrics();
   const token = tokenHandler(options.authority, options.logger, metrics);
   const form = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 

@@ -63,7 +63,7 @@ function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint,
     denied: result?.decisions.flatMap((d) => d.verdicts.filter((v) => !v.granted).map((v) => `${d.scope.name}: ${v.reason}`)) ?? [],
     offline: request?.offline ?? false,
     refreshIssued: result?.refreshToken !== undefined,
-    cache: authentication ? (authentication.cached ? 'hit' : 'miss') : undefined,
+    cache: result === undefined ? undefined : authentication?.via === 'password' && authentication.identity.kind === 'static' ? (authentication.cached ? 'hit' : 'miss') : result.cache,
     outcome: error === undefined ? 'granted' : outcomeOf(error),
     latencyMs: Math.round(latencyMs * 1000) / 1000,
   };

@@ -21,11 +21,15 @@ export interface TestForgegate {
   stop(): Promise<void>;
 }
 
-/** `raw` is a configuration as it would be parsed from YAML; keyDir defaults to a temp dir. */
+/**
+ * `raw` is a configuration as it would be parsed from YAML; keyDir defaults to a temp dir and
+ * the cache TTLs to 0 (no caching).
+ */
 export async function startForgegate(raw: Record<string, any> = {}): Promise<TestForgegate> {
   const keyDir = raw.token?.keyDir ?? (await makeTempDir('keys'));
   const config = parseConfig(
-    { forges: [], ...raw, server: { listen: '127.0.0.1:0', ...raw.server }, token: { ...raw.token, keyDir } },
+    // No caching unless a test asks for it: most suites pin what the forge is asked each time.
+    { forges: [], ...raw, server: { listen: '127.0.0.1:0', ...raw.server }, token: { ...raw.token, keyDir }, cache: { identityTtl: 0, decisionTtl: 0, negativeTtl: 0, ...raw.cache } },
     process.env,
     'test',
   );
@@ -53,7 +57,10 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     config,
     logs: () => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
     rawLogs: () => text,
-    stop: () => server.close(100),
+    stop: async () => {
+      await server.close(100);
+      await runtime.close();
+    },
   };
 }
 

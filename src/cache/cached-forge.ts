@@ -1,0 +1,153 @@
+import { fingerprint } from '../credentials/fingerprint.js';
+import { AuthenticationFailed, Unavailable } from '../errors.js';
+import type { Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
+import type { Logger } from '../log.js';
+import { SingleFlight } from './single-flight.js';
+import type { TieredCache } from './tiered.js';
+
+// A forge behind the cache (forges.md section 5): verified credentials, rejected ones and
+// judgements are remembered, identical concurrent lookups collapse into one forge call, and
+// while the forge is down a recent answer may stand in (cache.staleIfError).
+// Credentials appear in keys only as an HMAC under a server secret.
+
+export interface CachePolicy {
+  identityTtl: number;
+  decisionTtl: number;
+  negativeTtl: number;
+  staleIfError: number;
+}
+
+export type CacheOutcome = 'hit' | 'miss' | 'stale';
+export type CacheKind = 'identity' | 'rejected' | 'decision';
+
+export interface CacheObserver {
+  (kind: CacheKind, outcome: CacheOutcome): void;
+}
+
+/** What the caching layer adds to a session: its cache key and how it was found. */
+export interface CachedSession extends ForgeSession {
+  cacheKey?: string;
+  cacheOutcome?: CacheOutcome;
+}
+
+export class CachedForge implements Forge<CachedSession> {
+  private readonly identities = new SingleFlight<CachedSession>();
+  private readonly judgements = new SingleFlight<ForgeJudgement>();
+
+  constructor(
+    private readonly inner: Forge,
+    private readonly cache: TieredCache,
+    private readonly secret: Uint8Array,
+    private readonly policy: CachePolicy,
+    private readonly logger: Logger,
+    private readonly observe: CacheObserver = () => {},
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+  get type(): 'gitlab' | 'github' {
+    return this.inner.type;
+  }
+  get prefix(): string {
+    return this.inner.prefix;
+  }
+
+  recognises(username: string, password: string): boolean {
+    return this.inner.recognises(username, password);
+  }
+
+  persist(session: CachedSession): unknown {
+    return this.inner.persist(session);
+  }
+
+  restore(data: unknown, password: string): CachedSession {
+    return this.inner.restore(data, password);
+  }
+
+  async authenticate(username: string, password: string): Promise<CachedSession> {
+    const credential = fingerprint(this.secret, this.name, username, password);
+    const rejected = await this.cache.get<string>(`neg:${this.name}:${credential}`);
+    if (rejected?.fresh) {
+      this.observe('rejected', 'hit');
+      throw new AuthenticationFailed('invalid username or token', `${rejected.value} (remembered for cache.negativeTtl)`);
+    }
+    const key = `id:${this.name}:${credential}`;
+    const cached = await this.cache.get<unknown>(key);
+    if (cached?.fresh) return this.revive(cached.value, password, credential, 'hit');
+
+    return this.identities.run(key, async () => {
+      try {
+        const session = await this.inner.authenticate(username, password);
+        this.cache.set(key, this.inner.persist(session), this.policy.identityTtl, this.policy.staleIfError, [this.accountIndex(session.account)]);
+        this.observe('identity', 'miss');
+        return { ...session, cacheKey: credential, cacheOutcome: 'miss' };
+      } catch (error) {
+        if (error instanceof AuthenticationFailed) {
+          this.cache.delete(key);
+          this.cache.set(`neg:${this.name}:${credential}`, error.reason, this.policy.negativeTtl);
+          throw error;
+        }
+        if (error instanceof Unavailable && this.usableStale(cached)) {
+          this.logger.warn({ forge: this.name, kind: 'identity', ageMs: cached!.ageMs }, 'forge unavailable: serving a stale verified credential');
+          return this.revive(cached!.value, password, credential, 'stale');
+        }
+        throw error;
+      }
+    });
+  }
+
+  async judge(session: CachedSession | null, path: string): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
+    // Anonymous answers are shared by all anonymous callers; a session's are its own.
+    const who = session === null ? 'anonymous' : (session.cacheKey ?? fingerprint(this.secret, session.account));
+    const key = `dec:${this.name}:${who}:${path.toLowerCase()}`;
+    const cached = await this.cache.get<ForgeJudgement>(key);
+    if (cached?.fresh) {
+      this.observe('decision', 'hit');
+      return { ...cached.value, cacheOutcome: 'hit' };
+    }
+    return this.judgements.run(key, async () => {
+      try {
+        const judged = await this.inner.judge(session, path);
+        const indexes = [...(judged.project === null ? [] : [this.projectIndex(judged.project)]), ...(session ? [this.accountIndex(session.account)] : [])];
+        this.cache.set(key, judged, this.policy.decisionTtl, this.policy.staleIfError, indexes);
+        this.observe('decision', 'miss');
+        return { ...judged, cacheOutcome: 'miss' as const };
+      } catch (error) {
+        if (error instanceof Unavailable && this.usableStale(cached)) {
+          this.logger.warn({ forge: this.name, kind: 'decision', image: path, ageMs: cached!.ageMs }, 'forge unavailable: serving a stale decision');
+          this.observe('decision', 'stale');
+          return { ...cached!.value, cacheOutcome: 'stale' as const };
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** Drops what is cached about a project or repository (a webhook said it changed). */
+  invalidateProject(project: string): Promise<number> {
+    return this.cache.invalidate(this.projectIndex(project));
+  }
+
+  /** Drops what is cached about an account: its verified credentials and its decisions. */
+  invalidateAccount(account: string): Promise<number> {
+    return this.cache.invalidate(this.accountIndex(account));
+  }
+
+  private revive(data: unknown, password: string, credential: string, outcome: CacheOutcome): CachedSession {
+    this.observe('identity', outcome);
+    return { ...this.inner.restore(data, password), cacheKey: credential, cacheOutcome: outcome };
+  }
+
+  private usableStale(cached: { ageMs: number } | undefined): boolean {
+    return cached !== undefined && this.policy.staleIfError > 0;
+  }
+
+  private projectIndex(project: string): string {
+    return `idx:p:${this.name}:${project.toLowerCase()}`;
+  }
+
+  private accountIndex(account: string): string {
+    return `idx:a:${this.name}:${account}`;
+  }
+}

@@ -1,0 +1,93 @@
+import { LRUCache } from 'lru-cache';
+import type { RedisLevel } from './redis.js';
+
+// Two cache levels: a bounded in-process LRU in front of Redis (shared by every replica).
+// The hot path usually ends in the LRU with no network call. Entries outlive their
+// freshness by the stale-if-error window, so a decision can stand in while its forge is down.
+//
+// Entries are indexed by the project and the account they concern, so that a webhook can
+// drop exactly those, on every replica (Redis holds the index; a published message tells the
+// other replicas to drop their LRU copies).
+
+export interface Cached<T> {
+  value: T;
+  /** Still within its TTL; otherwise only usable while its source is down. */
+  fresh: boolean;
+  ageMs: number;
+}
+
+interface Entry {
+  value: unknown;
+  storedAt: number;
+  ttlMs: number;
+}
+
+const INVALIDATION_CHANNEL = 'invalidate';
+/** The in-process level's bound, in characters of JSON (about the bytes it holds, twice over). */
+const LOCAL_MAX_SIZE = 32 * 1024 * 1024;
+const LOCAL_MAX_ENTRIES = 100_000;
+
+export class TieredCache {
+  private readonly local = new LRUCache<string, Entry>({ max: LOCAL_MAX_ENTRIES, maxSize: LOCAL_MAX_SIZE, sizeCalculation: () => 1 });
+  /** In-process index: index key -> cache keys, for replicas without Redis and for local copies. */
+  private readonly localIndex = new LRUCache<string, Set<string>>({ max: LOCAL_MAX_ENTRIES });
+
+  constructor(private readonly redis: RedisLevel | null) {
+    redis?.subscribe(INVALIDATION_CHANNEL, (message) => {
+      for (const key of JSON.parse(message) as string[]) this.local.delete(key);
+    });
+  }
+
+  async get<T>(key: string): Promise<Cached<T> | undefined> {
+    let entry = this.local.get(key);
+    if (entry === undefined && this.redis !== null) {
+      const text = await this.redis.get(key);
+      if (text !== undefined) {
+        entry = JSON.parse(text) as Entry;
+        const remaining = entry.storedAt + entry.ttlMs - Date.now();
+        if (remaining > 0) this.local.set(key, entry, { ttl: remaining, size: text.length });
+      }
+    }
+    if (entry === undefined) return undefined;
+    const ageMs = Date.now() - entry.storedAt;
+    return { value: entry.value as T, fresh: ageMs < entry.ttlMs, ageMs };
+  }
+
+  /**
+   * Keeps `value` fresh for `ttlSeconds`, and stale-but-usable `keepSeconds` longer.
+   * `indexes` name the projects and accounts it concerns.
+   */
+  set(key: string, value: unknown, ttlSeconds: number, keepSeconds = 0, indexes: readonly string[] = []): void {
+    if (ttlSeconds <= 0) return;
+    const lifetimeMs = (ttlSeconds + keepSeconds) * 1000;
+    const entry = { value, storedAt: Date.now(), ttlMs: ttlSeconds * 1000 };
+    const text = JSON.stringify(entry);
+    this.local.set(key, entry, { ttl: lifetimeMs, size: Math.max(1, text.length) });
+    this.redis?.set(key, text, lifetimeMs);
+    for (const index of indexes) {
+      let members = this.localIndex.get(index);
+      if (!members) this.localIndex.set(index, (members = new Set()), { ttl: lifetimeMs });
+      members.add(key);
+      this.redis?.index(index, key, lifetimeMs);
+    }
+  }
+
+  delete(key: string): void {
+    this.local.delete(key);
+    this.redis?.delete([key]);
+  }
+
+  /** Drops every entry filed under `index`, here, in Redis, and on every other replica. */
+  async invalidate(index: string): Promise<number> {
+    const keys = new Set(this.localIndex.get(index) ?? []);
+    this.localIndex.delete(index);
+    if (this.redis !== null) for (const key of await this.redis.dropIndex(index)) keys.add(key);
+    for (const key of keys) this.local.delete(key);
+    if (keys.size > 0) this.redis?.publish(INVALIDATION_CHANNEL, JSON.stringify([...keys]));
+    return keys.size;
+  }
+
+  get size(): number {
+    return this.local.size;
+  }
+}
