@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ForgeCallObserver } from './forges/forge.js';
 import type { CacheKind, CacheOutcome } from './cache/cached-forge.js';
 import type { Decision } from './policy/types.js';
 
@@ -37,9 +38,39 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly forgeCalls = new Counter({
+    name: 'forgegate_forge_calls_total',
+    help: 'Forge API calls by forge, endpoint and HTTP status ("timeout"/"error" when none came)',
+    labelNames: ['forge', 'endpoint', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly forgeLatency = new Histogram({
+    name: 'forgegate_forge_call_duration_seconds',
+    help: 'Forge API call latency',
+    labelNames: ['forge', 'endpoint'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  private readonly rateLimit = new Gauge({
+    name: 'forgegate_forge_rate_limit_remaining',
+    help: 'The forge rate limit remaining, as last reported (GitHub X-RateLimit-Remaining)',
+    labelNames: ['forge'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
+
+  readonly forgeObserver: ForgeCallObserver = {
+    call: (forge, endpoint, status, seconds) => {
+      this.forgeCalls.inc({ forge, endpoint, status });
+      this.forgeLatency.observe({ forge, endpoint }, seconds);
+    },
+    rateLimitRemaining: (forge, remaining) => this.rateLimit.set({ forge }, remaining),
+  };
 
   /** For the caching layer: counts hits, misses and stale serves. */
   readonly cacheObserver = (kind: CacheKind, outcome: CacheOutcome): void => {

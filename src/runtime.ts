@@ -4,7 +4,7 @@ import { RedisLevel } from './cache/redis.js';
 import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
-import type { Forge } from './forges/forge.js';
+import type { Forge, ForgeCallObserver } from './forges/forge.js';
 import { GitHubForge } from './forges/github/forge.js';
 import { GitLabForge } from './forges/gitlab/forge.js';
 import { ForgeRouter } from './forges/router.js';
@@ -40,7 +40,12 @@ export class StartupError extends Error {
  */
 export type KeyMode = 'generate' | 'ephemeral';
 
-export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate', observe?: CacheObserver): Promise<Runtime> {
+export interface Observers {
+  cache?: CacheObserver;
+  forgeCalls?: ForgeCallObserver;
+}
+
+export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate', observers: Observers = {}): Promise<Runtime> {
   const { key, generated } = keyMode === 'generate' ? await loadOrGenerateKey(config.token.keyDir, config.token.algorithm) : await loadOrEphemeral(config);
   if (config.token.header === 'x5c' && key.notAfter.getTime() <= Date.now()) {
     throw new StartupError(
@@ -55,7 +60,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   const redis = config.cache.redisUrl === null ? null : new RedisLevel(config.cache.redisUrl, config.cache.keyPrefix, logger);
   const cache = new TieredCache(redis);
   const cacheSecret = deriveSecret(key.privateKey, 'credential-hmac');
-  const forges = config.forges.map((forge) => new CachedForge(createForge(forge), cache, cacheSecret, config.cache, logger, observe));
+  const forges = config.forges.map((forge) => new CachedForge(createForge(forge, observers.forgeCalls), cache, cacheSecret, config.cache, logger, observers.cache));
 
   const authority = new Authority({
     service: config.token.service,
@@ -68,8 +73,8 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   return { config, key, keyGenerated: generated, authority, forges, redis, close: async () => redis?.close() };
 }
 
-function createForge(config: Config['forges'][number]): Forge {
-  return config.type === 'gitlab' ? (new GitLabForge(config) as Forge) : (new GitHubForge(config) as Forge);
+function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Forge {
+  return config.type === 'gitlab' ? (new GitLabForge(config, observer) as Forge) : (new GitHubForge(config, observer) as Forge);
 }
 
 /** Days until the signing certificate expires (negative once it has). */

@@ -58,3 +58,12 @@ export class ForgeRefusal extends Error {
     super(message);
   }
 }
+
+/** Told about every forge API call, for metrics: the status, or "timeout"/"error" when none came. */
+export interface ForgeCallObserver {
+  call(forge: string, endpoint: string, status: string, seconds: number): void;
+  /** GitHub's X-RateLimit-Remaining as last seen. */
+  rateLimitRemaining(forge: string, remaining: number): void;
+}
+
+export const IGNORE_CALLS: ForgeCallObserver = { call() {}, rateLimitRemaining() {} };

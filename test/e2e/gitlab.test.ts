@@ -330,4 +330,14 @@ forges:
       assert.deepEqual(unexpected, [], 'only the endpoints of forges.md section 2 (and GET /users/:id)');
     },
   );
+
+  test('/metrics counts GitLab calls by endpoint and status, and verdicts by rule', async () => {
+    const text = await (await fetch(`${fg.url}/metrics`)).text();
+    assert.match(text, /forgegate_forge_calls_total\{forge="gitlab",endpoint="GET \/projects\/:id",status="200"\} [1-9]/);
+    assert.match(text, /forgegate_forge_calls_total\{forge="gitlab",endpoint="GET \/job",status="200"\} [1-9]/);
+    assert.match(text, /forgegate_forge_call_duration_seconds_bucket\{le="0.01",forge="gitlab",endpoint="GET \/user"\}/);
+    assert.match(text, /forgegate_verdicts_total\{action="push",verdict="denied",rule="role",source="gitlab"\} [1-9]/);
+    assert.match(text, /forgegate_cache_total\{kind="[a-z]+",outcome="(hit|miss)"\}/);
+    for (const secret of Object.values(TOKENS)) assert.ok(!text.includes(secret));
+  });
 });

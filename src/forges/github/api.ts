@@ -3,7 +3,7 @@ import { Octokit } from '@octokit/rest';
 import { z } from 'zod';
 import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
-import { ForgeRefusal } from '../forge.js';
+import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitHub REST calls forgegate makes (forges.md section 3), through @octokit/rest.
 // Octokit neither times out nor checks bodies by itself: every call carries its own
@@ -37,6 +37,7 @@ export class GitHubApi {
     private readonly forge: string,
     private readonly baseUrl: string,
     timeoutSeconds: number,
+    private readonly observer: ForgeCallObserver = IGNORE_CALLS,
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
   }
@@ -76,11 +77,16 @@ export class GitHubApi {
     const resetAt = this.exhausted.get(quotaKey);
     if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
     const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       const response = await request(octokit, AbortSignal.timeout(this.timeoutMs));
+      this.observer.call(this.forge, endpoint, String((response as { status?: number }).status ?? 200), seconds());
       this.noteQuota(quotaKey, response.headers);
       return response;
     } catch (error) {
+      const status = (error as { status?: number; response?: unknown }).response === undefined ? 'error' : String((error as { status: number }).status);
+      this.observer.call(this.forge, endpoint, status, seconds());
       throw this.classify(endpoint, quotaKey, error);
     }
   }
@@ -103,6 +109,8 @@ export class GitHubApi {
 
   /** Remembers a spent quota; returns its reset time when it is spent. */
   private noteQuota(quotaKey: string, headers: Record<string, unknown>): number | undefined {
+    const remaining = Number(headers['x-ratelimit-remaining']);
+    if (Number.isFinite(remaining)) this.observer.rateLimitRemaining(this.forge, remaining);
     if (headers['x-ratelimit-remaining'] !== '0' && headers['x-ratelimit-remaining'] !== 0) return undefined;
     const resetAt = Number(headers['x-ratelimit-reset']) * 1000;
     if (!(resetAt > Date.now())) return undefined;

@@ -2,7 +2,7 @@ import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
 import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
-import { ForgeRefusal, type Forge, type ForgeJudgement, type ForgeSession } from '../forge.js';
+import { ForgeRefusal, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
 import { GitHubApi, type GitHubRepoJson } from './api.js';
 
 // GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
@@ -26,10 +26,13 @@ export class GitHubForge implements Forge<GitHubSession> {
   readonly prefix: string;
   private readonly api: GitHubApi;
 
-  constructor(private readonly config: ForgeConfig) {
+  constructor(
+    private readonly config: ForgeConfig,
+    observer?: ForgeCallObserver,
+  ) {
     this.name = config.name;
     this.prefix = config.prefix;
-    this.api = new GitHubApi(config.name, config.url.replace(/\/+$/, ''), config.timeout);
+    this.api = new GitHubApi(config.name, config.url.replace(/\/+$/, ''), config.timeout, observer);
   }
 
   recognises(_username: string, password: string): boolean {

@@ -1,7 +1,7 @@
 import { GitbeakerRequestError, Jobs, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
-import { ForgeRefusal } from '../forge.js';
+import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitLab REST calls forgegate makes (forges.md section 2), through @gitbeaker/rest.
 // Each answer is either data of the expected shape, a ForgeRefusal (the status GitLab
@@ -61,6 +61,7 @@ export class GitLabApi {
     private readonly forge: string,
     private readonly host: string,
     timeoutSeconds: number,
+    private readonly observer: ForgeCallObserver = IGNORE_CALLS,
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
   }
@@ -139,10 +140,15 @@ export class GitLabApi {
 
   private async call<T>(endpoint: string, shape: z.ZodType<T>, request: () => Promise<unknown>): Promise<T> {
     let body: unknown;
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       body = await request();
+      this.observer.call(this.forge, endpoint, '200', seconds());
     } catch (error) {
-      throw this.classify(endpoint, error);
+      const classified = this.classify(endpoint, error);
+      this.observer.call(this.forge, endpoint, classified instanceof ForgeRefusal ? String(classified.httpStatus) : /within/.test(classified.message) ? 'timeout' : 'error', seconds());
+      throw classified;
     }
     const parsed = shape.safeParse(body);
     if (!parsed.success) throw new Unavailable(`GitLab "${this.forge}" answered ${endpoint} with an unexpected body`, this.forge);

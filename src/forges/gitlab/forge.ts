@@ -3,7 +3,7 @@ import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
-import type { Forge, ForgeJudgement } from '../forge.js';
+import type { Forge, ForgeCallObserver, ForgeJudgement } from '../forge.js';
 import { ForgeRefusal, GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
 
@@ -21,10 +21,13 @@ export class GitLabForge implements Forge<GitLabSession> {
   private readonly ctx: CredentialContext;
   private readonly pushAllowlist: { source: string; targets: RegExp[] }[];
 
-  constructor(private readonly config: ForgeConfig) {
+  constructor(
+    private readonly config: ForgeConfig,
+    observer?: ForgeCallObserver,
+  ) {
     this.name = config.name;
     this.prefix = config.prefix;
-    this.api = new GitLabApi(config.name, config.url, config.timeout);
+    this.api = new GitLabApi(config.name, config.url, config.timeout, observer);
     this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken: config.serviceToken };
     this.pushAllowlist = (config.jobTokenPushAllowlist ?? []).map((entry) => ({
       source: entry.source.toLowerCase(),
