@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
@@ -9,7 +10,8 @@ import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js'
 // Octokit neither times out nor checks bodies by itself: every call carries its own
 // deadline, and every body is checked for the fields read. The rate limit GitHub reports
 // is honoured: once a token's quota is spent, calls for it answer 503 until the reset
-// instead of hammering GitHub.
+// instead of hammering GitHub. Answers are revalidated with their ETag (If-None-Match):
+// a 304 costs no rate limit, so refreshing a cached decision is free.
 
 const user = z.object({ login: z.string(), id: z.number(), type: z.string().optional(), site_admin: z.boolean().optional() });
 const permissions = z.object({ admin: z.boolean(), maintain: z.boolean().optional(), push: z.boolean(), triage: z.boolean().optional(), pull: z.boolean() });
@@ -28,10 +30,27 @@ export type GitHubRepoJson = z.infer<typeof repository>;
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 
+interface Answer {
+  status: number;
+  data: unknown;
+  headers: Record<string, unknown>;
+}
+type RequestOptions = {
+  headers: Record<string, string>;
+  request: { signal: AbortSignal };
+};
+interface Validated {
+  etag: string;
+  data: unknown;
+  headers: Record<string, unknown>;
+}
+
 export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
   private readonly exhausted = new MemoryCache<number>(10_000);
+  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with. */
+  private readonly validators = new LRUCache<string, Validated>({ max: 10_000 });
 
   constructor(
     private readonly forge: string,
@@ -44,7 +63,7 @@ export class GitHubApi {
 
   /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
   async authenticatedUser(token: string): Promise<{ user: GitHubUserJson; scopes: string[] | null }> {
-    const response = await this.call('GET /user', token, (octokit, signal) => octokit.rest.users.getAuthenticated({ request: { signal } }));
+    const response = await this.call('GET /user', token, '/user', (octokit, request) => octokit.rest.users.getAuthenticated(request));
     const header = response.headers['x-oauth-scopes'];
     const scopes = header === undefined ? null : String(header).split(',').map((s) => s.trim()).filter(Boolean);
     return { user: this.parse('GET /user', user, response.data), scopes };
@@ -53,7 +72,7 @@ export class GitHubApi {
   /** The repository as `token` (or nobody) sees it; null when GitHub answers 404. */
   async repository(owner: string, repo: string, token: string | null): Promise<GitHubRepoJson | null> {
     try {
-      const response = await this.call('GET /repos/{owner}/{repo}', token, (octokit, signal) => octokit.rest.repos.get({ owner, repo, request: { signal } }));
+      const response = await this.call('GET /repos/{owner}/{repo}', token, `/repos/${owner}/${repo}`, (octokit, request) => octokit.rest.repos.get({ owner, repo, ...request }));
       return this.parse('GET /repos/{owner}/{repo}', repository, response.data);
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
@@ -62,31 +81,36 @@ export class GitHubApi {
   }
 
   async installationRepositories(token: string): Promise<GitHubRepoJson[]> {
-    const response = await this.call('GET /installation/repositories', token, (octokit, signal) =>
-      octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 100, request: { signal } }),
+    const response = await this.call('GET /installation/repositories', token, '/installation/repositories', (octokit, request) =>
+      octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 100, ...request }),
     );
     return this.parse('GET /installation/repositories', installationRepositories, response.data).repositories;
   }
 
-  private async call<R extends { headers: Record<string, unknown> }>(
-    endpoint: string,
-    token: string | null,
-    request: (octokit: Octokit, signal: AbortSignal) => Promise<R>,
-  ): Promise<R> {
+  private async call(endpoint: string, token: string | null, resource: string, request: (octokit: Octokit, options: RequestOptions) => Promise<Answer>): Promise<Answer> {
     const quotaKey = createHash('sha256').update(token ?? '(anonymous)').digest('base64url');
     const resetAt = this.exhausted.get(quotaKey);
     if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
     const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
+    const validatorKey = `${quotaKey}:${resource}`;
+    const known = this.validators.get(validatorKey);
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const response = await request(octokit, AbortSignal.timeout(this.timeoutMs));
-      this.observer.call(this.forge, endpoint, String((response as { status?: number }).status ?? 200), seconds());
+      const response = await request(octokit, {
+        headers: known ? { 'if-none-match': known.etag } : {},
+        request: { signal: AbortSignal.timeout(this.timeoutMs) },
+      });
+      this.observer.call(this.forge, endpoint, String(response.status), seconds());
       this.noteQuota(quotaKey, response.headers);
+      const etag = response.headers.etag;
+      if (typeof etag === 'string') this.validators.set(validatorKey, { etag, data: response.data, headers: response.headers });
       return response;
     } catch (error) {
       const status = (error as { status?: number; response?: unknown }).response === undefined ? 'error' : String((error as { status: number }).status);
       this.observer.call(this.forge, endpoint, status, seconds());
+      // Octokit reports 304 Not Modified as an error: it means the answer we hold is current.
+      if (status === '304' && known) return { status: 304, data: known.data, headers: { ...known.headers, ...(error as { response: Answer }).response.headers } };
       throw this.classify(endpoint, quotaKey, error);
     }
   }
