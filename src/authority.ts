@@ -1,5 +1,5 @@
 import type { Credential } from './credentials/credential.js';
-import type { CachedSession } from './cache/cached-forge.js';
+import { CachedForge, type CachedSession } from './cache/cached-forge.js';
 import type { Forge, ForgeJudgement, ForgeSession } from './forges/forge.js';
 import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
@@ -86,7 +86,7 @@ export class Authority {
       case 'password':
         return this.authenticatePassword(credential.username, credential.password, scopes);
       case 'refresh':
-        return this.authenticateRefresh(credential.token, service);
+        return this.authenticateRefresh(credential.token, service, scopes);
     }
   }
 
@@ -125,10 +125,18 @@ export class Authority {
     if (forge === null) {
       throw new AuthenticationFailed('invalid username or password', `no static account "${username}", and no single forge could be told apart for the credential`);
     }
-    return this.authenticateWithForge(forge, username, password, 'password');
+    return this.authenticateWithForge(forge, username, password, 'password', scopes);
   }
 
-  private async authenticateWithForge(forge: Forge, username: string, password: string, via: Credential['kind']): Promise<Authentication> {
+  private async authenticateWithForge(forge: Forge, username: string, password: string, via: Credential['kind'], scopes: readonly Scope[]): Promise<Authentication> {
+    // A credential seen before may start its lookups now, beside its re-verification.
+    if (forge instanceof CachedForge) {
+      const paths = scopes.flatMap((scope) => {
+        const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
+        return route?.forge === forge ? [route.path] : [];
+      });
+      forge.preheat(username, password, paths);
+    }
     const session = await forge.authenticate(username, password);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
@@ -136,7 +144,7 @@ export class Authority {
     return { identity: session.identity, via, cached: (session as CachedSession).cacheOutcome === 'hit', refresh, session };
   }
 
-  private async authenticateRefresh(token: string, service: string): Promise<Authentication> {
+  private async authenticateRefresh(token: string, service: string, scopes: readonly Scope[]): Promise<Authentication> {
     let claims: RefreshClaims;
     try {
       claims = await this.options.refreshTokens.open(token, service);
@@ -148,7 +156,7 @@ export class Authority {
       const forge = this.options.router.byName(claims.source);
       if (forge === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
       const [username, password] = JSON.parse(claims.proof) as [string, string];
-      return { ...(await this.authenticateWithForge(forge, username, password, 'refresh')), presentedRefreshToken: token };
+      return { ...(await this.authenticateWithForge(forge, username, password, 'refresh', scopes)), presentedRefreshToken: token };
     }
     const identity = await this.options.staticAccounts.recheck(claims.sub, claims.proof);
     return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };

@@ -57,6 +57,23 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.recognises(username, password);
   }
 
+  /**
+   * Starts, beside the re-verification of a credential seen before (its identity entry is
+   * past its TTL but still held), the lookups its remembered session says will be needed.
+   * An unknown credential starts nothing: speculation must not spend calls on bad tokens.
+   */
+  preheat(username: string, password: string, paths: readonly string[]): void {
+    if (this.inner.prefetch === undefined || paths.length === 0) return;
+    const credential = fingerprint(this.secret, this.name, username, password);
+    void (async () => {
+      const known = await this.cache.get<unknown>(`id:${this.name}:${credential}`);
+      if (known === undefined || known.fresh) return;
+      const cold = [];
+      for (const path of paths) if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
+      if (cold.length > 0) this.inner.prefetch!(this.inner.restore(known.value, password), cold);
+    })().catch(() => {});
+  }
+
   persist(session: CachedSession): unknown {
     return this.inner.persist(session);
   }
@@ -79,7 +96,9 @@ export class CachedForge implements Forge<CachedSession> {
     return this.identities.run(key, async () => {
       try {
         const session = await this.inner.authenticate(username, password);
-        this.cache.set(key, this.inner.persist(session), this.policy.identityTtl, this.policy.staleIfError, [this.accountIndex(session.account)]);
+        // Held for a second TTL beyond freshness: a refresh can then preheat its lookups.
+        const keep = Math.max(this.policy.staleIfError, this.policy.identityTtl);
+        this.cache.set(key, this.inner.persist(session), this.policy.identityTtl, keep, [this.accountIndex(session.account)]);
         this.observe('identity', 'miss');
         return { ...session, cacheKey: credential, cacheOutcome: 'miss' };
       } catch (error) {
@@ -88,7 +107,7 @@ export class CachedForge implements Forge<CachedSession> {
           this.cache.set(`neg:${this.name}:${credential}`, error.reason, this.policy.negativeTtl);
           throw error;
         }
-        if (error instanceof Unavailable && this.usableStale(cached)) {
+        if (error instanceof Unavailable && this.usableStale(cached, this.policy.identityTtl)) {
           this.logger.warn({ forge: this.name, kind: 'identity', ageMs: cached!.ageMs }, 'forge unavailable: serving a stale verified credential');
           return this.revive(cached!.value, password, credential, 'stale');
         }
@@ -114,7 +133,7 @@ export class CachedForge implements Forge<CachedSession> {
         this.observe('decision', 'miss');
         return { ...judged, cacheOutcome: 'miss' as const };
       } catch (error) {
-        if (error instanceof Unavailable && this.usableStale(cached)) {
+        if (error instanceof Unavailable && this.usableStale(cached, this.policy.decisionTtl)) {
           this.logger.warn({ forge: this.name, kind: 'decision', image: path, ageMs: cached!.ageMs }, 'forge unavailable: serving a stale decision');
           this.observe('decision', 'stale');
           return { ...cached!.value, cacheOutcome: 'stale' as const };
@@ -139,8 +158,9 @@ export class CachedForge implements Forge<CachedSession> {
     return { ...this.inner.restore(data, password), cacheKey: credential, cacheOutcome: outcome };
   }
 
-  private usableStale(cached: { ageMs: number } | undefined): boolean {
-    return cached !== undefined && this.policy.staleIfError > 0;
+  /** A stale entry may stand in only within cache.staleIfError past its TTL. */
+  private usableStale(cached: { ageMs: number } | undefined, ttl: number): boolean {
+    return cached !== undefined && this.policy.staleIfError > 0 && cached.ageMs < (ttl + this.policy.staleIfError) * 1000;
   }
 
   private projectIndex(project: string): string {

@@ -36,6 +36,13 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
   /** Judges every action on one image; `path` has the prefix stripped. `session` null is anonymous. */
   judge(session: S | null, path: string): Promise<ForgeJudgement>;
 
+  /**
+   * A hint that judge() on these images follows the re-verification of a credential this
+   * session was built from before: a forge may start the lookups the session will need now,
+   * so a refresh costs about one round trip. Never required.
+   */
+  prefetch?(session: S, paths: readonly string[]): void;
+
   /** The session without its secret, as plain data a cache may keep. */
   persist(session: S): unknown;
 
@@ -67,3 +74,28 @@ export interface ForgeCallObserver {
 }
 
 export const IGNORE_CALLS: ForgeCallObserver = { call() {}, rateLimitRemaining() {} };
+
+/**
+ * Lookups started ahead of need (prefetch), taken once by whoever needs them, dropped
+ * when stale. Keyed by a digest of the credential, never the credential.
+ */
+export class Prefetched<T> {
+  private readonly pending = new Map<string, { promise: Promise<T>; until: number }>();
+
+  constructor(private readonly maxAgeMs = 5000, private readonly max = 10_000) {}
+
+  put(key: string, start: () => Promise<T>): void {
+    if (this.pending.has(key)) return;
+    if (this.pending.size >= this.max) this.pending.delete(this.pending.keys().next().value!);
+    const promise = start();
+    promise.catch(() => {}); // whoever takes it sees the failure; nobody else must
+    this.pending.set(key, { promise, until: Date.now() + this.maxAgeMs });
+  }
+
+  take(key: string): Promise<T> | undefined {
+    const entry = this.pending.get(key);
+    if (entry === undefined) return undefined;
+    this.pending.delete(key);
+    return entry.until > Date.now() ? entry.promise : undefined;
+  }
+}

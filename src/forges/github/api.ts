@@ -103,8 +103,11 @@ export class GitHubApi {
       });
       this.observer.call(this.forge, endpoint, String(response.status), seconds());
       this.noteQuota(quotaKey, response.headers);
+      // Only a body that parsed as JSON is worth revalidating: a 304 would replay it.
       const etag = response.headers.etag;
-      if (typeof etag === 'string') this.validators.set(validatorKey, { etag, data: response.data, headers: response.headers });
+      if (typeof etag === 'string' && typeof response.data === 'object' && response.data !== null) {
+        this.validators.set(validatorKey, { etag, data: response.data, headers: response.headers });
+      }
       return response;
     } catch (error) {
       const status = (error as { status?: number; response?: unknown }).response === undefined ? 'error' : String((error as { status: number }).status);

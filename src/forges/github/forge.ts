@@ -2,7 +2,8 @@ import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
 import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
-import { ForgeRefusal, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
+import { createHash } from 'node:crypto';
+import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
 import { GitHubApi, type GitHubRepoJson } from './api.js';
 
 // GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
@@ -25,6 +26,7 @@ export class GitHubForge implements Forge<GitHubSession> {
   readonly name: string;
   readonly prefix: string;
   private readonly api: GitHubApi;
+  private readonly prefetched = new Prefetched<GitHubRepoJson | null>();
 
   constructor(
     private readonly config: ForgeConfig,
@@ -41,6 +43,17 @@ export class GitHubForge implements Forge<GitHubSession> {
 
   authenticate(_username: string, password: string): Promise<GitHubSession> {
     return this.unexpected(password.startsWith('ghs_') ? this.installation(password) : this.user(password));
+  }
+
+  // GET /repos with the caller's token needs nothing from GET /user: both go out at once.
+  prefetch(session: GitHubSession, paths: readonly string[]): void {
+    const { caller } = session;
+    if (caller.kind !== 'user') return;
+    for (const path of paths) {
+      const [owner, repo] = path.toLowerCase().split('/');
+      if (!owner || !repo) continue;
+      this.prefetched.put(prefetchKey(caller.token, `${owner}/${repo}`), () => this.api.repository(owner, repo, caller.token));
+    }
   }
 
   judge(session: GitHubSession | null, path: string): Promise<ForgeJudgement> {
@@ -106,7 +119,8 @@ export class GitHubForge implements Forge<GitHubSession> {
     // Anonymous lookups go through the service token when there is one: GitHub allows an
     // unauthenticated client only 60 calls an hour.
     const token = caller?.token ?? this.config.serviceToken;
-    const found = await this.api.repository(owner, repo, token);
+    const prefetched = caller ? this.prefetched.take(prefetchKey(caller.token, fullName)) : undefined;
+    const found = await (prefetched ?? this.api.repository(owner, repo, token));
     if (found === null) {
       return judged(denying('no-repository', `no GitHub repository ${fullName}${caller ? ` visible to ${caller.login}` : ''}`), fullName);
     }
@@ -123,6 +137,10 @@ export class GitHubForge implements Forge<GitHubSession> {
       throw new Unavailable(`GitHub "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus})`, this.name);
     });
   }
+}
+
+function prefetchKey(token: string, fullName: string): string {
+  return `${createHash('sha256').update(token).digest('base64url')}:${fullName}`;
 }
 
 function judged(judge: Judge, repository: string | null): ForgeJudgement {

@@ -3,7 +3,9 @@ import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
-import type { Forge, ForgeCallObserver, ForgeJudgement } from '../forge.js';
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
 import { ForgeRefusal, GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
 
@@ -20,6 +22,9 @@ export class GitLabForge implements Forge<GitLabSession> {
   private readonly api: GitLabApi;
   private readonly ctx: CredentialContext;
   private readonly pushAllowlist: { source: string; targets: RegExp[] }[];
+  /** Image path -> the project found for it by anyone: try it first, skip the other candidates. */
+  private readonly resolved = new LRUCache<string, string>({ max: 50_000, ttl: 10 * 60_000 });
+  private readonly prefetched = new Prefetched<GitLabProjectJson | null>();
 
   constructor(
     private readonly config: ForgeConfig,
@@ -43,6 +48,19 @@ export class GitLabForge implements Forge<GitLabSession> {
     if (username !== JOB_TOKEN_USER) return this.unexpected(verifyAccessToken(password, this.ctx));
     if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
     return this.unexpected(verifyJobToken(password, this.ctx));
+  }
+
+  // A token known to read projects looks its project up beside its re-verification, where
+  // the project of the image is known.
+  prefetch(session: GitLabSession, paths: readonly string[]): void {
+    const { caller } = session;
+    if (caller.kind !== 'token' || !caller.scopes.some((s) => s === 'api' || s === 'read_api')) return;
+    for (const path of paths) {
+      const imagePath = path.toLowerCase();
+      const candidate = this.resolved.get(imagePath) ?? (imagePath.split('/').length === 2 ? imagePath : undefined);
+      if (candidate === undefined) continue;
+      this.prefetched.put(prefetchKey(caller.token, candidate), () => this.api.project(candidate, { bearer: caller.token }));
+    }
   }
 
   judge(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
@@ -115,9 +133,16 @@ export class GitLabForge implements Forge<GitLabSession> {
   /** The first of the image path's three longest prefixes that is a project (forges.md section 1). */
   private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
     try {
-      for (const candidate of candidates(imagePath)) {
-        const project = await this.api.project(candidate, auth);
-        if (project !== null) return project;
+      // A project can contain no groups: once any lookup found the project of this image,
+      // no other candidate can be one. A 404 there means "not visible to this caller".
+      const known = this.resolved.get(imagePath);
+      for (const candidate of known === undefined ? candidates(imagePath) : [known]) {
+        const prefetched = auth !== null && caller?.kind === 'token' && auth.bearer === caller.token ? this.prefetched.take(prefetchKey(auth.bearer, candidate)) : undefined;
+        const project = await (prefetched ?? this.api.project(candidate, auth));
+        if (project !== null) {
+          this.resolved.set(imagePath, project.path_with_namespace.toLowerCase());
+          return project;
+        }
       }
       return null;
     } catch (error) {
@@ -156,6 +181,10 @@ export class GitLabForge implements Forge<GitLabSession> {
 
 function judged(judge: Judge, project: string | null): ForgeJudgement {
   return { judgements: judgeAll(judge), project };
+}
+
+function prefetchKey(token: string, candidate: string): string {
+  return `${createHash('sha256').update(token).digest('base64url')}:${candidate}`;
 }
 
 /** Longest first: the full path, minus its last segment, minus its last two; at least group/project. */
