@@ -47,7 +47,7 @@ export class TokenSigner {
       access,
     })
       .setProtectedHeader(this.header as { alg: string })
-      .sign(this.key.privateKey);
+      .sign(this.key.signingKey);
     return { token, issuedAt: new Date(iat * 1000), expiresIn: this.options.ttl };
   }
 }
