@@ -128,7 +128,10 @@ export class CachedForge implements Forge<CachedSession> {
     return this.judgements.run(key, async () => {
       try {
         const judged = await this.inner.judge(session, path);
-        const indexes = [...(judged.project === null ? [] : [this.projectIndex(judged.project)]), ...(session ? [this.accountIndex(session.account)] : [])];
+        // An image in no project is filed under every path it could belong to, so that a
+        // project created, renamed or moved there is seen at once.
+        const projects = judged.project === null ? enclosingPaths(path) : [judged.project];
+        const indexes = [...projects.map((p) => this.projectIndex(p)), ...(session ? [this.accountIndex(session.account)] : [])];
         this.cache.set(key, judged, this.policy.decisionTtl, this.policy.staleIfError, indexes);
         this.observe('decision', 'miss');
         return { ...judged, cacheOutcome: 'miss' as const };
@@ -145,6 +148,7 @@ export class CachedForge implements Forge<CachedSession> {
 
   /** Drops what is cached about a project or repository (a webhook said it changed). */
   invalidateProject(project: string): Promise<number> {
+    this.inner.forget?.(project);
     return this.cache.invalidate(this.projectIndex(project));
   }
 
@@ -170,4 +174,12 @@ export class CachedForge implements Forge<CachedSession> {
   private accountIndex(account: string): string {
     return `idx:a:${this.name}:${account}`;
   }
+}
+
+/** `a/b/c/d` -> `a/b`, `a/b/c`, `a/b/c/d`: the paths a project of this image could have. */
+function enclosingPaths(path: string): string[] {
+  const segments = path.toLowerCase().split('/');
+  const paths: string[] = [];
+  for (let n = 2; n <= segments.length; n++) paths.push(segments.slice(0, n).join('/'));
+  return paths;
 }

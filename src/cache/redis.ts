@@ -64,11 +64,16 @@ export class RedisLevel {
     void this.attempt(() => this.client.publish(this.prefix + channel, message));
   }
 
+  // SUBSCRIBE is sent on every (re)connection: with the offline queue off, one sent before
+  // the connection is ready would be refused, and a reconnection starts unsubscribed.
   subscribe(channel: string, onMessage: (message: string) => void): void {
+    const name = this.prefix + channel;
     this.subscriber.on('message', (from: string, message: string) => {
-      if (from === this.prefix + channel) onMessage(message);
+      if (from === name) onMessage(message);
     });
-    void this.subscriber.subscribe(this.prefix + channel).catch(() => {});
+    const join = () => void this.subscriber.subscribe(name).catch(() => {});
+    this.subscriber.on('ready', join);
+    if (this.subscriber.status === 'ready') join();
   }
 
   async ping(): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { createApp } from '../http/app.js';
+import { webhookOptions } from '../http/hooks/index.js';
 import { listen, type RunningServer } from '../http/server.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
@@ -39,6 +40,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     logger,
     metrics,
     readiness: async () => readiness(runtime),
+    webhooks: webhookOptions(runtime),
   });
   let server: RunningServer;
   try {

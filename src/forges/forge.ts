@@ -43,6 +43,9 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
    */
   prefetch?(session: S, paths: readonly string[]): void;
 
+  /** Forgets anything the forge itself remembers about a project (it was renamed, moved, deleted). */
+  forget?(project: string): void;
+
   /** The session without its secret, as plain data a cache may keep. */
   persist(session: S): unknown;
 

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
+import { hookRoutes, type WebhookOptions } from './hooks/index.js';
 import { tokenHandler } from './token-route.js';
 
 // The Koa application: routes of interface.md, one error format, request ids.
@@ -21,6 +22,8 @@ export interface AppOptions {
   /** Readiness of dependencies beyond the key (Redis, forges). */
   readiness?: () => Promise<Record<string, unknown>>;
   metrics?: Metrics;
+  /** The forges webhooks may invalidate (POST /hooks/gitlab, /hooks/github); absent: 404. */
+  webhooks?: WebhookOptions;
 }
 
 /** A form body carries a handful of short fields; anything near this is abuse. */
@@ -52,6 +55,7 @@ export function createApp(options: AppOptions): Koa {
     const dependencies = { keys: { status: 'ok', kid: options.key.kid, certificateExpires: options.key.notAfter.toISOString() }, ...(await options.readiness?.()) };
     ctx.body = { status: 'ok', dependencies };
   });
+  if (options.webhooks) hookRoutes(router, options.webhooks, options.logger);
 
   app.use(requestId());
   app.use(errorHandler(options.logger, options.service));

@@ -190,6 +190,15 @@ export class FakeGitLab extends FakeServer {
     this.#members.push({ ...target, user_id: userId, access_level: accessLevel });
   }
 
+  /** Ends a direct membership of a project or group (what user_remove_from_team/_group report). */
+  removeMember(path: string, userId: number): void {
+    const source = this.#projectByPath(path) ? ('project' as const) : ('group' as const);
+    const sourceId = (this.#projectByPath(path) ?? this.#groupByPath(path))?.id;
+    const index = this.#members.findIndex((m) => m.source === source && m.source_id === sourceId && m.user_id === userId);
+    if (index < 0) throw new Error(`user ${userId} is no direct member of ${path}`);
+    this.#members.splice(index, 1);
+  }
+
   addJob(
     init: Partial<Omit<GitLabJob, 'project_id'>> & { token: string; project: string; user_id: number },
   ): GitLabJob {

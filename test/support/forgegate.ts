@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createApp } from '../../src/http/app.js';
+import { webhookOptions } from '../../src/http/hooks/index.js';
 import { listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { buildRuntime, type Runtime } from '../../src/runtime.js';
@@ -49,6 +50,7 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     service: config.token.service,
     trustProxy: config.server.trustProxy,
     logger,
+    webhooks: webhookOptions(runtime),
   });
   const server = await listen(app, config.server);
   return {

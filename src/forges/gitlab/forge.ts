@@ -63,6 +63,13 @@ export class GitLabForge implements Forge<GitLabSession> {
     }
   }
 
+  forget(project: string): void {
+    const gone = project.toLowerCase();
+    for (const [image, resolvedTo] of this.resolved.entries()) {
+      if (resolvedTo === gone || image === gone || image.startsWith(`${gone}/`)) this.resolved.delete(image);
+    }
+  }
+
   judge(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
     return this.unexpected(this.judgeImage(session, path));
   }
