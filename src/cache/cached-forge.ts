@@ -94,6 +94,9 @@ export class CachedForge implements Forge<CachedSession> {
     if (cached?.fresh) return this.revive(cached.value, password, credential, 'hit');
 
     return this.identities.run(key, async () => {
+      // A flight that ended while this request read Redis may have just stored the answer.
+      const landed = await this.cache.get<unknown>(key);
+      if (landed?.fresh) return this.revive(landed.value, password, credential, 'hit');
       try {
         const session = await this.inner.authenticate(username, password);
         // Held for a second TTL beyond freshness: a refresh can then preheat its lookups.
@@ -126,6 +129,11 @@ export class CachedForge implements Forge<CachedSession> {
       return { ...cached.value, cacheOutcome: 'hit' };
     }
     return this.judgements.run(key, async () => {
+      const landed = await this.cache.get<ForgeJudgement>(key);
+      if (landed?.fresh) {
+        this.observe('decision', 'hit');
+        return { ...landed.value, cacheOutcome: 'hit' as const };
+      }
       try {
         const judged = await this.inner.judge(session, path);
         // An image in no project is filed under every path it could belong to, so that a

@@ -80,14 +80,23 @@ export class RedisLevel {
     return (await this.attempt(() => this.client.ping())) === 'PONG';
   }
 
+  // quit() waits for a server it may never reach again; disconnect() also stops reconnecting.
   async close(): Promise<void> {
-    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
+    await Promise.allSettled(
+      [this.client, this.subscriber].map(async (client) => {
+        if (client.status === 'ready') await client.quit().catch(() => {});
+        client.disconnect();
+      }),
+    );
   }
 
   private async attempt<T>(command: () => Promise<T>): Promise<T | undefined> {
     if (Date.now() < this.skipUntil) return undefined;
     try {
-      return await command();
+      const result = await command();
+      // A pause or a slow spell does not drop the connection: success is the recovery signal.
+      if (this.state === 'down') this.transition('up');
+      return result;
     } catch (error) {
       this.skipUntil = Date.now() + SKIP_AFTER_FAILURE_MS;
       this.transition('down', error);
