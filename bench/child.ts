@@ -12,6 +12,8 @@ export interface ServerProcess {
   url: string;
   /** Peak resident set size so far (VmHWM), in MiB. */
   peakRssMiB(): number;
+  /** Resident set size now (VmRSS), in MiB. */
+  rssMiB(): number;
   cpuSeconds(): number;
   stop(): Promise<void>;
 }
@@ -42,7 +44,8 @@ export async function startServer(args: string[]): Promise<ServerProcess> {
   return {
     pid: child.pid!,
     url: `http://127.0.0.1:${port}`,
-    peakRssMiB: () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    peakRssMiB: () => statusMiB(child.pid!, 'VmHWM'),
+    rssMiB: () => statusMiB(child.pid!, 'VmRSS'),
     cpuSeconds: () => processCpuSeconds(child.pid!),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -55,4 +58,8 @@ export async function startServer(args: string[]): Promise<ServerProcess> {
       live.delete(child);
     },
   };
+}
+
+function statusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }

@@ -12,10 +12,14 @@ export interface Figures {
   p99: number;
   /** Responses other than 2xx, plus socket errors and timeouts: any of these spoils the run. */
   failures: number;
+  /** Responses of the measured run, all statuses. */
+  requests: number;
 }
 
-export async function measure(url: string, headers: Record<string, string> = {}): Promise<Figures> {
+/** `beforeMeasured` runs between the warm-up and the measured run (to read counters). */
+export async function measure(url: string, headers: Record<string, string> = {}, beforeMeasured?: () => Promise<void>): Promise<Figures> {
   await run(url, headers, WARMUP_SECONDS);
+  await beforeMeasured?.();
   return run(url, headers, MEASURE_SECONDS);
 }
 
@@ -27,7 +31,7 @@ function run(url: string, headers: Record<string, string>, duration: number): Pr
       if (error) return reject(error);
       times.sort((a, b) => a - b);
       const at = (q: number) => times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)] ?? NaN;
-      resolve({ rps: result['2xx'] / result.duration, p50: at(0.5), p99: at(0.99), failures: result.non2xx + result.errors + result.timeouts });
+      resolve({ rps: result['2xx'] / result.duration, p50: at(0.5), p99: at(0.99), failures: result.non2xx + result.errors + result.timeouts, requests: result['2xx'] + result.non2xx });
     });
     // The response time is the last argument (@types/autocannon leaves out the leading client).
     instance.on('response', (...args: unknown[]) => void times.push(args.at(-1) as number));
