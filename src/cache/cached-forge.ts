@@ -84,14 +84,16 @@ export class CachedForge implements Forge<CachedSession> {
 
   async authenticate(username: string, password: string): Promise<CachedSession> {
     const credential = fingerprint(this.secret, this.name, username, password);
+    const key = `id:${this.name}:${credential}`;
+    // The verified entry first: the warm path ends in the in-process level, with no Redis call
+    // for a rejection that a verified credential never has (a rejection deletes the entry).
+    const cached = await this.cache.get<unknown>(key);
+    if (cached?.fresh) return this.revive(cached.value, password, credential, 'hit');
     const rejected = await this.cache.get<string>(`neg:${this.name}:${credential}`);
     if (rejected?.fresh) {
       this.observe('rejected', 'hit');
       throw new AuthenticationFailed('invalid username or token', `${rejected.value} (remembered for cache.negativeTtl)`);
     }
-    const key = `id:${this.name}:${credential}`;
-    const cached = await this.cache.get<unknown>(key);
-    if (cached?.fresh) return this.revive(cached.value, password, credential, 'hit');
 
     return this.identities.run(key, async () => {
       // A flight that ended while this request read Redis may have just stored the answer.

@@ -133,8 +133,11 @@ export class GitLabApi {
     return projects.map((p) => p.id);
   }
 
+  // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate
+  // makes a client per call and leaves rate limits to GitLab: one limit that never binds, kept
+  // without an expiry timer, lets each client be collected with its call.
   private options(auth: Auth) {
-    const base = { host: this.host, queryTimeout: this.timeoutMs };
+    const base = { host: this.host, queryTimeout: this.timeoutMs, rateLimits: { '**': 1_000_000_000 }, rateLimitDuration: 0 };
     return auth === null ? base : { ...base, oauthToken: auth.bearer };
   }
 
