@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ACCESS, FakeGitLab, type GitLabToken, type GitLabUser } from '../fakes/gitlab.js';
 import type { Injection } from '../fakes/server.js';
-import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { granted, repo, tokenClient, type Answer } from '../support/token-client.js';
 
 // forges.md section 2 over real HTTP: forgegate in-process in front of a FakeGitLab, every
 // answer decoded down to the JWT `access` claim. One fake model serves every forgegate below;
@@ -26,7 +27,8 @@ let fgWeakService: TestForgegate;
 const everyForgegate = (): TestForgegate[] => [fg, fgNoService, fgNoAnonymous, fgFast, fgWeakService];
 /** Refresh tokens and Basic credentials sent during the run: none may reach a log either. */
 const refreshTokens: string[] = [];
-const sentBasic = new Set<string>();
+const client = tokenClient(SERVICE, () => fg);
+const sentBasic = client.sentBasic;
 
 before(async () => {
   const url = await fake.start();
@@ -146,43 +148,7 @@ function buildModel(gl: FakeGitLab) {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-type Grant = { type: string; name: string; actions: string[] };
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any;
-  /** The JWT's access claim on a 200; undefined otherwise. */
-  access: Grant[] | undefined;
-  ms: number;
-}
-
-/** GET /token with Basic user:password (user null: anonymous), one or more scopes. */
-async function token(user: string | null, password: string | null, scope: string | string[] = [], on: TestForgegate = fg, extraQuery = ''): Promise<Answer> {
-  const query = new URLSearchParams({ service: SERVICE });
-  for (const s of [scope].flat()) query.append('scope', s);
-  const headers: Record<string, string> = {};
-  if (user !== null) headers.Authorization = basic(user, password ?? '');
-  if (headers.Authorization) sentBasic.add(headers.Authorization.slice('Basic '.length));
-  const started = Date.now();
-  const response = await fetch(`${on.url}/token?${query}${extraQuery}`, { headers });
-  const body = (await response.json()) as any;
-  const ms = Date.now() - started;
-  const access = response.status === 200 ? (decodeJwt(body.token).access as Grant[]) : undefined;
-  return { status: response.status, headers: response.headers, body, access, ms };
-}
-
-async function post(form: Record<string, string>, on: TestForgegate = fg): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${on.url}/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ service: SERVICE, ...form }).toString(),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-const repo = (name: string, actions = 'pull,push,delete'): string => `repository:${name}:${actions}`;
-const granted = (name: string, ...actions: string[]): Grant[] => [{ type: 'repository', name, actions }];
+const { token, post } = client;
 
 /** The audit line of the last token request `on` answered. */
 function lastAudit(on: TestForgegate = fg): Record<string, any> {
