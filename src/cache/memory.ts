@@ -23,7 +23,4 @@ export class MemoryCache<V extends {}> {
     this.lru.delete(key);
   }
 
-  get size(): number {
-    return this.lru.size;
-  }
 }

@@ -13,7 +13,4 @@ export class SingleFlight<T> {
     return promise;
   }
 
-  get size(): number {
-    return this.inFlight.size;
-  }
 }

@@ -87,7 +87,4 @@ export class TieredCache {
     return keys.size;
   }
 
-  get size(): number {
-    return this.local.size;
-  }
 }

@@ -9,8 +9,6 @@ import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js'
 // connection reset or a malformed body never turns into a grant. (gitbeaker itself retries
 // 429 and 502 up to ten times, about 0.3 s, before giving up; that is not configurable.)
 
-export { ForgeRefusal };
-
 const tokenSelf = z.object({
   id: z.number(),
   revoked: z.boolean(),

@@ -1,6 +1,6 @@
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
-import type { ForgeSession } from '../forge.js';
-import { ForgeRefusal, type GitLabApi, type GitLabUserJson } from './api.js';
+import { ForgeRefusal, type ForgeSession } from '../forge.js';
+import type { GitLabApi, GitLabUserJson } from './api.js';
 
 // Verifying what a `docker login` against a GitLab forge may carry (forges.md section 2):
 // personal, project, group and service-account tokens and OAuth tokens (any username), and

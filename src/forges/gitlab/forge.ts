@@ -5,8 +5,8 @@ import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
-import { ForgeRefusal, GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
+import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
+import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
