@@ -58,19 +58,23 @@ export class CachedForge implements Forge<CachedSession> {
   }
 
   /**
-   * Starts, beside the re-verification of a credential seen before (its identity entry is
-   * past its TTL but still held), the lookups its remembered session says will be needed.
-   * An unknown credential starts nothing: speculation must not spend calls on bad tokens.
+   * Starts, beside the verification of a credential, the lookups judge() will need on these
+   * images: for a credential seen before (its identity entry is past its TTL but still held)
+   * what its remembered session says (prefetch); for one never seen, what the credential
+   * alone allows (speculate). Nothing for a credential verified or rejected just now.
    */
   preheat(username: string, password: string, paths: readonly string[]): void {
-    if (this.inner.prefetch === undefined || paths.length === 0) return;
+    if (paths.length === 0 || (this.inner.prefetch === undefined && this.inner.speculate === undefined)) return;
     const credential = fingerprint(this.secret, this.name, username, password);
     void (async () => {
       const known = await this.cache.get<unknown>(`id:${this.name}:${credential}`);
-      if (known === undefined || known.fresh) return;
+      if (known?.fresh) return;
+      if (known === undefined && (await this.cache.get(`neg:${this.name}:${credential}`))?.fresh) return;
       const cold = [];
       for (const path of paths) if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
-      if (cold.length > 0) this.inner.prefetch!(this.inner.restore(known.value, password), cold);
+      if (cold.length === 0) return;
+      if (known === undefined) this.inner.speculate?.(username, password, cold);
+      else this.inner.prefetch?.(this.inner.restore(known.value, password), cold);
     })().catch(() => {});
   }
 

@@ -43,6 +43,14 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
    */
   prefetch?(session: S, paths: readonly string[]): void;
 
+  /**
+   * A hint that a credential never seen before is being verified now, and that judge() on
+   * these images follows if it holds: a forge may start the lookups that need nothing but
+   * the credential, so a cold token costs about one round trip instead of two. A credential
+   * that fails wastes those calls, once per credential per cache.negativeTtl. Never required.
+   */
+  speculate?(username: string, password: string, paths: readonly string[]): void;
+
   /** Forgets anything the forge itself remembers about a project (it was renamed, moved, deleted). */
   forget?(project: string): void;
 
@@ -79,26 +87,39 @@ export interface ForgeCallObserver {
 export const IGNORE_CALLS: ForgeCallObserver = { call() {}, rateLimitRemaining() {} };
 
 /**
- * Lookups started ahead of need (prefetch), taken once by whoever needs them, dropped
- * when stale. Keyed by a digest of the credential, never the credential.
+ * Lookups started ahead of need (prefetch, speculate), taken once by whoever needs them,
+ * dropped when stale. Keyed by a digest of the credential, never the credential. While a
+ * lookup runs, and for a second once taken, the same lookup is not started again: a
+ * stampede costs one call, not two. A lookup that finished with nobody taking it (its
+ * credential failed) gives way to a new one, so no request is answered from another's.
  */
+const TAKEN_GRACE_MS = 1000;
+
 export class Prefetched<T> {
-  private readonly pending = new Map<string, { promise: Promise<T>; until: number }>();
+  private readonly entries = new Map<string, { promise: Promise<T> | null; settled: boolean; until: number }>();
 
   constructor(private readonly maxAgeMs = 5000, private readonly max = 10_000) {}
 
   put(key: string, start: () => Promise<T>): void {
-    if (this.pending.has(key)) return;
-    if (this.pending.size >= this.max) this.pending.delete(this.pending.keys().next().value!);
-    const promise = start();
-    promise.catch(() => {}); // whoever takes it sees the failure; nobody else must
-    this.pending.set(key, { promise, until: Date.now() + this.maxAgeMs });
+    const now = Date.now();
+    const entry = this.entries.get(key);
+    if (entry !== undefined && entry.until > now && (entry.promise === null || !entry.settled)) return;
+    this.entries.delete(key);
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    const started = { promise: start(), settled: false, until: now + this.maxAgeMs };
+    const settle = () => void (started.settled = true);
+    started.promise.then(settle, settle); // whoever takes it sees a failure; nobody else must
+    this.entries.set(key, started);
   }
 
   take(key: string): Promise<T> | undefined {
-    const entry = this.pending.get(key);
-    if (entry === undefined) return undefined;
-    this.pending.delete(key);
-    return entry.until > Date.now() ? entry.promise : undefined;
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.promise === null) return undefined;
+    const { promise, until } = entry;
+    const now = Date.now();
+    // Long enough for requests already past their cache check to arrive; short enough that a
+    // later cold request (its cached answer expired meanwhile) looks ahead again.
+    this.entries.set(key, { promise: null, settled: true, until: Math.min(until, now + TAKEN_GRACE_MS) });
+    return until > now ? promise : undefined;
   }
 }

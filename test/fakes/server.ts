@@ -162,7 +162,10 @@ export abstract class FakeServer {
     }
     if (res.destroyed) return;
 
-    const reply = match ? match.route.handler(fakeReq) : this.notFound();
+    // A body fault needs a body: a conditional request would get an empty 304 instead.
+    const bodyFault = injection?.kind === 'malformed' || injection?.kind === 'truncated' || injection?.kind === 'drip';
+    const handled = bodyFault ? { ...fakeReq, header: (name: string) => (name === 'if-none-match' ? undefined : fakeReq.header(name)) } : fakeReq;
+    const reply = match ? match.route.handler(handled) : this.notFound();
     switch (injection?.kind) {
       case 'malformed':
         return this.#send(res, reply, (text) => text.slice(0, -1) || '{');

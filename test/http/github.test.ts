@@ -734,9 +734,11 @@ describe('4. GitHub rate limits (3 calls per user and hour)', () => {
     const before = limited.calls();
     const answer = await ask(lim.tokens.limSecond);
     assertUnavailable(answer, /rate limit/i);
-    assert.equal(limited.calls(), before + 1, 'one call, answered 403 by GitHub');
+    // GET /user, and the GET /repos speculated beside it for a token never seen: both 403.
+    const spent = limited.calls();
+    assert.ok(spent - before >= 1 && spent - before <= 2, `${spent - before} calls, answered 403 by GitHub`);
     assertUnavailable(await ask(lim.tokens.limSecond), /rate limit/i);
-    assert.equal(limited.calls(), before + 1);
+    assert.equal(limited.calls(), spent, 'forgegate kept calling GitHub with a spent token');
   });
 
   test('after the reset time, GitHub is asked again', async () => {
@@ -764,16 +766,18 @@ describe('4. GitHub rate limits (3 calls per user and hour)', () => {
     const on = await startForgegate({ token: { service: SERVICE }, forges: [{ type: 'github', url }] });
     extraForgegates.push(on);
     try {
-      // A quota of one call: GET /user spends it, and the lookup is not even sent.
+      // A quota of one call: GET /user and the GET /repos speculated beside it spend it.
       assertUnavailable(await token('u', spender.token, repo('lim/app/img'), on), /rate limit/i);
-      assert.equal(strict.calls(), 1);
+      const spent = strict.calls();
+      assert.ok(spent >= 1 && spent <= 2, `${spent} calls`);
       // Another token of the same user: GitHub answers 429 itself.
       const answer = await token('u', victim.token, repo('lim/app/img'), on);
       assertUnavailable(answer, /^GitHub "github" .*rate limit/i);
-      assert.equal(strict.calls(), 2);
-      assert.equal(strict.requests().at(-1)!.endpoint, 'GET /user');
+      const refused = strict.calls();
+      assert.ok(refused > spent && refused <= spent + 2, `${refused - spent} calls for the second token`);
+      assert.ok(strict.requests().some((r) => r.endpoint === 'GET /user'), 'GET /user was asked');
       for (let i = 0; i < 3; i++) assertUnavailable(await token('u', victim.token, repo('lim/app/img'), on), /rate limit/i);
-      assert.equal(strict.calls(), 2, 'forgegate kept calling GitHub after a 429');
+      assert.equal(strict.calls(), refused, 'forgegate kept calling GitHub after a 429');
     } finally {
       await strict.stop();
     }

@@ -267,7 +267,9 @@ describe('2. token scopes gate the role (user mia is Maintainer)', () => {
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
     assertDenied(fg, 'grant no registry access');
-    assert.equal(fake.calls('GET /projects/:id'), 0, 'scopes gate the credential before roles are looked at');
+    // Scopes gate the credential before roles are looked at: the only project lookup is the
+    // one speculated beside the verification of a token never seen (forge.ts, speculate).
+    assert.ok(fake.calls('GET /projects/:id') <= 1, `${fake.calls('GET /projects/:id')} project lookups`);
   });
 
   test('registry-only tokens without a serviceToken: nothing, and the reason names serviceToken', async () => {

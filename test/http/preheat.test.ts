@@ -4,9 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 
-// A credential seen before is re-verified when its cache entry expires. The lookups its
-// remembered session needs then start beside the re-verification instead of after it:
-// a refresh costs about one forge round trip. A credential never seen starts nothing early.
+// The project lookup a token request needs starts beside the verification of its
+// credential, not after it: a cold token costs about one forge round trip. A credential
+// never seen speculates on what the credential alone allows (a personal access token reads
+// its project with itself); a credential seen before (re-verified when its cache entry
+// expires) starts what its remembered session says it will need.
 
 let gitlab: FakeGitLab;
 let fg: TestForgegate;
@@ -19,7 +21,7 @@ before(async () => {
   gitlab.addToken({ token: 'glpat-registryonly', user_id: dev.id, scopes: ['read_registry'] });
   gitlab.addProject({ path_with_namespace: 'group/proj' });
   gitlab.addMember('group/proj', dev.id, ACCESS.developer);
-  fg = await startForgegate({ forges: [{ type: 'gitlab', url }], cache: { identityTtl: 1, decisionTtl: 1 } });
+  fg = await startForgegate({ forges: [{ type: 'gitlab', url }], cache: { identityTtl: 1, decisionTtl: 1, negativeTtl: 10 } });
 });
 after(async () => {
   await fg.stop();
@@ -42,8 +44,25 @@ async function projectLookupBeatsIdentity(password: string): Promise<boolean> {
   return early;
 }
 
-test('a first-ever credential starts no lookup before it is verified', async () => {
-  assert.equal(await projectLookupBeatsIdentity('glpat-preheat'), false);
+test('a first-ever credential starts its project lookup beside the verification', async () => {
+  assert.equal(await projectLookupBeatsIdentity('glpat-preheat'), true);
+  assert.equal(gitlab.calls('GET /projects/:id'), 1, 'the early lookup is the one used: no second call');
+});
+
+test('a bad first-ever token wastes one speculative lookup, then is remembered as rejected', async () => {
+  gitlab.resetCalls();
+  assert.equal((await ask('glpat-never-issued')).status, 401);
+  assert.ok(gitlab.calls('GET /projects/:id') <= 1, `${gitlab.calls('GET /projects/:id')} project lookups for a bad token`);
+  const spent = gitlab.calls();
+  assert.equal((await ask('glpat-never-issued')).status, 401);
+  assert.equal(gitlab.calls(), spent, 'the rejection is remembered for cache.negativeTtl: GitLab is not asked again');
+});
+
+test('a job token speculates nothing: its own project needs no lookup', async () => {
+  gitlab.resetCalls();
+  const answer = await fetch(`${fg.url}/token?scope=repository:group/proj:pull`, { headers: { Authorization: basic('gitlab-ci-token', 'not-a-job-token') } });
+  assert.equal(answer.status, 401);
+  assert.equal(gitlab.calls('GET /projects/:id'), 0);
 });
 
 test('a refresh starts the project lookup beside the re-verification', async () => {

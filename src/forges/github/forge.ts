@@ -47,12 +47,20 @@ export class GitHubForge implements Forge<GitHubSession> {
 
   // GET /repos with the caller's token needs nothing from GET /user: both go out at once.
   prefetch(session: GitHubSession, paths: readonly string[]): void {
-    const { caller } = session;
-    if (caller.kind !== 'user') return;
+    if (session.caller.kind === 'user') this.lookAhead(session.caller.token, paths);
+  }
+
+  // A user token never seen before (a classic or fine-grained PAT, an OAuth or app user
+  // token): the same, at the price of one wasted call when the token turns out bad.
+  speculate(_username: string, password: string, paths: readonly string[]): void {
+    if (TOKEN_PREFIX.test(password) && !password.startsWith('ghs_')) this.lookAhead(password, paths);
+  }
+
+  private lookAhead(token: string, paths: readonly string[]): void {
     for (const path of paths) {
       const [owner, repo] = path.toLowerCase().split('/');
       if (!owner || !repo) continue;
-      this.prefetched.put(prefetchKey(caller.token, `${owner}/${repo}`), () => this.api.repository(owner, repo, caller.token));
+      this.prefetched.put(prefetchKey(token, `${owner}/${repo}`), () => this.api.repository(owner, repo, token));
     }
   }
 

@@ -14,6 +14,8 @@ import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialConte
 
 /** GitLab's token prefixes (personal, OAuth app secret, CI build, trigger, deploy, feed, service account ...). */
 const TOKEN_PREFIXES = /^(glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt)-/;
+/** Personal, project, group and service account tokens: the ones that may read projects. */
+const ACCESS_TOKEN_PREFIX = 'glpat-';
 
 export class GitLabForge implements Forge<GitLabSession> {
   readonly type = 'gitlab';
@@ -55,11 +57,23 @@ export class GitLabForge implements Forge<GitLabSession> {
   prefetch(session: GitLabSession, paths: readonly string[]): void {
     const { caller } = session;
     if (caller.kind !== 'token' || !caller.scopes.some((s) => s === 'api' || s === 'read_api')) return;
+    this.lookAhead(caller.token, paths);
+  }
+
+  // A personal (or project, group, service account) access token never seen before: its
+  // project lookup needs only the token, so it goes out beside the verification. Wasted when
+  // the token is bad or cannot read projects (read_registry only): one call per cold token.
+  speculate(username: string, password: string, paths: readonly string[]): void {
+    if (username === JOB_TOKEN_USER || !password.startsWith(ACCESS_TOKEN_PREFIX)) return;
+    this.lookAhead(password, paths);
+  }
+
+  private lookAhead(token: string, paths: readonly string[]): void {
     for (const path of paths) {
       const imagePath = path.toLowerCase();
       const candidate = this.resolved.get(imagePath) ?? (imagePath.split('/').length === 2 ? imagePath : undefined);
       if (candidate === undefined) continue;
-      this.prefetched.put(prefetchKey(caller.token, candidate), () => this.api.project(candidate, { bearer: caller.token }));
+      this.prefetched.put(prefetchKey(token, candidate), () => this.api.project(candidate, { bearer: token }));
     }
   }
 
