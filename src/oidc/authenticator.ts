@@ -14,8 +14,11 @@ import { OidcIssuer } from './issuer.js';
 // issuer's rules on the job's own project. Every other image is left to the caller (the
 // authority), which treats the job as anonymous there.
 
-/** A compact JWS: three base64url parts, the header a JSON object ("eyJ" is `{"`). */
-const JWS_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/**
+ * A compact JWS: three base64url parts, the header a JSON object ("eyJ" is `{"`). The
+ * signature may be empty so that an `alg: none` token is taken for one, and refused.
+ */
+const JWS_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** A configured issuer ready to use: keys, compiled rules, where its projects' images live. */
 interface TrustedIssuer {
