@@ -9,7 +9,7 @@ import { FakeServer, type Reply } from './server.js';
 export interface IssuerKey {
   kid: string;
   alg: 'RS256' | 'ES256';
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   publicJwk: JWK;
 }
 
