@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type RemoteJWKSet } from 'jose';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
 import type { OidcIssuerConfig } from './config.js';
 
@@ -13,7 +13,8 @@ const KEYS_MAX_AGE_MS = 10 * 60_000;
 
 export class OidcIssuer {
   readonly name: string;
-  private keys: (JWTVerifyGetKey & { reload(): Promise<void> }) | undefined;
+  private keys: RemoteJWKSet | undefined;
+  private keysUrl: URL | undefined;
   private discovery: Promise<URL> | undefined;
   private discoveryFailedAt = -Infinity;
 
@@ -39,9 +40,10 @@ export class OidcIssuer {
   }
 
   /** The JWKS resolver, created on first use (after discovery when no jwksUrl is set). */
-  async keySet(): Promise<JWTVerifyGetKey & { reload(): Promise<void> }> {
+  async keySet(): Promise<RemoteJWKSet> {
     if (this.keys !== undefined) return this.keys;
     const url = this.config.jwksUrl === null ? await this.discover() : new URL(this.config.jwksUrl);
+    this.keysUrl = url;
     this.keys ??= createRemoteJWKSet(url, {
       timeoutDuration: this.config.timeout * 1000,
       cooldownDuration: REFRESH_COOLDOWN_MS,
@@ -49,6 +51,17 @@ export class OidcIssuer {
       headers: { 'user-agent': 'forgegate' },
     });
     return this.keys;
+  }
+
+  /** For `forgegate check`: fetches the keys now; where from, and how many there are. */
+  async probe(): Promise<{ url: string; keys: number }> {
+    const keys = await this.keySet();
+    try {
+      await keys.reload();
+    } catch (error) {
+      throw new Unavailable(`OIDC issuer ${this.name}: JWKS at ${this.keysUrl} could not be fetched: ${causeOf(error)}`, `oidc:${this.name}`);
+    }
+    return { url: String(this.keysUrl), keys: keys.jwks()?.keys.length ?? 0 };
   }
 
   /** `<issuer>/.well-known/openid-configuration`'s jwks_uri; its `issuer` must be ours (OIDC Discovery 4.3). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +20,19 @@ import { copy, inspect, type SkopeoResult } from '../support/skopeo.js';
 const ISSUER = 'forgegate-oidc-e2e';
 const SERVICE = 'registry-oidc-e2e';
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** The built CLI, with `stdin` piped in as `echo "$TOKEN" |` would. */
+function cli(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdin.end(stdin);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 describe('CI ID tokens with registry 2.8, skopeo, a fake GitHub and a fake issuer', () => {
   const github = new FakeGitHub();
@@ -123,18 +136,24 @@ oidc:
 
   test('explain reads an ID token on stdin and says why', async () => {
     const token = await idToken('acme/app', { ref: 'refs/heads/feature', ref_protected: 'false' });
-    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'explain', '--config', join(fg.dir, 'forgegate.yaml'), '--user', 'oidc', '--scope', 'repository:acme/app/web:pull,push'], { timeout: 30_000 });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stderr.on('data', (c) => (stderr += c));
-      child.stdin.end(`${token}\n`);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    const run = await cli(['explain', '--config', join(fg.dir, 'forgegate.yaml'), '--user', 'oidc', '--scope', 'repository:acme/app/web:pull,push'], `${token}\n`);
     assert.equal(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
     assert.match(run.stdout, /pull granted: ID token of acme\/app/);
     assert.match(run.stdout, /push denied: ref_protected is "false"/);
+  });
+
+  test("check fetches each issuer's keys, and fails on an issuer it cannot reach", async () => {
+    const good = await cli(['check', '--config', join(fg.dir, 'forgegate.yaml')]);
+    assert.equal(good.code, 0, `stdout:\n${good.stdout}\nstderr:\n${good.stderr}`);
+    assert.match(good.stdout, new RegExp(`ok: oidc github-actions \\(${actions.url.replaceAll('.', '\\.')}\\): 1 key at ${actions.url.replaceAll('.', '\\.')}/jwks`));
+    const gone = new FakeOidcIssuer();
+    const goneUrl = await gone.start();
+    await gone.stop();
+    const file = join(await makeTempDir('check'), 'forgegate.yaml');
+    await writeFile(file, `forges: []\noidc:\n  - { issuer: "${goneUrl}", audience: r, preset: gitlab, timeout: 2 }\n`);
+    const bad = await cli(['check', '--config', file]);
+    assert.equal(bad.code, 1, `stdout:\n${bad.stdout}\nstderr:\n${bad.stderr}`);
+    assert.match(bad.stderr, /OIDC issuer gitlab: discovery at .*openid-configuration failed: ECONNREFUSED/);
   });
 
   test('no ID token reaches the logs', () => {
