@@ -5,6 +5,7 @@ import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
 import { AuthenticationFailed, BadRequest } from './errors.js';
 import type { Acl } from './policy/acl.js';
+import type { OidcAuthenticator, OidcSession } from './oidc/authenticator.js';
 import { allowing, decide, denying, replay, toGrants } from './policy/grant.js';
 import { ANONYMOUS, type Decision, type Identity, type Scope } from './policy/types.js';
 import { InvalidRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
@@ -35,6 +36,8 @@ export interface Authentication {
   presentedRefreshToken?: string;
   /** The forge's view of the caller, when a forge verified the credential. */
   session?: ForgeSession;
+  /** The verified CI ID token, when that is how the caller authenticated. */
+  oidc?: OidcSession;
 }
 
 export interface TokenResult {
@@ -53,6 +56,8 @@ export interface AuthorityOptions {
   router: ForgeRouter;
   signer: TokenSigner;
   refreshTokens: RefreshTokens;
+  /** Trusted CI ID token issuers; absent or empty: no password is taken for an ID token. */
+  oidc?: OidcAuthenticator;
 }
 
 export class Authority {
@@ -98,8 +103,11 @@ export class Authority {
   // Static accounts answer to the ACL only. Anonymous callers get the ACL's anonymous rules,
   // else what the image's forge allows anyone. Forge callers count on their own forge only:
   // elsewhere they are anonymous.
-  private async decideOne({ identity, session }: Authentication, scope: Scope, outcomes: string[]): Promise<Decision> {
-    const { acl, router } = this.options;
+  private async decideOne(authentication: Authentication, scope: Scope, outcomes: string[]): Promise<Decision> {
+    const { acl, router, oidc } = this.options;
+    // A CI job decides its own project by its issuer's rules, and is anonymous elsewhere.
+    if (authentication.oidc !== undefined) return oidc!.decide(authentication.oidc, scope, router) ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes);
+    const { identity, session } = authentication;
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
     if (scope.type === 'registry' && scope.name === 'catalog') {
@@ -115,10 +123,15 @@ export class Authority {
   }
 
   private async authenticatePassword(username: string, password: string, scopes: readonly Scope[]): Promise<Authentication> {
-    const { staticAccounts, router } = this.options;
+    const { staticAccounts, router, oidc } = this.options;
     if (await staticAccounts.has(username)) {
       const { identity, cached, proof } = await staticAccounts.authenticate(username, password);
       return { identity, via: 'password', cached, refresh: { sub: identity.subject, source: STATIC_SOURCE, proof } };
+    }
+    if (oidc?.recognises(password)) {
+      // No refresh token: it would outlive the ID token, whose `exp` bounds what the job may do.
+      const { cached, ...session } = await oidc.authenticate(password);
+      return { identity: session.identity, via: 'password', cached, refresh: null, oidc: session };
     }
     const imageForges = scopes.flatMap((scope) => router.forImage(scope.name)?.forge ?? []);
     const forge = router.forCredential(username, password, imageForges);
@@ -162,6 +175,8 @@ export class Authority {
     return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };
   }
 }
+
+const ANONYMOUS_AUTHENTICATION: Authentication = { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
 
 function summarize(outcomes: readonly string[]): TokenResult['cache'] {
   if (outcomes.length === 0) return 'none';

@@ -11,6 +11,7 @@ import { ForgeRouter } from './forges/router.js';
 import { StaticAccounts } from './credentials/static.js';
 import type { Logger } from './log.js';
 import { Acl } from './policy/acl.js';
+import { OidcAuthenticator } from './oidc/authenticator.js';
 import { createKeyMaterial, keyFiles, keyFromPem, loadKey, loadOrGenerateKey, type SigningKey } from './token/keys.js';
 import { RefreshTokens } from './token/refresh.js';
 import { deriveSecret } from './token/secrets.js';
@@ -69,6 +70,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     router: new ForgeRouter(forges),
     signer: new TokenSigner(key, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
     refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
+    oidc: new OidcAuthenticator(config.oidc, config.forges),
   });
   return { config, key, keyGenerated: generated, authority, forges, redis, close: async () => redis?.close() };
 }

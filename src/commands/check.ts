@@ -6,6 +6,7 @@ import type { Config, ForgeConfig } from '../config/schema.js';
 import { HtpasswdFile } from '../credentials/htpasswd.js';
 import { ForgeRefusal } from '../forges/forge.js';
 import { GitLabApi } from '../forges/gitlab/api.js';
+import { OidcIssuer } from '../oidc/issuer.js';
 import { keyFiles, loadKey } from '../token/keys.js';
 import { certificateDaysLeft } from '../runtime.js';
 import { CommandError } from './io.js';
@@ -23,6 +24,7 @@ export async function check(loaded: LoadedConfig): Promise<void> {
   }
   if (config.cache.redisUrl !== null) await checkRedis(config.cache.redisUrl);
   for (const forge of config.forges) await checkForge(forge);
+  for (const issuer of config.oidc) await checkOidcIssuer(new OidcIssuer(issuer));
   ok('all checks passed');
 }
 
@@ -84,6 +86,18 @@ async function checkGitLabServiceToken(forge: ForgeConfig, token: string): Promi
     if (error instanceof ForgeRefusal) throw new CommandError(`${where} was refused by GitLab (HTTP ${error.httpStatus})`);
     if (error instanceof CommandError) throw error;
     throw new CommandError(`${where}: ${(error as Error).message}`);
+  }
+}
+
+// An issuer whose keys cannot be fetched refuses every job's token: say so now.
+async function checkOidcIssuer(issuer: OidcIssuer): Promise<void> {
+  try {
+    const { url, keys } = await issuer.probe();
+    if (keys === 0) throw new CommandError(`oidc ${issuer.name}: the JWKS at ${url} holds no keys`);
+    ok(`oidc ${issuer.name} (${issuer.config.issuer}): ${keys} key${keys === 1 ? '' : 's'} at ${url}`);
+  } catch (error) {
+    if (error instanceof CommandError) throw error;
+    throw new CommandError((error as Error).message);
   }
 }
 

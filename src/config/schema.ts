@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { oidcSchema } from '../oidc/config.js';
 
 // interface.md's configuration, key for key. Every object is strict (an unknown key is an
 // error, never ignored) and every key has a default, so an empty file is a valid config.
@@ -105,6 +106,7 @@ export const configSchema = z
     users: usersSchema,
     acl: z.array(aclRuleSchema).default([]),
     forges: z.array(forgeSchema).prefault([{ type: 'gitlab', url: 'https://gitlab.com' }]),
+    oidc: oidcSchema,
   })
   .transform((config) => ({
     ...config,
@@ -127,8 +129,23 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['forges', i, 'prefix'], message });
       });
     });
+    checkOidc(config, ctx);
   });
+
+// One entry per issuer (a token names its issuer, nothing else picks the entry); a named
+// forge must exist, since it gives the image prefix and the anonymous rules elsewhere.
+function checkOidc(config: { forges: { name: string }[]; oidc: z.output<typeof oidcSchema> }, ctx: z.RefinementCtx): void {
+  config.oidc.forEach((entry, i) => {
+    const earlier = config.oidc.slice(0, i);
+    if (earlier.some((other) => other.issuer === entry.issuer)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'issuer'], message: `duplicate issuer "${entry.issuer}"` });
+    if (earlier.some((other) => other.name === entry.name)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'name'], message: `duplicate name "${entry.name}": set oidc[].name` });
+    if (entry.forge !== null && !config.forges.some((forge) => forge.name === entry.forge)) {
+      ctx.addIssue({ code: 'custom', path: ['oidc', i, 'forge'], message: `no forge named "${entry.forge}"` });
+    }
+  });
+}
 
 export type Config = z.output<typeof configSchema>;
 export type ForgeConfig = Config['forges'][number];
 export type AclRuleConfig = Config['acl'][number];
+export type OidcConfig = Config['oidc'][number];

@@ -58,6 +58,7 @@ function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint,
     credential: authentication?.via ?? request?.credential.kind,
     identityKind: authentication?.identity.kind,
     source: authentication?.identity.source,
+    oidc: oidcFields(authentication),
     requested: request?.scopes.map(formatScope) ?? [],
     granted: result?.decisions.map((d) => formatScope({ ...d.scope, actions: grantedActions(d) })).filter((s) => !s.endsWith(':')) ?? [],
     denied: result?.decisions.flatMap((d) => d.verdicts.filter((v) => !v.granted).map((v) => `${d.scope.name}: ${v.reason}`)) ?? [],
@@ -75,6 +76,13 @@ function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint,
   audit.info(line, 'token request');
   const source = authentication?.identity.source ?? 'none';
   metrics.tokenRequest(line.outcome as string, String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
+}
+
+/** Who the CI job was, by its verified ID token: issuer, repository, ref and workflow. */
+function oidcFields(authentication: TokenResult['authentication'] | undefined): Record<string, unknown> | undefined {
+  const caller = authentication?.oidc?.caller;
+  if (caller === undefined) return undefined;
+  return { issuer: authentication!.oidc!.issuer.config.issuer, repository: caller.project, repositoryId: caller.projectId, ref: caller.ref, workflow: caller.workflow, rule: authentication!.oidc!.rule?.label ?? null };
 }
 
 function outcomeOf(error: unknown): string {
