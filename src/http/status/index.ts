@@ -53,7 +53,7 @@ export function statusRoutes(runtime: Runtime, audit: Logger, metrics: Metrics):
     page: (ctx) => {
       ctx.set('Cache-Control', 'no-store'); // live status
       ctx.type = 'text/html; charset=utf-8';
-      ctx.body = renderPage({ facts: statusFacts(runtime, ctx.origin), explain: ui.explain, styleUrl: assetUrl('css'), scriptUrl: assetUrl('js') });
+      ctx.body = renderPage({ facts: statusFacts(runtime, `${ctx.protocol}://${ctx.host}`), explain: ui.explain, styleUrl: assetUrl('css'), scriptUrl: assetUrl('js') });
     },
     asset: (ctx) => {
       const asset = ASSETS.get(String(ctx.params.file));

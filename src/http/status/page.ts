@@ -80,9 +80,9 @@ function forgeTable(forges: readonly ForgeStatus[], now: Date): string {
   if (forges.length === 0) return '<p>No forge is configured: static accounts and the ACL decide everything.</p>';
   const rows = forges
     .map(
-      (forge) => `<tr data-forge="${escape(forge.name)}"><td>${escape(forge.name)}</td><td>${forge.type === 'gitlab' ? 'GitLab' : 'GitHub'}</td><td><a href="${escape(forge.url)}">${escape(forge.url)}</a></td><td>${
-        forge.prefix === '' ? 'all others' : `<code>${escape(forge.prefix)}…</code>`
-      }</td><td>${lastCall(forge.lastCall, now)}</td></tr>`,
+      (forge) => `<tr data-forge="${escape(forge.name)}"><td data-label="Name">${escape(forge.name)}</td><td data-label="Type">${forge.type === 'gitlab' ? 'GitLab' : 'GitHub'}</td><td data-label="URL"><a href="${escape(forge.url)}">${escape(forge.url)}</a></td><td data-label="Images">${
+        forge.prefix === '' ? (forges.length === 1 ? 'all' : 'all others') : `<code>${escape(forge.prefix)}…</code>`
+      }</td><td data-label="Last call" class="last-call">${lastCall(forge.lastCall, now)}</td></tr>`,
     )
     .join('\n');
   return `<div class="table" role="region" aria-labelledby="forges-heading" tabindex="0">

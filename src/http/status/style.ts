@@ -52,7 +52,9 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 tr:last-child td { border-bottom: 0; }
 th { background: var(--panel); font-weight: 600; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
+td a, td code { overflow-wrap: anywhere; }
+#registry-settings { margin-top: 0.75rem; }
 pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem; margin: 0.5rem 0;
   white-space: pre-wrap; overflow-wrap: anywhere; }
 button {
@@ -84,5 +86,12 @@ footer { margin-top: 2rem; border-top: 1px solid var(--line); }
   dl.facts { grid-template-columns: 1fr; gap: 0.1rem; }
   dl.facts dd { margin-bottom: 0.5rem; }
   h1 { font-size: 1.35rem; }
+  /* The forge table becomes one card per forge, each cell labelled. */
+  table, tbody, tr, td { display: block; }
+  thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  tr { border-bottom: 1px solid var(--line); padding: 0.4rem 0; }
+  tr:last-child { border-bottom: 0; }
+  td { border: 0; padding: 0.15rem 0.6rem; }
+  td::before { content: attr(data-label) ": "; font-weight: 600; }
 }
 `;
