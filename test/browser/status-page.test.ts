@@ -77,7 +77,7 @@ describe('status page in Chromium', { skip }, () => {
     const page = await open({ width: 1100, height: 900 });
     try {
       // Tab from the top of the page until the username field has the focus.
-      const focused = () => page.evaluate(() => document.activeElement?.id ?? '');
+      const focused = () => page.evaluate<string>("document.activeElement ? document.activeElement.id : ''");
       let steps = 0;
       while ((await focused()) !== 'username' && steps < 30) {
         await page.keyboard.press('Tab');
@@ -126,7 +126,7 @@ describe('status page in Chromium', { skip }, () => {
   test('readable on a phone: nothing wider than the screen', async () => {
     const page = await open({ width: 375, height: 740 });
     try {
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       assert.equal(overflow, 0, 'no horizontal scrolling at 375 px');
       await mkdir(dirname(PHONE_SCREENSHOT), { recursive: true });
       await page.screenshot({ path: PHONE_SCREENSHOT, fullPage: true });
