@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real, when they are missing:
-# redis-server (cache tests), docker-registry (distribution 2.8.2) and skopeo (e2e tests).
+# redis-server (cache tests), docker-registry (distribution 2.8.2) and skopeo (e2e tests),
+# chromium (the status page's browser test, driven by playwright-core).
 # Runs before `npm test`; a machine that has them already pays nothing.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "system-deps: installing ${missing[*]}" >&2

@@ -7,6 +7,7 @@ import { HtpasswdFile } from './credentials/htpasswd.js';
 import type { Forge, ForgeCallObserver } from './forges/forge.js';
 import { GitHubForge } from './forges/github/forge.js';
 import { GitLabForge } from './forges/gitlab/forge.js';
+import { ForgeHealth, observeAll } from './forges/health.js';
 import { ForgeRouter } from './forges/router.js';
 import { StaticAccounts } from './credentials/static.js';
 import type { Logger } from './log.js';
@@ -27,6 +28,8 @@ export interface Runtime {
   authority: Authority;
   forges: CachedForge[];
   redis: RedisLevel | null;
+  /** The last call each forge answered, for the status page. */
+  forgeHealth: ForgeHealth;
   /** Releases connections (Redis) so the process can exit. */
   close(): Promise<void>;
 }
@@ -61,7 +64,9 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   const redis = config.cache.redisUrl === null ? null : new RedisLevel(config.cache.redisUrl, config.cache.keyPrefix, logger);
   const cache = new TieredCache(redis);
   const cacheSecret = deriveSecret(key.privateKey, 'credential-hmac');
-  const forges = config.forges.map((forge) => new CachedForge(createForge(forge, observers.forgeCalls), cache, cacheSecret, config.cache, logger, observers.cache));
+  const forgeHealth = new ForgeHealth();
+  const forgeCalls = observeAll(observers.forgeCalls, forgeHealth);
+  const forges = config.forges.map((forge) => new CachedForge(createForge(forge, forgeCalls), cache, cacheSecret, config.cache, logger, observers.cache));
 
   const authority = new Authority({
     service: config.token.service,
@@ -72,7 +77,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
     oidc: new OidcAuthenticator(config.oidc, config.forges),
   });
-  return { config, key, keyGenerated: generated, authority, forges, redis, close: async () => redis?.close() };
+  return { config, key, keyGenerated: generated, authority, forges, redis, forgeHealth, close: async () => redis?.close() };
 }
 
 function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Forge {

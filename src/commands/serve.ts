@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { createApp } from '../http/app.js';
+import { redisStatus, registrySettings } from '../http/status/facts.js';
 import { webhookOptions } from '../http/hooks/index.js';
 import { listen, type RunningServer } from '../http/server.js';
 import { createLogger, type Logger } from '../log.js';
@@ -41,6 +42,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     metrics,
     readiness: async () => readiness(runtime),
     webhooks: webhookOptions(runtime),
+    status: runtime,
   });
   let server: RunningServer;
   try {
@@ -61,23 +63,16 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     process.once('SIGINT', shutdown);
   }
   const realm = realmUrl(runtime, server);
-  const settings = {
-    realm,
-    service: config.token.service,
-    issuer: config.token.issuer,
-    rootcertbundle: resolve(key.files.certificate),
-  };
+  const settings = registrySettings(runtime, realm);
   process.stderr.write(banner(runtime, server, settings));
   logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings }, 'forgegate started');
 
   return { runtime, server, realm, stop };
 }
 
-// A Redis outage degrades (the in-process level serves), it does not make a replica unready.
 async function readiness(runtime: Runtime): Promise<Record<string, unknown>> {
   const forges = Object.fromEntries(runtime.forges.map((forge) => [forge.name, { type: forge.type, prefix: forge.prefix }]));
-  const redis = runtime.redis === null ? { status: 'disabled' } : { status: runtime.redis.status === 'up' ? 'ok' : 'degraded', state: runtime.redis.status };
-  return { redis, forges };
+  return { redis: redisStatus(runtime), forges };
 }
 
 function realmUrl(runtime: Runtime, server: RunningServer): string {

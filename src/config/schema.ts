@@ -98,6 +98,20 @@ export const forgeSchema = z.strictObject({
     .default([]),
 });
 
+/** The page at GET / and the POST /explain behind its form (docs/status-page.md). */
+export const uiSchema = z
+  .strictObject({
+    statusPage: z.boolean().default(true),
+    explain: z.boolean().default(true),
+    /** host[:port] docker clients log in to, for the `docker login` line the page suggests. */
+    registry: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'expected host[:port], e.g. "registry.example.com"')
+      .nullable()
+      .default(null),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     server: serverSchema,
@@ -107,6 +121,7 @@ export const configSchema = z
     acl: z.array(aclRuleSchema).default([]),
     forges: z.array(forgeSchema).prefault([{ type: 'gitlab', url: 'https://gitlab.com' }]),
     oidc: oidcSchema,
+    ui: uiSchema,
   })
   .transform((config) => ({
     ...config,

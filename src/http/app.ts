@@ -8,6 +8,8 @@ import { Metrics } from '../metrics.js';
 import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
 import { hookRoutes, type WebhookOptions } from './hooks/index.js';
+import type { Runtime } from '../runtime.js';
+import { statusRoutes } from './status/index.js';
 import { tokenHandler } from './token-route.js';
 
 // The Koa application: routes of interface.md, one error format, request ids.
@@ -24,6 +26,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** The forges webhooks may invalidate (POST /hooks/gitlab, /hooks/github); absent: 404. */
   webhooks?: WebhookOptions;
+  /** The status page (GET /) and POST /explain, as config `ui` says; absent: both 404. */
+  status?: Runtime;
 }
 
 /** A form body carries a handful of short fields; anything near this is abuse. */
@@ -56,6 +60,15 @@ export function createApp(options: AppOptions): Koa {
     ctx.body = { status: 'ok', dependencies };
   });
   if (options.webhooks) hookRoutes(router, options.webhooks, options.logger);
+  if (options.status) {
+    const status = statusRoutes(options.status, options.logger, metrics);
+    if (options.status.config.ui.statusPage) {
+      router.get('/', status.headers, status.page);
+      router.get('/assets/:file', status.headers, status.asset);
+    }
+    // A credential oracle like the token endpoint: its rate limits go in front of jsonBody.
+    if (options.status.config.ui.explain) router.post('/explain', status.headers, status.jsonBody, status.explain);
+  }
 
   app.use(requestId());
   app.use(errorHandler(options.logger, options.service));

@@ -44,9 +44,13 @@ function responseBody(result: TokenResult): Record<string, unknown> {
   return body;
 }
 
+/** What an answer decided, signed or not (POST /explain decides without signing). */
+export type Observed = Pick<TokenResult, 'authentication' | 'decisions' | 'cache' | 'refreshToken'>;
+
 // The audit line of interface.md and the metrics, from the same facts: who asked for what,
 // what they got and why. Fields are chosen one by one so that no secret can slip in.
-function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint, request: TokenRequest | undefined, result: TokenResult | undefined, error: unknown): void {
+// POST /explain writes the same line, marked `explain: true`, and leaves the token metrics alone.
+export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint, request: TokenRequest | undefined, result: Observed | undefined, error: unknown, endpoint: 'token' | 'explain' = 'token'): void {
   const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
   const authentication = result?.authentication;
   const line: Record<string, unknown> = {
@@ -73,7 +77,9 @@ function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint,
     const reason = (error as { reason?: string }).reason;
     if (reason !== undefined && reason !== line.error) line.reason = reason;
   }
+  if (endpoint === 'explain') line.explain = true;
   audit.info(line, 'token request');
+  if (endpoint === 'explain') return;
   const source = authentication?.identity.source ?? 'none';
   metrics.tokenRequest(line.outcome as string, String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
 }

@@ -51,6 +51,7 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     trustProxy: config.server.trustProxy,
     logger,
     webhooks: webhookOptions(runtime),
+    status: runtime,
   });
   const server = await listen(app, config.server);
   return {

@@ -1,0 +1,119 @@
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Next } from 'koa';
+import { z } from 'zod';
+import type { Authentication, Authority, TokenRequest } from '../../authority.js';
+import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, passwordCredential, type Credential } from '../../credentials/credential.js';
+import { AuthenticationFailed, BadRequest } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
+import { formatScope, MAX_NAME_LENGTH, parseResourceScope } from '../../policy/scope.js';
+import type { Decision } from '../../policy/types.js';
+import { observe } from '../token-route.js';
+import { dockerLogin, splitImage } from './image.js';
+
+// POST /explain, behind the page's "Check my access" form: the decision the token endpoint
+// would make for pull, push and delete on one image, with the reasons, and no token signed.
+// It goes through the same Authority (and writes the same audit line), so the page, the
+// CLI's `forgegate explain` and the token endpoint cannot disagree. Being a credential
+// oracle just like the token endpoint, it takes the same rate limits (mounted in app.ts).
+
+const ACTIONS = ['pull', 'push', 'delete'] as const;
+
+/** A few short fields; anything near this is abuse. */
+const JSON_LIMIT = '16kb';
+
+const explainRequest = z.strictObject({
+  username: z.string().max(MAX_USERNAME_LENGTH).default(''),
+  /** Never stored, never logged: it is handed to the Authority and dropped. */
+  password: z.string().max(MAX_PASSWORD_LENGTH).default(''),
+  image: z.string().min(1, 'name an image, e.g. group/project').max(MAX_NAME_LENGTH + 300),
+});
+
+export interface ExplainAnswer {
+  authenticated: boolean;
+  /** Set when not authenticated: the same words the token endpoint answers with. */
+  message?: string;
+  identity?: Authentication['identity'];
+  /** The repository name the registry will ask about (registry host and tag removed). */
+  repository: string;
+  scope: string;
+  verdicts: Decision['verdicts'];
+  /** The `docker login` line to use, without the secret. */
+  login: string;
+}
+
+/** 415 for anything but JSON, 413 past the limit, 400 for broken JSON: all as JSON errors. */
+export function jsonBody() {
+  const parse = bodyParser({
+    enableTypes: ['json'],
+    jsonLimit: JSON_LIMIT,
+    encoding: 'utf-8',
+    onError: (error) => {
+      if ((error as { status?: number }).status === 413) throw httpError(413, `request body is larger than ${JSON_LIMIT}`);
+      throw new BadRequest('request body is not valid JSON');
+    },
+  });
+  return async (ctx: Context, next: Next): Promise<void> => {
+    if (!ctx.is('application/json')) throw httpError(415, 'send the request as application/json');
+    await parse(ctx, next);
+  };
+}
+
+export function explainHandler(authority: Authority, registry: string | null, audit: Logger, metrics: Metrics) {
+  return async (ctx: Context): Promise<void> => {
+    const started = process.hrtime.bigint();
+    let request: TokenRequest | undefined;
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      const input = readInput((ctx.request as { body?: unknown }).body);
+      const { registryHost, repository } = splitImage(input.image);
+      const scope = parseResourceScope(`repository:${repository}:${ACTIONS.join(',')}`);
+      request = { service: undefined, scopes: [scope], credential: input.credential, offline: false };
+      const login = dockerLogin(registryHost ?? registry, input.credential);
+      const service = authority.checkService(undefined);
+      let authentication: Authentication;
+      try {
+        authentication = await authority.authenticate(input.credential, service, request.scopes);
+      } catch (error) {
+        if (!(error instanceof AuthenticationFailed)) throw error;
+        // 200, not 401: the question was answered; a 401 with a Basic challenge would make
+        // the browser pop its own login dialog. The operator's `reason` stays in the log:
+        // it may tell which accounts exist.
+        observe(audit, metrics, ctx, started, request, undefined, error, 'explain');
+        ctx.state.outcome = 'unauthorized'; // for guards mounted in front (brute-force limits)
+        ctx.body = { authenticated: false, message: error.message, repository, scope: formatScope(scope), verdicts: [], login } satisfies ExplainAnswer;
+        return;
+      }
+      const decisions = await authority.decide(authentication, request.scopes);
+      observe(audit, metrics, ctx, started, request, { authentication, decisions, cache: 'none' }, undefined, 'explain');
+      ctx.body = {
+        authenticated: true,
+        identity: authentication.identity,
+        repository,
+        scope: formatScope(scope),
+        verdicts: decisions.flatMap((d) => d.verdicts),
+        login,
+      } satisfies ExplainAnswer;
+    } catch (error) {
+      if (ctx.body === undefined) observe(audit, metrics, ctx, started, request, undefined, error, 'explain');
+      throw error;
+    }
+  };
+}
+
+function readInput(body: unknown): { image: string; credential: Credential } {
+  const parsed = explainRequest.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new BadRequest(`invalid request: ${field}${issue.message}`);
+  }
+  const { username, password, image } = parsed.data;
+  // Nothing typed at all asks what anyone may do; a username alone is a mistake.
+  if (username === '' && password === '') return { image, credential: { kind: 'anonymous' } };
+  return { image, credential: passwordCredential(username, password) };
+}
+
+function httpError(status: number, message: string): Error {
+  return Object.assign(new Error(message), { status, expose: true });
+}
