@@ -119,3 +119,28 @@ describe('Dockerfile', () => {
     assert.ok(scripts.build, 'npm run build exists');
   });
 });
+
+describe('CI examples (examples/)', () => {
+  const load = async (file: string) => {
+    const [doc] = parseAllDocuments(await readFile(join(ROOT, 'examples', file), 'utf8'));
+    assert.deepEqual(doc!.errors, [], `${file} parses as YAML`);
+    return doc!.toJS() as Record<string, any>;
+  };
+
+  test('GitLab CI logs in with CI_JOB_TOKEN as gitlab-ci-token', async () => {
+    const pipeline = await load('gitlab-ci.yml');
+    const script = (pipeline.build.script as string[]).join('\n');
+    assert.match(script, /echo "\$CI_JOB_TOKEN" \| docker login "\$REGISTRY" -u gitlab-ci-token --password-stdin/);
+    assert.ok(pipeline['build-oidc'].id_tokens.FORGEGATE_ID_TOKEN.aud, 'the OIDC job names its audience');
+  });
+
+  test('GitHub Actions asks for an OIDC ID token and logs in with it', async () => {
+    const workflow = await load('github-actions.yml');
+    assert.equal(workflow.permissions['id-token'], 'write');
+    const steps = workflow.jobs.image.steps as { run?: string }[];
+    const loginStep = steps.find((step) => step.run?.includes('docker login'));
+    assert.ok(loginStep, 'a docker login step');
+    assert.match(loginStep.run!, /ACTIONS_ID_TOKEN_REQUEST_URL&audience=\$AUDIENCE/);
+    assert.match(loginStep.run!, /--password-stdin/);
+  });
+});
