@@ -56,6 +56,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
     assert.deepEqual(container.ports, [{ name: 'http', containerPort: 5001 }]);
     assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsUser, 'the key Secret is readable by the non-root user');
     assert.ok(deployment.spec.replicas >= 2, 'more than one replica');
     assert.ok(pod.terminationGracePeriodSeconds > 10 + 5, 'the grace period covers the preStop pause and the 10 s drain');
     const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.name, m]));
