@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real, when they are missing:
 # redis-server (cache tests), docker-registry (distribution 2.8.2) and skopeo (e2e tests),
-# chromium (the status page's browser test, driven by playwright-core).
+# chromium (the status page's browser test, driven by playwright-core), docker-compose and
+# caddy (the compose stack's files, parsed by their real readers).
 # Runs before `npm test`; a machine that has them already pays nothing.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "system-deps: installing ${missing[*]}" >&2
@@ -25,6 +28,6 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 # The Debian packages may start their own services; the tests start private instances.
-for service in redis-server docker-registry; do
+for service in redis-server docker-registry caddy; do
   $sudo service "$service" stop >/dev/null 2>&1 || true
 done

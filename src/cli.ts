@@ -17,7 +17,8 @@ const USAGE = `usage: forgegate [command] [options]
   keys generate [--config FILE] [--force]        create the signing key and certificate
   keys show [--config FILE]                      print {kid, thumbprint, algorithm, certificate, jwks}
   hash-password [USER] [--cost N]                read a password on stdin, print an htpasswd line
-  check [--config FILE]                          validate the configuration and reach every backend
+  check [--config FILE] [--offline]              validate the configuration and reach every backend
+                                                 (--offline: skip Redis and the forges)
   explain --config FILE [--user U] --scope S...  read the password on stdin; print each decision and why
   --version, --help`;
 
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
     options: {
       config: { type: 'string', short: 'c' },
       force: { type: 'boolean' },
+      offline: { type: 'boolean' },
       user: { type: 'string', short: 'u' },
       scope: { type: 'string', short: 's', multiple: true },
       json: { type: 'boolean' },
@@ -53,7 +55,7 @@ async function main(argv: string[]): Promise<void> {
       if (rest.length > 0) throw new CommandError('hash-password takes at most one USER', 2);
       return hashPassword(sub, values.cost === undefined ? undefined : Number(values.cost));
     case 'check':
-      return check(await config());
+      return check(await config(), values.offline ?? false);
     case 'explain':
       return explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
     default:

@@ -13,8 +13,10 @@ import { CommandError } from './io.js';
 
 // `forgegate check`: everything serve needs, checked in order, stopping at the first
 // problem with a message that says what to fix. It changes nothing (no key is generated).
+// `offline` checks only what is on this machine (configuration, key, htpasswd): for config
+// files written before their Redis and forges exist, as in CI or an image build.
 
-export async function check(loaded: LoadedConfig): Promise<void> {
+export async function check(loaded: LoadedConfig, offline = false): Promise<void> {
   const { config } = loaded;
   ok(`configuration ${loaded.file ?? '(built-in defaults)'} is valid`);
   await checkKey(config);
@@ -22,9 +24,13 @@ export async function check(loaded: LoadedConfig): Promise<void> {
     await HtpasswdFile.load(config.users.htpasswd);
     ok(`htpasswd ${config.users.htpasswd} is readable and every line is bcrypt`);
   }
-  if (config.cache.redisUrl !== null) await checkRedis(config.cache.redisUrl);
-  for (const forge of config.forges) await checkForge(forge);
-  for (const issuer of config.oidc) await checkOidcIssuer(new OidcIssuer(issuer));
+  if (offline) {
+    ok(`offline: Redis, ${config.forges.length} forge(s) and ${config.oidc.length} OIDC issuer(s) not contacted`);
+  } else {
+    if (config.cache.redisUrl !== null) await checkRedis(config.cache.redisUrl);
+    for (const forge of config.forges) await checkForge(forge);
+    for (const issuer of config.oidc) await checkOidcIssuer(new OidcIssuer(issuer));
+  }
   ok('all checks passed');
 }
 

@@ -58,7 +58,11 @@ function rejectMalformed(error: NodeJS.ErrnoException, socket: Socket): void {
 async function closeGracefully(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  // A keep-alive connection whose request finishes after close() would idle until the bound:
+  // close each one as soon as it has answered.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(timer);
 }
