@@ -1,6 +1,6 @@
 import { Authority } from './authority.js';
 import { CachedForge, type CacheObserver } from './cache/cached-forge.js';
-import { RedisLevel } from './cache/redis.js';
+import { connect, RedisLevel } from './cache/redis.js';
 import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
@@ -8,6 +8,7 @@ import type { Forge, ForgeCallObserver } from './forges/forge.js';
 import { GitHubForge } from './forges/github/forge.js';
 import { GitLabForge } from './forges/gitlab/forge.js';
 import { ForgeRouter } from './forges/router.js';
+import { BruteForceGuard, type BanObserver } from './http/guard/brute-force.js';
 import { StaticAccounts } from './credentials/static.js';
 import type { Logger } from './log.js';
 import { Acl } from './policy/acl.js';
@@ -26,6 +27,8 @@ export interface Runtime {
   authority: Authority;
   forges: CachedForge[];
   redis: RedisLevel | null;
+  /** Brute-force protection for the routes that check passwords (limits). */
+  guard: BruteForceGuard;
   /** Releases connections (Redis) so the process can exit. */
   close(): Promise<void>;
 }
@@ -43,6 +46,7 @@ export type KeyMode = 'generate' | 'ephemeral';
 export interface Observers {
   cache?: CacheObserver;
   forgeCalls?: ForgeCallObserver;
+  bans?: BanObserver;
 }
 
 export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate', observers: Observers = {}): Promise<Runtime> {
@@ -70,7 +74,16 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     signer: new TokenSigner(key, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
     refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
   });
-  return { config, key, keyGenerated: generated, authority, forges, redis, close: async () => redis?.close() };
+  // Its own connection: the cache level's skip-after-failure must not hide bans, and the
+  // limiter falls back to a per-process one by itself when this one is down.
+  const guardRedis = config.cache.redisUrl === null || !config.limits.enabled ? undefined : connect(config.cache.redisUrl, config.cache.keyPrefix);
+  guardRedis?.on('error', () => {}); // the cache level reports Redis outages
+  const guard = new BruteForceGuard(config.limits, { redis: guardRedis, logger, observer: observers.bans });
+  const close = async () => {
+    guardRedis?.disconnect();
+    await redis?.close();
+  };
+  return { config, key, keyGenerated: generated, authority, forges, redis, guard, close };
 }
 
 function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Forge {

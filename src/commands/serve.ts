@@ -23,7 +23,7 @@ export interface Serving {
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
 export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
   const metrics = new Metrics();
-  const runtime = await buildRuntime(loaded.config, logger, 'generate', { cache: metrics.cacheObserver, forgeCalls: metrics.forgeObserver });
+  const runtime = await buildRuntime(loaded.config, logger, 'generate', { cache: metrics.cacheObserver, forgeCalls: metrics.forgeObserver, bans: metrics.banObserver });
   const { config, key } = runtime;
   if (runtime.keyGenerated) logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
   const daysLeft = certificateDaysLeft(key);
@@ -39,6 +39,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     trustProxy: config.server.trustProxy,
     logger,
     metrics,
+    guard: runtime.guard,
     readiness: async () => readiness(runtime),
     webhooks: webhookOptions(runtime),
   });

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
+import type { BruteForceGuard } from './guard/brute-force.js';
 import { hookRoutes, type WebhookOptions } from './hooks/index.js';
 import { tokenHandler } from './token-route.js';
 
@@ -22,6 +23,8 @@ export interface AppOptions {
   /** Readiness of dependencies beyond the key (Redis, forges). */
   readiness?: () => Promise<Record<string, unknown>>;
   metrics?: Metrics;
+  /** Brute-force protection of password logins (runtime.guard); absent: none. */
+  guard?: BruteForceGuard;
   /** The forges webhooks may invalidate (POST /hooks/gitlab, /hooks/github); absent: 404. */
   webhooks?: WebhookOptions;
 }
@@ -33,7 +36,7 @@ export function createApp(options: AppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
   const router = new Router();
   const metrics = options.metrics ?? new Metrics();
-  const token = tokenHandler(options.authority, options.logger, metrics);
+  const token = tokenHandler(options.authority, options.logger, metrics, options.guard);
   const form = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 
   for (const path of new Set([options.realmPath, '/auth/token'])) {
