@@ -12,7 +12,8 @@ import { BruteForceGuard, type BanObserver } from './http/guard/brute-force.js';
 import { StaticAccounts } from './credentials/static.js';
 import type { Logger } from './log.js';
 import { Acl } from './policy/acl.js';
-import { createKeyMaterial, keyFiles, keyFromPem, loadKey, loadOrGenerateKey, type SigningKey } from './token/keys.js';
+import { KeyRing, KeySet, loadKeySet } from './token/keyring.js';
+import { createKeyMaterial, keyFiles, keyFromPem, loadOrGenerateKey, type SigningKey } from './token/keys.js';
 import { RefreshTokens } from './token/refresh.js';
 import { deriveSecret } from './token/secrets.js';
 import { TokenSigner } from './token/signer.js';
@@ -22,7 +23,10 @@ import { TokenSigner } from './token/signer.js';
 
 export interface Runtime {
   config: Config;
-  key: SigningKey;
+  /** The current signing key (changes when a promote is picked up). */
+  readonly key: SigningKey;
+  /** Every key of token.keyDir: current, staged, retired; reloaded when the directory changes. */
+  keys: KeyRing;
   keyGenerated: boolean;
   authority: Authority;
   forges: CachedForge[];
@@ -50,7 +54,13 @@ export interface Observers {
 }
 
 export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate', observers: Observers = {}): Promise<Runtime> {
-  const { key, generated } = keyMode === 'generate' ? await loadOrGenerateKey(config.token.keyDir, config.token.algorithm) : await loadOrEphemeral(config);
+  const { set, generated } = keyMode === 'generate' ? await loadOrGenerate(config) : await loadOrEphemeral(config);
+  const keys = new KeyRing(set, config.token.algorithm, (event) => {
+    if ('error' in event) logger.error({ err: event.error }, 'signing keys changed but do not load; still using the previous ones');
+    else logger.info(event, event.kid === event.previousKid ? 'published signing keys reloaded' : 'signing key switched (promote)');
+  });
+  if (keyMode === 'generate') keys.watch();
+  const key = set.current;
   if (config.token.header === 'x5c' && key.notAfter.getTime() <= Date.now()) {
     throw new StartupError(
       `certificate ${key.files.certificate} expired on ${key.notAfter.toISOString()}; registries reject x5c tokens signed under it. Run "forgegate keys generate --force" and give the registry the new certificate`,
@@ -71,8 +81,8 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     staticAccounts: new StaticAccounts(htpasswd, deriveSecret(key.privateKey, 'credential-hmac'), config.cache.identityTtl),
     acl: new Acl(config.acl),
     router: new ForgeRouter(forges),
-    signer: new TokenSigner(key, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
-    refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
+    signer: new TokenSigner(keys, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
+    refreshTokens: new RefreshTokens(() => keys.keys.refreshSecrets(), config.token.refreshTtl),
   });
   // Its own connection: the cache level's skip-after-failure must not hide bans, and the
   // limiter falls back to a per-process one by itself when this one is down.
@@ -80,10 +90,23 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   guardRedis?.on('error', () => {}); // the cache level reports Redis outages
   const guard = new BruteForceGuard(config.limits, { redis: guardRedis, logger, observer: observers.bans });
   const close = async () => {
+    keys.close();
     guardRedis?.disconnect();
     await redis?.close();
   };
-  return { config, key, keyGenerated: generated, authority, forges, redis, guard, close };
+  return {
+    config,
+    get key() {
+      return keys.current;
+    },
+    keys,
+    keyGenerated: generated,
+    authority,
+    forges,
+    redis,
+    guard,
+    close,
+  };
 }
 
 function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Forge {
@@ -95,11 +118,17 @@ export function certificateDaysLeft(key: SigningKey, now = Date.now()): number {
   return Math.floor((key.notAfter.getTime() - now) / 86_400_000);
 }
 
-async function loadOrEphemeral(config: Config): Promise<{ key: SigningKey; generated: boolean }> {
+async function loadOrGenerate(config: Config): Promise<{ set: KeySet; generated: boolean }> {
+  const { generated } = await loadOrGenerateKey(config.token.keyDir, config.token.algorithm);
+  return { set: await loadKeySet(config.token.keyDir, config.token.algorithm), generated };
+}
+
+async function loadOrEphemeral(config: Config): Promise<{ set: KeySet; generated: boolean }> {
   try {
-    return { key: await loadKey(config.token.keyDir, config.token.algorithm), generated: false };
+    return { set: await loadKeySet(config.token.keyDir, config.token.algorithm), generated: false };
   } catch {
     const { keyPem, certificatePem } = await createKeyMaterial(config.token.algorithm);
-    return { key: await keyFromPem(config.token.algorithm, keyPem, certificatePem, keyFiles(config.token.keyDir)), generated: false };
+    const key = await keyFromPem(config.token.algorithm, keyPem, certificatePem, keyFiles(config.token.keyDir));
+    return { set: new KeySet(config.token.keyDir, key, null, []), generated: false };
   }
 }

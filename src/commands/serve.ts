@@ -34,6 +34,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   const app = createApp({
     authority: runtime.authority,
     key,
+    keys: runtime.keys,
     realmPath: config.server.realmPath,
     service: config.token.service,
     trustProxy: config.server.trustProxy,
@@ -60,6 +61,8 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     const shutdown = () => void stop().then(() => process.exit(0));
     process.once('SIGTERM', shutdown);
     process.once('SIGINT', shutdown);
+    // Keys are also re-read when jwks.json or key.pem change; SIGHUP does it at once.
+    process.on('SIGHUP', () => void runtime.keys.reload());
   }
   const realm = realmUrl(runtime, server);
   const settings = {

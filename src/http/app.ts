@@ -5,6 +5,7 @@ import Koa from 'koa';
 import type { Authority } from '../authority.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
+import type { KeyRing } from '../token/keyring.js';
 import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
@@ -16,6 +17,8 @@ import { tokenHandler } from './token-route.js';
 export interface AppOptions {
   authority: Authority;
   key: SigningKey;
+  /** The key ring (runtime.keys): /.well-known/jwks.json and /readyz follow its reloads. */
+  keys?: KeyRing;
   realmPath: string;
   service: string;
   trustProxy: boolean;
@@ -45,7 +48,7 @@ export function createApp(options: AppOptions): Koa {
   }
   router.get('/.well-known/jwks.json', (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.body = options.key.jwks;
+    ctx.body = options.keys?.jwks() ?? options.key.jwks;
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = metrics.registry.contentType;
@@ -55,7 +58,8 @@ export function createApp(options: AppOptions): Koa {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const dependencies = { keys: { status: 'ok', kid: options.key.kid, certificateExpires: options.key.notAfter.toISOString() }, ...(await options.readiness?.()) };
+    const key = options.keys?.current ?? options.key;
+    const dependencies = { keys: { status: 'ok', kid: key.kid, certificateExpires: key.notAfter.toISOString() }, ...(await options.readiness?.()) };
     ctx.body = { status: 'ok', dependencies };
   });
   if (options.webhooks) hookRoutes(router, options.webhooks, options.logger);

@@ -50,6 +50,7 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
   const app = createApp({
     authority: runtime.authority,
     key: runtime.key,
+    keys: runtime.keys,
     realmPath: config.server.realmPath,
     service: config.token.service,
     trustProxy: config.server.trustProxy,
