@@ -209,6 +209,23 @@ describe('bans shared through Redis', () => {
     assert.equal((await login(a, ip, 'alice', PASSWORD.alice)).status, 200, 'the earlier failures were forgiven');
   });
 
+  test('the warm path of a caller without failures spares Redis (one lookup a second, not three per request)', async () => {
+    const { Redis } = await import('ioredis');
+    const probe = new Redis(redis.url);
+    const processed = async () => Number(/total_commands_processed:(\d+)/.exec(await probe.info('stats'))![1]);
+    try {
+      const ip = '192.0.2.9';
+      assert.equal((await login(a, ip, 'alice', PASSWORD.alice)).status, 200);
+      const before = await processed();
+      const n = 50;
+      for (let i = 0; i < n; i++) assert.equal((await login(a, ip, 'alice', PASSWORD.alice)).status, 200);
+      const perRequest = ((await processed()) - before - 1) / n; // -1: the INFO itself
+      assert.ok(perRequest < 2, `Redis commands per warm request: ${perRequest} (12 without the in-process memo)`);
+    } finally {
+      probe.disconnect();
+    }
+  });
+
   test('Redis down: fail open to a per-process limiter, never 5xx', async () => {
     await redis.kill();
     const ip = '192.0.2.3';

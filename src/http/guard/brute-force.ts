@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import type { Credential } from '../../credentials/credential.js';
@@ -17,6 +18,10 @@ import type { Logger } from '../../log.js';
 // would stop all CI). A success forgives that account's failures, and on the IP counter
 // only the failures this account made from that IP: forgiving the whole IP would let one
 // valid login reset a password spray.
+//
+// The warm path stays free of Redis calls: a caller found with no failures at all is
+// remembered in-process for a second, so a busy robot costs one lookup a second, and a ban
+// started on another replica reaches this one within that second.
 //
 // Fail open: the limiter is a defence, not a dependency. Redis down falls back to a
 // per-process limiter, and any other limiter error admits the request.
@@ -54,8 +59,12 @@ export interface Admission {
 
 export type LimitsConfig = Config['limits'];
 
+/** How long a caller with no failures on record is admitted without asking the limiter. */
+const CLEAN_MS = 1000;
+
 export class BruteForceGuard {
   private readonly limiter: RateLimiterAbstract;
+  private readonly clean = new LRUCache<string, true>({ max: 10_000, ttl: CLEAN_MS, ttlAutopurge: false });
 
   constructor(
     private readonly config: LimitsConfig,
@@ -78,7 +87,7 @@ export class BruteForceGuard {
   /** Refuses a banned caller with TooManyAttempts; otherwise returns what `settle` needs. */
   async admit(clientIp: string, credential: Credential | undefined): Promise<Admission> {
     const keys = this.keysFor(clientIp, credential);
-    if (keys === null) return { keys, accountFailures: 0, pairFailures: 0 };
+    if (keys === null || this.clean.has(keys.pair)) return { keys, accountFailures: 0, pairFailures: 0 };
     const [ip, account, pair] = await Promise.all([this.read(keys.ip), this.read(keys.account), this.read(keys.pair)]);
     for (const [scope, res] of [['ip', ip], ['account', account]] as const) {
       if (res !== null && res.consumedPoints > this.config.failures && res.msBeforeNext > 0) {
@@ -86,6 +95,7 @@ export class BruteForceGuard {
         throw new TooManyAttempts(scope, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
       }
     }
+    if (live(ip) + live(account) + live(pair) === 0) this.clean.set(keys.pair, true);
     return { keys, accountFailures: live(account), pairFailures: live(pair) };
   }
 
@@ -100,6 +110,7 @@ export class BruteForceGuard {
         if (admission.pairFailures > 0) work.push(this.limiter.reward(keys.ip, admission.pairFailures), this.limiter.delete(keys.pair));
         await Promise.all(work);
       } else if (error instanceof AuthenticationFailed) {
+        this.clean.delete(keys.pair);
         await Promise.all([this.fail(keys.ip, 'ip'), this.fail(keys.account, 'account'), this.fail(keys.pair, null)]);
       }
     } catch (failure) {
@@ -109,6 +120,7 @@ export class BruteForceGuard {
 
   /** Forgets every counter and ban of an IP or account (tests, operators). */
   async forgive(clientIp: string, username: string): Promise<void> {
+    this.clean.clear();
     await Promise.all([this.limiter.delete(`ip:${clientIp}`), this.limiter.delete(accountKey(username))]);
   }
 
@@ -138,6 +150,7 @@ export class BruteForceGuard {
     }
     if (scope !== null && consumed >= this.config.failures) {
       await this.limiter.block(key, this.config.ban);
+      this.clean.clear(); // no caller of this replica slips past the new ban
       this.observer?.banned(scope);
       this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, `brute-force ban: too many failed logins for one ${scope === 'ip' ? 'client IP' : 'account'}`);
     }
