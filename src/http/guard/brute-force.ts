@@ -65,6 +65,8 @@ const CLEAN_MS = 1000;
 export class BruteForceGuard {
   private readonly limiter: RateLimiterAbstract;
   private readonly clean = new LRUCache<string, true>({ max: 10_000, ttl: CLEAN_MS, ttlAutopurge: false });
+  private readonly logger: Logger | undefined;
+  private readonly observer: BanObserver | undefined;
 
   constructor(
     private readonly config: LimitsConfig,
@@ -76,9 +78,6 @@ export class BruteForceGuard {
     this.logger = options.logger;
     this.observer = options.observer;
   }
-
-  private readonly logger: Logger | undefined;
-  private readonly observer: BanObserver | undefined;
 
   get enabled(): boolean {
     return this.config.enabled;
