@@ -59,7 +59,6 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     if ('error' in event) logger.error({ err: event.error }, 'signing keys changed but do not load; still using the previous ones');
     else logger.info(event, event.kid === event.previousKid ? 'published signing keys reloaded' : 'signing key switched (promote)');
   });
-  if (keyMode === 'generate') keys.watch();
   const key = set.current;
   if (config.token.header === 'x5c' && key.notAfter.getTime() <= Date.now()) {
     throw new StartupError(
@@ -89,6 +88,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   const guardRedis = config.cache.redisUrl === null || !config.limits.enabled ? undefined : connect(config.cache.redisUrl, config.cache.keyPrefix);
   guardRedis?.on('error', () => {}); // the cache level reports Redis outages
   const guard = new BruteForceGuard(config.limits, { redis: guardRedis, logger, observer: observers.bans });
+  if (keyMode === 'generate') keys.watch(); // last: a failed start leaves no watcher behind
   const close = async () => {
     keys.close();
     guardRedis?.disconnect();
