@@ -4,7 +4,7 @@ import { explain } from './commands/explain.js';
 import { check } from './commands/check.js';
 import { hashPassword } from './commands/hash-password.js';
 import { CommandError } from './commands/io.js';
-import { keysGenerate, keysShow } from './commands/keys.js';
+import { keysGenerate, keysPromote, keysPrune, keysRotate, keysShow } from './commands/keys.js';
 import { serve } from './commands/serve.js';
 import { loadConfig } from './config/load.js';
 import { VERSION } from './version.js';
@@ -16,6 +16,9 @@ const USAGE = `usage: forgegate [command] [options]
   serve [--config FILE]                          run the token server (the default)
   keys generate [--config FILE] [--force]        create the signing key and certificate
   keys show [--config FILE]                      print {kid, thumbprint, algorithm, certificate, jwks}
+  keys rotate [--config FILE]                    stage and publish a next key (signs nothing yet)
+  keys promote [--config FILE]                   sign with the next key; the former one stays published
+  keys prune [--config FILE]                     stop publishing retired keys whose tokens have expired
   hash-password [USER] [--cost N]                read a password on stdin, print an htpasswd line
   check [--config FILE] [--offline]              validate the configuration and reach every backend
                                                  (--offline: skip Redis and the forges)
@@ -50,7 +53,10 @@ async function main(argv: string[]): Promise<void> {
     case 'keys':
       if (sub === 'generate') return keysGenerate((await config()).config, values.force ?? false);
       if (sub === 'show') return keysShow((await config()).config);
-      throw new CommandError('keys takes "generate" or "show"', 2);
+      if (sub === 'rotate') return keysRotate((await config()).config);
+      if (sub === 'promote') return keysPromote((await config()).config);
+      if (sub === 'prune') return keysPrune((await config()).config);
+      throw new CommandError('keys takes "generate", "show", "rotate", "promote" or "prune"', 2);
     case 'hash-password':
       if (rest.length > 0) throw new CommandError('hash-password takes at most one USER', 2);
       return hashPassword(sub, values.cost === undefined ? undefined : Number(values.cost));

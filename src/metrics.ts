@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ForgeCallObserver } from './forges/forge.js';
 import type { CacheKind, CacheOutcome } from './cache/cached-forge.js';
+import type { BanObserver } from './http/guard/brute-force.js';
 import type { Decision } from './policy/types.js';
 
 // Prometheus metrics (GET /metrics). Labels are low-cardinality codes only: the verdict's
@@ -60,9 +61,42 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly bans = new Counter({
+    name: 'forgegate_bans_total',
+    help: 'Brute-force bans started, by what was banned (client ip or account)',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly refusals = new Counter({
+    name: 'forgegate_banned_requests_total',
+    help: 'Requests refused with 429 because their client ip or account is banned',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+
+  // Hits over lookups since start, per kind; a convenience beside forgegate_cache_total,
+  // from which rate() ratios over any window can be computed.
+  private readonly cacheTally = new Map<string, { hits: number; lookups: number }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const tally = this.cacheTally;
+    new Gauge({
+      name: 'forgegate_cache_hit_ratio',
+      help: 'Cache hits (stale serves included) over lookups since start, by kind',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [kind, { hits, lookups }] of tally) this.set({ kind }, lookups === 0 ? 0 : hits / lookups);
+      },
+    });
   }
+
+  readonly banObserver: BanObserver = {
+    banned: (scope) => this.bans.inc({ scope }),
+    refused: (scope) => this.refusals.inc({ scope }),
+  };
 
   readonly forgeObserver: ForgeCallObserver = {
     call: (forge, endpoint, status, seconds) => {
@@ -75,6 +109,10 @@ export class Metrics {
   /** For the caching layer: counts hits, misses and stale serves. */
   readonly cacheObserver = (kind: CacheKind, outcome: CacheOutcome): void => {
     this.cache.inc({ kind, outcome });
+    const tally = this.cacheTally.get(kind) ?? { hits: 0, lookups: 0 };
+    tally.lookups += 1;
+    if (outcome !== 'miss') tally.hits += 1;
+    this.cacheTally.set(kind, tally);
   };
 
   tokenRequest(outcome: string, credential: string, source: string, seconds: number, decisions: readonly Decision[]): void {

@@ -1,6 +1,6 @@
 import { Authority } from './authority.js';
 import { CachedForge, type CacheObserver } from './cache/cached-forge.js';
-import { RedisLevel } from './cache/redis.js';
+import { connect, RedisLevel } from './cache/redis.js';
 import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
@@ -9,11 +9,13 @@ import { GitHubForge } from './forges/github/forge.js';
 import { GitLabForge } from './forges/gitlab/forge.js';
 import { ForgeHealth, observeAll } from './forges/health.js';
 import { ForgeRouter } from './forges/router.js';
+import { BruteForceGuard, type BanObserver } from './http/guard/brute-force.js';
 import { StaticAccounts } from './credentials/static.js';
 import type { Logger } from './log.js';
 import { Acl } from './policy/acl.js';
 import { OidcAuthenticator } from './oidc/authenticator.js';
-import { createKeyMaterial, keyFiles, keyFromPem, loadKey, loadOrGenerateKey, type SigningKey } from './token/keys.js';
+import { KeyRing, KeySet, loadKeySet } from './token/keyring.js';
+import { createKeyMaterial, keyFiles, keyFromPem, loadOrGenerateKey, type SigningKey } from './token/keys.js';
 import { RefreshTokens } from './token/refresh.js';
 import { deriveSecret } from './token/secrets.js';
 import { TokenSigner } from './token/signer.js';
@@ -23,13 +25,18 @@ import { TokenSigner } from './token/signer.js';
 
 export interface Runtime {
   config: Config;
-  key: SigningKey;
+  /** The current signing key (changes when a promote is picked up). */
+  readonly key: SigningKey;
+  /** Every key of token.keyDir: current, staged, retired; reloaded when the directory changes. */
+  keys: KeyRing;
   keyGenerated: boolean;
   authority: Authority;
   forges: CachedForge[];
   redis: RedisLevel | null;
   /** The last call each forge answered, for the status page. */
   forgeHealth: ForgeHealth;
+  /** Brute-force protection for the routes that check passwords (limits). */
+  guard: BruteForceGuard;
   /** Releases connections (Redis) so the process can exit. */
   close(): Promise<void>;
 }
@@ -47,10 +54,16 @@ export type KeyMode = 'generate' | 'ephemeral';
 export interface Observers {
   cache?: CacheObserver;
   forgeCalls?: ForgeCallObserver;
+  bans?: BanObserver;
 }
 
 export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate', observers: Observers = {}): Promise<Runtime> {
-  const { key, generated } = keyMode === 'generate' ? await loadOrGenerateKey(config.token.keyDir, config.token.algorithm) : await loadOrEphemeral(config);
+  const { set, generated } = keyMode === 'generate' ? await loadOrGenerate(config) : await loadOrEphemeral(config);
+  const keys = new KeyRing(set, config.token.algorithm, (event) => {
+    if ('error' in event) logger.error({ err: event.error }, 'signing keys changed but do not load; still using the previous ones');
+    else logger.info(event, event.kid === event.previousKid ? 'published signing keys reloaded' : 'signing key switched (promote)');
+  });
+  const key = set.current;
   if (config.token.header === 'x5c' && key.notAfter.getTime() <= Date.now()) {
     throw new StartupError(
       `certificate ${key.files.certificate} expired on ${key.notAfter.toISOString()}; registries reject x5c tokens signed under it. Run "forgegate keys generate --force" and give the registry the new certificate`,
@@ -73,11 +86,35 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     staticAccounts: new StaticAccounts(htpasswd, deriveSecret(key.privateKey, 'credential-hmac'), config.cache.identityTtl),
     acl: new Acl(config.acl),
     router: new ForgeRouter(forges),
-    signer: new TokenSigner(key, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
-    refreshTokens: new RefreshTokens(deriveSecret(key.privateKey, 'refresh-token'), config.token.refreshTtl),
+    signer: new TokenSigner(keys, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
+    refreshTokens: new RefreshTokens(() => keys.keys.refreshSecrets(), config.token.refreshTtl),
     oidc: new OidcAuthenticator(config.oidc, config.forges),
   });
-  return { config, key, keyGenerated: generated, authority, forges, redis, forgeHealth, close: async () => redis?.close() };
+  // Its own connection: the cache level's skip-after-failure must not hide bans, and the
+  // limiter falls back to a per-process one by itself when this one is down.
+  const guardRedis = config.cache.redisUrl === null || !config.limits.enabled ? undefined : connect(config.cache.redisUrl, config.cache.keyPrefix);
+  guardRedis?.on('error', () => {}); // the cache level reports Redis outages
+  const guard = new BruteForceGuard(config.limits, { redis: guardRedis, logger, observer: observers.bans });
+  if (keyMode === 'generate') keys.watch(); // last: a failed start leaves no watcher behind
+  const close = async () => {
+    keys.close();
+    guardRedis?.disconnect();
+    await redis?.close();
+  };
+  return {
+    config,
+    get key() {
+      return keys.current;
+    },
+    keys,
+    keyGenerated: generated,
+    authority,
+    forges,
+    redis,
+    forgeHealth,
+    guard,
+    close,
+  };
 }
 
 function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Forge {
@@ -89,11 +126,17 @@ export function certificateDaysLeft(key: SigningKey, now = Date.now()): number {
   return Math.floor((key.notAfter.getTime() - now) / 86_400_000);
 }
 
-async function loadOrEphemeral(config: Config): Promise<{ key: SigningKey; generated: boolean }> {
+async function loadOrGenerate(config: Config): Promise<{ set: KeySet; generated: boolean }> {
+  const { generated } = await loadOrGenerateKey(config.token.keyDir, config.token.algorithm);
+  return { set: await loadKeySet(config.token.keyDir, config.token.algorithm), generated };
+}
+
+async function loadOrEphemeral(config: Config): Promise<{ set: KeySet; generated: boolean }> {
   try {
-    return { key: await loadKey(config.token.keyDir, config.token.algorithm), generated: false };
+    return { set: await loadKeySet(config.token.keyDir, config.token.algorithm), generated: false };
   } catch {
     const { keyPem, certificatePem } = await createKeyMaterial(config.token.algorithm);
-    return { key: await keyFromPem(config.token.algorithm, keyPem, certificatePem, keyFiles(config.token.keyDir)), generated: false };
+    const key = await keyFromPem(config.token.algorithm, keyPem, certificatePem, keyFiles(config.token.keyDir));
+    return { set: new KeySet(config.token.keyDir, key, null, []), generated: false };
   }
 }

@@ -24,7 +24,7 @@ export interface Serving {
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
 export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
   const metrics = new Metrics();
-  const runtime = await buildRuntime(loaded.config, logger, 'generate', { cache: metrics.cacheObserver, forgeCalls: metrics.forgeObserver });
+  const runtime = await buildRuntime(loaded.config, logger, 'generate', { cache: metrics.cacheObserver, forgeCalls: metrics.forgeObserver, bans: metrics.banObserver });
   const { config, key } = runtime;
   if (runtime.keyGenerated) logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
   const daysLeft = certificateDaysLeft(key);
@@ -35,11 +35,13 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   const app = createApp({
     authority: runtime.authority,
     key,
+    keys: runtime.keys,
     realmPath: config.server.realmPath,
     service: config.token.service,
     trustProxy: config.server.trustProxy,
     logger,
     metrics,
+    guard: runtime.guard,
     readiness: async () => readiness(runtime),
     webhooks: webhookOptions(runtime),
     status: runtime,
@@ -61,6 +63,8 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     const shutdown = () => void stop().then(() => process.exit(0));
     process.once('SIGTERM', shutdown);
     process.once('SIGINT', shutdown);
+    // Keys are also re-read when jwks.json or key.pem change; SIGHUP does it at once.
+    process.on('SIGHUP', () => void runtime.keys.reload());
   }
   const realm = realmUrl(runtime, server);
   const settings = registrySettings(runtime, realm);

@@ -55,6 +55,17 @@ export const cacheSchema = z
   })
   .prefault({});
 
+/** Brute-force protection: failed password logins per client IP and per account lead to bans. */
+export const limitsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Failures within `window` seconds that start a ban. */
+    failures: z.int().min(1).max(1_000_000).default(30),
+    window: seconds(180, 1, 86400),
+    ban: seconds(900, 1, 7 * 86400),
+  })
+  .prefault({});
+
 export const usersSchema = z.strictObject({ htpasswd: nullableString }).prefault({});
 
 const pattern = z.string().refine((p) => {
@@ -118,6 +129,7 @@ export const configSchema = z
     token: tokenSchema,
     cache: cacheSchema,
     users: usersSchema,
+    limits: limitsSchema,
     acl: z.array(aclRuleSchema).default([]),
     forges: z.array(forgeSchema).prefault([{ type: 'gitlab', url: 'https://gitlab.com' }]),
     oidc: oidcSchema,

@@ -5,10 +5,14 @@ import Koa from 'koa';
 import type { Authority } from '../authority.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
+import type { KeyRing } from '../token/keyring.js';
 import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
+import type { BruteForceGuard } from './guard/brute-force.js';
+import { guardRoute } from './guard/middleware.js';
 import { hookRoutes, type WebhookOptions } from './hooks/index.js';
 import type { Runtime } from '../runtime.js';
+import { explainCredential } from './status/explain-route.js';
 import { statusRoutes } from './status/index.js';
 import { tokenHandler } from './token-route.js';
 
@@ -17,6 +21,8 @@ import { tokenHandler } from './token-route.js';
 export interface AppOptions {
   authority: Authority;
   key: SigningKey;
+  /** The key ring (runtime.keys): /.well-known/jwks.json and /readyz follow its reloads. */
+  keys?: KeyRing;
   realmPath: string;
   service: string;
   trustProxy: boolean;
@@ -24,6 +30,8 @@ export interface AppOptions {
   /** Readiness of dependencies beyond the key (Redis, forges). */
   readiness?: () => Promise<Record<string, unknown>>;
   metrics?: Metrics;
+  /** Brute-force protection of password logins (runtime.guard); absent: none. */
+  guard?: BruteForceGuard;
   /** The forges webhooks may invalidate (POST /hooks/gitlab, /hooks/github); absent: 404. */
   webhooks?: WebhookOptions;
   /** The status page (GET /) and POST /explain, as config `ui` says; absent: both 404. */
@@ -37,7 +45,7 @@ export function createApp(options: AppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
   const router = new Router();
   const metrics = options.metrics ?? new Metrics();
-  const token = tokenHandler(options.authority, options.logger, metrics);
+  const token = tokenHandler(options.authority, options.logger, metrics, options.guard);
   const form = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 
   for (const path of new Set([options.realmPath, '/auth/token'])) {
@@ -46,7 +54,7 @@ export function createApp(options: AppOptions): Koa {
   }
   router.get('/.well-known/jwks.json', (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.body = options.key.jwks;
+    ctx.body = options.keys?.jwks() ?? options.key.jwks;
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = metrics.registry.contentType;
@@ -56,7 +64,8 @@ export function createApp(options: AppOptions): Koa {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const dependencies = { keys: { status: 'ok', kid: options.key.kid, certificateExpires: options.key.notAfter.toISOString() }, ...(await options.readiness?.()) };
+    const key = options.keys?.current ?? options.key;
+    const dependencies = { keys: { status: 'ok', kid: key.kid, certificateExpires: key.notAfter.toISOString() }, ...(await options.readiness?.()) };
     ctx.body = { status: 'ok', dependencies };
   });
   if (options.webhooks) hookRoutes(router, options.webhooks, options.logger);
@@ -66,8 +75,10 @@ export function createApp(options: AppOptions): Koa {
       router.get('/', status.headers, status.page);
       router.get('/assets/:file', status.headers, status.asset);
     }
-    // A credential oracle like the token endpoint: its rate limits go in front of jsonBody.
-    if (options.status.config.ui.explain) router.post('/explain', status.headers, status.jsonBody, status.explain);
+    // A credential oracle like the token endpoint, so the same brute-force limits; they need
+    // the account, so they go behind the body parser.
+    const guarded = options.guard ? [guardRoute(options.guard, explainCredential)] : [];
+    if (options.status.config.ui.explain) router.post('/explain', status.headers, status.jsonBody, ...guarded, status.explain);
   }
 
   app.use(requestId());

@@ -5,12 +5,14 @@ import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
 import { errorStyle } from './errors.js';
+import type { BruteForceGuard } from './guard/brute-force.js';
+import { admitRequest } from './guard/middleware.js';
 import { readGet, readPost } from './token-request.js';
 
 // The token endpoint. Success is always HTTP 200 with both `token` and `access_token`
 // (POST clients read only the latter), an integer `expires_in` and an RFC 3339 `issued_at`.
 
-export function tokenHandler(authority: Authority, audit: Logger, metrics: Metrics) {
+export function tokenHandler(authority: Authority, audit: Logger, metrics: Metrics, guard?: BruteForceGuard) {
   return async (ctx: Context): Promise<void> => {
     const post = ctx.method === 'POST';
     errorStyle(ctx, post ? 'oauth' : 'registry');
@@ -19,7 +21,15 @@ export function tokenHandler(authority: Authority, audit: Logger, metrics: Metri
     let result: TokenResult | undefined;
     try {
       request = post ? readPost(ctx, (ctx.request as { rawBody?: string }).rawBody ?? '') : readGet(ctx);
-      result = await authority.issue(request);
+      // Banned callers are refused here, before the authority (and any forge) sees them.
+      const admission = guard ? await admitRequest(guard, ctx, request.credential) : undefined;
+      try {
+        result = await authority.issue(request);
+      } catch (error) {
+        if (admission) await guard!.settle(admission, error);
+        throw error;
+      }
+      if (admission) await guard!.settle(admission, undefined);
     } catch (error) {
       observe(audit, metrics, ctx, started, request, undefined, error);
       throw error;
@@ -97,6 +107,8 @@ function outcomeOf(error: unknown): string {
       return 'unauthorized';
     case 'Unavailable':
       return 'unavailable';
+    case 'TooManyAttempts':
+      return 'banned';
     case 'BadRequest':
     case 'ScopeError':
       return 'bad_request';

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs this polyfill first.
 import 'reflect-metadata';
@@ -9,8 +9,10 @@ import { jwkThumbprint, libtrustKeyId } from './kid.js';
 
 // The signing key and its self-signed certificate, kept in token.keyDir:
 //   key.pem   PKCS#8 private key, mode 0600
-//   cert.pem  the certificate the registry trusts (auth.token.rootcertbundle)
-//   jwks.json the public key with its libtrust kid (registry 3.x `jwks` option)
+//   cert.pem  the certificate bundle the registry trusts (auth.token.rootcertbundle): the
+//             current key's certificate first, then those of the other published keys
+//   jwks.json the published public keys with their libtrust kids (registry 3.x `jwks` option)
+// Rotation adds next/ and retired/ beside them: see keyring.ts and rotation.ts.
 
 export type Algorithm = 'ES256' | 'RS256';
 
@@ -50,13 +52,17 @@ export function keyFiles(keyDir: string): SigningKey['files'] {
   return { key: join(keyDir, 'key.pem'), certificate: join(keyDir, 'cert.pem'), jwks: join(keyDir, 'jwks.json') };
 }
 
-/** Creates key.pem, cert.pem and jwks.json. Refuses to overwrite a key unless `force`. */
+/**
+ * Creates key.pem, cert.pem and jwks.json. Refuses to overwrite a key unless `force`, which
+ * also drops staged and retired keys (rotation): the new key is the only one trusted.
+ */
 export async function generateKey(keyDir: string, algorithm: Algorithm, force = false): Promise<SigningKey> {
   const files = keyFiles(keyDir);
   if (!force && (await exists(files.key))) {
     throw new KeyError(`${files.key} already exists; pass --force to replace it (every registry must then trust the new certificate)`);
   }
   await mkdir(keyDir, { recursive: true, mode: 0o700 });
+  if (force) await Promise.all(['next', 'retired'].map((dir) => rm(join(keyDir, dir), { recursive: true, force: true })));
   const { keyPem, certificatePem } = await createKeyMaterial(algorithm);
   await writeFile(files.key, keyPem, { mode: 0o600 });
   await chmod(files.key, 0o600); // an existing file keeps its old mode on overwrite
@@ -108,28 +114,30 @@ export async function loadOrGenerateKey(keyDir: string, algorithm: Algorithm): P
   return { key: await generateKey(keyDir, algorithm), generated: true };
 }
 
-/** Checks that key, certificate and configured algorithm agree, and derives the key ids. */
-export async function keyFromPem(algorithm: Algorithm, keyPem: string, certPem: string, files: SigningKey['files']): Promise<SigningKey> {
+/**
+ * Checks that key, certificate and configured algorithm agree, and derives the key ids.
+ * `certPem` may be a bundle: the certificate of this key is picked out of it.
+ * `algorithm` null: whatever the key is (keys staged or retired by rotation).
+ */
+export async function keyFromPem(algorithm: Algorithm | null, keyPem: string, certPem: string, files: SigningKey['files']): Promise<SigningKey> {
   let privateKey: KeyObject;
-  let certificate: X509Certificate;
   try {
     privateKey = createPrivateKey(keyPem);
   } catch {
     throw new KeyError(`${files.key} is not a PEM private key`);
   }
-  try {
-    certificate = new X509Certificate(certPem);
-  } catch {
-    throw new KeyError(`${files.certificate} is not a PEM certificate`);
-  }
-  const expected = algorithm === 'ES256' ? 'ec' : 'rsa';
-  if (privateKey.asymmetricKeyType !== expected || (algorithm === 'ES256' && privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
+  const certificates = splitBundle(certPem);
+  if (certificates.length === 0) throw new KeyError(`${files.certificate} is not a PEM certificate`);
+  const detected = algorithmOf(privateKey);
+  if (detected === null || (algorithm !== null && detected !== algorithm)) {
     throw new KeyError(
-      `token.algorithm is ${algorithm} but ${files.key} holds a ${describeKeyType(privateKey)} key; run "forgegate keys generate --force" or change token.algorithm`,
+      `token.algorithm is ${algorithm ?? 'ES256 or RS256'} but ${files.key} holds a ${describeKeyType(privateKey)} key; run "forgegate keys generate --force" or change token.algorithm`,
     );
   }
+  algorithm = detected;
   const publicKey = createPublicKey(privateKey);
-  if (!certificate.publicKey.equals(publicKey)) {
+  const certificate = certificates.find((c) => c.publicKey.equals(publicKey));
+  if (certificate === undefined) {
     throw new KeyError(`${files.certificate} does not belong to ${files.key}; run "forgegate keys generate --force"`);
   }
   const kid = libtrustKeyId(publicKey);
@@ -147,6 +155,24 @@ export async function keyFromPem(algorithm: Algorithm, keyPem: string, certPem: 
     jwks: { keys: [jwk] },
     files,
   };
+}
+
+/** The certificates of a PEM bundle; text that is not a certificate is skipped. */
+export function splitBundle(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.flatMap((block) => {
+    try {
+      return [new X509Certificate(block)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function algorithmOf(key: KeyObject): Algorithm | null {
+  if (key.asymmetricKeyType === 'rsa') return 'RS256';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+  return null;
 }
 
 function describeKeyType(key: KeyObject): string {
@@ -170,7 +196,7 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return readFile(path).then(
     () => true,
     () => false,

@@ -22,10 +22,18 @@ export class InvalidRefreshToken extends Error {
 }
 
 export class RefreshTokens {
+  /**
+   * `secrets`: one secret, or (key rotation) a list read at each use whose first member issues
+   * and every member opens, so tokens issued under a former signing key keep working.
+   */
   constructor(
-    private readonly secret: Uint8Array,
+    private readonly secrets: Uint8Array | (() => readonly Uint8Array[]),
     private readonly ttl: number,
   ) {}
+
+  private get all(): readonly Uint8Array[] {
+    return typeof this.secrets === 'function' ? this.secrets() : [this.secrets];
+  }
 
   async issue(claims: RefreshClaims, service: string, now = Date.now()): Promise<string> {
     const iat = Math.floor(now / 1000);
@@ -36,13 +44,26 @@ export class RefreshTokens {
       .setIssuedAt(iat)
       .setExpirationTime(iat + this.ttl)
       .setJti(randomBytes(16).toString('base64url'))
-      .encrypt(this.secret);
+      .encrypt(this.all[0]!);
   }
 
   /** The claims of a token issued for `service`; anything else is an InvalidRefreshToken. */
   async open(token: string, service: string): Promise<RefreshClaims & { jti: string }> {
+    const secrets = this.all;
+    for (let i = 0; ; i++) {
+      try {
+        return await this.openWith(secrets[i]!, token, service);
+      } catch (error) {
+        // Only a failed decryption may mean "another key": a valid token that fails a claim check fails.
+        const undecryptable = (error as { cause?: { code?: string } }).cause?.code === 'ERR_JWE_DECRYPTION_FAILED';
+        if (!undecryptable || i === secrets.length - 1) throw error;
+      }
+    }
+  }
+
+  private async openWith(secret: Uint8Array, token: string, service: string): Promise<RefreshClaims & { jti: string }> {
     try {
-      const { payload } = await jwtDecrypt(token, this.secret, {
+      const { payload } = await jwtDecrypt(token, secret, {
         issuer: ISSUER,
         audience: service,
         keyManagementAlgorithms: ['dir'],
@@ -56,7 +77,7 @@ export class RefreshTokens {
       return { sub, source, proof, jti };
     } catch (error) {
       if (error instanceof InvalidRefreshToken) throw error;
-      throw new InvalidRefreshToken(describe(error));
+      throw new InvalidRefreshToken(describe(error), { cause: error });
     }
   }
 }

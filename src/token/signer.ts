@@ -23,18 +23,30 @@ export interface SignedToken {
 /** Tolerates registries whose clocks run a little behind ours. */
 const NOT_BEFORE_SKEW = 5;
 
+/** A fixed key, or a key ring whose current key may change (promote) while the server runs. */
+export type KeySource = SigningKey | { readonly current: SigningKey };
+
 export class TokenSigner {
-  private readonly header: Record<string, unknown>;
+  private headerKey: SigningKey | undefined;
+  private header: Record<string, unknown> = {};
 
   constructor(
-    private readonly key: SigningKey,
+    private readonly keys: KeySource,
     private readonly options: SignerOptions,
-  ) {
-    this.header = { typ: 'JWT', alg: key.algorithm, kid: key.kid };
-    if (options.header === 'x5c') this.header.x5c = [key.certificateBase64];
+  ) {}
+
+  /** The key that signs now. */
+  get key(): SigningKey {
+    return 'current' in this.keys ? this.keys.current : this.keys;
   }
 
   async sign(subject: string, audience: string, access: Grant[], now = Date.now()): Promise<SignedToken> {
+    const key = this.key;
+    if (key !== this.headerKey) {
+      this.header = { typ: 'JWT', alg: key.algorithm, kid: key.kid };
+      if (this.options.header === 'x5c') this.header.x5c = [key.certificateBase64];
+      this.headerKey = key;
+    }
     const iat = Math.floor(now / 1000);
     const token = await new SignJWT({
       iss: this.options.issuer,
@@ -47,7 +59,7 @@ export class TokenSigner {
       access,
     })
       .setProtectedHeader(this.header as { alg: string })
-      .sign(this.key.signingKey);
+      .sign(key.signingKey);
     return { token, issuedAt: new Date(iat * 1000), expiresIn: this.options.ttl };
   }
 }

@@ -203,3 +203,25 @@ describe('image references', () => {
     assert.ok(!line.includes('s3cret'), 'no secret');
   });
 });
+
+describe('POST /explain: the brute-force limits of the token endpoint', () => {
+  test('failed logins through the form ban the account: 429 with Retry-After, and the forge is not asked', async () => {
+    const forges = [{ type: 'gitlab', url: gitlab.url }];
+    const limited = await startForgegate({ token: { service: SERVICE }, forges, limits: { enabled: true, failures: 2, window: 180, ban: 900 } });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { status, body } = await explain({ username: 'mallory', password: `${WRONG}${i}`, image: 'group/proj' }, limited);
+        assert.equal(status, 200, `attempt ${i + 1} is answered`);
+        assert.equal(body.authenticated, false, `attempt ${i + 1} fails`);
+      }
+      gitlab.resetCalls();
+      const banned = await explain({ username: 'mallory', password: tokens.rita, image: 'group/proj' }, limited);
+      assert.equal(banned.status, 429, 'the failure that reaches the count bans, as on the token endpoint');
+      assert.ok(Number(banned.headers.get('retry-after')) > 0, `Retry-After: ${banned.headers.get('retry-after')}`);
+      assert.ok(Array.isArray(banned.body.errors), `a JSON error body: ${JSON.stringify(banned.body)}`);
+      assert.equal(gitlab.calls(), 0, 'a banned request never reaches the forge');
+    } finally {
+      await limited.stop();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { createApp } from '../../src/http/app.js';
 import { webhookOptions } from '../../src/http/hooks/index.js';
 import { listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
 import { buildRuntime, type Runtime } from '../../src/runtime.js';
 import { makeTempDir } from './processes.js';
 
@@ -15,6 +16,7 @@ export interface TestForgegate {
   url: string;
   runtime: Runtime;
   config: Config;
+  metrics: Metrics;
   /** Parsed JSON log lines so far. */
   logs(): Record<string, unknown>[];
   /** The raw log text, for grepping secrets. */
@@ -24,13 +26,14 @@ export interface TestForgegate {
 
 /**
  * `raw` is a configuration as it would be parsed from YAML; keyDir defaults to a temp dir and
- * the cache TTLs to 0 (no caching).
+ * the cache TTLs to 0 (no caching) and brute-force limits off (suites that fail logins on purpose
+ * would ban 127.0.0.1); a test that wants them sets `limits`.
  */
 export async function startForgegate(raw: Record<string, any> = {}): Promise<TestForgegate> {
   const keyDir = raw.token?.keyDir ?? (await makeTempDir('keys'));
   const config = parseConfig(
     // No caching unless a test asks for it: most suites pin what the forge is asked each time.
-    { forges: [], ...raw, server: { listen: '127.0.0.1:0', ...raw.server }, token: { ...raw.token, keyDir }, cache: { identityTtl: 0, decisionTtl: 0, negativeTtl: 0, ...raw.cache } },
+    { forges: [], ...raw, server: { listen: '127.0.0.1:0', ...raw.server }, token: { ...raw.token, keyDir }, cache: { identityTtl: 0, decisionTtl: 0, negativeTtl: 0, ...raw.cache }, limits: raw.limits ?? { enabled: false } },
     process.env,
     'test',
   );
@@ -42,14 +45,18 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     },
   });
   const logger = createLogger('info', sink);
-  const runtime = await buildRuntime(config, logger);
+  const metrics = new Metrics();
+  const runtime = await buildRuntime(config, logger, 'generate', { cache: metrics.cacheObserver, forgeCalls: metrics.forgeObserver, bans: metrics.banObserver });
   const app = createApp({
     authority: runtime.authority,
     key: runtime.key,
+    keys: runtime.keys,
     realmPath: config.server.realmPath,
     service: config.token.service,
     trustProxy: config.server.trustProxy,
     logger,
+    metrics,
+    guard: runtime.guard,
     webhooks: webhookOptions(runtime),
     status: runtime,
   });
@@ -58,6 +65,7 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     url: `http://127.0.0.1:${server.address.port}`,
     runtime,
     config,
+    metrics,
     logs: () => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
     rawLogs: () => text,
     stop: async () => {

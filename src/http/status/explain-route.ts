@@ -101,6 +101,15 @@ export function explainHandler(authority: Authority, registry: string | null, au
   };
 }
 
+/** The caller's credential for the brute-force guard; undefined (no guard) when the body is unreadable. */
+export function explainCredential(ctx: Context): Credential | undefined {
+  try {
+    return readInput((ctx.request as { body?: unknown }).body).credential;
+  } catch {
+    return undefined; // the handler answers 400
+  }
+}
+
 function readInput(body: unknown): { image: string; credential: Credential } {
   const parsed = explainRequest.safeParse(body);
   if (!parsed.success) {

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import type { Redis, Cluster } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../../config/schema.js';
+import type { Credential } from '../../credentials/credential.js';
+import { AuthenticationFailed } from '../../errors.js';
+import { JOB_TOKEN_USER } from '../../forges/gitlab/credentials.js';
+import type { Logger } from '../../log.js';
+
+// Brute-force protection for password logins. Failed attempts are counted per client IP and
+// per account; reaching `limits.failures` within `limits.window` seconds bans the key for
+// `limits.ban` seconds. Counters live in Redis when configured, so replicas share bans.
+//
+// What counts: AuthenticationFailed for a password credential. Anonymous requests, refresh
+// tokens and GitLab CI job tokens never count and are never refused: runners share NAT
+// addresses and retry, and every job shares the username "gitlab-ci-token" (a ban on it
+// would stop all CI). A success forgives that account's failures, and on the IP counter
+// only the failures this account made from that IP: forgiving the whole IP would let one
+// valid login reset a password spray.
+//
+// The warm path stays free of Redis calls: a caller found with no failures at all is
+// remembered in-process for a second, so a busy robot costs one lookup a second, and a ban
+// started on another replica reaches this one within that second.
+//
+// Fail open: the limiter is a defence, not a dependency. Redis down falls back to a
+// per-process limiter, and any other limiter error admits the request.
+
+export type BanScope = 'ip' | 'account';
+
+export interface BanObserver {
+  /** A key just reached the failure count and is banned. */
+  banned(scope: BanScope): void;
+  /** A request was refused because of a ban. */
+  refused(scope: BanScope): void;
+}
+
+/** 429 with Retry-After. Carries `status` and `expose` like the http-errors Koa throws, so http/errors.ts formats it. */
+export class TooManyAttempts extends Error {
+  override name = 'TooManyAttempts';
+  readonly status = 429;
+  readonly expose = true;
+  constructor(
+    readonly scope: BanScope,
+    /** Whole seconds until the ban ends. */
+    readonly retryAfter: number,
+  ) {
+    super(`too many failed login attempts ${scope === 'ip' ? 'from this address' : 'for this account'}; retry in ${retryAfter} seconds`);
+  }
+}
+
+/** What the guard learnt about a request at admission, reused when it is settled. */
+export interface Admission {
+  keys: { ip: string; account: string; pair: string } | null;
+  /** Failures on record for the account, and for this account from this IP. */
+  accountFailures: number;
+  pairFailures: number;
+}
+
+export type LimitsConfig = Config['limits'];
+
+/** How long a caller with no failures on record is admitted without asking the limiter. */
+const CLEAN_MS = 1000;
+
+export class BruteForceGuard {
+  private readonly limiter: RateLimiterAbstract;
+  private readonly clean = new LRUCache<string, true>({ max: 10_000, ttl: CLEAN_MS, ttlAutopurge: false });
+  private readonly logger: Logger | undefined;
+  private readonly observer: BanObserver | undefined;
+
+  constructor(
+    private readonly config: LimitsConfig,
+    options: { redis?: Redis | Cluster; logger?: Logger; observer?: BanObserver } = {},
+  ) {
+    const base = { points: config.failures, duration: config.window, keyPrefix: 'limits' };
+    const memory = new RateLimiterMemory(base);
+    this.limiter = options.redis ? new RateLimiterRedis({ ...base, storeClient: options.redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
+    this.logger = options.logger;
+    this.observer = options.observer;
+  }
+
+  get enabled(): boolean {
+    return this.config.enabled;
+  }
+
+  /** Refuses a banned caller with TooManyAttempts; otherwise returns what `settle` needs. */
+  async admit(clientIp: string, credential: Credential | undefined): Promise<Admission> {
+    const keys = this.keysFor(clientIp, credential);
+    if (keys === null || this.clean.has(keys.pair)) return { keys, accountFailures: 0, pairFailures: 0 };
+    const [ip, account, pair] = await Promise.all([this.read(keys.ip), this.read(keys.account), this.read(keys.pair)]);
+    for (const [scope, res] of [['ip', ip], ['account', account]] as const) {
+      if (res !== null && res.consumedPoints > this.config.failures && res.msBeforeNext > 0) {
+        this.observer?.refused(scope);
+        throw new TooManyAttempts(scope, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+      }
+    }
+    if (live(ip) + live(account) + live(pair) === 0) this.clean.set(keys.pair, true);
+    return { keys, accountFailures: live(account), pairFailures: live(pair) };
+  }
+
+  /** Counts a failed authentication, or forgives on success; other errors change nothing. */
+  async settle(admission: Admission, error: unknown): Promise<void> {
+    const { keys } = admission;
+    if (keys === null) return;
+    try {
+      if (error === undefined) {
+        const work: Promise<unknown>[] = [];
+        if (admission.accountFailures > 0) work.push(this.limiter.delete(keys.account));
+        if (admission.pairFailures > 0) work.push(this.limiter.reward(keys.ip, admission.pairFailures), this.limiter.delete(keys.pair));
+        await Promise.all(work);
+      } else if (error instanceof AuthenticationFailed) {
+        this.clean.delete(keys.pair);
+        await Promise.all([this.fail(keys.ip, 'ip'), this.fail(keys.account, 'account'), this.fail(keys.pair, null)]);
+      }
+    } catch (failure) {
+      this.logger?.warn({ err: (failure as Error).message }, 'brute-force limiter unavailable: attempt not recorded');
+    }
+  }
+
+  /** Forgets every counter and ban of an IP or account (tests, operators). */
+  async forgive(clientIp: string, username: string): Promise<void> {
+    this.clean.clear();
+    await Promise.all([this.limiter.delete(`ip:${clientIp}`), this.limiter.delete(accountKey(username))]);
+  }
+
+  private keysFor(clientIp: string, credential: Credential | undefined): Admission['keys'] {
+    if (!this.config.enabled || credential?.kind !== 'password' || credential.username === JOB_TOKEN_USER) return null;
+    const account = accountKey(credential.username);
+    return { ip: `ip:${clientIp}`, account, pair: `pair:${clientIp}:${account}` };
+  }
+
+  private async read(key: string): Promise<RateLimiterRes | null> {
+    try {
+      return await this.limiter.get(key);
+    } catch (failure) {
+      this.logger?.warn({ err: (failure as Error).message }, 'brute-force limiter unavailable: admitting');
+      return null;
+    }
+  }
+
+  // The failure that reaches the count starts the ban (block), so the next attempt is refused.
+  private async fail(key: string, scope: BanScope | null): Promise<void> {
+    let consumed: number;
+    try {
+      consumed = (await this.limiter.consume(key)).consumedPoints;
+    } catch (res) {
+      if (res instanceof Error) throw res;
+      return; // already over the count: banned, or racing the request that banned it
+    }
+    if (scope !== null && consumed >= this.config.failures) {
+      await this.limiter.block(key, this.config.ban);
+      this.clean.clear(); // no caller of this replica slips past the new ban
+      this.observer?.banned(scope);
+      this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, `brute-force ban: too many failed logins for one ${scope === 'ip' ? 'client IP' : 'account'}`);
+    }
+  }
+}
+
+// Usernames are hashed: the counters (in Redis, possibly) need not name accounts.
+function accountKey(username: string): string {
+  return `account:${createHash('sha256').update(username).digest('base64url').slice(0, 22)}`;
+}
+
+function live(res: RateLimiterRes | null): number {
+  return res !== null && res.msBeforeNext > 0 ? res.consumedPoints : 0;
+}

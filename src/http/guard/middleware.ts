@@ -1,0 +1,39 @@
+import type { Context, Next } from 'koa';
+import type { Credential } from '../../credentials/credential.js';
+import { AuthenticationFailed } from '../../errors.js';
+import { BruteForceGuard, TooManyAttempts, type Admission } from './brute-force.js';
+
+// The guard on Koa routes. The token route calls `admitRequest` and `settle` itself, so that
+// its audit line covers refused requests too; any other route that checks a password (such
+// as POST /explain) mounts `guardRoute` in front of its handler.
+
+/** Admits the request or throws TooManyAttempts (429) with Retry-After already set. */
+export async function admitRequest(guard: BruteForceGuard, ctx: Context, credential: Credential | undefined): Promise<Admission> {
+  try {
+    return await guard.admit(ctx.ip, credential);
+  } catch (error) {
+    if (error instanceof TooManyAttempts) ctx.set('Retry-After', String(error.retryAfter));
+    throw error;
+  }
+}
+
+/**
+ * Koa middleware: refuses banned callers before `next` runs (so nothing reaches a forge),
+ * then counts an AuthenticationFailed thrown by the handler, or forgives on success.
+ * `credentialOf` reads the caller's credential; returning undefined (unreadable input) skips the guard.
+ */
+export function guardRoute(guard: BruteForceGuard, credentialOf: (ctx: Context) => Credential | undefined) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const admission = await admitRequest(guard, ctx, credentialOf(ctx));
+    try {
+      await next();
+    } catch (error) {
+      await guard.settle(admission, error);
+      throw error;
+    }
+    // A handler that answers a failed login itself (POST /explain: 200, authenticated false)
+    // says so in ctx.state.outcome; it counts like a 401.
+    const failed = ctx.state.outcome === 'unauthorized' ? new AuthenticationFailed('invalid username or token') : undefined;
+    await guard.settle(admission, failed);
+  };
+}
