@@ -129,6 +129,11 @@ export class Authority {
   }
 
   private async authenticateWithForge(forge: Forge, username: string, password: string, via: Credential['kind'], scopes: readonly Scope[]): Promise<Authentication> {
+    // Forge tokens are printable ASCII. Anything else cannot travel in a header: the HTTP
+    // client would fail (a 503 naming a character of the secret) instead of a plain 401.
+    if (!FORGE_TOKEN_TEXT.test(password)) {
+      throw new AuthenticationFailed('invalid username or token', `the password is not a ${forge.type} token: it holds characters outside printable ASCII`);
+    }
     // A credential seen before may start its lookups now, beside its re-verification.
     if (forge instanceof CachedForge) {
       const paths = scopes.flatMap((scope) => {
@@ -162,6 +167,8 @@ export class Authority {
     return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };
   }
 }
+
+const FORGE_TOKEN_TEXT = /^[\x21-\x7e]+$/;
 
 function summarize(outcomes: readonly string[]): TokenResult['cache'] {
   if (outcomes.length === 0) return 'none';
