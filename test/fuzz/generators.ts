@@ -266,7 +266,7 @@ export function generateCase(rng: Rng, t: FuzzTargets, forged: readonly string[]
     const headers: Record<string, string> = {};
     const contentType = rng.chance(0.85) ? CONTENT_TYPES[0]! : rng.pick(CONTENT_TYPES);
     if (contentType !== '') headers['content-type'] = contentType;
-    let payload = Buffer.from(body);
+    let payload: Buffer = Buffer.from(body);
     let replaced = false;
     if (rng.chance(0.05)) [payload, replaced] = [rng.bytes(rng.int(5000)), true];
     if (rng.chance(0.03)) [payload, replaced] = [Buffer.from(JSON.stringify({ grant_type: 'password', username: t.staticUser, password: t.staticPassword })), true];

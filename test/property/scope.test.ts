@@ -26,7 +26,8 @@ const scope = fc.record({
 
 /** What a request asks for, independent of order: resource -> set of actions. */
 function asked(scopes: ReturnType<typeof parseScopes>): Record<string, string[]> {
-  return Object.fromEntries(scopes.map((s) => [`${s.type}(${s.class ?? ''}):${s.name}`, [...s.actions].sort()]).sort(([a], [b]) => a!.localeCompare(b!)));
+  const entries: [string, string[]][] = scopes.map((s) => [`${s.type}(${s.class ?? ''}):${s.name}`, [...s.actions].sort()]);
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function parsesOrScopeError(run: () => unknown): void {
