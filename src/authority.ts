@@ -161,7 +161,12 @@ export class Authority {
       const forge = this.options.router.byName(claims.source);
       if (forge === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
       const [username, password] = JSON.parse(claims.proof) as [string, string];
-      return { ...(await this.authenticateWithForge(forge, username, password, 'refresh', scopes)), presentedRefreshToken: token };
+      const authentication = await this.authenticateWithForge(forge, username, password, 'refresh', scopes);
+      // Bound to its subject: a credential that now names another account (renamed, reassigned) does not carry it over.
+      if (authentication.identity.subject !== claims.sub) {
+        throw new AuthenticationFailed('refresh token is no longer valid', `refresh token was issued to "${claims.sub}"; its credential now names "${authentication.identity.subject}"`);
+      }
+      return { ...authentication, presentedRefreshToken: token };
     }
     const identity = await this.options.staticAccounts.recheck(claims.sub, claims.proof);
     return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };

@@ -21,7 +21,7 @@ after(async () => {
   await gl?.stop();
 });
 
-test(`${COUNT} fuzzed requests: no 5xx, no hang, no forged credential accepted, no secret logged`, async () => {
+test(`${COUNT} fuzzed requests: no 5xx, no hang, no forged credential accepted, no secret logged, no stray forge call`, async () => {
   const targets = await collectTargets(server, gl.url);
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
   const tally = await runFuzz({ url: server.url, count: COUNT, concurrency: 8, seed, targets });
@@ -34,6 +34,9 @@ test(`${COUNT} fuzzed requests: no 5xx, no hang, no forged credential accepted, 
   assert.ok((tally.statuses['200'] ?? 0) > 0 && (tally.statuses['400'] ?? 0) > 0 && (tally.statuses['401'] ?? 0) > 0, `the run reached the server's paths (${summary})`);
   const logs = server.logStats();
   assert.equal(logs.leaks, 0, `secrets in the log: ${logs.leaked.join(', ')}`);
+  // No request may steer the server's own calls: every forge call hits an endpoint it knows.
+  const strays = gl.requests().filter((r) => r.endpoint === 'unmatched').map((r) => r.url.slice(0, 120));
+  assert.deepEqual(strays, [], 'forge calls outside the known API endpoints');
   const health = await fetch(`${server.url}/healthz`);
   assert.equal(health.status, 200, 'the server still answers');
 });

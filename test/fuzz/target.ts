@@ -6,7 +6,7 @@ import { webhookOptions } from '../../src/http/hooks/index.js';
 import { listen, type RunningServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { buildRuntime, type Runtime } from '../../src/runtime.js';
-import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
+import { ACCESS, FakeGitLab, type GitLabUser } from '../fakes/gitlab.js';
 import { makeTempDir } from '../support/processes.js';
 import type { FuzzTargets } from './generators.js';
 
@@ -31,9 +31,14 @@ export interface FuzzServer {
   stop(): Promise<void>;
 }
 
+const owners = new WeakMap<FakeGitLab, GitLabUser>();
+/** The live record of the user behind GITLAB_TOKEN (mutate it to change what the fake says). */
+export const tokenOwner = (gl: FakeGitLab): GitLabUser => owners.get(gl)!;
+
 export async function startFakeGitLab(): Promise<FakeGitLab> {
   const gl = new FakeGitLab();
   const user = gl.addUser({ username: 'maya' });
+  owners.set(gl, user);
   gl.addToken({ token: GITLAB_TOKEN, user_id: user.id, scopes: ['api'] });
   gl.addProject({ path_with_namespace: 'team/app', visibility: 'private' });
   gl.addProject({ path_with_namespace: 'team/open', visibility: 'public' });
