@@ -62,6 +62,9 @@ console.log(`RSS sampled       ${samples.join(', ')}`);
 console.log(`after forced GC   before: RSS ${MiB(before.rss)} MiB, heap ${MiB(before.heapUsed)} MiB; after: RSS ${after ? MiB(after.rss) : '?'} MiB, heap ${after ? MiB(after.heapUsed) : '?'} MiB (gc ${before.collected ? 'forced' : 'unavailable'})`);
 const slowest = Object.entries(tally.timing).sort(([, a], [, b]) => b.maxMs - a.maxMs).slice(0, 5);
 console.log(`slowest answers   ${slowest.map(([label, t]) => `${label} ${t.maxMs} ms`).join(', ')}`);
+const unanswered = Object.entries(tally.byLabel).flatMap(([label, statuses]) => (statuses['no-response'] ? [`${label} ${statuses['no-response']}`] : []));
+console.log(`closed unanswered ${unanswered.join(', ') || 'none'} (no-response: the server closed without an answer)`);
+console.log(`closed-oversized  ${tally.statuses['closed-oversized'] ?? 0} (request heads of megabytes: the server answers 431 at 16 KiB and closes while the client still writes)`);
 for (const example of tally.examples) console.log(`violation         ${example.status} ${example.label}: ${example.detail}`);
 
 const heapGrowth = after ? after.heapUsed - before.heapUsed : Infinity;

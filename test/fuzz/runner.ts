@@ -75,7 +75,7 @@ function record(tally: FuzzTally, fuzzCase: FuzzCase, status: string): void {
 }
 
 /** The status as text; "no-response" when the server closed without one (allowed for junk), "hung" past the deadline. */
-function sendHttp(agent: Agent, host: string, port: number, c: Extract<FuzzCase, { kind: 'http' }>, deadlineMs: number): Promise<string> {
+function sendHttp(agent: Agent, host: string, port: number, c: Extract<FuzzCase, { kind: 'http' }>, deadlineMs: number, retry = true): Promise<string> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (status: string) => {
@@ -99,7 +99,20 @@ function sendHttp(agent: Agent, host: string, port: number, c: Extract<FuzzCase,
       req.destroy();
       done('hung');
     }, deadlineMs);
-    req.on('error', () => done('no-response'));
+    req.on('error', () => {
+      // A keep-alive connection the server closed after its last answer (it may, e.g. after
+      // refusing a body it did not read) fails the next request sent on it before the server
+      // saw it: as Node's documentation advises, send that one again on a new connection.
+      if (req.reusedSocket && !settled && retry) {
+        settled = true;
+        clearTimeout(timer);
+        resolve(sendHttp(agent, host, port, c, deadlineMs, false));
+        return;
+      }
+      // A head far past the server's 16 KiB limit: the server answers 431 and closes while the
+      // client is still writing megabytes, so the client sees its write fail, not the answer.
+      done(c.path.length + JSON.stringify(c.headers).length > 16 * 1024 ? 'closed-oversized' : 'no-response');
+    });
     req.end(c.body);
   });
 }
