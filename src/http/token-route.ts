@@ -54,7 +54,7 @@ function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint,
     clientIp: ctx.ip,
     userAgent: ctx.get('User-Agent').slice(0, 200),
     method: ctx.method,
-    subject: authentication?.identity.subject ?? (request?.credential.kind === 'password' ? request.credential.username : undefined),
+    subject: authentication?.identity.subject ?? (request?.credential.kind === 'password' ? loggableName(request.credential.username) : undefined),
     credential: authentication?.via ?? request?.credential.kind,
     identityKind: authentication?.identity.kind,
     source: authentication?.identity.source,
@@ -70,11 +70,27 @@ function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint,
   if (error !== undefined) {
     line.error = (error as Error).message;
     const reason = (error as { reason?: string }).reason;
-    if (reason !== undefined && reason !== line.error) line.reason = reason;
+    if (reason !== undefined && reason !== line.error) line.reason = withoutName(reason, request);
   }
   audit.info(line, 'token request');
   const source = authentication?.identity.source ?? 'none';
   metrics.tokenRequest(line.outcome as string, String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
+}
+
+// People paste tokens into the username field (`docker login -u $TOKEN`). forgegate cannot
+// know a name is a secret, but a name shaped like one (a GitLab or GitHub token prefix, a
+// JWT/JWE, a long run of base64) is not written to the audit log, nor in a reason quoting it.
+const SECRET_SHAPED = /^(?:gl[a-z]{2,5}-|gh[pousr]_|github_pat_)|^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
+const REDACTED_NAME = '[redacted: shaped like a token]';
+
+function loggableName(username: string): string {
+  return SECRET_SHAPED.test(username) ? REDACTED_NAME : username;
+}
+
+function withoutName(reason: string, request: TokenRequest | undefined): string {
+  if (request?.credential.kind !== 'password') return reason;
+  const { username } = request.credential;
+  return username !== '' && loggableName(username) !== username ? reason.split(username).join(REDACTED_NAME) : reason;
 }
 
 function outcomeOf(error: unknown): string {
