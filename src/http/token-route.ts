@@ -80,7 +80,7 @@ function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint,
 // People paste tokens into the username field (`docker login -u $TOKEN`). forgegate cannot
 // know a name is a secret, but a name shaped like one (a GitLab or GitHub token prefix, a
 // JWT/JWE, a long run of base64) is not written to the audit log, nor in a reason quoting it.
-const SECRET_SHAPED = /^(?:gl[a-z]{2,5}-|gh[pousr]_|github_pat_)|^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
+const SECRET_SHAPED = /^(?:(?:glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt|glffct)-|gh[pousr]_|github_pat_)|^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
 const REDACTED_NAME = '[redacted: shaped like a token]';
 
 function loggableName(username: string): string {

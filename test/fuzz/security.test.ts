@@ -74,15 +74,17 @@ test('tokens are issued only for the configured service', async () => {
   assert.equal(answer.status, 400, answer.text);
 });
 
-test('a username shaped like a token (docker login -u $TOKEN) is not written to the audit log', async () => {
+test('a username shaped like a token (docker login -u $TOKEN) is not written to the audit log; an ordinary one is', async () => {
   const pasted = ['glpat-PastedAsUsername-9f8e7d', 'ghp_PastedAsUsername0123456789abcdefABCD', 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'];
-  for (const name of pasted) server.secrets.add(name);
-  const before = server.logStats().leaks;
-  for (const name of pasted) {
-    const answer = await get({ scope: 'repository:team/app:pull' }, basic(name, 'not-a-token'));
-    assert.equal(answer.status, 401, answer.text);
+  const ordinary = 'glenn-smith'; // starts like a GitLab prefix, is none
+  for (const name of [...pasted, ordinary]) server.secrets.add(name);
+  try {
+    for (const name of [...pasted, ordinary]) {
+      const answer = await get({ scope: 'repository:team/app:pull' }, basic(name, 'not-a-token'));
+      assert.equal(answer.status, 401, answer.text);
+    }
+    assert.deepEqual(server.logStats().leaked, [ordinary.slice(0, 6)], 'only the ordinary username reaches the log');
+  } finally {
+    server.secrets.delete(ordinary);
   }
-  const ordinary = await get({ scope: 'repository:team/app:pull' }, basic('someone', 'not-a-token'));
-  assert.equal(ordinary.status, 401, ordinary.text);
-  assert.equal(server.logStats().leaks - before, 0, `token-shaped usernames logged: ${server.logStats().leaked.join(', ')}`);
 });
