@@ -68,6 +68,8 @@ console.log(`closed-oversized  ${tally.statuses['closed-oversized'] ?? 0} (reque
 for (const example of tally.examples) console.log(`violation         ${example.status} ${example.label}: ${example.detail}`);
 
 const heapGrowth = after ? after.heapUsed - before.heapUsed : Infinity;
-const failed = tally.serverErrors > 0 || tally.hung > 0 || tally.forgedAccepted > 0 || crash !== undefined || (after?.logs.leaks ?? 1) > 0 || health !== 200;
-console.log(`\nheap growth after GC: ${MiB(heapGrowth)} MiB; verdict: ${failed ? 'FAIL' : 'PASS'}`);
+// Back to baseline: RSS after a forced GC within 10 % of the warmed-up server's.
+const rssBack = after !== undefined && after.rss <= before.rss * 1.1;
+const failed = tally.serverErrors > 0 || tally.hung > 0 || tally.forgedAccepted > 0 || crash !== undefined || (after?.logs.leaks ?? 1) > 0 || health !== 200 || !rssBack;
+console.log(`\nheap growth after GC: ${MiB(heapGrowth)} MiB; RSS back within 10 % of baseline: ${rssBack ? 'yes' : 'no'}; verdict: ${failed ? 'FAIL' : 'PASS'}`);
 process.exit(failed ? 1 : 0);
