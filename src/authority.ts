@@ -142,7 +142,12 @@ export class Authority {
   }
 
   private async authenticateWithForge(forge: Forge, username: string, password: string, via: Credential['kind'], scopes: readonly Scope[]): Promise<Authentication> {
-    // A credential seen before may start its lookups now, beside its re-verification.
+    // Forge tokens are printable ASCII. Anything else cannot travel in a header: the HTTP
+    // client would fail (a 503 naming a character of the secret) instead of a plain 401.
+    if (!FORGE_TOKEN_TEXT.test(password)) {
+      throw new AuthenticationFailed('invalid username or token', `the password is not a ${forge.type} token: it holds characters outside printable ASCII`);
+    }
+    // The lookups the images need start now, beside the verification (preheat).
     if (forge instanceof CachedForge) {
       const paths = scopes.flatMap((scope) => {
         const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
@@ -169,7 +174,12 @@ export class Authority {
       const forge = this.options.router.byName(claims.source);
       if (forge === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
       const [username, password] = JSON.parse(claims.proof) as [string, string];
-      return { ...(await this.authenticateWithForge(forge, username, password, 'refresh', scopes)), presentedRefreshToken: token };
+      const authentication = await this.authenticateWithForge(forge, username, password, 'refresh', scopes);
+      // Bound to its subject: a credential that now names another account (renamed, reassigned) does not carry it over.
+      if (authentication.identity.subject !== claims.sub) {
+        throw new AuthenticationFailed('refresh token is no longer valid', `refresh token was issued to "${claims.sub}"; its credential now names "${authentication.identity.subject}"`);
+      }
+      return { ...authentication, presentedRefreshToken: token };
     }
     const identity = await this.options.staticAccounts.recheck(claims.sub, claims.proof);
     return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };
@@ -177,6 +187,7 @@ export class Authority {
 }
 
 const ANONYMOUS_AUTHENTICATION: Authentication = { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
+const FORGE_TOKEN_TEXT = /^[\x21-\x7e]+$/;
 
 function summarize(outcomes: readonly string[]): TokenResult['cache'] {
   if (outcomes.length === 0) return 'none';

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { MemoryCache } from '../cache/memory.js';
 import { SingleFlight } from '../cache/single-flight.js';
 import { AuthenticationFailed } from '../errors.js';
@@ -48,7 +48,7 @@ export class StaticAccounts {
   async recheck(username: string, proof: string): Promise<Identity> {
     const hash = await this.file?.hashOf(username);
     if (hash === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `static account "${username}" no longer exists`);
-    if (hashProof(hash) !== proof) {
+    if (!sameText(hashProof(hash), proof)) {
       throw new AuthenticationFailed('refresh token is no longer valid', `the password of static account "${username}" has changed`);
     }
     return staticIdentity(username);
@@ -57,6 +57,13 @@ export class StaticAccounts {
 
 function staticIdentity(username: string): Identity {
   return { subject: username, kind: 'static', source: STATIC_SOURCE };
+}
+
+/** Constant-time equality: how much of a proof matched must not show in the response time. */
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 // A digest of the bcrypt hash, not the hash itself: the refresh token is encrypted, but

@@ -68,7 +68,7 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
     clientIp: ctx.ip,
     userAgent: ctx.get('User-Agent').slice(0, 200),
     method: ctx.method,
-    subject: authentication?.identity.subject ?? (request?.credential.kind === 'password' ? request.credential.username : undefined),
+    subject: authentication?.identity.subject ?? (request?.credential.kind === 'password' ? loggableName(request.credential.username) : undefined),
     credential: authentication?.via ?? request?.credential.kind,
     identityKind: authentication?.identity.kind,
     source: authentication?.identity.source,
@@ -85,7 +85,7 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
   if (error !== undefined) {
     line.error = (error as Error).message;
     const reason = (error as { reason?: string }).reason;
-    if (reason !== undefined && reason !== line.error) line.reason = reason;
+    if (reason !== undefined && reason !== line.error) line.reason = withoutName(reason, request);
   }
   if (endpoint === 'explain') line.explain = true;
   audit.info(line, 'token request');
@@ -99,6 +99,22 @@ function oidcFields(authentication: TokenResult['authentication'] | undefined): 
   const caller = authentication?.oidc?.caller;
   if (caller === undefined) return undefined;
   return { issuer: authentication!.oidc!.issuer.config.issuer, repository: caller.project, repositoryId: caller.projectId, ref: caller.ref, workflow: caller.workflow, rule: authentication!.oidc!.rule?.label ?? null };
+}
+
+// People paste tokens into the username field (`docker login -u $TOKEN`). forgegate cannot
+// know a name is a secret, but a name shaped like one (a GitLab or GitHub token prefix, a
+// JWT/JWE, a long run of base64) is not written to the audit log, nor in a reason quoting it.
+const SECRET_SHAPED = /^(?:(?:glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt|glffct)-|gh[pousr]_|github_pat_)|^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
+const REDACTED_NAME = '[redacted: shaped like a token]';
+
+function loggableName(username: string): string {
+  return SECRET_SHAPED.test(username) ? REDACTED_NAME : username;
+}
+
+function withoutName(reason: string, request: TokenRequest | undefined): string {
+  if (request?.credential.kind !== 'password') return reason;
+  const { username } = request.credential;
+  return username !== '' && loggableName(username) !== username ? reason.split(username).join(REDACTED_NAME) : reason;
 }
 
 function outcomeOf(error: unknown): string {

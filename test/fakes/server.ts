@@ -12,6 +12,8 @@ export interface Injection {
   ms?: number;
   /** status: the status to answer with (default 500). */
   status?: number;
+  /** status: extra response headers, e.g. Retry-After on a 429. */
+  headers?: Record<string, string>;
   /** How many matching requests it hits; absent: until clearInjections(). */
   times?: number;
 }
@@ -157,7 +159,7 @@ export abstract class FakeServer {
     if (injection?.kind === 'delay') await this.#sleep(injection.ms ?? 1000);
     if (injection?.kind === 'status') {
       const status = injection.status ?? 500;
-      this.#send(res, { status, body: { message: `${status} ${STATUS_CODES[status] ?? ''}`.trim() } });
+      this.#send(res, { status, ...(injection.headers ? { headers: injection.headers } : {}), body: { message: `${status} ${STATUS_CODES[status] ?? ''}`.trim() } });
       return;
     }
     if (res.destroyed) return;

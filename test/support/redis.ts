@@ -12,6 +12,10 @@ export interface RunningRedis {
   kill(): Promise<void>;
   /** Starts a new, empty server on the same port, killing the current one if it still runs. */
   restart(): Promise<void>;
+  /** SIGSTOP: the server holds its connections but answers nothing (a hung Redis). */
+  pause(): Promise<void>;
+  /** SIGCONT after pause(). */
+  resume(): Promise<void>;
 }
 
 /** A private, non-persistent redis-server; or, when REDIS_URL is set, that server untouched. */
@@ -36,6 +40,8 @@ export async function startRedis(): Promise<RunningRedis> {
         await proc.stop('SIGKILL');
         proc = await spawnRedis(port, dir);
       },
+      pause: async () => void process.kill(proc.pid, 'SIGSTOP'),
+      resume: async () => void process.kill(proc.pid, 'SIGCONT'),
     };
   } catch (error) {
     await removeTempDir(dir);
@@ -52,6 +58,8 @@ function externalRedis(url: string): RunningRedis {
     stop: () => Promise.resolve(),
     kill: unavailable('kill'),
     restart: unavailable('restart'),
+    pause: unavailable('pause'),
+    resume: unavailable('resume'),
   };
 }
 

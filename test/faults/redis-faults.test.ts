@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
+import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { startRedis, type RunningRedis } from '../support/redis.js';
+import { ask, type Caller } from './scenarios.js';
+
+// Redis is an accelerator, never a dependency of correctness: killed, paused (SIGSTOP) or
+// restarted empty, forgegate keeps granting exactly what GitLab allows, answers within its
+// timeouts, and goes back to using Redis by itself once it is back.
+
+const SERVICE = 'faults.registry';
+let redis: RunningRedis;
+let gl: FakeGitLab;
+let fg: TestForgegate;
+let minted = 0;
+let devId = 0;
+
+before(async () => {
+  redis = await startRedis();
+  gl = new FakeGitLab();
+  const dev = gl.addUser({ username: 'dev' });
+  devId = dev.id;
+  gl.addProject({ path_with_namespace: 'team/app' });
+  gl.addMember('team', dev.id, ACCESS.developer);
+  await gl.start();
+  fg = await startForgegate({ token: { service: SERVICE }, forges: [{ type: 'gitlab', url: gl.url, timeout: 1 }], cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 } });
+});
+after(async () => {
+  await redis?.resume().catch(() => {});
+  await fg?.stop();
+  await gl?.stop();
+  await redis?.stop();
+});
+
+/** A caller with a token never seen before: a cold request that must read (and write) Redis. */
+function freshCaller(): Caller {
+  const token = `glpat-redis-dev-${++minted}x`;
+  gl.addToken({ token, user_id: devId, scopes: ['api'] });
+  return { forge: 'gitlab', authorization: basic('dev', token), image: 'team/app', scope: 'repository:team/app:pull,push,delete', healthy: ['pull', 'push'] };
+}
+
+async function grants(caller: Caller, what: string): Promise<void> {
+  const outcome = await ask(fg, caller);
+  assert.notEqual(outcome.status, 'aborted', `${what}: request hung`);
+  assert.deepEqual([outcome.status, outcome.granted], [200, caller.healthy], `${what}: ${outcome.status} ${outcome.message ?? ''}`);
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
+    await sleep(100);
+  }
+}
+
+async function keysInRedis(): Promise<number> {
+  const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await client.connect();
+    return await client.dbsize();
+  } catch {
+    return -1;
+  } finally {
+    client.disconnect();
+  }
+}
+
+test('Redis killed, restarted empty, paused and resumed: the same grants throughout, Redis used again after', async () => {
+  const warm = freshCaller();
+  await grants(warm, 'healthy, cold');
+  await grants(warm, 'healthy, warm');
+  await until('entries written to Redis', async () => (await keysInRedis()) > 0);
+
+  await redis.kill();
+  await grants(warm, 'Redis killed, warm credential');
+  await grants(freshCaller(), 'Redis killed, cold credential');
+  await until('forgegate notices Redis is down', () => fg.runtime.redis?.status === 'down');
+
+  await redis.restart();
+  await until('forgegate reconnects by itself', () => fg.runtime.redis?.status === 'up');
+  await grants(warm, 'Redis restarted empty, warm credential');
+  await sleep(1100); // a failed command makes forgegate skip Redis for a second
+  const afterRestart = freshCaller();
+  await grants(afterRestart, 'Redis restarted empty, cold credential');
+  await until('entries written to the new Redis', async () => (await keysInRedis()) > 0);
+
+  await redis.pause();
+  await grants(warm, 'Redis paused, warm credential');
+  await grants(freshCaller(), 'Redis paused, cold credential');
+  await grants(freshCaller(), 'Redis paused, another cold credential');
+  await redis.resume();
+  await sleep(1100);
+  await until('Redis answers again', async () => (await fg.runtime.redis?.ping()) === true);
+  await grants(freshCaller(), 'Redis resumed, cold credential');
+  await grants(afterRestart, 'Redis resumed, credential cached before the pause');
+});
