@@ -18,6 +18,8 @@ import { renderMarkdown, renderText, type ForgeResults, type Results } from './r
 // latency and memory over many credentials (bench/forge-scenarios.ts). It reports; it never
 // fails on a missed goal. forgegate runs as `node dist/cli.js serve`, so `npm run bench` builds first.
 
+/** The V8 flag of the memory-optimized start-up (docs/configuration.md, Memory). */
+const SMALL_HEAP = '--optimize-for-size';
 const USER = 'ci-bench';
 const PASSWORD = randomBytes(18).toString('base64url');
 const TOKEN_PATH = `/token?${new URLSearchParams({ service: SERVICE, scope: 'repository:bench/app:pull,push' })}`;
@@ -113,6 +115,13 @@ async function main(): Promise<void> {
     return { figures: await measure(s.url + TOKEN_PATH, BASIC) };
   });
 
+  // The memory-optimized start-up (docs: node --optimize-for-size): its cost on the warm path.
+  console.error('measuring forgegate ES256 (static account) under node --optimize-for-size ...');
+  const es256Small = await withServer([SMALL_HEAP, ...(await forgegate('ES256'))], async (s) => {
+    await checkToken(s.url, BASIC, ['pull', 'push']);
+    return { figures: await measure(s.url + TOKEN_PATH, BASIC) };
+  });
+
   const forge = await forgeScenarios();
 
   const wallSeconds = (performance.now() - started.wall) / 1000;
@@ -127,6 +136,7 @@ async function main(): Promise<void> {
     bare: bare.figures,
     es256: es256.figures,
     rs256: rs256.figures,
+    es256Small: es256Small.figures,
     anonymous: es256.anonymous,
     forge,
     rssMiB: { es256: es256.rssMiB, rs256: rs256.rssMiB, bare: bare.rssMiB },
@@ -162,8 +172,10 @@ async function forgeScenarios(): Promise<ForgeResults> {
       await mkdir(snapshots);
       const args = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`, ...(await gitlabForgegate('memory', fake, redis.url))];
       const { memory: mem } = await withServer(args, async (s) => ({ memory: await memory(s, fake, users.memory, snapshots) }));
+      console.error('measuring forgegate memory over many credentials under node --optimize-for-size ...');
+      const small = await withServer([SMALL_HEAP, ...(await gitlabForgegate('memory-small', fake, redis.url))], async (s) => ({ memory: await memory(s, fake, users.memory) }));
       const { rssMiB, ...rest } = scenarios;
-      return { ...rest, memory: mem, rssMiB };
+      return { ...rest, memory: mem, memorySmall: small.memory, rssMiB };
     } finally {
       serverCpuSeconds += fake.process.cpuSeconds();
       await fake.process.stop();
