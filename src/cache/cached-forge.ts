@@ -111,6 +111,7 @@ export class CachedForge implements Forge<CachedSession> {
         this.observe('identity', 'miss');
         return { ...session, cacheKey: credential, cacheOutcome: 'miss' };
       } catch (error) {
+        this.inner.abandon?.(username, password);
         if (error instanceof AuthenticationFailed) {
           this.cache.delete(key);
           this.cache.set(`neg:${this.name}:${credential}`, error.reason, this.policy.negativeTtl);

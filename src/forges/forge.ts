@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Judgements } from '../policy/grant.js';
 import type { Identity } from '../policy/types.js';
 
@@ -51,6 +52,9 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
    */
   speculate?(username: string, password: string, paths: readonly string[]): void;
 
+  /** The credential's verification failed: drop what prefetch or speculate started for it. */
+  abandon?(username: string, password: string): void;
+
   /** Forgets anything the forge itself remembers about a project (it was renamed, moved, deleted). */
   forget?(project: string): void;
 
@@ -87,39 +91,51 @@ export interface ForgeCallObserver {
 export const IGNORE_CALLS: ForgeCallObserver = { call() {}, rateLimitRemaining() {} };
 
 /**
- * Lookups started ahead of need (prefetch, speculate), taken once by whoever needs them,
- * dropped when stale. Keyed by a digest of the credential, never the credential. While a
- * lookup runs, and for a second once taken, the same lookup is not started again: a
- * stampede costs one call, not two. A lookup that finished with nobody taking it (its
- * credential failed) gives way to a new one, so no request is answered from another's.
+ * Lookups started ahead of need (prefetch, speculate), each for one credential and one item
+ * (a project path), taken once by whoever needs them, dropped when stale. Credentials are
+ * held only as a digest. A lookup is not started twice while it is held (a stampede costs
+ * one call), nor for a second after it was taken. When the credential fails, its lookups are
+ * discarded, so no later request is answered from them.
  */
-const TAKEN_GRACE_MS = 1000;
-
 export class Prefetched<T> {
-  private readonly entries = new Map<string, { promise: Promise<T> | null; settled: boolean; until: number }>();
+  private readonly byCredential = new Map<string, Map<string, { promise: Promise<T> | null; until: number }>>();
 
   constructor(private readonly maxAgeMs = 5000, private readonly max = 10_000) {}
 
-  put(key: string, start: () => Promise<T>): void {
+  put(credential: string, item: string, start: () => Promise<T>): void {
     const now = Date.now();
-    const entry = this.entries.get(key);
-    if (entry !== undefined && entry.until > now && (entry.promise === null || !entry.settled)) return;
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-    const started = { promise: start(), settled: false, until: now + this.maxAgeMs };
-    const settle = () => void (started.settled = true);
-    started.promise.then(settle, settle); // whoever takes it sees a failure; nobody else must
-    this.entries.set(key, started);
+    const owner = digest(credential);
+    let items = this.byCredential.get(owner);
+    if ((items?.get(item)?.until ?? 0) > now) return;
+    if (items === undefined) {
+      if (this.byCredential.size >= this.max) this.byCredential.delete(this.byCredential.keys().next().value!);
+      this.byCredential.set(owner, (items = new Map()));
+    }
+    const promise = start();
+    promise.catch(() => {}); // whoever takes it sees the failure; nobody else must
+    items.set(item, { promise, until: now + this.maxAgeMs });
   }
 
-  take(key: string): Promise<T> | undefined {
-    const entry = this.entries.get(key);
+  take(credential: string, item: string): Promise<T> | undefined {
+    const entry = this.byCredential.get(digest(credential))?.get(item);
     if (entry === undefined || entry.promise === null) return undefined;
     const { promise, until } = entry;
     const now = Date.now();
     // Long enough for requests already past their cache check to arrive; short enough that a
     // later cold request (its cached answer expired meanwhile) looks ahead again.
-    this.entries.set(key, { promise: null, settled: true, until: Math.min(until, now + TAKEN_GRACE_MS) });
+    entry.promise = null;
+    entry.until = Math.min(until, now + TAKEN_GRACE_MS);
     return until > now ? promise : undefined;
   }
+
+  /** The credential failed: what was started for it answers nobody. */
+  discard(credential: string): void {
+    this.byCredential.delete(digest(credential));
+  }
+}
+
+const TAKEN_GRACE_MS = 1000;
+
+function digest(credential: string): string {
+  return createHash('sha256').update(credential).digest('base64url');
 }

@@ -2,7 +2,6 @@ import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
 import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
-import { createHash } from 'node:crypto';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
 import { GitHubApi, type GitHubRepoJson } from './api.js';
 
@@ -56,11 +55,15 @@ export class GitHubForge implements Forge<GitHubSession> {
     if (TOKEN_PREFIX.test(password) && !password.startsWith('ghs_')) this.lookAhead(password, paths);
   }
 
+  abandon(_username: string, password: string): void {
+    this.prefetched.discard(password);
+  }
+
   private lookAhead(token: string, paths: readonly string[]): void {
     for (const path of paths) {
       const [owner, repo] = path.toLowerCase().split('/');
       if (!owner || !repo) continue;
-      this.prefetched.put(prefetchKey(token, `${owner}/${repo}`), () => this.api.repository(owner, repo, token));
+      this.prefetched.put(token, `${owner}/${repo}`, () => this.api.repository(owner, repo, token));
     }
   }
 
@@ -127,7 +130,7 @@ export class GitHubForge implements Forge<GitHubSession> {
     // Anonymous lookups go through the service token when there is one: GitHub allows an
     // unauthenticated client only 60 calls an hour.
     const token = caller?.token ?? this.config.serviceToken;
-    const prefetched = caller ? this.prefetched.take(prefetchKey(caller.token, fullName)) : undefined;
+    const prefetched = caller ? this.prefetched.take(caller.token, fullName) : undefined;
     const found = await (prefetched ?? this.api.repository(owner, repo, token));
     if (found === null) {
       return judged(denying('no-repository', `no GitHub repository ${fullName}${caller ? ` visible to ${caller.login}` : ''}`), fullName);
@@ -145,10 +148,6 @@ export class GitHubForge implements Forge<GitHubSession> {
       throw new Unavailable(`GitHub "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus})`, this.name);
     });
   }
-}
-
-function prefetchKey(token: string, fullName: string): string {
-  return `${createHash('sha256').update(token).digest('base64url')}:${fullName}`;
 }
 
 function judged(judge: Judge, repository: string | null): ForgeJudgement {

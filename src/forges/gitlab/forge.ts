@@ -3,7 +3,6 @@ import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
@@ -68,12 +67,16 @@ export class GitLabForge implements Forge<GitLabSession> {
     this.lookAhead(password, paths);
   }
 
+  abandon(_username: string, password: string): void {
+    this.prefetched.discard(password);
+  }
+
   private lookAhead(token: string, paths: readonly string[]): void {
     for (const path of paths) {
       const imagePath = path.toLowerCase();
       const candidate = this.resolved.get(imagePath) ?? (imagePath.split('/').length === 2 ? imagePath : undefined);
       if (candidate === undefined) continue;
-      this.prefetched.put(prefetchKey(token, candidate), () => this.api.project(candidate, { bearer: token }));
+      this.prefetched.put(token, candidate, () => this.api.project(candidate, { bearer: token }));
     }
   }
 
@@ -158,7 +161,7 @@ export class GitLabForge implements Forge<GitLabSession> {
       // no other candidate can be one. A 404 there means "not visible to this caller".
       const known = this.resolved.get(imagePath);
       for (const candidate of known === undefined ? candidates(imagePath) : [known]) {
-        const prefetched = auth !== null && caller?.kind === 'token' && auth.bearer === caller.token ? this.prefetched.take(prefetchKey(auth.bearer, candidate)) : undefined;
+        const prefetched = auth !== null && caller?.kind === 'token' && auth.bearer === caller.token ? this.prefetched.take(auth.bearer, candidate) : undefined;
         const project = await (prefetched ?? this.api.project(candidate, auth));
         if (project !== null) {
           this.resolved.set(imagePath, project.path_with_namespace.toLowerCase());
@@ -202,10 +205,6 @@ export class GitLabForge implements Forge<GitLabSession> {
 
 function judged(judge: Judge, project: string | null): ForgeJudgement {
   return { judgements: judgeAll(judge), project };
-}
-
-function prefetchKey(token: string, candidate: string): string {
-  return `${createHash('sha256').update(token).digest('base64url')}:${candidate}`;
 }
 
 /** Longest first: the full path, minus its last segment, minus its last two; at least group/project. */
