@@ -98,6 +98,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   if (keyMode === 'generate') keys.watch(); // last: a failed start leaves no watcher behind
   const close = async () => {
     keys.close();
+    cache.close();
     guardRedis?.disconnect();
     await redis?.close();
   };

@@ -26,16 +26,30 @@ const INVALIDATION_CHANNEL = 'invalidate';
 /** The in-process level's bound, in characters of JSON (about the bytes it holds, twice over). */
 const LOCAL_MAX_SIZE = 32 * 1024 * 1024;
 const LOCAL_MAX_ENTRIES = 100_000;
+const PURGE_INTERVAL_MS = 15_000;
 
 export class TieredCache {
   private readonly local = new LRUCache<string, Entry>({ max: LOCAL_MAX_ENTRIES, maxSize: LOCAL_MAX_SIZE, sizeCalculation: () => 1 });
   /** In-process index: index key -> cache keys, for replicas without Redis and for local copies. */
   private readonly localIndex = new LRUCache<string, Set<string>>({ max: LOCAL_MAX_ENTRIES });
 
+  /** Expired entries are dropped on this beat, not only when the bound evicts them. */
+  private readonly purger: NodeJS.Timeout;
+
   constructor(private readonly redis: RedisLevel | null) {
     redis?.subscribe(INVALIDATION_CHANNEL, (message) => {
       for (const key of JSON.parse(message) as string[]) this.local.delete(key);
     });
+    // Without it, a stream of never-repeated images fills the LRU with dead entries up to its
+    // bound before any is evicted: memory that looks like a leak under a steady load.
+    this.purger = setInterval(() => {
+      this.local.purgeStale();
+      this.localIndex.purgeStale();
+    }, PURGE_INTERVAL_MS).unref();
+  }
+
+  close(): void {
+    clearInterval(this.purger);
   }
 
   async get<T>(key: string): Promise<Cached<T> | undefined> {
@@ -65,9 +79,10 @@ export class TieredCache {
     this.local.set(key, entry, { ttl: lifetimeMs, size: Math.max(1, text.length) });
     this.redis?.set(key, text, lifetimeMs);
     for (const index of indexes) {
-      let members = this.localIndex.get(index);
-      if (!members) this.localIndex.set(index, (members = new Set()), { ttl: lifetimeMs });
+      const members = this.localIndex.get(index) ?? new Set<string>();
       members.add(key);
+      // The index lives as long as its longest-lived entry, so a webhook still finds them all.
+      this.localIndex.set(index, members, { ttl: Math.max(lifetimeMs, this.localIndex.getRemainingTTL(index)) });
       this.redis?.index(index, key, lifetimeMs);
     }
   }
