@@ -180,7 +180,7 @@ function limits(r: Results): string[] {
       `Memory: ${fixed(MB(m.peakRssMiB))} MB peak for ${thousands(m.credentials)} credentials and ${thousands(m.credentials * MEMORY_PAIRS)} decisions. ` +
         (mostlyGarbage
           ? `Most of it is not live data: after a full GC the V8 heap holds ${fixed(live!)} MiB (${m.heapUsedMiB === null ? '?' : fixed(m.heapUsedMiB)} MiB in use before it, at the end of the run), so the peak is V8 letting its heap grow to several times the live data under the garbage rate of ${thousands(m.calls.total)} cold forge calls (gitbeaker and undici per call), plus its default young generation. ` +
-            'No allocation change in src/ moves that policy; V8 flags do, and only at start-up: node --optimize-for-size (the second memory line above) meets the goal at the cost on the warm path shown there; ' +
+            `No allocation change in src/ moves that policy; V8 flags do, and only at start-up: node --optimize-for-size (the second memory line above) brings the peak to ${fixed(MB(r.forge.memorySmall.peakRssMiB))} MB, at the cost on the warm path shown there; ` +
             '--max-semi-space-size and --heap-growing-percent alone were measured at about 190-210 MiB, and --max-old-space-size risks an out-of-memory exit once the caches fill.'
           : `After a full GC the V8 heap still holds ${live === null ? '? (no snapshot taken)' : `${fixed(live)} MiB`}: the cache entries and what src/ keeps per credential are the place to look.`),
     );
