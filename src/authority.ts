@@ -1,5 +1,5 @@
 import type { Credential } from './credentials/credential.js';
-import { CachedForge, type CachedSession } from './cache/cached-forge.js';
+import type { CachedSession } from './cache/cached-forge.js';
 import type { Forge, ForgeJudgement, ForgeSession } from './forges/forge.js';
 import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
@@ -147,15 +147,12 @@ export class Authority {
     if (!FORGE_TOKEN_TEXT.test(password)) {
       throw new AuthenticationFailed('invalid username or token', `the password is not a ${forge.type} token: it holds characters outside printable ASCII`);
     }
-    // The lookups the images need start now, beside the verification (preheat).
-    if (forge instanceof CachedForge) {
-      const paths = scopes.flatMap((scope) => {
-        const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
-        return route?.forge === forge ? [route.path] : [];
-      });
-      forge.preheat(username, password, paths);
-    }
-    const session = await forge.authenticate(username, password);
+    // The images this forge will judge: their lookups may start beside the verification.
+    const images = scopes.flatMap((scope) => {
+      const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
+      return route?.forge === forge ? [route.path] : [];
+    });
+    const session = await forge.authenticate(username, password, images);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
     const refresh = { sub: session.identity.subject, source: forge.name, proof: JSON.stringify([username, password]) };

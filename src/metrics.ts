@@ -106,6 +106,11 @@ export class Metrics {
     rateLimitRemaining: (forge, remaining) => this.rateLimit.set({ forge }, remaining),
   };
 
+  /** Everything buildRuntime reports to: cache lookups, forge calls, bans. */
+  get observers(): { cache: Metrics['cacheObserver']; forgeCalls: ForgeCallObserver; bans: BanObserver } {
+    return { cache: this.cacheObserver, forgeCalls: this.forgeObserver, bans: this.banObserver };
+  }
+
   /** For the caching layer: counts hits, misses and stale serves. */
   readonly cacheObserver = (kind: CacheKind, outcome: CacheOutcome): void => {
     this.cache.inc({ kind, outcome });

@@ -3,7 +3,7 @@ import { AuthenticationFailed, Unavailable } from '../errors.js';
 import type { Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { SingleFlight } from './single-flight.js';
-import type { TieredCache } from './tiered.js';
+import type { Cached, TieredCache } from './tiered.js';
 
 // A forge behind the cache (forges.md section 5): verified credentials, rejected ones and
 // judgements are remembered, identical concurrent lookups collapse into one forge call, and
@@ -57,27 +57,6 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.recognises(username, password);
   }
 
-  /**
-   * Starts, beside the verification of a credential, the lookups judge() will need on these
-   * images: for a credential seen before (its identity entry is past its TTL but still held)
-   * what its remembered session says (prefetch); for one never seen, what the credential
-   * alone allows (speculate). Nothing for a credential verified or rejected just now.
-   */
-  preheat(username: string, password: string, paths: readonly string[]): void {
-    if (paths.length === 0 || (this.inner.prefetch === undefined && this.inner.speculate === undefined)) return;
-    const credential = fingerprint(this.secret, this.name, username, password);
-    void (async () => {
-      const known = await this.cache.get<unknown>(`id:${this.name}:${credential}`);
-      if (known?.fresh) return;
-      if (known === undefined && (await this.cache.get(`neg:${this.name}:${credential}`))?.fresh) return;
-      const cold = [];
-      for (const path of paths) if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
-      if (cold.length === 0) return;
-      if (known === undefined) this.inner.speculate?.(username, password, cold);
-      else this.inner.prefetch?.(this.inner.restore(known.value, password), cold);
-    })().catch(() => {});
-  }
-
   persist(session: CachedSession): unknown {
     return this.inner.persist(session);
   }
@@ -86,7 +65,7 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.restore(data, password);
   }
 
-  async authenticate(username: string, password: string): Promise<CachedSession> {
+  async authenticate(username: string, password: string, images: readonly string[] = []): Promise<CachedSession> {
     const credential = fingerprint(this.secret, this.name, username, password);
     const key = `id:${this.name}:${credential}`;
     // The verified entry first: the warm path ends in the in-process level, with no Redis call
@@ -98,6 +77,7 @@ export class CachedForge implements Forge<CachedSession> {
       this.observe('rejected', 'hit');
       throw new AuthenticationFailed('invalid username or token', `${rejected.value} (remembered for cache.negativeTtl)`);
     }
+    if (images.length > 0 && (this.inner.prefetch ?? this.inner.speculate)) this.lookAhead(username, password, credential, cached, images);
 
     return this.identities.run(key, async () => {
       // A flight that ended while this request read Redis may have just stored the answer.
@@ -105,7 +85,7 @@ export class CachedForge implements Forge<CachedSession> {
       if (landed?.fresh) return this.revive(landed.value, password, credential, 'hit');
       try {
         const session = await this.inner.authenticate(username, password);
-        // Held for a second TTL beyond freshness: a refresh can then preheat its lookups.
+        // Held for a second TTL beyond freshness: a re-verification can then start its lookups early (lookAhead).
         const keep = Math.max(this.policy.staleIfError, this.policy.identityTtl);
         this.cache.set(key, this.inner.persist(session), this.policy.identityTtl, keep, [this.accountIndex(session.account)]);
         this.observe('identity', 'miss');
@@ -170,6 +150,22 @@ export class CachedForge implements Forge<CachedSession> {
   /** Drops what is cached about an account: its verified credentials and its decisions. */
   invalidateAccount(account: string): Promise<number> {
     return this.cache.invalidate(this.accountIndex(account));
+  }
+
+  /**
+   * Starts, beside the verification about to happen, the lookups judge() will need on the
+   * images not decided yet: for a credential seen before (its identity entry is past its TTL
+   * but still held) what its remembered session says (prefetch); for one never seen, what
+   * the credential alone allows (speculate).
+   */
+  private lookAhead(username: string, password: string, credential: string, known: Cached<unknown> | undefined, images: readonly string[]): void {
+    void (async () => {
+      const cold = [];
+      for (const path of images) if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
+      if (cold.length === 0) return;
+      if (known === undefined) this.inner.speculate?.(username, password, cold);
+      else this.inner.prefetch?.(this.inner.restore(known.value, password), cold);
+    })().catch(() => {});
   }
 
   private revive(data: unknown, password: string, credential: string, outcome: CacheOutcome): CachedSession {

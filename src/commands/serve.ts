@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
-import { createApp } from '../http/app.js';
+import { runtimeApp } from '../http/app.js';
 import { redisStatus, registrySettings } from '../http/status/facts.js';
-import { webhookOptions } from '../http/hooks/index.js';
 import { listen, type RunningServer } from '../http/server.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
@@ -24,7 +23,7 @@ export interface Serving {
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
 export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
   const metrics = new Metrics();
-  const runtime = await buildRuntime(loaded.config, logger, 'generate', { cache: metrics.cacheObserver, forgeCalls: metrics.forgeObserver, bans: metrics.banObserver });
+  const runtime = await buildRuntime(loaded.config, logger, 'generate', metrics.observers);
   const { config, key } = runtime;
   if (runtime.keyGenerated) logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
   const daysLeft = certificateDaysLeft(key);
@@ -32,20 +31,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
     logger.warn({ notAfter: key.notAfter.toISOString(), daysLeft }, 'signing certificate expires soon: run "forgegate keys generate --force" and update the registry');
   }
 
-  const app = createApp({
-    authority: runtime.authority,
-    key,
-    keys: runtime.keys,
-    realmPath: config.server.realmPath,
-    service: config.token.service,
-    trustProxy: config.server.trustProxy,
-    logger,
-    metrics,
-    guard: runtime.guard,
-    readiness: async () => readiness(runtime),
-    webhooks: webhookOptions(runtime),
-    status: runtime,
-  });
+  const app = runtimeApp(runtime, logger, metrics, async () => readiness(runtime));
   let server: RunningServer;
   try {
     server = await listen(app, config.server);

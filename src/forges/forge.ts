@@ -31,8 +31,12 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
   /** Whether a credential of this shape was issued by this forge: by its prefix, or username convention. */
   recognises(username: string, password: string): boolean;
 
-  /** Verifies a credential; AuthenticationFailed when the forge rejects it, Unavailable when it cannot say. */
-  authenticate(username: string, password: string): Promise<S>;
+  /**
+   * Verifies a credential; AuthenticationFailed when the forge rejects it, Unavailable when it
+   * cannot say. `images` (prefix stripped) are those judge() will be asked about next: a hint
+   * the caching layer uses to start their lookups beside the verification.
+   */
+  authenticate(username: string, password: string, images?: readonly string[]): Promise<S>;
 
   /** Judges every action on one image; `path` has the prefix stripped. `session` null is anonymous. */
   judge(session: S | null, path: string): Promise<ForgeJudgement>;

@@ -10,7 +10,7 @@ import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
 import { guardRoute } from './guard/middleware.js';
-import { hookRoutes, type WebhookOptions } from './hooks/index.js';
+import { hookRoutes, webhookOptions, type WebhookOptions } from './hooks/index.js';
 import type { Runtime } from '../runtime.js';
 import { explainCredential } from './status/explain-route.js';
 import { statusRoutes } from './status/index.js';
@@ -36,6 +36,25 @@ export interface AppOptions {
   webhooks?: WebhookOptions;
   /** The status page (GET /) and POST /explain, as config `ui` says; absent: both 404. */
   status?: Runtime;
+}
+
+/** The application `forgegate serve` runs for a runtime; the test harness runs the same one. */
+export function runtimeApp(runtime: Runtime, logger: Logger, metrics: Metrics, readiness?: AppOptions['readiness']): Koa {
+  const { config } = runtime;
+  return createApp({
+    authority: runtime.authority,
+    key: runtime.key,
+    keys: runtime.keys,
+    realmPath: config.server.realmPath,
+    service: config.token.service,
+    trustProxy: config.server.trustProxy,
+    logger,
+    metrics,
+    guard: runtime.guard,
+    readiness,
+    webhooks: webhookOptions(runtime),
+    status: runtime,
+  });
 }
 
 /** A form body carries a handful of short fields; anything near this is abuse. */

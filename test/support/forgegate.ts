@@ -1,8 +1,7 @@
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { createApp } from '../../src/http/app.js';
-import { webhookOptions } from '../../src/http/hooks/index.js';
+import { runtimeApp } from '../../src/http/app.js';
 import { listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
@@ -46,20 +45,8 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
   });
   const logger = createLogger('info', sink);
   const metrics = new Metrics();
-  const runtime = await buildRuntime(config, logger, 'generate', { cache: metrics.cacheObserver, forgeCalls: metrics.forgeObserver, bans: metrics.banObserver });
-  const app = createApp({
-    authority: runtime.authority,
-    key: runtime.key,
-    keys: runtime.keys,
-    realmPath: config.server.realmPath,
-    service: config.token.service,
-    trustProxy: config.server.trustProxy,
-    logger,
-    metrics,
-    guard: runtime.guard,
-    webhooks: webhookOptions(runtime),
-    status: runtime,
-  });
+  const runtime = await buildRuntime(config, logger, 'generate', metrics.observers);
+  const app = runtimeApp(runtime, logger, metrics);
   const server = await listen(app, config.server);
   return {
     url: `http://127.0.0.1:${server.address.port}`,
