@@ -496,11 +496,69 @@ describe('FakeGitHub through @octokit/rest', () => {
     });
   });
 
+  describe('renamed and transferred repositories', () => {
+    it('the old name answers 301 to /repositories/:id, octokit follows it and returns the repository under its new name', async () => {
+      const moving = new FakeGitHub();
+      const url = await moving.start();
+      try {
+        moving.addUser({ login: 'mallory' });
+        moving.addOrg({ login: 'acme' });
+        moving.addRepo({ id: 77, full_name: 'acme/tool', collaborators: { mallory: 'admin' } });
+        moving.addToken({ token: 'ghp_mallory', kind: 'classic', user: 'mallory', scopes: ['repo'] });
+        moving.moveRepo('acme/tool', 'mallory/tool');
+        const { data, status } = await client('ghp_mallory', url).repos.get({ owner: 'acme', repo: 'tool' });
+        assert.equal(status, 200);
+        assert.equal(data.full_name, 'mallory/tool');
+        assert.equal(data.id, 77);
+        assert.deepEqual(moving.requests().map((r) => [r.endpoint, r.url]), [
+          ['GET /repos/:owner/:repo', '/repos/acme/tool'],
+          ['GET /repositories/:id', '/repositories/77'],
+        ]);
+        // Under GitHub Enterprise's mount, the redirect stays there.
+        moving.resetCalls();
+        const ghes = await client('ghp_mallory', `${url}/api/v3`).repos.get({ owner: 'acme', repo: 'tool' });
+        assert.equal(ghes.data.full_name, 'mallory/tool');
+        assert.equal(moving.requests('GET /repositories/:id')[0]?.url, '/api/v3/repositories/77');
+        // Someone re-creates the old name: it is theirs, no redirect any more.
+        moving.addRepo({ full_name: 'acme/tool', visibility: 'public' });
+        const recreated = await client('ghp_mallory', url).repos.get({ owner: 'acme', repo: 'tool' });
+        assert.equal(recreated.data.full_name, 'acme/tool');
+        assert.notEqual(recreated.data.id, 77);
+      } finally {
+        await moving.stop();
+      }
+    });
+  });
+
+  describe('GET /user/installations -> apps.listInstallationsForAuthenticatedUser()', () => {
+    it('lists a GitHub App user token\'s installations with the App\'s permissions; other tokens get 403', async () => {
+      gh.addToken({ token: 'ghu_alice', kind: 'app_user', user: 'alice', repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'read' } });
+      const { data } = await client('ghu_alice').apps.listInstallationsForAuthenticatedUser();
+      assert.equal(data.total_count, 1);
+      assert.equal(data.installations[0]?.account && 'login' in data.installations[0].account ? data.installations[0].account.login : '', 'acme');
+      assert.deepEqual(data.installations[0]?.permissions, { metadata: 'read', contents: 'read' });
+      // The repository itself still shows the user's role, not the App's read-only grant.
+      assert.equal((await client('ghu_alice').repos.get({ owner: 'acme', repo: 'app' })).data.permissions?.push, true);
+      const err = await githubError(client('ghp_alice').apps.listInstallationsForAuthenticatedUser());
+      assert.equal(err.status, 403);
+    });
+  });
+
   describe('GET /installation/repositories -> apps.listReposAccessibleToInstallation()', () => {
     it('lists an installation token\'s repositories', async () => {
       const { data } = await client('ghs_app').apps.listReposAccessibleToInstallation();
       assert.equal(data.total_count, 1);
       assert.deepEqual(data.repositories.map((r) => r.full_name), ['acme/app']);
+    });
+
+    it('lists and describes a read-only installation token exactly like a writing one', async () => {
+      gh.addToken({ token: 'ghs_readonly', kind: 'installation', repositories: ['acme/app'], permission: 'read' });
+      const ro = await client('ghs_readonly').apps.listReposAccessibleToInstallation();
+      const rw = await client('ghs_app').apps.listReposAccessibleToInstallation();
+      assert.deepEqual(ro.data, rw.data);
+      const repoRo = await client('ghs_readonly').repos.get({ owner: 'acme', repo: 'app' });
+      const repoRw = await client('ghs_app').repos.get({ owner: 'acme', repo: 'app' });
+      assert.deepEqual(repoRo.data.permissions, repoRw.data.permissions);
     });
 
     it('answers 403 to user tokens', async () => {

@@ -55,8 +55,17 @@ export interface GitHubToken {
    * the user can reach; for an installation, every repository in the fake.
    */
   repositories: string[] | 'all';
-  /** Installation tokens: what they may do on their repositories. */
+  /**
+   * Installation tokens: what they may do on their repositories. Like GitHub's, no answer shows
+   * it: a read-only GITHUB_TOKEN (fork pull requests, Dependabot, `permissions: contents: read`)
+   * is listed and described exactly like a writing one.
+   */
   permission: 'read' | 'write';
+  /**
+   * GitHub App user tokens (ghu_): the App installation's permissions, which GET
+   * /user/installations reports (the token holds those the user's role holds too).
+   */
+  appPermissions: Record<string, 'read' | 'write'>;
   expired: boolean;
   revoked: boolean;
 }
@@ -95,6 +104,8 @@ export class FakeGitHub extends FakeServer {
   readonly #repos = new Map<string, GitHubRepo>();
   readonly #tokens = new Map<string, GitHubToken>();
   readonly #buckets = new Map<string, Bucket>();
+  /** Old lower-case 'owner/repo' -> repository id: what a rename or a transfer leaves behind. */
+  readonly #redirects = new Map<string, number>();
   #nextId = 1;
 
   constructor(rateLimit: Partial<RateLimitOptions> = {}) {
@@ -103,8 +114,13 @@ export class FakeGitHub extends FakeServer {
     // The root is api.github.com; /api/v3 is GitHub Enterprise Server's mount.
     const mounts = ['', '/api/v3'];
     this.route('GET', '/user', (r) => this.#metered(r, (c) => this.#user(c)), mounts);
-    this.route('GET', '/repos/:owner/:repo', (r) => this.#metered(r, (c) => this.#repo(r, c)), mounts);
+    // A renamed repository's old name answers 301 to /repositories/:id under the same mount.
+    for (const mount of mounts) {
+      this.route('GET', '/repos/:owner/:repo', (r) => this.#metered(r, (c) => this.#repo(r, c, mount)), [mount]);
+    }
+    this.route('GET', '/repositories/:id', (r) => this.#metered(r, (c) => this.#repoById(r, c)), mounts);
     this.route('GET', '/installation/repositories', (r) => this.#metered(r, (c) => this.#installationRepos(c)), mounts);
+    this.route('GET', '/user/installations', (r) => this.#metered(r, (c) => this.#userInstallations(c)), mounts);
   }
 
   // ---- model ----------------------------------------------------------------------------------
@@ -164,6 +180,28 @@ export class FakeGitHub extends FakeServer {
       ),
     };
     this.#repos.set(init.full_name.toLowerCase(), repo);
+    // A new repository at an old name ends that name's redirect, as on GitHub.
+    this.#redirects.delete(init.full_name.toLowerCase());
+    return repo;
+  }
+
+  /**
+   * Renames or transfers a repository (`to` may name another owner): it keeps its id, and its
+   * old name answers 301 to /repositories/:id until a repository is created there again.
+   */
+  moveRepo(from: string, to: string): GitHubRepo {
+    const repo = this.#repos.get(from.toLowerCase());
+    if (!repo) throw new Error(`no repository ${from}`);
+    const [owner, name, ...rest] = to.split('/');
+    if (!owner || !name || rest.length > 0) throw new Error(`bad repository name ${to}`);
+    if (!this.#owner(owner)) throw new Error(`no user or org ${owner}`);
+    if (this.#repos.has(to.toLowerCase())) throw new Error(`${to} exists`);
+    this.#repos.delete(from.toLowerCase());
+    repo.owner = owner;
+    repo.name = name;
+    this.#repos.set(to.toLowerCase(), repo);
+    this.#redirects.set(from.toLowerCase(), repo.id);
+    this.#redirects.delete(to.toLowerCase());
     return repo;
   }
 
@@ -176,6 +214,7 @@ export class FakeGitHub extends FakeServer {
       scopes: [],
       repositories: init.kind === 'installation' ? [] : 'all',
       permission: 'write',
+      appPermissions: { metadata: 'read', contents: 'write', packages: 'write' },
       expired: false,
       revoked: false,
       ...init,
@@ -199,10 +238,45 @@ export class FakeGitHub extends FakeServer {
     return { status: 200, body: this.#userJson(caller.user) };
   }
 
-  #repo(req: FakeRequest, caller: Caller): Reply {
-    const repo = this.#repos.get(`${req.params.owner}/${req.params.repo}`.toLowerCase());
+  #repo(req: FakeRequest, caller: Caller, mount: string): Reply {
+    const name = `${req.params.owner}/${req.params.repo}`.toLowerCase();
+    const repo = this.#repos.get(name);
+    if (!repo) {
+      const movedTo = this.#redirects.get(name);
+      if (movedTo === undefined || !this.#byId(movedTo)) return NOT_FOUND;
+      const url = `${this.url}${mount}/repositories/${movedTo}`;
+      return { status: 301, headers: { location: url }, body: { message: 'Moved Permanently', url, documentation_url: `${DOCS}/repos/repos#get-a-repository` } };
+    }
+    if (!this.#canSee(caller, repo)) return NOT_FOUND;
+    return { status: 200, body: this.#repoJson(repo, caller) };
+  }
+
+  #repoById(req: FakeRequest, caller: Caller): Reply {
+    const repo = this.#byId(Number(req.params.id));
     if (!repo || !this.#canSee(caller, repo)) return NOT_FOUND;
     return { status: 200, body: this.#repoJson(repo, caller) };
+  }
+
+  /** GitHub App user tokens only: the App's installations on accounts whose repositories the token reaches. */
+  #userInstallations(caller: Caller): Reply {
+    if (caller?.token.kind !== 'app_user') {
+      return message(403, 'You must authenticate with an access token authorized to a GitHub App in order to list installations', `${DOCS}/apps/installations#list-app-installations-accessible-to-the-user-access-token`);
+    }
+    const selected = caller.token.repositories;
+    const accounts = selected === 'all' ? [...this.#orgs.values(), ...this.#users.values()].map((o) => o.login) : selected.map((n) => n.split('/')[0]!);
+    const owners = [...new Map(accounts.map((login) => [login.toLowerCase(), this.#owner(login)])).values()].filter((o) => o !== undefined);
+    const installations = owners.map((owner) => ({
+      id: 10_000 + owner.id,
+      account: { login: owner.login, id: owner.id, type: 'members' in owner ? 'Organization' : 'User', site_admin: false },
+      repository_selection: selected === 'all' ? 'all' : 'selected',
+      app_id: 1,
+      app_slug: 'forgegate-test-app',
+      target_id: owner.id,
+      target_type: 'members' in owner ? 'Organization' : 'User',
+      permissions: caller.token.appPermissions,
+      events: [],
+    }));
+    return { status: 200, body: { total_count: installations.length, installations } };
   }
 
   #installationRepos(caller: Caller): Reply {
@@ -240,13 +314,13 @@ export class FakeGitHub extends FakeServer {
     const credential = /^(?:token|bearer)\s+(\S+)$/i.exec(req.header('authorization') ?? '')?.[1];
     const token = credential === undefined ? undefined : this.#tokens.get(credential);
     if (credential !== undefined && (!token || token.expired || token.revoked)) {
-      return this.#withRateHeaders(BAD_CREDENTIALS, this.#bucket(undefined), false);
+      return this.#withRateHeaders(BAD_CREDENTIALS, this.#bucket(undefined, req.remoteAddress), false);
     }
     const caller: Caller = token && { token, user: token.user ? this.#requireUser(token.user) : undefined };
-    const bucket = this.#bucket(caller);
+    const bucket = this.#bucket(caller, req.remoteAddress);
     if (bucket.used >= bucket.limit) {
       const who = !caller
-        ? '127.0.0.1. (But here\'s the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)'
+        ? `${req.remoteAddress}. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)`
         : caller.user
           ? `user ID ${caller.user.id}.`
           : 'installation ID 1.';
@@ -271,8 +345,9 @@ export class FakeGitHub extends FakeServer {
     return this.#withRateHeaders({ ...reply, headers }, bucket, reply.status !== 304);
   }
 
-  #bucket(caller: Caller): Bucket {
-    const key = !caller ? 'anonymous' : caller.user ? `user:${caller.user.id}` : `token:${caller.token.token}`;
+  /** GitHub counts per user for user tokens, per installation token, and per address without one. */
+  #bucket(caller: Caller, address: string): Bucket {
+    const key = !caller ? `address:${address}` : caller.user ? `user:${caller.user.id}` : `token:${caller.token.token}`;
     const now = Math.floor(Date.now() / 1000);
     let bucket = this.#buckets.get(key);
     if (!bucket || bucket.resetAt <= now) {
@@ -341,15 +416,12 @@ export class FakeGitHub extends FakeServer {
 
   /**
    * The permissions object states the user's role on the repository; the token's narrower grant
-   * does not show in it. Installations get what they were given. Pull is true because it is only
-   * asked for repositories the caller can see.
+   * does not show in it. Installations are shown what their App installation holds (write on
+   * their repositories), whatever the token itself was narrowed to. Pull is true because it is
+   * only asked for repositories the caller can see.
    */
   #permissions(caller: NonNullable<Caller>, repo: GitHubRepo): Record<string, boolean> {
-    const role: Role | undefined = caller.user
-      ? this.#role(caller.user, repo)
-      : this.#tokenReaches(caller.token, repo) && caller.token.permission === 'write'
-        ? 'write'
-        : undefined;
+    const role: Role | undefined = caller.user ? this.#role(caller.user, repo) : this.#tokenReaches(caller.token, repo) ? 'write' : undefined;
     const at = (min: Role): boolean => role !== undefined && ROLES.indexOf(role) >= ROLES.indexOf(min);
     return { admin: at('admin'), maintain: at('maintain'), push: at('write'), triage: at('triage'), pull: true };
   }
@@ -403,6 +475,10 @@ export class FakeGitHub extends FakeServer {
     const id = explicit ?? this.#nextId;
     this.#nextId = Math.max(this.#nextId, id + 1);
     return id;
+  }
+
+  #byId(id: number): GitHubRepo | undefined {
+    return [...this.#repos.values()].find((r) => r.id === id);
   }
 
   #owner(login: string): GitHubUser | GitHubOrg | undefined {

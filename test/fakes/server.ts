@@ -34,6 +34,8 @@ export interface FakeRequest {
   headers: IncomingHttpHeaders;
   /** Single-valued header by lower-case name. */
   header(name: string): string | undefined;
+  /** The client's address, for limits kept per address. */
+  remoteAddress: string;
 }
 
 export interface RecordedRequest {
@@ -142,6 +144,7 @@ export abstract class FakeServer {
       params: match?.params ?? {},
       query: url.searchParams,
       headers: req.headers,
+      remoteAddress: req.socket.remoteAddress ?? '',
       header: (name) => {
         const value = req.headers[name];
         return Array.isArray(value) ? value[0] : value;
