@@ -1,8 +1,10 @@
 import { denying, type Judge, type Judgement } from './grant.js';
 
 // The GitHub permission matrix of forges.md section 3, as a pure function of facts the
-// forge bridge gathered: classic token scopes gate each action, then the repository
-// permission GitHub reports for the caller decides.
+// forge bridge gathered: what the credential itself was granted gates each action (classic
+// scopes, a GitHub App's permissions), then the repository permission GitHub reports for the
+// caller's user decides. Where GitHub does not say what the credential was granted, it pulls
+// only, unless the operator chose to trust the user's role.
 
 export interface GitHubRepoFacts {
   fullName: string;
@@ -19,19 +21,41 @@ export interface RepoPermissions {
   pull: boolean;
 }
 
+/** A GitHub App permission level, as GET /user/installations reports it. */
+export type AppAccess = 'read' | 'write' | 'admin';
+
+/**
+ * What the credential itself was granted, apart from its user's role (which is all that the
+ * `permissions` of GET /repos describe):
+ * - scopes: a classic PAT or OAuth token, by its X-OAuth-Scopes;
+ * - app: a GitHub App user token, by its App's installation on the repository's owner (null:
+ *   the App is not installed there); the token holds what both the App and the user hold;
+ * - unknown: a fine-grained PAT, or an App user token whose installations could not be read.
+ *   GitHub has no call that tells; `trusted` is the operator's trustUserTokenRole.
+ */
+export type TokenGrant =
+  | { kind: 'scopes'; scopes: readonly string[] }
+  | { kind: 'app'; permissions: { contents?: AppAccess; packages?: AppAccess } | null }
+  | { kind: 'unknown'; trusted: boolean };
+
 export type GitHubCallerFacts =
   | { kind: 'anonymous'; anonymousPull: boolean }
   | {
       kind: 'user';
       login: string;
-      /** Classic and OAuth tokens' X-OAuth-Scopes; null for fine-grained tokens (no scope header). */
-      scopes: readonly string[] | null;
+      grant: TokenGrant;
       /** null: the caller cannot see the repository (GitHub answered 404). */
       permissions: RepoPermissions | null;
       /** Which permission deletes: admin by default, maintain when configured. */
       deleteNeeds: 'admin' | 'maintain';
     }
-  | { kind: 'installation'; ownRepository: boolean };
+  | {
+      kind: 'installation';
+      /** The repository is among those GET /installation/repositories lists for the token. */
+      ownRepository: boolean;
+      /** The operator named the repository in installationTokenPush. */
+      pushOptIn: boolean;
+    };
 
 const SCOPES_FOR = {
   pull: ['read:packages', 'write:packages', 'repo'],
@@ -51,7 +75,12 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
       return (action) => {
         if (action === '*') return no('star-not-granted', '* is never granted to installation tokens');
         if (action === 'delete') return no('installation', 'installation tokens never delete');
-        if (caller.ownRepository) return action === 'pull' ? yes('installation-own-repo', `the installation token may reach ${repo.fullName}`) : writable(repo, 'installation-own-repo', `the installation token may reach ${repo.fullName}`);
+        if (caller.ownRepository && action === 'pull') return yes('installation-own-repo', `the installation token may reach ${repo.fullName}`);
+        // GitHub lists a read-only GITHUB_TOKEN's repositories exactly like a writing one's.
+        if (caller.ownRepository && caller.pushOptIn) return writable(repo, 'installation-push', `installationTokenPush names ${repo.fullName}`);
+        if (caller.ownRepository) {
+          return no('installation-pull-only', `installation tokens only pull: GitHub does not say whether this one may write (read-only for fork pull requests, Dependabot, permissions: read), and installationTokenPush does not name ${repo.fullName}`);
+        }
         if (action === 'pull' && repo.visibility === 'public') return yes('public', `${repo.fullName} is public`);
         return no('installation', `the installation token does not reach ${repo.fullName}`);
       };
@@ -67,11 +96,11 @@ function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: G
     if (action === '*') return no('star-not-granted', '* is not granted on GitHub repositories; ask for the actions');
     // Anyone may pull a public repository: a logged-in caller never gets less than anonymous.
     if (action === 'pull' && repo.visibility === 'public') return yes('public', `${repo.fullName} is public`);
-    const gate = scopeGate(caller.scopes, action);
+    const gate = grantGate(caller.grant, action, repo);
     if (gate) return gate;
     // GitHub shows every token a public repository with the *user's* permission, so a
     // fine-grained or app token cannot prove it was given this one: writes need a classic token.
-    if (caller.scopes === null && repo.visibility === 'public') {
+    if (caller.grant.kind !== 'scopes' && repo.visibility === 'public') {
       return no('token-not-selected', `a fine-grained or app token cannot show it was given ${repo.fullName} (GitHub reports the user's permission on public repositories); use a classic token to ${action} here`);
     }
     if (action === 'pull') {
@@ -84,14 +113,41 @@ function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: G
   };
 }
 
+/** What the credential itself allows, before the user's role is looked at; null: no objection. */
+function grantGate(grant: TokenGrant, action: 'pull' | 'push' | 'delete', repo: GitHubRepoFacts): Judgement | null {
+  switch (grant.kind) {
+    case 'scopes':
+      return scopeGate(grant.scopes, action);
+    case 'app':
+      return appGate(grant.permissions, action, repo);
+    case 'unknown':
+      // Pull needs nothing more than seeing the repository, which GitHub checked for the token.
+      if (action === 'pull' || grant.trusted) return null;
+      return no('token-permission-unknown', `GitHub does not say what this token may do on ${repo.fullName} (it reports the user's role): fine-grained tokens only pull unless trustUserTokenRole is set; use a classic token or an OIDC ID token to ${action}`);
+  }
+}
+
 // Classic token scopes: pull needs read:packages, write:packages or repo; push
 // write:packages or repo; delete delete:packages. (Public pulls need no scope at all.)
-// Fine-grained tokens carry no scope header: the repository permission alone decides.
-function scopeGate(scopes: readonly string[] | null, action: 'pull' | 'push' | 'delete'): Judgement | null {
-  if (scopes === null) return null;
+function scopeGate(scopes: readonly string[], action: 'pull' | 'push' | 'delete'): Judgement | null {
   const allowed: readonly string[] = SCOPES_FOR[action];
   if (scopes.some((scope) => allowed.includes(scope))) return null;
   return no('scope', `token scopes [${scopes.join(', ')}] do not include ${allowed.join(' or ')}`);
+}
+
+// A GitHub App user token holds what its App's installation holds: pull needs contents or
+// packages (read), push contents or packages (write), delete packages (write).
+function appGate(permissions: Extract<TokenGrant, { kind: 'app' }>['permissions'], action: 'pull' | 'push' | 'delete', repo: GitHubRepoFacts): Judgement | null {
+  const owner = repo.fullName.split('/')[0];
+  if (permissions === null) return no('app-permission', `the GitHub App behind this token is not installed on ${owner}`);
+  const writes = (level: AppAccess | undefined) => level === 'write' || level === 'admin';
+  const reads = (level: AppAccess | undefined) => level !== undefined;
+  const held =
+    action === 'pull' ? reads(permissions.contents) || reads(permissions.packages) : action === 'push' ? writes(permissions.contents) || writes(permissions.packages) : writes(permissions.packages);
+  if (held) return null;
+  const needs = action === 'pull' ? 'contents or packages: read' : action === 'push' ? 'contents or packages: write' : 'packages: write';
+  const has = `contents: ${permissions.contents ?? 'none'}, packages: ${permissions.packages ?? 'none'}`;
+  return no('app-permission', `the GitHub App behind this token has ${has} on ${owner}; ${action} needs ${needs}`);
 }
 
 function strongest(p: RepoPermissions): string {

@@ -56,9 +56,10 @@ export interface GitHubToken {
    */
   repositories: string[] | 'all';
   /**
-   * Installation tokens: what they may do on their repositories. Like GitHub's, no answer shows
-   * it: a read-only GITHUB_TOKEN (fork pull requests, Dependabot, `permissions: contents: read`)
-   * is listed and described exactly like a writing one.
+   * Installation tokens and fine-grained PATs: what they may do on their repositories. Like
+   * GitHub's, no answer shows it: a read-only GITHUB_TOKEN (fork pull requests, Dependabot,
+   * `permissions: contents: read`) is listed and described exactly like a writing one, and a
+   * read-only fine-grained token is shown its user's role. (The fake enforces no writes.)
    */
   permission: 'read' | 'write';
   /**

@@ -25,6 +25,8 @@ let fgNoAnonymous: TestForgegate;
 let fgFast: TestForgegate;
 /** The same fake, mounted as GitHub Enterprise Server (<url>/api/v3). */
 let fgEnterprise: TestForgegate;
+/** installationTokenPush: [acme/*], trustUserTokenRole: true (the operator's opt-ins). */
+let fgOptIn: TestForgegate;
 
 /** Section 4: a GitHub whose users may make 3 calls an hour. */
 const limited = new FakeGitHub({ limit: 3 });
@@ -39,7 +41,7 @@ let two: ReturnType<typeof buildTwoForgeModel>;
 
 /** Forgegates started inside tests, for the log check. */
 const extraForgegates: TestForgegate[] = [];
-const everyForgegate = (): TestForgegate[] => [fg, fgMaintain, fgNoAnonymous, fgFast, fgEnterprise, fgLimited, fgTwo, ...extraForgegates];
+const everyForgegate = (): TestForgegate[] => [fg, fgMaintain, fgNoAnonymous, fgFast, fgEnterprise, fgOptIn, fgLimited, fgTwo, ...extraForgegates];
 /** Refresh tokens and Basic credentials sent during the run: none may reach a log either. */
 const refreshTokens: string[] = [];
 const client = tokenClient(SERVICE, () => fg);
@@ -55,6 +57,7 @@ before(async () => {
   fgNoAnonymous = await start({ anonymousPull: false });
   fgFast = await start({ timeout: 1 });
   fgEnterprise = await start({ url: `${url}/api/v3` });
+  fgOptIn = await start({ installationTokenPush: ['acme/*'], trustUserTokenRole: true });
 
   const limitedUrl = await limited.start();
   fgLimited = await startForgegate({ token: { service: SERVICE }, forges: [{ type: 'github', url: limitedUrl }] });
@@ -276,13 +279,16 @@ describe('1. credentials', () => {
     );
   });
 
-  describe('fine-grained PAT (github_pat_, no X-OAuth-Scopes): the repository permission decides', () => {
-    test('a selected repository: the role (write: pull, push; admin: pull, push, delete)', async () => {
+  describe('fine-grained PAT (github_pat_, no X-OAuth-Scopes): pull only, the role with trustUserTokenRole', () => {
+    test('a selected repository: pull only; with trustUserTokenRole the role (write: pull, push; admin: pull, push, delete)', async () => {
       const wes = await token('wes', m.tokens.fineWes.token, repo(APP));
-      assert.deepEqual(wes.access, granted(APP, 'pull', 'push'));
+      assert.deepEqual(wes.access, granted(APP, 'pull'));
       assert.equal(lastAudit().identityKind, 'github-fine-grained');
       assert.equal(decodeJwt(wes.body.token).sub, 'wes');
-      const ada = await token('ada', m.tokens.fineAda.token, repo(APP));
+      assertDenied(fg, /push denied: GitHub does not say what this token may do/);
+      const trusted = await token('wes', m.tokens.fineWes.token, repo(APP), fgOptIn);
+      assert.deepEqual(trusted.access, granted(APP, 'pull', 'push'));
+      const ada = await token('ada', m.tokens.fineAda.token, repo(APP), fgOptIn);
       assert.deepEqual(ada.access, granted(APP, 'pull', 'push', 'delete'));
     });
 
@@ -318,27 +324,35 @@ describe('1. credentials', () => {
     assertDenied(fg, 'no GitHub repository acme/app visible to ada');
   });
 
-  test('GitHub App user token (ghu_): its selected repository with the user\'s role; an unselected private one is invisible', async () => {
+  test('GitHub App user token (ghu_) whose App may write: its selected repository with the user\'s role; an unselected private one is invisible', async () => {
     const answer = await token('wes', m.tokens.appUserWes.token, repo(APP));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, granted(APP, 'pull', 'push'));
     assert.equal(decodeJwt(answer.body.token).sub, 'wes');
+    assert.equal(lastAudit().identityKind, 'github-app-user');
     const other = await token('wes', m.tokens.appUserWes.token, repo('acme/other/img'));
     assert.deepEqual(other.access, []);
     assertDenied(fg, 'no GitHub repository acme/other visible to wes');
   });
 
   describe('installation token (ghs_) of acme/app: "CI of that repo"', () => {
-    const install = (scope: string | string[], password = m.tokens.installation.token) => token('x-access-token', password, scope);
+    // installationTokenPush names acme/* on fgOptIn only: elsewhere installation tokens pull.
+    const install = (scope: string | string[], password = m.tokens.installation.token, on = fgOptIn) => token('x-access-token', password, scope, on);
 
-    test('its own repository: pull, push, never delete; GET /user is not even asked', async () => {
+    test('its own repository: pull only unless installationTokenPush names it', async () => {
+      const answer = await install(repo(APP), m.tokens.installation.token, fg);
+      assert.deepEqual(answer.access, granted(APP, 'pull'));
+      assertDenied(fg, /push denied: installation tokens only pull/);
+    });
+
+    test('its own repository named in installationTokenPush: pull, push, never delete; GET /user is not even asked', async () => {
       gh.resetCalls();
       const answer = await install(repo(APP));
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.deepEqual(answer.access, granted(APP, 'pull', 'push'));
-      assertDenied(fg, 'delete denied: installation tokens never delete');
+      assertDenied(fgOptIn, 'delete denied: installation tokens never delete');
       assert.equal(decodeJwt(answer.body.token).sub, 'installation:acme/app');
-      assert.equal(lastAudit().identityKind, 'github-installation');
+      assert.equal(lastAudit(fgOptIn).identityKind, 'github-installation');
       assert.equal(gh.calls('GET /user'), 0);
       assert.equal(gh.calls('GET /installation/repositories'), 1);
     });
@@ -356,14 +370,14 @@ describe('1. credentials', () => {
         const answer = await install(repo(name));
         assert.equal(answer.status, 200);
         assert.deepEqual(answer.access, [], name);
-        assertDenied(fg, /no GitHub repository \S+ visible to the installation token/);
+        assertDenied(fgOptIn, /no GitHub repository \S+ visible to the installation token/);
       }
     });
 
     test('its own archived repository: pull only', async () => {
       const answer = await install(repo('acme/old/img'), m.tokens.installationArchived.token);
       assert.deepEqual(answer.access, granted('acme/old/img', 'pull'));
-      assertDenied(fg, 'archived');
+      assertDenied(fgOptIn, 'archived');
     });
 
     test('without the ghs_ prefix: GET /user answers 403 "not accessible by integration", then it is treated as an installation', async () => {

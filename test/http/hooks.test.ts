@@ -40,7 +40,7 @@ async function start(raw: Record<string, any>): Promise<TestForgegate> {
 before(async () => {
   await Promise.all([gl.start(), gh.start()]);
   fgLab = await start({ forges: [{ type: 'gitlab', url: gl.url, serviceToken: lab.tokens.bot!.token, webhookSecret: GITLAB_SECRET }] });
-  fgHub = await start({ forges: [{ type: 'github', url: gh.url, webhookSecret: GITHUB_SECRET }] });
+  fgHub = await start({ forges: [{ type: 'github', url: gh.url, webhookSecret: GITHUB_SECRET, installationTokenPush: ['acme/inst-repo'] }] });
 });
 after(async () => {
   await Promise.all(started.map((fg) => fg.stop()));

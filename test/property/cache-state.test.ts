@@ -6,7 +6,7 @@ import { decodeJwt } from 'jose';
 import { FakeGitHub, type Role } from '../fakes/github.js';
 import { FakeGitLab } from '../fakes/gitlab.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
-import { expectedGrant, githubAllows, gitlabAllows, type GhCaller, type GhPermissions, type GlCaller, type GlRegistry, type GlVisibility } from './oracle.js';
+import { expectedGrant, githubAllows, gitlabAllows, type GhCaller, type GhGrant, type GhPermissions, type GlCaller, type GlRegistry, type GlVisibility } from './oracle.js';
 
 // The same random requests through three forgegates in front of the same fake GitLab and
 // GitHub: one that caches nothing (cold), one that caches (asked twice, concurrently, in
@@ -107,7 +107,9 @@ function expected(r: Req): string[] {
   // GitHub answers 404 for a private repository the token cannot reach (classic tokens need `repo`).
   const reaches = t.kind === 'fine_grained' || t.scopes.includes('repo');
   const visible = repo.visibility === 'public' || (reaches && u.role !== null);
-  const caller: GhCaller = { kind: 'user', scopes: t.kind === 'classic' ? t.scopes : null, permissions: visible ? permissionsOf(u.role) : null, deleteNeeds: 'admin' };
+  // Fine-grained tokens: GitHub shows their user's role, not their own permission (trustUserTokenRole off).
+  const grant: GhGrant = t.kind === 'classic' ? { kind: 'scopes', scopes: t.scopes } : { kind: 'unknown', trusted: false };
+  const caller: GhCaller = { kind: 'user', grant, permissions: visible ? permissionsOf(u.role) : null, deleteNeeds: 'admin' };
   return expectedGrant(r.actions, githubAllows(caller, repo));
 }
 

@@ -89,10 +89,21 @@ export interface GhPermissions {
   triage: boolean;
   pull: boolean;
 }
+/** A GitHub App permission level on the repository's owner. */
+export type GhAppAccess = 'read' | 'write' | 'admin';
+/**
+ * What the credential itself was granted: a classic token's scopes; a GitHub App user token's
+ * App permissions (null: the App is not installed on the owner); or unknown (fine-grained PATs:
+ * GitHub shows them their user's role, never their own permission), trusted or not by the operator.
+ */
+export type GhGrant =
+  | { kind: 'scopes'; scopes: readonly string[] }
+  | { kind: 'app'; permissions: { contents?: GhAppAccess; packages?: GhAppAccess } | null }
+  | { kind: 'unknown'; trusted: boolean };
 export type GhCaller =
   | { kind: 'anonymous'; anonymousPull: boolean }
-  | { kind: 'installation'; ownRepository: boolean }
-  | { kind: 'user'; scopes: readonly string[] | null; permissions: GhPermissions | null; deleteNeeds: 'admin' | 'maintain' };
+  | { kind: 'installation'; ownRepository: boolean; pushOptIn: boolean }
+  | { kind: 'user'; grant: GhGrant; permissions: GhPermissions | null; deleteNeeds: 'admin' | 'maintain' };
 
 /** "Classic PAT scopes: pull needs read:packages or repo; push write:packages or repo; delete delete:packages." */
 const GH_SCOPE_TABLE: Record<Explicit, readonly string[]> = {
@@ -101,6 +112,25 @@ const GH_SCOPE_TABLE: Record<Explicit, readonly string[]> = {
   push: ['write:packages', 'repo'],
   delete: ['delete:packages'],
 };
+
+/** What the credential itself lets through, before the user's role: the gate of each action. */
+function ghGrantAllows(grant: GhGrant, a: Explicit): boolean {
+  switch (grant.kind) {
+    case 'scopes':
+      return grant.scopes.some((s) => GH_SCOPE_TABLE[a].includes(s));
+    case 'unknown':
+      // "The user's role is not the token's permission": pull only, unless trusted.
+      return a === 'pull' || grant.trusted;
+    case 'app': {
+      const p = grant.permissions;
+      if (p === null) return false;
+      const writes = (l?: GhAppAccess) => l === 'write' || l === 'admin';
+      if (a === 'pull') return p.contents !== undefined || p.packages !== undefined;
+      if (a === 'push') return writes(p.contents) || writes(p.packages);
+      return writes(p.packages);
+    }
+  }
+}
 
 export function githubAllows(caller: GhCaller, r: GhRepo): { explicit: Set<Explicit>; star: boolean } {
   const allowed = new Set<Explicit>();
@@ -111,20 +141,21 @@ export function githubAllows(caller: GhCaller, r: GhRepo): { explicit: Set<Expli
     return { explicit: allowed, star: false };
   }
   if (caller.kind === 'installation') {
-    // "pull + push on that repo only, public pull elsewhere"
+    // Pull on its own repositories, public pull elsewhere; push only where the operator named
+    // the repository (installationTokenPush): a read-only GITHUB_TOKEN is listed like a writing one.
     if (caller.ownRepository) {
       allowed.add('pull');
-      if (writesOpen) allowed.add('push');
+      if (writesOpen && caller.pushOptIn) allowed.add('push');
     } else if (isPublic) allowed.add('pull');
     return { explicit: allowed, star: false };
   }
   // "pull: repository public (anyone, anonymous too)": a login never gets less than anonymous.
   if (isPublic) allowed.add('pull');
   if (caller.permissions === null) return { explicit: allowed, star: false }; // 404: cannot see it
-  const scoped = (a: Explicit) => caller.scopes === null || caller.scopes.some((s) => GH_SCOPE_TABLE[a].includes(s));
-  // A fine-grained token (no scope header) cannot prove it was selected for a public
+  const scoped = (a: Explicit) => ghGrantAllows(caller.grant, a);
+  // A fine-grained or App token (no scope header) cannot prove it was selected for a public
   // repository (GitHub reports the user's permission there): it earns no writes on one.
-  const provable = !(caller.scopes === null && isPublic);
+  const provable = !(caller.grant.kind !== 'scopes' && isPublic);
   const p = caller.permissions;
   if (scoped('pull') && p.pull && provable) allowed.add('pull');
   if (scoped('push') && p.push && writesOpen && provable) allowed.add('push');

@@ -5,7 +5,7 @@ import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../..
 import { judgeGitLab, type GitLabCallerFacts, type GitLabProjectFacts } from '../../src/policy/gitlab.js';
 import { decide, grantedActions, judgeAll, replay, toGrants, type Judge } from '../../src/policy/grant.js';
 import type { Scope } from '../../src/policy/types.js';
-import { expectedGrant, githubAllows, gitlabAllows, type GhCaller, type GlCaller } from './oracle.js';
+import { expectedGrant, githubAllows, gitlabAllows, type GhCaller, type GhGrant, type GlCaller } from './oracle.js';
 
 // The pure matrices against the table-driven oracle of forges.md: for random callers, roles,
 // visibilities, registry levels, token scopes and requested actions, the granted actions are
@@ -31,12 +31,24 @@ const glCaller: fc.Arbitrary<GlCaller> = fc.oneof(
 
 const ghPermissions = fc.record({ admin: fc.boolean(), maintain: fc.boolean(), push: fc.boolean(), triage: fc.boolean(), pull: fc.boolean() });
 const ghRepo = fc.record({ visibility: fc.constantFrom('public' as const, 'private' as const, 'internal' as const), archived: fc.boolean() });
+const ghAppAccess = fc.option(fc.constantFrom('read' as const, 'write' as const, 'admin' as const), { nil: undefined });
+const ghGrant: fc.Arbitrary<GhGrant> = fc.oneof(
+  fc.record({ kind: fc.constant('scopes' as const), scopes: fc.subarray(['repo', 'public_repo', 'read:packages', 'write:packages', 'delete:packages', 'read:org', 'gist']) }),
+  fc.record({ kind: fc.constant('unknown' as const), trusted: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('app' as const),
+    permissions: fc.option(
+      fc.record({ contents: ghAppAccess, packages: ghAppAccess }).map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))),
+      { nil: null },
+    ),
+  }),
+);
 const ghCaller: fc.Arbitrary<GhCaller> = fc.oneof(
   fc.record({ kind: fc.constant('anonymous' as const), anonymousPull: fc.boolean() }),
-  fc.record({ kind: fc.constant('installation' as const), ownRepository: fc.boolean() }),
+  fc.record({ kind: fc.constant('installation' as const), ownRepository: fc.boolean(), pushOptIn: fc.boolean() }),
   fc.record({
     kind: fc.constant('user' as const),
-    scopes: fc.option(fc.subarray(['repo', 'public_repo', 'read:packages', 'write:packages', 'delete:packages', 'read:org', 'gist']), { nil: null }),
+    grant: ghGrant,
     permissions: fc.option(ghPermissions, { nil: null }),
     deleteNeeds: fc.constantFrom('admin' as const, 'maintain' as const),
   }),
@@ -127,6 +139,8 @@ describe('GitHub matrix against forges.md', () => {
         if (caller.kind !== 'user') assert.ok(!got.has('delete'), 'delete without a user token');
         if (caller.kind === 'user' && caller.permissions === null) assert.ok(!got.has('push') && !got.has('delete'), 'a write on an invisible repository');
         if (caller.kind === 'user' && caller.permissions !== null && !caller.permissions.push) assert.ok(!got.has('push'), 'push without the push permission');
+        if (caller.kind === 'user' && caller.grant.kind === 'unknown' && !caller.grant.trusted) assert.ok(!got.has('push') && !got.has('delete'), 'a write by a token whose own permission is unknown');
+        if (caller.kind === 'installation' && !caller.pushOptIn) assert.ok(!got.has('push'), 'an installation token pushed without installationTokenPush');
         if (repo.archived) assert.ok(!got.has('push') && !got.has('delete'), 'a write on an archived repository');
         if (repo.visibility !== 'public' && caller.kind === 'anonymous') assert.equal(got.size, 0, 'anonymous access to a non-public repository');
       }),

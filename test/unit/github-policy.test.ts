@@ -5,6 +5,7 @@ import {
   type GitHubCallerFacts,
   type GitHubRepoFacts,
   type RepoPermissions,
+  type TokenGrant,
 } from '../../src/policy/github.js';
 import { decide, grantedActions } from '../../src/policy/grant.js';
 import type { Action } from '../../src/policy/types.js';
@@ -22,16 +23,28 @@ const ORDER: readonly Action[] = ['pull', 'push', 'delete', '*'];
 
 /**
  * "Classic PAT scopes: pull needs `read:packages` or `repo` (or `public_repo` for public
- * repos); push needs `write:packages` or `repo`; delete needs `delete:packages`.
- * Fine-grained PATs carry no scope header: the repository permission decides."
+ * repos); push needs `write:packages` or `repo`; delete needs `delete:packages`."
  * (`write:packages` implies `read:packages` on GitHub, so it also lets the token pull.)
- * Public pulls need no scope at all; that is handled by the caller of this function.
+ * Fine-grained PATs carry no scope header, and the `permissions` GitHub shows them are their
+ * user's role: what the token itself may do is unknown, so it pulls only unless the operator
+ * trusts the role (trustUserTokenRole). A GitHub App user token holds what its App's
+ * installation holds: pull with contents or packages, push with either at write, delete with
+ * packages at write. Public pulls need no scope at all; that is handled by the caller.
  */
-function scopeAllows(scopes: readonly string[] | null): Set<Explicit> {
-  // Fine-grained token (no X-OAuth-Scopes): no scope gate.
-  if (scopes === null) return new Set(EXPLICIT);
+function grantAllows(grant: TokenGrant): Set<Explicit> {
+  if (grant.kind === 'unknown') return new Set<Explicit>(grant.trusted ? EXPLICIT : ['pull']);
+  if (grant.kind === 'app') {
+    const p = grant.permissions;
+    const allowed = new Set<Explicit>();
+    if (p === null) return allowed; // the App is not installed on the owner
+    const atLeast = (level: string | undefined, min: 'read' | 'write') => level === 'admin' || level === 'write' || (min === 'read' && level === 'read');
+    if (atLeast(p.contents, 'read') || atLeast(p.packages, 'read')) allowed.add('pull');
+    if (atLeast(p.contents, 'write') || atLeast(p.packages, 'write')) allowed.add('push');
+    if (atLeast(p.packages, 'write')) allowed.add('delete');
+    return allowed;
+  }
   const allowed = new Set<Explicit>();
-  for (const scope of scopes) {
+  for (const scope of grant.scopes) {
     // pull: read:packages, write:packages or repo
     if (scope === 'read:packages' || scope === 'write:packages' || scope === 'repo') allowed.add('pull');
     // push: write:packages or repo
@@ -57,9 +70,9 @@ function heldByUser(caller: UserCaller, repo: GitHubRepoFacts): Set<Explicit> {
   const p = caller.permissions;
   if (p === null) return h;
   // GitHub reports the user's permission (not the token's) on a public repository, so a
-  // fine-grained token cannot prove it was given one: it writes nowhere public (fail closed).
-  if (caller.scopes === null && isPublic(repo)) return h;
-  const scopes = scopeAllows(caller.scopes);
+  // fine-grained or App token cannot prove it was given one: it writes nowhere public (fail closed).
+  if (caller.grant.kind !== 'scopes' && isPublic(repo)) return h;
+  const scopes = grantAllows(caller.grant);
   // pull: permissions.pull AND the scope gate.
   if (p.pull && scopes.has('pull')) h.add('pull');
   // push: "permissions.push (write, maintain, admin)" AND write:packages/repo.
@@ -81,9 +94,10 @@ function held(caller: GitHubCallerFacts, repo: GitHubRepoFacts): Set<Explicit> {
       h = new Set(caller.anonymousPull && isPublic(repo) ? ['pull'] : []);
       break;
     case 'installation':
-      // "Treat it as 'CI of that repo': pull + push on that repo only, public pull elsewhere";
-      // never delete.
-      if (caller.ownRepository) h = new Set<Explicit>(['pull', 'push']);
+      // "CI of that repo": pull on that repo, public pull elsewhere, never delete. Nothing GitHub
+      // answers tells a read-only GITHUB_TOKEN from a writing one: push only where the operator
+      // named the repository (installationTokenPush).
+      if (caller.ownRepository) h = new Set<Explicit>(caller.pushOptIn ? ['pull', 'push'] : ['pull']);
       else h = new Set(isPublic(repo) ? ['pull'] : []);
       break;
     case 'user':
@@ -135,17 +149,19 @@ const REPOS: GitHubRepoFacts[] = product({
 
 const REQUESTS: Action[][] = [['pull'], ['push'], ['delete'], ['*'], ['pull', 'push']];
 
-/** null: fine-grained token; otherwise a classic PAT's X-OAuth-Scopes. */
-const SCOPE_SETS: (string[] | null)[] = [
-  null,
-  [],
-  ['public_repo'],
-  ['read:packages'],
-  ['write:packages'],
-  ['repo'],
-  ['repo', 'delete:packages'],
-  ['write:packages', 'delete:packages'],
-  ['gist'],
+/** Classic PATs' X-OAuth-Scopes, fine-grained tokens (trusted or not), App user tokens' App permissions. */
+const GRANTS: TokenGrant[] = [
+  ...[[], ['public_repo'], ['read:packages'], ['write:packages'], ['repo'], ['repo', 'delete:packages'], ['write:packages', 'delete:packages'], ['gist']].map(
+    (scopes): TokenGrant => ({ kind: 'scopes', scopes }),
+  ),
+  { kind: 'unknown', trusted: false },
+  { kind: 'unknown', trusted: true },
+  { kind: 'app', permissions: null },
+  { kind: 'app', permissions: {} },
+  { kind: 'app', permissions: { contents: 'read' } },
+  { kind: 'app', permissions: { contents: 'write' } },
+  { kind: 'app', permissions: { packages: 'read', contents: 'write' } },
+  { kind: 'app', permissions: { packages: 'write' } },
 ];
 
 /** GitHub's repository roles as the `permissions` object of GET /repos/{owner}/{repo}. */
@@ -176,9 +192,9 @@ function describeCaller(c: GitHubCallerFacts): string {
     case 'anonymous':
       return `anonymous(anonymousPull=${c.anonymousPull})`;
     case 'user':
-      return `user(scopes=${c.scopes === null ? 'fine-grained' : `[${c.scopes.join(',')}]`} role=${roleName(c.permissions)} deleteNeeds=${c.deleteNeeds})`;
+      return `user(grant=${JSON.stringify(c.grant)} role=${roleName(c.permissions)} deleteNeeds=${c.deleteNeeds})`;
     case 'installation':
-      return `installation(own=${c.ownRepository})`;
+      return `installation(own=${c.ownRepository} pushOptIn=${c.pushOptIn})`;
   }
 }
 
@@ -218,12 +234,12 @@ function checkAll(t: { diagnostic(message: string): void }, family: string, call
 const ANONYMOUS_CALLERS: GitHubCallerFacts[] = [true, false].map((anonymousPull) => ({ kind: 'anonymous', anonymousPull }));
 
 const USER_CALLERS: GitHubCallerFacts[] = product({
-  scopes: SCOPE_SETS,
+  grant: GRANTS,
   permissions: PERMISSIONS,
   deleteNeeds: ['admin', 'maintain'] as UserCaller['deleteNeeds'][],
 }).map((u) => ({ kind: 'user', login: 'alice', ...u }));
 
-const INSTALLATION_CALLERS: GitHubCallerFacts[] = [true, false].map((ownRepository) => ({ kind: 'installation', ownRepository }));
+const INSTALLATION_CALLERS: GitHubCallerFacts[] = product({ ownRepository: [true, false], pushOptIn: [true, false] }).map((i) => ({ kind: 'installation', ...i }));
 
 const PER_CALLER = REPOS.length * REQUESTS.length; // 6 repositories x 5 requests = 30
 
@@ -241,10 +257,10 @@ test('github matrix: installation tokens (GITHUB_TOKEN, App installations)', (t)
 
 test('github matrix: every combination was checked', (t) => {
   assert.equal(ANONYMOUS_CALLERS.length, 2);
-  assert.equal(USER_CALLERS.length, 9 * 6 * 2);
-  assert.equal(INSTALLATION_CALLERS.length, 2);
+  assert.equal(USER_CALLERS.length, 16 * 6 * 2);
+  assert.equal(INSTALLATION_CALLERS.length, 4);
   const expected = (ANONYMOUS_CALLERS.length + USER_CALLERS.length + INSTALLATION_CALLERS.length) * PER_CALLER;
-  assert.equal(expected, 3360);
+  assert.equal(expected, 5940);
   assert.equal(totalChecked, expected);
   t.diagnostic(`total: ${totalChecked} combinations checked`);
 });
@@ -271,7 +287,7 @@ const repo = (over: Partial<GitHubRepoFacts> = {}): GitHubRepoFacts => ({
 const user = (over: Partial<UserCaller> = {}): GitHubCallerFacts => ({
   kind: 'user',
   login: 'alice',
-  scopes: ['repo', 'delete:packages'],
+  grant: { kind: 'scopes', scopes: ['repo', 'delete:packages'] },
   permissions: ROLES.read!,
   deleteNeeds: 'admin',
   ...over,
@@ -315,35 +331,35 @@ const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; a
   },
   {
     name: 'a read:packages token cannot push, even as admin',
-    caller: user({ scopes: ['read:packages'], permissions: ROLES.admin! }),
+    caller: user({ grant: { kind: 'scopes', scopes: ['read:packages'] }, permissions: ROLES.admin! }),
     repo: repo(),
     actions: ['push'],
     reasons: ['push denied: token scopes [read:packages] do not include write:packages or repo'],
   },
   {
     name: 'a gist-only token cannot pull a private repository',
-    caller: user({ scopes: ['gist'], permissions: ROLES.admin! }),
+    caller: user({ grant: { kind: 'scopes', scopes: ['gist'] }, permissions: ROLES.admin! }),
     repo: repo(),
     actions: ['pull'],
     reasons: ['pull denied: token scopes [gist] do not include read:packages or write:packages or repo'],
   },
   {
     name: 'a token with no scopes at all',
-    caller: user({ scopes: [], permissions: ROLES.admin! }),
+    caller: user({ grant: { kind: 'scopes', scopes: [] }, permissions: ROLES.admin! }),
     repo: repo({ visibility: 'internal' }),
     actions: ['pull'],
     reasons: ['pull denied: token scopes [] do not include read:packages or write:packages or repo'],
   },
   {
     name: 'repo alone does not delete',
-    caller: user({ scopes: ['repo'], permissions: ROLES.admin! }),
+    caller: user({ grant: { kind: 'scopes', scopes: ['repo'] }, permissions: ROLES.admin! }),
     repo: repo(),
     actions: ['delete'],
     reasons: ['delete denied: token scopes [repo] do not include delete:packages'],
   },
   {
     name: 'a gist-only token still pulls a public repository',
-    caller: user({ scopes: ['gist'], permissions: null }),
+    caller: user({ grant: { kind: 'scopes', scopes: ['gist'] }, permissions: null }),
     repo: repo({ visibility: 'public' }),
     actions: ['pull'],
     reasons: ['pull granted: o/r is public'],
@@ -389,27 +405,64 @@ const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; a
     reasons: ['pull denied: o/r is not public; log in'],
   },
   {
-    name: 'installation token on its own repository asking for *',
-    caller: { kind: 'installation', ownRepository: true },
+    name: 'installation token on its own repository named in installationTokenPush asking for *',
+    caller: { kind: 'installation', ownRepository: true, pushOptIn: true },
     repo: repo(),
     actions: ['*'],
     reasons: [
       '* denied: * is never granted to installation tokens',
       'pull granted: the installation token may reach o/r',
-      'push granted: the installation token may reach o/r',
+      'push granted: installationTokenPush names o/r',
       'delete denied: installation tokens never delete',
     ],
   },
   {
+    name: 'installation token on its own repository not named in installationTokenPush: pull only',
+    caller: { kind: 'installation', ownRepository: true, pushOptIn: false },
+    repo: repo(),
+    actions: ['pull', 'push'],
+    reasons: [
+      'pull granted: the installation token may reach o/r',
+      'push denied: installation tokens only pull: GitHub does not say whether this one may write (read-only for fork pull requests, Dependabot, permissions: read), and installationTokenPush does not name o/r',
+    ],
+  },
+  {
+    name: 'a fine-grained token of an admin: pull only unless trustUserTokenRole',
+    caller: user({ grant: { kind: 'unknown', trusted: false }, permissions: ROLES.admin! }),
+    repo: repo(),
+    actions: ['pull', 'push'],
+    reasons: [
+      'pull granted: alice has pull on o/r',
+      'push denied: GitHub does not say what this token may do on o/r (it reports the user\'s role): fine-grained tokens only pull unless trustUserTokenRole is set; use a classic token or an OIDC ID token to push',
+    ],
+  },
+  {
+    name: 'an App user token whose App only reads contents',
+    caller: user({ grant: { kind: 'app', permissions: { contents: 'read' } }, permissions: ROLES.admin! }),
+    repo: repo(),
+    actions: ['push', 'delete'],
+    reasons: [
+      'push denied: the GitHub App behind this token has contents: read, packages: none on o; push needs contents or packages: write',
+      'delete denied: the GitHub App behind this token has contents: read, packages: none on o; delete needs packages: write',
+    ],
+  },
+  {
+    name: 'an App user token whose App is not installed on the owner',
+    caller: user({ grant: { kind: 'app', permissions: null }, permissions: ROLES.admin! }),
+    repo: repo(),
+    actions: ['pull'],
+    reasons: ['pull denied: the GitHub App behind this token is not installed on o'],
+  },
+  {
     name: 'installation token never deletes',
-    caller: { kind: 'installation', ownRepository: true },
+    caller: { kind: 'installation', ownRepository: true, pushOptIn: true },
     repo: repo(),
     actions: ['delete'],
     reasons: ['delete denied: installation tokens never delete'],
   },
   {
     name: 'installation token on another private repository',
-    caller: { kind: 'installation', ownRepository: false },
+    caller: { kind: 'installation', ownRepository: false, pushOptIn: true },
     repo: repo(),
     actions: ['pull', 'push'],
     reasons: ['pull denied: the installation token does not reach o/r', 'push denied: the installation token does not reach o/r'],

@@ -24,9 +24,28 @@ const repository = z.object({
   permissions: permissions.optional(),
 });
 const installationRepositories = z.object({ total_count: z.number(), repositories: z.array(repository) });
+const appAccess = z.enum(['read', 'write', 'admin']);
+const userInstallations = z.object({
+  total_count: z.number(),
+  installations: z.array(
+    z.object({
+      account: z.object({ login: z.string() }).nullable(),
+      // Unknown permission names and levels are kept out: only these two are read.
+      permissions: z.object({ contents: appAccess.optional().catch(undefined), packages: appAccess.optional().catch(undefined) }),
+    }),
+  ),
+});
 
 export type GitHubUserJson = z.infer<typeof user>;
 export type GitHubRepoJson = z.infer<typeof repository>;
+
+/** A GitHub App user token's App installations: the account, and what the App may do there. */
+export interface AppInstallations {
+  /** Per account (lower-case login), the App's contents and packages permissions there. */
+  accounts: { account: string; contents?: 'read' | 'write' | 'admin'; packages?: 'read' | 'write' | 'admin' }[];
+  /** Whether every installation was listed (at most 100 are read). */
+  complete: boolean;
+}
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -69,15 +88,32 @@ export class GitHubApi {
     return { user: this.parse('GET /user', user, response.data), scopes };
   }
 
-  /** The repository as `token` (or nobody) sees it; null when GitHub answers 404. */
+  /**
+   * The repository at owner/repo as `token` (or nobody) sees it; null when GitHub answers 404,
+   * or answers for another name: octokit follows the 301 a renamed or transferred repository's
+   * old name leaves, and that old name may be re-created by someone else tomorrow.
+   */
   async repository(owner: string, repo: string, token: string | null): Promise<GitHubRepoJson | null> {
     try {
       const response = await this.call('GET /repos/{owner}/{repo}', token, `/repos/${owner}/${repo}`, (octokit, request) => octokit.rest.repos.get({ owner, repo, ...request }));
-      return this.parse('GET /repos/{owner}/{repo}', repository, response.data);
+      const found = this.parse('GET /repos/{owner}/{repo}', repository, response.data);
+      return found.full_name.toLowerCase() === `${owner}/${repo}`.toLowerCase() ? found : null;
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
       throw error;
     }
+  }
+
+  /** GET /user/installations: a GitHub App user token's installations and their permissions. */
+  async userInstallations(token: string): Promise<AppInstallations> {
+    const response = await this.call('GET /user/installations', token, '/user/installations', (octokit, request) =>
+      octokit.rest.apps.listInstallationsForAuthenticatedUser({ per_page: 100, ...request }),
+    );
+    const { total_count, installations } = this.parse('GET /user/installations', userInstallations, response.data);
+    const accounts = installations.flatMap(({ account, permissions: { contents, packages } }) =>
+      account === null ? [] : [{ account: account.login.toLowerCase(), ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }],
+    );
+    return { accounts, complete: installations.length >= total_count };
   }
 
   async installationRepositories(token: string): Promise<GitHubRepoJson[]> {

@@ -1,9 +1,10 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
+import { compileGlob } from '../../policy/glob.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
-import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
+import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
-import { GitHubApi, type GitHubRepoJson } from './api.js';
+import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js';
 
 // GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
 // follow that repository's permissions. The facts come from the API; the verdicts from
@@ -12,8 +13,18 @@ import { GitHubApi, type GitHubRepoJson } from './api.js';
 /** ghp_ classic, github_pat_ fine-grained, gho_ OAuth, ghu_ App user, ghs_ installation, ghr_ refresh. */
 const TOKEN_PREFIX = /^(ghp|gho|ghu|ghs|ghr)_|^github_pat_/;
 
+/**
+ * What a user token was itself granted, as far as GitHub tells (see TokenGrant): classic and
+ * OAuth tokens by their scopes; App user tokens by their App's installations (null: these
+ * could not be read); fine-grained and unrecognised tokens not at all.
+ */
+export type UserTokenGrant =
+  | { kind: 'scopes'; scopes: string[] }
+  | { kind: 'app'; installations: AppInstallations }
+  | { kind: 'unknown' };
+
 export type GitHubCaller =
-  | { kind: 'user'; token: string; login: string; scopes: string[] | null }
+  | { kind: 'user'; token: string; login: string; grant: UserTokenGrant }
   | { kind: 'installation'; token: string; repositories: GitHubRepoJson[] };
 
 export interface GitHubSession extends ForgeSession {
@@ -26,6 +37,8 @@ export class GitHubForge implements Forge<GitHubSession> {
   readonly prefix: string;
   private readonly api: GitHubApi;
   private readonly prefetched = new Prefetched<GitHubRepoJson | null>();
+  /** installationTokenPush, compiled: own repositories where installation tokens may push. */
+  private readonly installationPush: RegExp[];
 
   constructor(
     private readonly config: ForgeConfig,
@@ -34,6 +47,7 @@ export class GitHubForge implements Forge<GitHubSession> {
     this.name = config.name;
     this.prefix = config.prefix;
     this.api = new GitHubApi(config.name, config.url.replace(/\/+$/, ''), config.timeout, observer);
+    this.installationPush = (config.installationTokenPush ?? []).map((glob) => compileGlob(glob.toLowerCase()));
   }
 
   recognises(_username: string, password: string): boolean {
@@ -83,15 +97,29 @@ export class GitHubForge implements Forge<GitHubSession> {
 
   private async user(token: string): Promise<GitHubSession> {
     try {
+      // An App user token's installations are asked beside GET /user: both need only the token.
+      const installations = token.startsWith('ghu_') ? this.appInstallations(token) : null;
+      installations?.catch(() => {});
       const { user, scopes } = await this.api.authenticatedUser(token);
+      const grant = await userTokenGrant(token, scopes, installations);
       const admin = user.site_admin === true || this.config.admins.some((login) => login.toLowerCase() === user.login.toLowerCase());
-      const kind = token.startsWith('github_pat_') ? 'github-fine-grained' : 'github-token';
-      return { identity: { subject: user.login, kind, source: this.name }, admin, account: `user:${user.login.toLowerCase()}`, caller: { kind: 'user', token, login: user.login, scopes } };
+      const kind = grant.kind === 'scopes' ? 'github-token' : token.startsWith('ghu_') ? 'github-app-user' : 'github-fine-grained';
+      return { identity: { subject: user.login, kind, source: this.name }, admin, account: `user:${user.login.toLowerCase()}`, caller: { kind: 'user', token, login: user.login, grant } };
     } catch (error) {
       if (!(error instanceof ForgeRefusal)) throw error;
       // An installation token without its ghs_ prefix (GitHub Enterprise, older tokens).
       if (error.httpStatus === 403 && /not accessible by integration/i.test(error.message)) return this.installation(token);
       if (error.httpStatus === 401) throw new AuthenticationFailed('invalid username or token', `GitHub rejected the token (${error.message})`);
+      throw error;
+    }
+  }
+
+  /** The App's installations, or null when GitHub will not list them (then nothing is known). */
+  private async appInstallations(token: string): Promise<AppInstallations | null> {
+    try {
+      return await this.api.userInstallations(token);
+    } catch (error) {
+      if (error instanceof ForgeRefusal && [403, 404].includes(error.httpStatus)) return null;
       throw error;
     }
   }
@@ -123,7 +151,8 @@ export class GitHubForge implements Forge<GitHubSession> {
       const own = caller.repositories.find((r) => r.full_name.toLowerCase() === fullName);
       const found = own ?? (await this.api.repository(owner, repo, caller.token));
       if (found === null) return judged(denying('no-repository', `no GitHub repository ${fullName} visible to the installation token`), fullName);
-      return judged(judgeGitHub({ kind: 'installation', ownRepository: own !== undefined }, facts(found)), fullName);
+      const pushOptIn = this.installationPush.some((glob) => glob.test(fullName));
+      return judged(judgeGitHub({ kind: 'installation', ownRepository: own !== undefined, pushOptIn }, facts(found)), fullName);
     }
     if (caller === null && !this.config.anonymousPull) return judged(denying('anonymous', 'anonymous pulls are turned off for this forge'), null);
 
@@ -138,8 +167,24 @@ export class GitHubForge implements Forge<GitHubSession> {
     const callerFacts: GitHubCallerFacts =
       caller === null
         ? { kind: 'anonymous', anonymousPull: this.config.anonymousPull }
-        : { kind: 'user', login: caller.login, scopes: caller.scopes, permissions: permissionsOf(found), deleteNeeds: this.config.deletePermission };
+        : { kind: 'user', login: caller.login, grant: this.tokenGrant(caller.grant, owner), permissions: permissionsOf(found), deleteNeeds: this.config.deletePermission };
     return judged(judgeGitHub(callerFacts, facts(found)), fullName);
+  }
+
+  /** What the policy is told the token was granted on a repository of `owner`. */
+  private tokenGrant(grant: UserTokenGrant, owner: string): TokenGrant {
+    switch (grant.kind) {
+      case 'scopes':
+        return grant;
+      case 'app': {
+        const installation = grant.installations.accounts.find((i) => i.account === owner);
+        if (installation) return { kind: 'app', permissions: { contents: installation.contents, packages: installation.packages } };
+        // Not among the installations listed: not installed there, unless some were left unlisted.
+        return grant.installations.complete ? { kind: 'app', permissions: null } : { kind: 'unknown', trusted: this.config.trustUserTokenRole };
+      }
+      case 'unknown':
+        return { kind: 'unknown', trusted: this.config.trustUserTokenRole };
+    }
   }
 
   private unexpected<T>(work: Promise<T>): Promise<T> {
@@ -148,6 +193,21 @@ export class GitHubForge implements Forge<GitHubSession> {
       throw new Unavailable(`GitHub "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus})`, this.name);
     });
   }
+}
+
+/**
+ * Classic PATs (ghp_) and OAuth tokens (gho_) by their scopes (none when GitHub sent no scope
+ * header: fail closed); App user tokens (ghu_) by their App's installations; fine-grained
+ * PATs, and tokens of no known prefix that carry no scope header, are unknown.
+ */
+async function userTokenGrant(token: string, scopes: string[] | null, installations: Promise<AppInstallations | null> | null): Promise<UserTokenGrant> {
+  if (installations !== null) {
+    const listed = await installations;
+    return listed === null ? { kind: 'unknown' } : { kind: 'app', installations: listed };
+  }
+  if (token.startsWith('ghp_') || token.startsWith('gho_')) return { kind: 'scopes', scopes: scopes ?? [] };
+  if (token.startsWith('github_pat_') || scopes === null) return { kind: 'unknown' };
+  return { kind: 'scopes', scopes };
 }
 
 function judged(judge: Judge, repository: string | null): ForgeJudgement {

@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { FakeGitHub, type GitHubToken } from '../fakes/github.js';
+import { startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { granted, repo, tokenClient } from '../support/token-client.js';
+
+// Access safety on GitHub, over real HTTP through octokit against a FakeGitHub that behaves
+// like GitHub where a naive fake would not: read-only installation tokens listed like writing
+// ones, fine-grained and App user tokens shown their user's role, renamed and transferred
+// repositories answering 301. Each test names the way in it closes.
+
+const SERVICE = 'registry.test';
+const gh = new FakeGitHub();
+
+/** Defaults: installationTokenPush [], trustUserTokenRole false. */
+let fg: TestForgegate;
+/** installationTokenPush: [acme/app, acme/old], trustUserTokenRole: true. */
+let fgOptIn: TestForgegate;
+/** A serviceToken for anonymous lookups. */
+let fgService: TestForgegate;
+
+const m = buildModel(gh);
+
+before(async () => {
+  const url = await gh.start();
+  const start = (extra: Record<string, unknown>) => startForgegate({ token: { service: SERVICE }, forges: [{ type: 'github', url, ...extra }] });
+  fg = await start({});
+  fgOptIn = await start({ installationTokenPush: ['Acme/App', 'acme/old'], trustUserTokenRole: true });
+  fgService = await start({ serviceToken: m.tokens.service.token });
+});
+after(async () => {
+  await Promise.all([fg, fgOptIn, fgService].map((f) => f?.stop()));
+  await gh.stop();
+});
+
+function buildModel(g: FakeGitHub) {
+  for (const login of ['wes', 'ada', 'rita', 'mallory', 'bot']) g.addUser({ login });
+  g.addOrg({ login: 'acme', base_permission: 'none' });
+  g.addRepo({ full_name: 'acme/app', collaborators: { wes: 'write', ada: 'admin', rita: 'read' } });
+  g.addRepo({ full_name: 'acme/ci', collaborators: { wes: 'write' } });
+  g.addRepo({ full_name: 'acme/old', archived: true });
+  g.addRepo({ full_name: 'acme/site', visibility: 'public', collaborators: { wes: 'write' } });
+  g.addRepo({ full_name: 'acme/tool', collaborators: { mallory: 'admin', wes: 'write' } });
+  g.addRepo({ full_name: 'acme/before', collaborators: { wes: 'write' } });
+  g.addRepo({ full_name: 'acme/pubtool', visibility: 'public' });
+
+  let n = 0;
+  const PREFIX: Record<GitHubToken['kind'], string> = { classic: 'ghp_', fine_grained: 'github_pat_', oauth: 'gho_', app_user: 'ghu_', installation: 'ghs_' };
+  const token = (kind: GitHubToken['kind'], user: string | undefined, init: Partial<GitHubToken> = {}): GitHubToken =>
+    g.addToken({ token: `${PREFIX[kind]}${user ?? 'app'}${++n}Zq8Lm2Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`, kind, ...(user ? { user } : {}), ...init });
+  const tokens = {
+    service: token('classic', 'bot', { scopes: ['repo'] }),
+    // 1. installation tokens: a writing and a read-only GITHUB_TOKEN of acme/app look the same
+    installRw: token('installation', undefined, { repositories: ['acme/app'] }),
+    installRo: token('installation', undefined, { repositories: ['acme/app'], permission: 'read' }),
+    installCi: token('installation', undefined, { repositories: ['acme/ci'] }),
+    installOld: token('installation', undefined, { repositories: ['acme/old'] }),
+    // 2. fine-grained PATs: a read-only one of a writer, a writing one of an admin
+    fineWesRo: token('fine_grained', 'wes', { repositories: ['acme/app'], permission: 'read' }),
+    fineAda: token('fine_grained', 'ada', { repositories: ['acme/app'] }),
+    // 2. App user tokens: the App's installation permission is known
+    appWesRead: token('app_user', 'wes', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'read', packages: 'read' } }),
+    appWesWrite: token('app_user', 'wes', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write' } }),
+    appAdaPackages: token('app_user', 'ada', { repositories: ['acme/app'], appPermissions: { metadata: 'read', packages: 'write' } }),
+    appAdaContents: token('app_user', 'ada', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write' } }),
+    appRitaWrite: token('app_user', 'rita', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write', packages: 'write' } }),
+    // An unprefixed (pre-2021 shaped) token that sends no X-OAuth-Scopes: what it was granted is unknown.
+    legacyFine: g.addToken({ token: '5e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f', kind: 'fine_grained', user: 'wes', repositories: ['acme/app'] }),
+    // classic tokens keep their scope gate
+    wes: token('classic', 'wes', { scopes: ['repo'] }),
+    ada: token('classic', 'ada', { scopes: ['repo', 'delete:packages'] }),
+    mallory: token('classic', 'mallory', { scopes: ['repo', 'delete:packages'] }),
+  };
+  return { tokens };
+}
+
+const client = tokenClient(SERVICE, () => fg);
+const { token } = client;
+const APP = 'acme/app/img';
+
+function lastAudit(on: TestForgegate = fg): Record<string, any> {
+  const line = on.logs().filter((l) => l.msg === 'token request').at(-1);
+  assert.ok(line, 'no audit line');
+  return line;
+}
+
+function assertDenied(on: TestForgegate, fragment: string | RegExp): void {
+  const denied = lastAudit(on).denied as string[];
+  const hit = denied.some((d) => (typeof fragment === 'string' ? d.includes(fragment) : fragment.test(d)));
+  assert.ok(hit, `no denied reason matching ${String(fragment)} in ${JSON.stringify(denied)}`);
+}
+
+describe('1. installation tokens (GITHUB_TOKEN) pull only, unless installationTokenPush names the repository', () => {
+  const install = (t: GitHubToken, scope: string, on = fg) => token('x-access-token', t.token, scope, on);
+
+  test('a read-only GITHUB_TOKEN (a fork\'s pull request, Dependabot) gets pull only on its own repository', async () => {
+    const answer = await install(m.tokens.installRo, repo(APP));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, granted(APP, 'pull'));
+    assertDenied(fg, /push denied: .*installationTokenPush/);
+  });
+
+  test('a writing one cannot be told apart: pull only as well', async () => {
+    assert.deepEqual((await install(m.tokens.installRw, repo(APP))).access, granted(APP, 'pull'));
+    assert.deepEqual((await install(m.tokens.installRw, repo(APP, '*'))).access, granted(APP, 'pull'));
+  });
+
+  test('opted in (globs, any case): pull and push on the named own repository, never delete', async () => {
+    const answer = await install(m.tokens.installRw, repo(APP, 'pull,push,delete'), fgOptIn);
+    assert.deepEqual(answer.access, granted(APP, 'pull', 'push'));
+    assertDenied(fgOptIn, 'installation tokens never delete');
+  });
+
+  test('opted in, but not for this repository: pull only', async () => {
+    const answer = await install(m.tokens.installCi, repo('acme/ci/img'), fgOptIn);
+    assert.deepEqual(answer.access, granted('acme/ci/img', 'pull'));
+    assertDenied(fgOptIn, /installationTokenPush/);
+  });
+
+  test('a named repository that is not the token\'s own: nothing (the name list only narrows)', async () => {
+    const answer = await install(m.tokens.installCi, repo(APP), fgOptIn);
+    assert.deepEqual(answer.access, []);
+  });
+
+  test('opted in and archived: pull only', async () => {
+    const answer = await install(m.tokens.installOld, repo('acme/old/img'), fgOptIn);
+    assert.deepEqual(answer.access, granted('acme/old/img', 'pull'));
+    assertDenied(fgOptIn, 'archived');
+  });
+});
+
+describe('2. fine-grained PATs and App user tokens: the user\'s role is not the token\'s permission', () => {
+  test('a read-only fine-grained PAT of a writer: pull only by default', async () => {
+    const answer = await token('wes', m.tokens.fineWesRo.token, repo(APP));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, granted(APP, 'pull'));
+    assertDenied(fg, /push denied: .*trustUserTokenRole/);
+    assert.equal(lastAudit().identityKind, 'github-fine-grained');
+  });
+
+  test('a fine-grained PAT of an admin: pull only by default; the role with trustUserTokenRole', async () => {
+    assert.deepEqual((await token('ada', m.tokens.fineAda.token, repo(APP))).access, granted(APP, 'pull'));
+    assert.deepEqual((await token('ada', m.tokens.fineAda.token, repo(APP), fgOptIn)).access, granted(APP, 'pull', 'push', 'delete'));
+  });
+
+  test('a token without a known prefix and without X-OAuth-Scopes is judged like a fine-grained one', async () => {
+    const answer = await token('wes', m.tokens.legacyFine.token, repo(APP));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, granted(APP, 'pull'));
+    assertDenied(fg, /trustUserTokenRole/);
+  });
+
+  test('an App user token whose App may only read: pull only, whatever the user\'s role and trustUserTokenRole', async () => {
+    for (const on of [fg, fgOptIn]) {
+      const answer = await token('wes', m.tokens.appWesRead.token, repo(APP), on);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.access, granted(APP, 'pull'));
+      assertDenied(on, /push denied: .*App .*read/);
+      assert.equal(lastAudit(on).identityKind, 'github-app-user');
+    }
+  });
+
+  test('an App user token whose App may write: the intersection with the user\'s role', async () => {
+    assert.deepEqual((await token('wes', m.tokens.appWesWrite.token, repo(APP, 'pull,push,delete'))).access, granted(APP, 'pull', 'push'));
+    assert.deepEqual((await token('rita', m.tokens.appRitaWrite.token, repo(APP, 'pull,push'))).access, granted(APP, 'pull'));
+    assertDenied(fg, 'rita lacks push');
+    // Delete needs the App's packages: write besides the admin role.
+    assert.deepEqual((await token('ada', m.tokens.appAdaPackages.token, repo(APP, 'pull,push,delete'))).access, granted(APP, 'pull', 'push', 'delete'));
+    assert.deepEqual((await token('ada', m.tokens.appAdaContents.token, repo(APP, 'pull,push,delete'))).access, granted(APP, 'pull', 'push'));
+    assertDenied(fg, /delete denied: .*packages/);
+  });
+
+  test('an App user token whose installations cannot be listed (404): what it may do is unknown, pull only', async () => {
+    gh.inject({ endpoint: 'GET /user/installations', kind: 'status', status: 404, times: 1 });
+    try {
+      const answer = await token('wes', m.tokens.appWesWrite.token, repo(APP));
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.access, granted(APP, 'pull'));
+      assertDenied(fg, /trustUserTokenRole/);
+    } finally {
+      gh.clearInjections();
+    }
+  });
+
+  test('an App user token whose installations answer 502: 503, never a guess', async () => {
+    gh.inject({ endpoint: 'GET /user/installations', kind: 'status', status: 502, times: 1 });
+    try {
+      const answer = await token('wes', m.tokens.appWesWrite.token, repo(APP));
+      assert.equal(answer.status, 503, JSON.stringify(answer.body));
+    } finally {
+      gh.clearInjections();
+    }
+  });
+
+  test('a classic token keeps its scope gate: repo scope and write role push', async () => {
+    assert.deepEqual((await token('wes', m.tokens.wes.token, repo(APP))).access, granted(APP, 'pull', 'push'));
+  });
+});
+
+describe('3. renamed and transferred repositories: an answer for another path is no answer', () => {
+  test('Mallory transfers acme/tool to herself: acme/tool/* is nobody\'s, not hers; Acme re-creates it and it is Acme\'s', async () => {
+    const IMG = 'acme/tool/img';
+    const before = await token('mallory', m.tokens.mallory.token, repo(IMG, 'pull,push,delete'));
+    assert.deepEqual(before.access, granted(IMG, 'pull', 'push', 'delete'), 'an admin of acme/tool, before the transfer');
+
+    gh.moveRepo('acme/tool', 'mallory/tool');
+    gh.resetCalls();
+    const moved = await token('mallory', m.tokens.mallory.token, repo(IMG, 'pull,push,delete'));
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.deepEqual(moved.access, []);
+    assertDenied(fg, 'no GitHub repository acme/tool visible to mallory');
+    assert.equal(gh.calls('GET /repositories/:id'), 1, 'octokit followed the 301');
+    // Her repository under its new name is hers.
+    assert.deepEqual((await token('mallory', m.tokens.mallory.token, repo('mallory/tool/img', 'push'))).access, granted('mallory/tool/img', 'push'));
+
+    gh.addRepo({ full_name: 'acme/tool', collaborators: { ada: 'admin' } });
+    assert.deepEqual((await token('ada', m.tokens.ada.token, repo(IMG, 'pull,push,delete'))).access, granted(IMG, 'pull', 'push', 'delete'));
+    assert.deepEqual((await token('mallory', m.tokens.mallory.token, repo(IMG, 'pull,push,delete'))).access, []);
+  });
+
+  test('a renamed repository: its old name holds nothing for its own writer', async () => {
+    gh.moveRepo('acme/before', 'acme/after');
+    assert.deepEqual((await token('wes', m.tokens.wes.token, repo('acme/before/img'))).access, []);
+    assertDenied(fg, 'no GitHub repository acme/before visible to wes');
+    assert.deepEqual((await token('wes', m.tokens.wes.token, repo('acme/after/img'))).access, granted('acme/after/img', 'pull', 'push'));
+  });
+
+  test('anonymous callers, with and without a service token: a renamed public repository\'s old name pulls nothing', async () => {
+    gh.moveRepo('acme/pubtool', 'acme/pubtool2');
+    for (const on of [fg, fgService]) {
+      const answer = await token(null, null, repo('acme/pubtool/img'), on);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.access, []);
+      assert.deepEqual((await token(null, null, repo('acme/pubtool2/img'), on)).access, granted('acme/pubtool2/img', 'pull'));
+    }
+  });
+});
