@@ -203,6 +203,10 @@ export class FakeGitHub extends FakeServer {
     this.#repos.set(to.toLowerCase(), repo);
     this.#redirects.set(from.toLowerCase(), repo.id);
     this.#redirects.delete(to.toLowerCase());
+    // Token and installation selections hold the repository (by id on GitHub), not its name.
+    for (const token of this.#tokens.values()) {
+      if (token.repositories !== 'all') token.repositories = token.repositories.map((n) => (n.toLowerCase() === from.toLowerCase() ? to : n));
+    }
     return repo;
   }
 

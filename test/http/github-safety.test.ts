@@ -18,6 +18,8 @@ let fg: TestForgegate;
 let fgOptIn: TestForgegate;
 /** A serviceToken for anonymous lookups. */
 let fgService: TestForgegate;
+/** Verified credentials cached for a minute, decisions not: what a session remembers, reused. */
+let fgCached: TestForgegate;
 
 const m = buildModel(gh);
 
@@ -27,9 +29,10 @@ before(async () => {
   fg = await start({});
   fgOptIn = await start({ installationTokenPush: ['Acme/App', 'acme/old'], trustUserTokenRole: true });
   fgService = await start({ serviceToken: m.tokens.service.token });
+  fgCached = await startForgegate({ token: { service: SERVICE }, cache: { identityTtl: 60 }, forges: [{ type: 'github', url, installationTokenPush: ['acme/*'] }] });
 });
 after(async () => {
-  await Promise.all([fg, fgOptIn, fgService].map((f) => f?.stop()));
+  await Promise.all([fg, fgOptIn, fgService, fgCached].map((f) => f?.stop()));
   await gh.stop();
 });
 
@@ -43,6 +46,7 @@ function buildModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'acme/tool', collaborators: { mallory: 'admin', wes: 'write' } });
   g.addRepo({ full_name: 'acme/before', collaborators: { wes: 'write' } });
   g.addRepo({ full_name: 'acme/pubtool', visibility: 'public' });
+  g.addRepo({ full_name: 'acme/deploy' });
 
   let n = 0;
   const PREFIX: Record<GitHubToken['kind'], string> = { classic: 'ghp_', fine_grained: 'github_pat_', oauth: 'gho_', app_user: 'ghu_', installation: 'ghs_' };
@@ -55,6 +59,7 @@ function buildModel(g: FakeGitHub) {
     installRo: token('installation', undefined, { repositories: ['acme/app'], permission: 'read' }),
     installCi: token('installation', undefined, { repositories: ['acme/ci'] }),
     installOld: token('installation', undefined, { repositories: ['acme/old'] }),
+    installDeploy: token('installation', undefined, { repositories: ['acme/deploy'] }),
     // 2. fine-grained PATs: a read-only one of a writer, a writing one of an admin
     fineWesRo: token('fine_grained', 'wes', { repositories: ['acme/app'], permission: 'read' }),
     fineAda: token('fine_grained', 'ada', { repositories: ['acme/app'] }),
@@ -223,6 +228,20 @@ describe('3. renamed and transferred repositories: an answer for another path is
     assert.deepEqual((await token('wes', m.tokens.wes.token, repo('acme/before/img'))).access, []);
     assertDenied(fg, 'no GitHub repository acme/before visible to wes');
     assert.deepEqual((await token('wes', m.tokens.wes.token, repo('acme/after/img'))).access, granted('acme/after/img', 'pull', 'push'));
+  });
+
+  test('an installation whose own repository moved away: its remembered repository list does not make the re-created name its own', async () => {
+    const IMG = 'acme/deploy/img';
+    const own = await token('x-access-token', m.tokens.installDeploy.token, repo(IMG, 'pull,push'), fgCached);
+    assert.deepEqual(own.access, granted(IMG, 'pull', 'push'), 'its own repository, named in installationTokenPush');
+    gh.moveRepo('acme/deploy', 'mallory/deploy');
+    gh.addRepo({ full_name: 'acme/deploy', collaborators: { ada: 'admin' } });
+    gh.resetCalls();
+    const after = await token('x-access-token', m.tokens.installDeploy.token, repo(IMG, 'pull,push'), fgCached);
+    assert.equal(after.status, 200, JSON.stringify(after.body));
+    assert.equal(gh.calls('GET /installation/repositories'), 0, 'the session came from the cache');
+    assert.deepEqual(after.access, []);
+    assertDenied(fgCached, 'no GitHub repository acme/deploy visible to the installation token');
   });
 
   test('anonymous callers, with and without a service token: a renamed public repository\'s old name pulls nothing', async () => {

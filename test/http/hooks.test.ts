@@ -527,7 +527,8 @@ describe('POST /hooks/github', () => {
 
   test('installation_repositories removed: installation sessions, and nothing of users', async () => {
     const installation = () => actions(fgHub, 'x-access-token', hub.tokens.installation.token, 'acme/inst-repo');
-    await warm(gh, installation, ['pull', 'push'], { 'GET /installation/repositories': 1 });
+    // One round: the repository list and the repository at the path, asked at once.
+    await warm(gh, installation, ['pull', 'push'], { 'GET /installation/repositories': 1, 'GET /repos/:owner/:repo': 1 });
     hub.tokens.installation.repositories = [];
     const answer = await githubHook(fgHub, 'installation_repositories', { action: 'removed', repository_selection: 'selected', repositories_added: [], repositories_removed: [{ id: 1, name: 'inst-repo', full_name: 'acme/inst-repo', private: true }], installation: { id: 1 }, sender });
     assertInvalidated(answer, [], ['installation'], 2);

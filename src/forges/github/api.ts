@@ -18,6 +18,7 @@ const permissions = z.object({ admin: z.boolean(), maintain: z.boolean().optiona
 const repository = z.object({
   id: z.number(),
   full_name: z.string(),
+  owner: z.object({ id: z.number() }),
   private: z.boolean(),
   visibility: z.enum(['public', 'private', 'internal']).optional(),
   archived: z.boolean(),
@@ -29,7 +30,7 @@ const userInstallations = z.object({
   total_count: z.number(),
   installations: z.array(
     z.object({
-      account: z.object({ login: z.string() }).nullable(),
+      account: z.object({ id: z.number() }).nullable(),
       // Unknown permission names and levels are kept out: only these two are read.
       permissions: z.object({ contents: appAccess.optional().catch(undefined), packages: appAccess.optional().catch(undefined) }),
     }),
@@ -41,8 +42,8 @@ export type GitHubRepoJson = z.infer<typeof repository>;
 
 /** A GitHub App user token's App installations: the account, and what the App may do there. */
 export interface AppInstallations {
-  /** Per account (lower-case login), the App's contents and packages permissions there. */
-  accounts: { account: string; contents?: 'read' | 'write' | 'admin'; packages?: 'read' | 'write' | 'admin' }[];
+  /** Per account (user or organization id), the App's contents and packages permissions there. */
+  accounts: { accountId: number; contents?: 'read' | 'write' | 'admin'; packages?: 'read' | 'write' | 'admin' }[];
   /** Whether every installation was listed (at most 100 are read). */
   complete: boolean;
 }
@@ -111,7 +112,7 @@ export class GitHubApi {
     );
     const { total_count, installations } = this.parse('GET /user/installations', userInstallations, response.data);
     const accounts = installations.flatMap(({ account, permissions: { contents, packages } }) =>
-      account === null ? [] : [{ account: account.login.toLowerCase(), ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }],
+      account === null ? [] : [{ accountId: account.id, ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }],
     );
     return { accounts, complete: installations.length >= total_count };
   }

@@ -58,15 +58,15 @@ export class GitHubForge implements Forge<GitHubSession> {
     return this.unexpected(password.startsWith('ghs_') ? this.installation(password) : this.user(password));
   }
 
-  // GET /repos with the caller's token needs nothing from GET /user: both go out at once.
+  // GET /repos with the caller's token needs nothing from GET /user or the installation's
+  // repository list: both go out at once.
   prefetch(session: GitHubSession, paths: readonly string[]): void {
-    if (session.caller.kind === 'user') this.lookAhead(session.caller.token, paths);
+    this.lookAhead(session.caller.token, paths);
   }
 
-  // A user token never seen before (a classic or fine-grained PAT, an OAuth or app user
-  // token): the same, at the price of one wasted call when the token turns out bad.
+  // A token never seen before: the same, at the price of one wasted call when it turns out bad.
   speculate(_username: string, password: string, paths: readonly string[]): void {
-    if (TOKEN_PREFIX.test(password) && !password.startsWith('ghs_')) this.lookAhead(password, paths);
+    if (TOKEN_PREFIX.test(password)) this.lookAhead(password, paths);
   }
 
   abandon(_username: string, password: string): void {
@@ -148,11 +148,12 @@ export class GitHubForge implements Forge<GitHubSession> {
     const caller = session?.caller ?? null;
 
     if (caller?.kind === 'installation') {
-      const own = caller.repositories.find((r) => r.full_name.toLowerCase() === fullName);
-      const found = own ?? (await this.api.repository(owner, repo, caller.token));
+      // The repository at this path now, as GitHub says; its own by id, not by a remembered name.
+      const found = await (this.prefetched.take(caller.token, fullName) ?? this.api.repository(owner, repo, caller.token));
       if (found === null) return judged(denying('no-repository', `no GitHub repository ${fullName} visible to the installation token`), fullName);
+      const ownRepository = caller.repositories.some((r) => r.id === found.id);
       const pushOptIn = this.installationPush.some((glob) => glob.test(fullName));
-      return judged(judgeGitHub({ kind: 'installation', ownRepository: own !== undefined, pushOptIn }, facts(found)), fullName);
+      return judged(judgeGitHub({ kind: 'installation', ownRepository, pushOptIn }, facts(found)), fullName);
     }
     if (caller === null && !this.config.anonymousPull) return judged(denying('anonymous', 'anonymous pulls are turned off for this forge'), null);
 
@@ -167,17 +168,18 @@ export class GitHubForge implements Forge<GitHubSession> {
     const callerFacts: GitHubCallerFacts =
       caller === null
         ? { kind: 'anonymous', anonymousPull: this.config.anonymousPull }
-        : { kind: 'user', login: caller.login, grant: this.tokenGrant(caller.grant, owner), permissions: permissionsOf(found), deleteNeeds: this.config.deletePermission };
+        : { kind: 'user', login: caller.login, grant: this.tokenGrant(caller.grant, found.owner.id), permissions: permissionsOf(found), deleteNeeds: this.config.deletePermission };
     return judged(judgeGitHub(callerFacts, facts(found)), fullName);
   }
 
-  /** What the policy is told the token was granted on a repository of `owner`. */
-  private tokenGrant(grant: UserTokenGrant, owner: string): TokenGrant {
+  /** What the policy is told the token was granted on a repository of the account `ownerId`. */
+  private tokenGrant(grant: UserTokenGrant, ownerId: number): TokenGrant {
     switch (grant.kind) {
       case 'scopes':
         return grant;
       case 'app': {
-        const installation = grant.installations.accounts.find((i) => i.account === owner);
+        // By account id: an account renamed, and its old login taken by another, is not the same.
+        const installation = grant.installations.accounts.find((i) => i.accountId === ownerId);
         if (installation) return { kind: 'app', permissions: { contents: installation.contents, packages: installation.packages } };
         // Not among the installations listed: not installed there, unless some were left unlisted.
         return grant.installations.complete ? { kind: 'app', permissions: null } : { kind: 'unknown', trusted: this.config.trustUserTokenRole };
