@@ -14,8 +14,9 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { copy, deleteImage, inspect, type SkopeoAuth, type SkopeoResult } from '../support/skopeo.js';
 
 // forgegate in front of the real docker-registry 2.8.2, mirroring the permissions of a fake
-// GitHub (forges.md sections 1 and 3): skopeo pushes, pulls and deletes with classic PATs, an
-// installation token and no credentials at all; then GitHub under "gh/" next to GitLab under
+// GitHub: skopeo pushes, pulls and deletes with classic PATs, installation tokens and no
+// credentials at all; a read-only installation token and the former admin of a transferred
+// repository are refused by the registry itself; then GitHub under "gh/" next to GitLab under
 // "" in one forgegate, where each forge's tokens must stay with that forge.
 // The tests of a suite build on each other's pushes and run in order.
 
@@ -30,6 +31,9 @@ const GH = {
   reader: 'ghp_reader00000000000000000000000000000',
   admin: 'ghp_admin000000000000000000000000000000',
   installation: 'ghs_installationacmeapp0000000000000000',
+  // A read-only GITHUB_TOKEN (a fork's pull request) of acme/site, which installationTokenPush does not name.
+  installationReadOnly: 'ghs_installationreadonlysite00000000000',
+  mallory: 'ghp_mallory0000000000000000000000000000',
 } as const;
 
 const GL = {
@@ -46,6 +50,9 @@ const GH_ENDPOINTS: Record<keyof typeof GH, string[]> = {
   admin: ['GET /user', 'GET /repos/:owner/:repo'],
   // GET /user is allowed: it is how a ghs_-less installation token is told apart.
   installation: ['GET /installation/repositories', 'GET /repos/:owner/:repo', 'GET /user'],
+  installationReadOnly: ['GET /installation/repositories', 'GET /repos/:owner/:repo', 'GET /user'],
+  // The 301 a transferred repository's old name answers leads to /repositories/:id.
+  mallory: ['GET /user', 'GET /repos/:owner/:repo', 'GET /repositories/:id'],
 };
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -120,7 +127,7 @@ describe('GitHub forge with registry 2.8, skopeo and a fake GitHub', () => {
   let registry: RunningRegistry;
   const { ref, explain, pull, digestOf, auditSince, mark, requesting } = harness(() => ({ fg, registry }));
   // One image per use, by marker: deleting a manifest removes every tag that points at it.
-  const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'site'] as const;
+  const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'site', 'fork', 'tool', 'evil', 'tool2'] as const;
   const images = {} as Record<(typeof IMAGE_NAMES)[number], OciImage>;
 
   before(async () => {
@@ -131,11 +138,13 @@ describe('GitHub forge with registry 2.8, skopeo and a fake GitHub', () => {
     github.addUser({ login: 'writer' });
     github.addUser({ login: 'reader' });
     github.addUser({ login: 'boss' });
+    github.addUser({ login: 'mallory' });
     // No base permission: only the collaborators below hold a role.
     github.addOrg({ login: 'acme', base_permission: 'none' });
     github.addRepo({ full_name: 'acme/app', visibility: 'private', collaborators: { writer: 'write', reader: 'read', boss: 'admin' } });
     github.addRepo({ full_name: 'acme/other', visibility: 'private', collaborators: { boss: 'admin' } });
     github.addRepo({ full_name: 'acme/site', visibility: 'public', collaborators: { writer: 'write' } });
+    github.addRepo({ full_name: 'acme/tool', visibility: 'private', collaborators: { mallory: 'admin', writer: 'write' } });
 
     // The bot is no collaborator anywhere: with repo scope it sees public repositories only.
     github.addToken({ token: GH.service, kind: 'classic', user: 'registry-bot', scopes: ['repo'] });
@@ -144,12 +153,14 @@ describe('GitHub forge with registry 2.8, skopeo and a fake GitHub', () => {
     github.addToken({ token: GH.reader, kind: 'classic', user: 'reader', scopes: ['read:packages', 'repo'] });
     github.addToken({ token: GH.admin, kind: 'classic', user: 'boss', scopes: ['repo', 'delete:packages'] });
     github.addToken({ token: GH.installation, kind: 'installation', repositories: ['acme/app'] });
+    github.addToken({ token: GH.installationReadOnly, kind: 'installation', repositories: ['acme/site'], permission: 'read' });
+    github.addToken({ token: GH.mallory, kind: 'classic', user: 'mallory', scopes: ['repo', 'delete:packages'] });
 
     fg = await startForgegateProcess(`
 server: { listen: "127.0.0.1:{{PORT}}" }
 token: { issuer: ${ISSUER}, service: ${SERVICE}, keyDir: "{{DIR}}/keys" }
 forges:
-  - { type: github, url: ${JSON.stringify(github.url)}, serviceToken: ${JSON.stringify(GH.service)} }
+  - { type: github, url: ${JSON.stringify(github.url)}, serviceToken: ${JSON.stringify(GH.service)}, installationTokenPush: ["acme/app"] }
 `);
     registry = await startRegistry({ realm: fg.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: fg.certificate });
     for (const name of IMAGE_NAMES) {
@@ -235,7 +246,7 @@ forges:
     assert.equal(await digestOf('acme/app/web:v1', { creds: creds(GH.reader) }), images.v1.manifestDigest, 'v1 is untouched');
   });
 
-  test('an installation token pushes to its repository and nowhere else', async () => {
+  test('an installation token pushes to its repository named in installationTokenPush, and nowhere else', async () => {
     let m = mark();
     const push = await copy(images.ci.ref, ref('acme/app/ci:1'), { creds: creds(GH.installation, 'x-access-token') });
     assert.equal(push.code, 0, explain(push));
@@ -264,6 +275,48 @@ forges:
     const star = await auditSince(m, requesting('repository:acme/app/ci:*'));
     assert.deepEqual(star.granted, ['repository:acme/app/ci:pull,push']);
     assert.equal(await digestOf('acme/app/ci:1', { creds: creds(GH.reader) }), images.ci.manifestDigest, 'still there');
+  });
+
+  test('a read-only GITHUB_TOKEN of a repository installationTokenPush does not name: the registry refuses its push', async () => {
+    const m = mark();
+    const refused = await copy(images.fork.ref, ref('acme/site/ci:pr-1'), { creds: creds(GH.installationReadOnly, 'x-access-token') });
+    assert.notEqual(refused.code, 0, 'a read-only installation token must not push');
+    assert.match(refused.stderr, /denied|unauthorized/i);
+    const line = await auditSince(m, requesting('repository:acme/site/ci:pull,push'));
+    assert.equal(line.identityKind, 'github-installation');
+    assert.deepEqual(line.granted, ['repository:acme/site/ci:pull']);
+    assert.ok((line.denied as string[]).some((d) => /push denied: installation tokens only pull/.test(d)), JSON.stringify(line.denied));
+    const info = await inspect(ref('acme/site/ci:pr-1'), { creds: creds(GH.writer) });
+    assert.notEqual(info.code, 0, 'nothing was pushed');
+    assert.match(info.stderr, /manifest unknown|not found/i, explain(info));
+  });
+
+  test('a transferred repository: its former admin is refused on the old path, which the re-created repository owns', async () => {
+    const seed = await copy(images.tool.ref, ref('acme/tool/web:v1'), { creds: creds(GH.writer) });
+    assert.equal(seed.code, 0, explain(seed));
+
+    // Mallory moves acme/tool to her account; GitHub now answers 301 for acme/tool.
+    github.moveRepo('acme/tool', 'mallory/tool');
+    let m = mark();
+    const evil = await copy(images.evil.ref, ref('acme/tool/web:v1'), { creds: creds(GH.mallory) });
+    assert.notEqual(evil.code, 0, 'the old path is no longer hers, nor anybody\'s');
+    assert.match(evil.stderr, /denied|unauthorized/i);
+    let line = await auditSince(m, requesting('repository:acme/tool/web:pull,push'));
+    assert.equal(line.subject, 'mallory');
+    assert.deepEqual(line.granted, []);
+    assert.ok((line.denied as string[]).some((d) => d.includes('no GitHub repository acme/tool visible to mallory')), JSON.stringify(line.denied));
+
+    // Acme re-creates acme/tool: the writer's again, still not Mallory's.
+    github.addRepo({ full_name: 'acme/tool', visibility: 'private', collaborators: { writer: 'write' } });
+    assert.equal(await digestOf('acme/tool/web:v1', { creds: creds(GH.writer) }), images.tool.manifestDigest, 'Mallory overwrote nothing');
+    m = mark();
+    const again = await copy(images.evil.ref, ref('acme/tool/web:v2'), { creds: creds(GH.mallory) });
+    assert.notEqual(again.code, 0, 'not after the re-creation either');
+    line = await auditSince(m, requesting('repository:acme/tool/web:pull,push'));
+    assert.deepEqual(line.granted, []);
+    const push = await copy(images.tool2.ref, ref('acme/tool/web:v2'), { creds: creds(GH.writer) });
+    assert.equal(push.code, 0, explain(push));
+    assert.equal(await digestOf('acme/tool/web:v2', { creds: creds(GH.writer) }), images.tool2.manifestDigest);
   });
 
   test('anonymous pulls a public repository but not a private one', async () => {
