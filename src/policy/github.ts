@@ -1,6 +1,6 @@
 import { denying, type Judge, type Judgement } from './grant.js';
 
-// The GitHub permission matrix of forges.md section 3, as a pure function of facts the
+// The GitHub permission matrix (docs/github.md), as a pure function of facts the
 // forge bridge gathered: what the credential itself was granted gates each action (classic
 // scopes, a GitHub App's permissions), then the repository permission GitHub reports for the
 // caller's user decides. Where GitHub does not say what the credential was granted, it pulls

@@ -47,6 +47,7 @@ function buildModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'acme/before', collaborators: { wes: 'write' } });
   g.addRepo({ full_name: 'acme/pubtool', visibility: 'public' });
   g.addRepo({ full_name: 'acme/deploy' });
+  g.addRepo({ full_name: 'wes/dotfiles' });
 
   let n = 0;
   const PREFIX: Record<GitHubToken['kind'], string> = { classic: 'ghp_', fine_grained: 'github_pat_', oauth: 'gho_', app_user: 'ghu_', installation: 'ghs_' };
@@ -68,6 +69,8 @@ function buildModel(g: FakeGitHub) {
     appWesWrite: token('app_user', 'wes', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write' } }),
     appAdaPackages: token('app_user', 'ada', { repositories: ['acme/app'], appPermissions: { metadata: 'read', packages: 'write' } }),
     appAdaContents: token('app_user', 'ada', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write' } }),
+    // Its App is installed on wes's own account only: acme's repositories are out of its reach.
+    appWesElsewhere: token('app_user', 'wes', { repositories: ['wes/dotfiles'] }),
     appRitaWrite: token('app_user', 'rita', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write', packages: 'write' } }),
     // An unprefixed (pre-2021 shaped) token that sends no X-OAuth-Scopes: what it was granted is unknown.
     legacyFine: g.addToken({ token: '5e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f', kind: 'fine_grained', user: 'wes', repositories: ['acme/app'] }),
@@ -252,5 +255,44 @@ describe('3. renamed and transferred repositories: an answer for another path is
       assert.deepEqual(answer.access, []);
       assert.deepEqual((await token(null, null, repo('acme/pubtool2/img'), on)).access, granted('acme/pubtool2/img', 'pull'));
     }
+  });
+});
+
+describe('the GitHub path, read as an attacker', () => {
+  test('two GitHub instances: a token of one goes only to the instance of the images asked for, which refuses it', async () => {
+    const other = new FakeGitHub();
+    const otherUrl = await other.start();
+    other.addUser({ login: 'wes' });
+    other.addOrg({ login: 'acme', base_permission: 'none' });
+    other.addRepo({ full_name: 'acme/app', collaborators: { wes: 'admin' } });
+    const two = await startForgegate({
+      token: { service: SERVICE },
+      forges: [
+        { type: 'github', name: 'hub', url: gh.url, prefix: 'gh/' },
+        { type: 'github', name: 'ghe', url: otherUrl, prefix: 'ghe/' },
+      ],
+    });
+    try {
+      gh.resetCalls();
+      const answer = await token('wes', m.tokens.wes.token, repo('ghe/acme/app/img'), two);
+      assert.equal(answer.status, 401, JSON.stringify(answer.body));
+      assert.equal(gh.calls(), 0, 'the instance that issued the token never saw the request');
+      assert.ok(other.requests().every((r) => r.endpoint === 'GET /user' || r.endpoint === 'GET /repos/:owner/:repo'));
+      // Asked for both instances at once, nobody can tell where it belongs: refused, sent nowhere.
+      gh.resetCalls();
+      other.resetCalls();
+      const both = await token('wes', m.tokens.wes.token, [repo('gh/acme/app/img'), repo('ghe/acme/app/img')], two);
+      assert.equal(both.status, 401);
+      assert.equal(gh.calls() + other.calls(), 0);
+    } finally {
+      await two.stop();
+      await other.stop();
+    }
+  });
+
+  test('an App user token whose App is installed elsewhere only: nothing on a private repository of another owner', async () => {
+    const answer = await token('wes', m.tokens.appWesElsewhere.token, repo(APP));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
   });
 });
