@@ -37,7 +37,7 @@ describe('configuration', () => {
     assert.deepEqual(config.users, { htpasswd: null });
     assert.deepEqual(config.acl, []);
     assert.deepEqual(config.forges, [
-      { name: 'gitlab', type: 'gitlab', url: 'https://gitlab.com', prefix: '', serviceToken: null, jobTokens: true, anonymousPull: true, webhookSecret: null, timeout: 5, deletePermission: 'admin', admins: [], jobTokenPushAllowlist: [] },
+      { name: 'gitlab', type: 'gitlab', url: 'https://gitlab.com', prefix: '', serviceToken: null, jobTokens: true, anonymousPull: true, webhookSecret: null, timeout: 5, deletePermission: 'admin', admins: [], installationTokenPush: [], trustUserTokenRole: false, jobTokenPushAllowlist: [] },
     ]);
   });
 
@@ -95,6 +95,9 @@ forges:
     ['forges:\n  - {type: gitlab, url: "https://a", prefix: gl}\n  - {type: github, url: "https://b", prefix: "gl/x"}', 'forges[1].prefix: prefix "gl/x/" overlaps'],
     ['forges:\n  - {type: gitlab, url: "https://a", prefix: a}\n  - {type: gitlab, url: "https://b", prefix: b}', 'forges[1].name: duplicate forge name "gitlab"'],
     ['forges:\n  - {type: gitlab, url: "https://a", serviceToken: "${NOPE}"}', 'forges[0].serviceToken: environment variable NOPE is not set'],
+    ['forges:\n  - {type: github, url: "https://g", installationTokenPush: [acme]}', 'forges[0].installationTokenPush[0]: expected an owner/repo glob'],
+    ['forges:\n  - {type: github, url: "https://g", installationTokenPush: ["acme/app/x"]}', 'forges[0].installationTokenPush[0]: expected an owner/repo glob'],
+    ['forges:\n  - {type: github, url: "https://g", trustUserTokenRole: "yes"}', 'forges[0].trustUserTokenRole'],
     ['server: [', 'invalid YAML'],
     ['a: 1\na: 2', 'invalid YAML'],
     ['- 1', 'expected a mapping of sections'],
