@@ -104,7 +104,9 @@ export const forgeSchema = z.strictObject({
   /** GitHub: logins that may read the catalog besides site admins. */
   admins: z.array(z.string().min(1)).default([]),
   /** GitHub: own repositories (owner/repo globs) where installation tokens (GITHUB_TOKEN) may push. */
-  installationTokenPush: z.array(z.string().regex(/^[^/]+\/[^/]+$/, 'expected an owner/repo glob such as "acme/*"')).default([]),
+  installationTokenPush: z
+    .array(z.string().regex(/^[^/]+\/[^/]+$/, 'expected an owner/repo glob such as "acme/*"'))
+    .default([]),
   /** GitHub: take the user's role as the token's where GitHub does not say what the token may do. */
   trustUserTokenRole: z.boolean().default(false),
   /** GitLab: CI jobs of `source` may push to projects matching `targets` (globs): GitLab has no such feature. */

@@ -75,11 +75,19 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
       return (action) => {
         if (action === '*') return no('star-not-granted', '* is never granted to installation tokens');
         if (action === 'delete') return no('installation', 'installation tokens never delete');
-        if (caller.ownRepository && action === 'pull') return yes('installation-own-repo', `the installation token may reach ${repo.fullName}`);
+        if (caller.ownRepository && action === 'pull') {
+          return yes('installation-own-repo', `the installation token may reach ${repo.fullName}`);
+        }
         // GitHub lists a read-only GITHUB_TOKEN's repositories exactly like a writing one's.
-        if (caller.ownRepository && caller.pushOptIn) return writable(repo, 'installation-push', `installationTokenPush names ${repo.fullName}`);
+        if (caller.ownRepository && caller.pushOptIn) {
+          return writable(repo, 'installation-push', `installationTokenPush names ${repo.fullName}`);
+        }
         if (caller.ownRepository) {
-          return no('installation-pull-only', `installation tokens only pull: GitHub does not say whether this one may write (read-only for fork pull requests, Dependabot, permissions: read), and installationTokenPush does not name ${repo.fullName}`);
+          return no(
+            'installation-pull-only',
+            'installation tokens only pull: GitHub does not say whether this one may write (read-only for fork pull ' +
+              `requests, Dependabot, permissions: read), and installationTokenPush does not name ${repo.fullName}`,
+          );
         }
         if (action === 'pull' && repo.visibility === 'public') return yes('public', `${repo.fullName} is public`);
         return no('installation', `the installation token does not reach ${repo.fullName}`);
@@ -123,7 +131,11 @@ function grantGate(grant: TokenGrant, action: 'pull' | 'push' | 'delete', repo: 
     case 'unknown':
       // Pull needs nothing more than seeing the repository, which GitHub checked for the token.
       if (action === 'pull' || grant.trusted) return null;
-      return no('token-permission-unknown', `GitHub does not say what this token may do on ${repo.fullName} (it reports the user's role): fine-grained tokens only pull unless trustUserTokenRole is set; use a classic token or an OIDC ID token to ${action}`);
+      return no(
+        'token-permission-unknown',
+        `GitHub does not say what this token may do on ${repo.fullName} (it reports the user's role): fine-grained ` +
+          `tokens only pull unless trustUserTokenRole is set; use a classic token or an OIDC ID token to ${action}`,
+      );
   }
 }
 
@@ -137,17 +149,24 @@ function scopeGate(scopes: readonly string[], action: 'pull' | 'push' | 'delete'
 
 // A GitHub App user token holds what its App's installation holds: pull needs contents or
 // packages (read), push contents or packages (write), delete packages (write).
-function appGate(permissions: Extract<TokenGrant, { kind: 'app' }>['permissions'], action: 'pull' | 'push' | 'delete', repo: GitHubRepoFacts): Judgement | null {
+type AppPermissions = Extract<TokenGrant, { kind: 'app' }>['permissions'];
+
+const APP_NEEDS = {
+  pull: { names: ['contents', 'packages'], levels: ['read', 'write', 'admin'], text: 'contents or packages: read' },
+  push: { names: ['contents', 'packages'], levels: ['write', 'admin'], text: 'contents or packages: write' },
+  delete: { names: ['packages'], levels: ['write', 'admin'], text: 'packages: write' },
+} as const;
+
+function appGate(permissions: AppPermissions, action: keyof typeof APP_NEEDS, repo: GitHubRepoFacts): Judgement | null {
   const owner = repo.fullName.split('/')[0];
-  if (permissions === null) return no('app-permission', `the GitHub App behind this token is not installed on ${owner}`);
-  const writes = (level: AppAccess | undefined) => level === 'write' || level === 'admin';
-  const reads = (level: AppAccess | undefined) => level !== undefined;
-  const held =
-    action === 'pull' ? reads(permissions.contents) || reads(permissions.packages) : action === 'push' ? writes(permissions.contents) || writes(permissions.packages) : writes(permissions.packages);
-  if (held) return null;
-  const needs = action === 'pull' ? 'contents or packages: read' : action === 'push' ? 'contents or packages: write' : 'packages: write';
+  if (permissions === null) {
+    return no('app-permission', `the GitHub App behind this token is not installed on ${owner}`);
+  }
+  const needs = APP_NEEDS[action];
+  const levels: readonly (AppAccess | undefined)[] = needs.levels;
+  if (needs.names.some((name) => levels.includes(permissions[name]))) return null;
   const has = `contents: ${permissions.contents ?? 'none'}, packages: ${permissions.packages ?? 'none'}`;
-  return no('app-permission', `the GitHub App behind this token has ${has} on ${owner}; ${action} needs ${needs}`);
+  return no('app-permission', `the GitHub App behind this token has ${has} on ${owner}; ${action} needs ${needs.text}`);
 }
 
 function strongest(p: RepoPermissions): string {

@@ -32,7 +32,10 @@ const userInstallations = z.object({
     z.object({
       account: z.object({ id: z.number() }).nullable(),
       // Unknown permission names and levels are kept out: only these two are read.
-      permissions: z.object({ contents: appAccess.optional().catch(undefined), packages: appAccess.optional().catch(undefined) }),
+      permissions: z.object({
+        contents: appAccess.optional().catch(undefined),
+        packages: appAccess.optional().catch(undefined),
+      }),
     }),
   ),
 });
@@ -111,9 +114,10 @@ export class GitHubApi {
       octokit.rest.apps.listInstallationsForAuthenticatedUser({ per_page: 100, ...request }),
     );
     const { total_count, installations } = this.parse('GET /user/installations', userInstallations, response.data);
-    const accounts = installations.flatMap(({ account, permissions: { contents, packages } }) =>
-      account === null ? [] : [{ accountId: account.id, ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }],
-    );
+    const accounts = installations.flatMap(({ account, permissions: { contents, packages } }) => {
+      if (account === null) return [];
+      return [{ accountId: account.id, ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }];
+    });
     return { accounts, complete: installations.length >= total_count };
   }
 

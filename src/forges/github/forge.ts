@@ -103,8 +103,14 @@ export class GitHubForge implements Forge<GitHubSession> {
       const { user, scopes } = await this.api.authenticatedUser(token);
       const grant = await userTokenGrant(token, scopes, installations);
       const admin = user.site_admin === true || this.config.admins.some((login) => login.toLowerCase() === user.login.toLowerCase());
-      const kind = grant.kind === 'scopes' ? 'github-token' : token.startsWith('ghu_') ? 'github-app-user' : 'github-fine-grained';
-      return { identity: { subject: user.login, kind, source: this.name }, admin, account: `user:${user.login.toLowerCase()}`, caller: { kind: 'user', token, login: user.login, grant } };
+      const app = token.startsWith('ghu_');
+      const kind = grant.kind === 'scopes' ? 'github-token' : app ? 'github-app-user' : 'github-fine-grained';
+      return {
+        identity: { subject: user.login, kind, source: this.name },
+        admin,
+        account: `user:${user.login.toLowerCase()}`,
+        caller: { kind: 'user', token, login: user.login, grant },
+      };
     } catch (error) {
       if (!(error instanceof ForgeRefusal)) throw error;
       // An installation token without its ghs_ prefix (GitHub Enterprise, older tokens).
@@ -149,8 +155,12 @@ export class GitHubForge implements Forge<GitHubSession> {
 
     if (caller?.kind === 'installation') {
       // The repository at this path now, as GitHub says; its own by id, not by a remembered name.
-      const found = await (this.prefetched.take(caller.token, fullName) ?? this.api.repository(owner, repo, caller.token));
-      if (found === null) return judged(denying('no-repository', `no GitHub repository ${fullName} visible to the installation token`), fullName);
+      const lookup = this.prefetched.take(caller.token, fullName) ?? this.api.repository(owner, repo, caller.token);
+      const found = await lookup;
+      if (found === null) {
+        const why = `no GitHub repository ${fullName} visible to the installation token`;
+        return judged(denying('no-repository', why), fullName);
+      }
       const ownRepository = caller.repositories.some((r) => r.id === found.id);
       const pushOptIn = this.installationPush.some((glob) => glob.test(fullName));
       return judged(judgeGitHub({ kind: 'installation', ownRepository, pushOptIn }, facts(found)), fullName);
@@ -168,7 +178,13 @@ export class GitHubForge implements Forge<GitHubSession> {
     const callerFacts: GitHubCallerFacts =
       caller === null
         ? { kind: 'anonymous', anonymousPull: this.config.anonymousPull }
-        : { kind: 'user', login: caller.login, grant: this.tokenGrant(caller.grant, found.owner.id), permissions: permissionsOf(found), deleteNeeds: this.config.deletePermission };
+        : {
+            kind: 'user',
+            login: caller.login,
+            grant: this.tokenGrant(caller.grant, found.owner.id),
+            permissions: permissionsOf(found),
+            deleteNeeds: this.config.deletePermission,
+          };
     return judged(judgeGitHub(callerFacts, facts(found)), fullName);
   }
 
@@ -180,9 +196,12 @@ export class GitHubForge implements Forge<GitHubSession> {
       case 'app': {
         // By account id: an account renamed, and its old login taken by another, is not the same.
         const installation = grant.installations.accounts.find((i) => i.accountId === ownerId);
-        if (installation) return { kind: 'app', permissions: { contents: installation.contents, packages: installation.packages } };
+        if (installation) {
+          return { kind: 'app', permissions: { contents: installation.contents, packages: installation.packages } };
+        }
         // Not among the installations listed: not installed there, unless some were left unlisted.
-        return grant.installations.complete ? { kind: 'app', permissions: null } : { kind: 'unknown', trusted: this.config.trustUserTokenRole };
+        if (grant.installations.complete) return { kind: 'app', permissions: null };
+        return { kind: 'unknown', trusted: this.config.trustUserTokenRole };
       }
       case 'unknown':
         return { kind: 'unknown', trusted: this.config.trustUserTokenRole };
@@ -202,7 +221,11 @@ export class GitHubForge implements Forge<GitHubSession> {
  * header: fail closed); App user tokens (ghu_) by their App's installations; fine-grained
  * PATs, and tokens of no known prefix that carry no scope header, are unknown.
  */
-async function userTokenGrant(token: string, scopes: string[] | null, installations: Promise<AppInstallations | null> | null): Promise<UserTokenGrant> {
+async function userTokenGrant(
+  token: string,
+  scopes: string[] | null,
+  installations: Promise<AppInstallations | null> | null,
+): Promise<UserTokenGrant> {
   if (installations !== null) {
     const listed = await installations;
     return listed === null ? { kind: 'unknown' } : { kind: 'app', installations: listed };
