@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fromClient, granted, requested } from '../support/audit.js';
 import { basic } from '../support/forgegate.js';
 import { describeRun, type CommandResult } from '../support/command.js';
 import { startContainerd, type RunningContainerd } from '../support/containerd.js';
@@ -33,15 +34,21 @@ describe('ctr (containerd 1.6)', () => {
   const ref = (name: string) => `${registry.host}/${name}`;
   const ctr = (args: string[]) => containerd.ctr(args);
   /** `ctr images <verb> --plain-http <auth...> <ref>`: the test registry speaks plain HTTP. */
-  const remote = (verb: 'pull' | 'push', name: string, auth: string[]) => ctr(['images', verb, '--plain-http', ...auth, ref(name)]);
+  const remote = (verb: 'pull' | 'push', name: string, auth: string[]) =>
+    ctr(['images', verb, '--plain-http', ...auth, ref(name)]);
   const explain = (result: CommandResult) =>
     `${describeRun(result)}\nregistry:\n${registry.logs().slice(-2000)}\nforgegate:\n${fg.logs().slice(-3000)}`;
-  const ctrRequestsSince = (mark: number) =>
-    fg.auditLines().slice(mark).filter((l) => l.msg === 'token request' && String(l.userAgent).startsWith('containerd/'));
+  const fromCtr = fromClient('containerd/');
+  const ctrRequestsSince = (mark: number) => fg.auditLines().slice(mark).filter(fromCtr);
 
   before(async () => {
     fg = await startForgegateProcess(CONFIG);
-    registry = await startRegistry({ realm: fg.realm, service: 'registry-e2e', issuer: 'forgegate-e2e', rootCertBundle: fg.certificate });
+    registry = await startRegistry({
+      realm: fg.realm,
+      service: 'registry-e2e',
+      issuer: 'forgegate-e2e',
+      rootCertBundle: fg.certificate,
+    });
     containerd = await startContainerd();
     image = await buildOciImage(undefined, { marker: 'ctr' });
     const seeded = await copy(image.ref, `docker://${ref('alice/base:v1')}`, { creds: `alice:${PASSWORD.alice}` });
@@ -57,7 +64,7 @@ describe('ctr (containerd 1.6)', () => {
     const mark = fg.auditLines().length;
     const pull = await remote('pull', 'alice/base:v1', ['--user', `alice:${PASSWORD.alice}`]);
     assert.equal(pull.code, 0, explain(pull));
-    await fg.waitForAudit((l) => String(l.userAgent).startsWith('containerd/'));
+    await fg.waitForAudit(fromCtr);
     const lines = ctrRequestsSince(mark);
     assert.ok(lines.length > 0);
     for (const line of lines) {
@@ -75,7 +82,7 @@ describe('ctr (containerd 1.6)', () => {
     const mark = fg.auditLines().length;
     const push = await remote('push', 'alice/copy:v1', ['--user', `alice:${PASSWORD.alice}`]);
     assert.equal(push.code, 0, explain(push));
-    await fg.waitForAudit((l) => String(l.userAgent).startsWith('containerd/') && (l.granted as string[]).includes('repository:alice/copy:pull,push'));
+    await fg.waitForAudit((l) => fromCtr(l) && granted(l).includes('repository:alice/copy:pull,push'));
     assert.ok(ctrRequestsSince(mark).every((l) => l.method === 'POST' && l.credential === 'password'));
 
     const info = await inspect(`docker://${ref('alice/copy:v1')}`, { creds: `alice:${PASSWORD.alice}` });
@@ -84,14 +91,16 @@ describe('ctr (containerd 1.6)', () => {
   });
 
   test('ctr pull --refresh sends a forgegate refresh token by POST with grant_type=refresh_token', async () => {
-    const login = await fetch(`${fg.realm}?service=registry-e2e&offline_token=true&client_id=e2e`, { headers: { Authorization: basic('alice', PASSWORD.alice) } });
+    const login = await fetch(`${fg.realm}?service=registry-e2e&offline_token=true&client_id=e2e`, {
+      headers: { Authorization: basic('alice', PASSWORD.alice) },
+    });
     const { refresh_token: refreshToken } = (await login.json()) as { refresh_token?: string };
     assert.ok(refreshToken);
     assert.equal((await ctr(['images', 'rm', ref('alice/copy:v1')])).code, 0);
     const mark = fg.auditLines().length;
     const pull = await remote('pull', 'alice/copy:v1', ['--refresh', refreshToken]);
     assert.equal(pull.code, 0, explain(pull));
-    await fg.waitForAudit((l) => String(l.userAgent).startsWith('containerd/') && l.credential === 'refresh');
+    await fg.waitForAudit((l) => fromCtr(l) && l.credential === 'refresh');
     for (const line of ctrRequestsSince(mark)) {
       assert.equal(line.method, 'POST', JSON.stringify(line));
       assert.equal(line.credential, 'refresh', JSON.stringify(line));
@@ -106,7 +115,7 @@ describe('ctr (containerd 1.6)', () => {
     assert.match(pull.stderr, /failed to fetch oauth token: unexpected status: 401 Unauthorized/, explain(pull));
     // A 401 to the POST makes containerd try GET with Basic auth: one wrong password, two
     // refused token requests (and two failures for the brute-force guard).
-    await fg.waitForAudit((l) => String(l.userAgent).startsWith('containerd/') && l.method === 'GET');
+    await fg.waitForAudit((l) => fromCtr(l) && l.method === 'GET');
     const refused = ctrRequestsSince(mark);
     assert.deepEqual(refused.map((l) => `${l.method} ${l.outcome}`), ['POST unauthorized', 'GET unauthorized']);
   });
@@ -129,7 +138,7 @@ describe('ctr (containerd 1.6)', () => {
     assert.notEqual(push.code, 0, explain(push));
     assert.match(push.stderr, /server message: insufficient_scope: authorization failed/, explain(push));
     const mountSource = /^repository:alice\/(base|copy):pull$/;
-    const asked = ctrRequestsSince(mark).find((l) => (l.requested as string[]).some((scope) => mountSource.test(scope)));
+    const asked = ctrRequestsSince(mark).find((l) => requested(l).some((scope) => mountSource.test(scope)));
     assert.ok(asked, JSON.stringify(ctrRequestsSince(mark)));
     assert.deepEqual(asked.granted, ['repository:ci/app:pull,push'], 'ci is granted nothing in alice/');
     assert.match(registry.logs(), /blobs\/uploads\/\?mount=sha256:[0-9a-f]{64}&from=alice\//);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { denied, fromClient, granted, requested } from '../support/audit.js';
 import { describeRun, type CommandResult } from '../support/command.js';
 import { dockerClis, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
@@ -39,17 +40,27 @@ for (const { path: cli, version } of clis) {
     const docker = (args: string[], input?: string) => engine.docker(args, input);
     const login = (user: keyof typeof PASSWORD, password = PASSWORD[user]) =>
       docker(['login', '--username', user, '--password-stdin', registry.host], `${password}\n`);
-    /** docker's own words and both servers' recent logs. */
+    /** docker's own words and the servers' recent logs. */
     const explain = (result: CommandResult) =>
-      `${describeRun(result)}\nregistry:\n${registry.logs().slice(-2000)}\nforgegate:\n${fg.logs().slice(-3000)}\ndockerd:\n${engine.logs()}`;
-    /** The token requests the engine made (its user agent starts with docker/) after `mark`. */
-    const dockerRequestsSince = (mark: number) =>
-      fg.auditLines().slice(mark).filter((l) => l.msg === 'token request' && String(l.userAgent).startsWith('docker/'));
+      [
+        describeRun(result),
+        `registry:\n${registry.logs().slice(-2000)}`,
+        `forgegate:\n${fg.logs().slice(-3000)}`,
+        `dockerd:\n${engine.logs()}`,
+      ].join('\n');
+    /** The engine's token requests (its User-Agent starts with docker/). */
+    const fromDocker = fromClient('docker/');
+    const dockerRequestsSince = (mark: number) => fg.auditLines().slice(mark).filter(fromDocker);
     let pushedDigest: string;
 
     before(async () => {
       fg = await startForgegateProcess(CONFIG);
-      registry = await startRegistry({ realm: fg.realm, service: 'registry-e2e', issuer: 'forgegate-e2e', rootCertBundle: fg.certificate });
+      registry = await startRegistry({
+        realm: fg.realm,
+        service: 'registry-e2e',
+        issuer: 'forgegate-e2e',
+        rootCertBundle: fg.certificate,
+      });
       engine = await startDockerEngine(cli);
       // The image is made here: one small file, imported as a one-layer image.
       const tar = tarWithOneFile('hello.txt', Buffer.from(`forgegate docker e2e ${cli}\n`));
@@ -73,10 +84,11 @@ for (const { path: cli, version } of clis) {
       const parts = entry.identitytoken.split('.');
       assert.equal(parts.length, 5);
       assert.equal(JSON.parse(Buffer.from(parts[0]!, 'base64url').toString()).typ, 'forgegate-refresh');
-      assert.equal(Buffer.from(entry.auth ?? '', 'base64').toString(), 'alice:', 'docker keeps the name, drops the password');
+      const auth = Buffer.from(entry.auth ?? '', 'base64').toString();
+      assert.equal(auth, 'alice:', 'docker keeps the name, drops the password');
       assert.doesNotMatch(JSON.stringify(await engine.cliConfig()), /alice-pass|YWxpY2UtcGFzcw/);
 
-      const line = await fg.waitForAudit((l) => String(l.userAgent).startsWith('docker/') && l.offline === true);
+      const line = await fg.waitForAudit((l) => fromDocker(l) && l.offline === true);
       assert.equal(line.subject, 'alice');
       assert.equal(line.refreshIssued, true);
       assert.deepEqual(line.requested, [], 'docker login asks for no scope');
@@ -89,7 +101,7 @@ for (const { path: cli, version } of clis) {
       pushedDigest = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1] ?? '';
       assert.ok(pushedDigest, push.stdout);
 
-      await fg.waitForAudit((l) => String(l.userAgent).startsWith('docker/') && (l.granted as string[]).includes('repository:alice/app:pull,push'));
+      await fg.waitForAudit((l) => fromDocker(l) && granted(l).includes('repository:alice/app:pull,push'));
       const used = dockerRequestsSince(mark);
       assert.ok(used.length > 0, fg.logs().slice(-3000));
       for (const line of used) {
@@ -115,10 +127,10 @@ for (const { path: cli, version } of clis) {
       assert.match(push.stderr, /denied: requested access to the resource is denied/, explain(push));
 
       // docker asks for push,pull (in that order) on the target.
-      const asked = dockerRequestsSince(mark).find((l) => (l.requested as string[]).includes('repository:bob/app:push,pull'));
+      const asked = dockerRequestsSince(mark).find((l) => requested(l).includes('repository:bob/app:push,pull'));
       assert.ok(asked, fg.logs().slice(-3000));
       assert.deepEqual(asked.granted, [], 'alice may neither pull nor push bob/app');
-      assert.ok((asked.denied as string[]).some((reason) => reason.startsWith('bob/app: ')), JSON.stringify(asked.denied));
+      assert.ok(denied(asked).some((reason) => reason.startsWith('bob/app: ')), JSON.stringify(asked.denied));
     });
 
     test('a push to another repository of the account mounts the layer across repositories', async () => {
@@ -128,7 +140,7 @@ for (const { path: cli, version } of clis) {
       assert.equal(push.code, 0, explain(push));
       assert.match(push.stdout, /Mounted from alice\/app/, explain(push));
       // The engine asks for the source repository's pull beside the target's push.
-      const asked = dockerRequestsSince(mark).find((l) => (l.requested as string[]).includes('repository:alice/app:pull'));
+      const asked = dockerRequestsSince(mark).find((l) => requested(l).includes('repository:alice/app:pull'));
       assert.ok(asked, JSON.stringify(dockerRequestsSince(mark)));
       assert.deepEqual(asked.granted, ['repository:alice/other:pull,push', 'repository:alice/app:pull']);
     });
@@ -154,10 +166,11 @@ for (const { path: cli, version } of clis) {
       // and docker uploads the layer instead.
       const lines = dockerRequestsSince(mark);
       const mountSource = /^repository:alice\/(app|other):pull$/;
-      assert.ok(lines.some((l) => (l.requested as string[]).some((scope) => mountSource.test(scope))), JSON.stringify(lines));
+      const triedMount = lines.some((l) => requested(l).some((scope) => mountSource.test(scope)));
+      assert.ok(triedMount, JSON.stringify(lines));
       for (const line of lines) {
         assert.equal(line.subject, 'ci', JSON.stringify(line));
-        assert.ok(!(line.granted as string[]).some((scope) => scope.includes('alice/')), JSON.stringify(line));
+        assert.ok(!granted(line).some((scope) => scope.includes('alice/')), JSON.stringify(line));
       }
     });
 

@@ -47,7 +47,10 @@ export function dockerClis(): { path: string; version: string }[] {
     const target = realpathSync(path);
     if (!byTarget.has(target)) byTarget.set(target, path);
   }
-  return [...byTarget.values()].map((path) => ({ path, version: execFileSync(path, ['--version'], { encoding: 'utf8' }).trim() }));
+  return [...byTarget.values()].map((path) => ({
+    path,
+    version: execFileSync(path, ['--version'], { encoding: 'utf8' }).trim(),
+  }));
 }
 
 export async function startDockerEngine(cli = 'docker'): Promise<DockerEngine> {
