@@ -8,7 +8,7 @@
 #   docker run -v ./forgegate.yaml:/config/forgegate.yaml:ro -v forgegate-keys:/data/keys -p 5001:5001 forgegate
 
 # Build: the TypeScript compiler and dev dependencies stay in this stage.
-FROM node:20.18.1-bookworm-slim AS build
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -17,7 +17,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 # Runtime: node, the compiled program and production dependencies only.
-FROM node:20.18.1-bookworm-slim
+FROM node:24.21.0-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json ./

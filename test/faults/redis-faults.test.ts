@@ -69,6 +69,9 @@ async function keysInRedis(): Promise<number> {
 }
 
 test('Redis killed, restarted empty, paused and resumed: the same grants throughout, Redis used again after', async () => {
+  // Healthy means connected: a command sent while the first connection is still being made
+  // fails at once (no offline queue), and the entries of that request would stay in process.
+  await until('forgegate connects to Redis', () => fg.runtime.redis?.status === 'up');
   const warm = freshCaller();
   await grants(warm, 'healthy, cold');
   await grants(warm, 'healthy, warm');

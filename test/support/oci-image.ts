@@ -58,7 +58,7 @@ export async function buildOciImage(dir?: string, options: { marker?: string } =
 }
 
 /** A POSIX ustar archive holding one regular file, then the two zero blocks that end it. */
-function tarWithOneFile(name: string, content: Buffer): Buffer {
+export function tarWithOneFile(name: string, content: Buffer): Buffer {
   const header = Buffer.alloc(BLOCK);
   const put = (offset: number, length: number, value: string) => header.write(value, offset, length, 'ascii');
   const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, '0') + '\0';

@@ -95,11 +95,11 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
 });
 
 describe('Dockerfile', () => {
-  test('multi-stage, pinned Node 20 base, non-root, HEALTHCHECK on /healthz, keys as a volume, graceful stop', async () => {
+  test('multi-stage, pinned Node 24 (LTS) base, non-root, HEALTHCHECK on /healthz, keys as a volume, graceful stop', async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
     const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!);
     assert.ok(froms.length >= 2, 'a build stage and a runtime stage');
-    for (const image of froms) assert.match(image, /^node:20\.\d+\.\d+-[a-z-]+$/, `${image} is pinned`);
+    for (const image of froms) assert.match(image, /^node:24\.\d+\.\d+-[a-z-]+$/, `${image} is pinned`);
     assert.match(dockerfile, /^USER node$/m);
     assert.match(dockerfile, /^HEALTHCHECK .*\n.*\/healthz/m);
     assert.match(dockerfile, /^VOLUME \["\/data\/keys"\]$/m);
