@@ -103,6 +103,8 @@ export const forgeSchema = z.strictObject({
   deletePermission: z.enum(['admin', 'maintain']).default('admin'),
   /** GitHub: logins that may read the catalog besides site admins. */
   admins: z.array(z.string().min(1)).default([]),
+  /** GitLab: while a project's protection rules cannot be read, decide without them, or refuse push and delete. */
+  protectedRepositories: z.enum(['best-effort', 'strict']).default('best-effort'),
   /** GitLab: CI jobs of `source` may push to projects matching `targets` (globs): GitLab has no such feature. */
   jobTokenPushAllowlist: z
     .array(z.strictObject({ source: z.string().min(1), targets: z.array(z.string().min(1)).min(1) }))
