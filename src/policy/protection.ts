@@ -92,7 +92,7 @@ export function unreadableText(cause: UnreadableCause, project?: string): string
     case 'forbidden':
       return `the serviceToken may not list them (it needs Maintainer on ${on}, or admin)`;
     case 'no-api':
-      return 'GitLab has no API for them (it needs GitLab 17.9 or later)';
+      return 'GitLab has no API for them before 17.9';
     case 'not-visible':
       return `the serviceToken cannot see ${on}`;
     case 'too-many':

@@ -266,6 +266,12 @@ export class FakeGitLab extends FakeServer {
     return rule;
   }
 
+  /** The live rules of `project`. */
+  protectionRules(project: string): GitLabProtectionRule[] {
+    const id = this.#requireProject(project).id;
+    return this.#protectionRules.filter((rule) => rule.project_id === id);
+  }
+
   removeProtectionRule(rule: GitLabProtectionRule): void {
     const index = this.#protectionRules.indexOf(rule);
     if (index >= 0) this.#protectionRules.splice(index, 1);
