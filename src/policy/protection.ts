@@ -109,7 +109,7 @@ export function protect(base: Judge, imagePath: string, project: string, facts: 
     if (caller.kind === 'admin') return null;
     if (facts.kind === 'unreadable') {
       if (mode === 'best-effort') return null;
-      const because = `the protection rules of ${project} cannot be read (${unreadableText(facts.cause, project)}) and protectedRepositories is strict`;
+      const because = `the protection rules of ${project} cannot be read: ${unreadableText(facts.cause, project)}; protectedRepositories is strict`;
       return { granted: false, rule: 'protection-unreadable', because };
     }
     const demand = demandOn(facts.rules, imagePath, action);

@@ -302,7 +302,7 @@ describe('3. rules that cannot be read: best-effort and strict', () => {
       action: 'push',
       granted: false,
       rule: 'protection-unreadable',
-      reason: 'push denied: the protection rules of acme/app cannot be read (the forge has no serviceToken and listing them needs Maintainer) and protectedRepositories is strict',
+      reason: 'push denied: the protection rules of acme/app cannot be read: the forge has no serviceToken and listing them needs Maintainer; protectedRepositories is strict',
     });
     assert.deepEqual(await ask('Developer', 'job token', 'acme/app/release', fgNoServiceStrict), ['pull']);
     assert.deepEqual(await ask('Owner', 'PAT', 'acme/app/release', fgNoServiceStrict), ['pull', 'push', 'delete'], 'an Owner reads them itself');
@@ -315,7 +315,7 @@ describe('3. rules that cannot be read: best-effort and strict', () => {
     assert.deepEqual(await ask('Developer', 'registry token', 'acme/app/release', fg), ['pull', 'push']);
     assert.deepEqual(await ask('Developer', 'registry token', 'acme/app/release', fgStrict), ['pull']);
     const reason = (await explain('Maintainer', 'PAT', 'acme/app/release', fgStrict)).delete!.reason;
-    assert.equal(reason, 'delete denied: the protection rules of acme/app cannot be read (GitLab has no API for them before 17.9) and protectedRepositories is strict');
+    assert.equal(reason, 'delete denied: the protection rules of acme/app cannot be read: GitLab has no API for them before 17.9; protectedRepositories is strict');
     for (const on of [fg, fgStrict]) {
       const page = await statusPage(on);
       assert.match(page, /protection rules could not be read \d+ time\(s\), last at [0-9T:-]+Z: GitLab has no API for them before 17\.9/);
