@@ -124,7 +124,7 @@ function globMatches(pattern: string, text: string): boolean {
   return t[0] === p[0] && globMatches(p.slice(1), t.slice(1));
 }
 
-/** What the permission matrix grants before any rule (forges.md section 2). */
+/** What the permission matrix grants before any rule. */
 function beforeRules(role: Role, credential: Credential): string[] {
   if (credential === 'job token') return ['pull', 'push', 'delete']; // its own project, whatever the role
   if (credential === 'registry token') return ['pull', 'push']; // write_registry never deletes

@@ -76,7 +76,7 @@ export function gitlabAllows(caller: GlCaller, p: GlProject): { explicit: Set<Ex
   return { explicit: allowed, star };
 }
 
-// ---- GitLab's protected container repositories (forges.md, "Protected container repositories")
+// ---- GitLab's protected container repositories (docs/gitlab.md, "Protected container repositories")
 
 export type GlProtectionLevel = 'maintainer' | 'owner' | 'admin';
 export interface GlRule {

@@ -107,7 +107,7 @@ describe('GitLab matrix against forges.md', () => {
   });
 });
 
-describe('GitLab protected container repositories against forges.md', () => {
+describe('GitLab protected container repositories against the documented rules', () => {
   const level = fc.constantFrom('maintainer' as const, 'owner' as const, 'admin' as const, null);
   // Patterns and images over a small alphabet, so that rules match often and at every depth.
   const segment = fc.constantFrom('group', 'proj', 'app', 'App', 'rel', 'release-1', 'x');
@@ -131,7 +131,7 @@ describe('GitLab protected container repositories against forges.md', () => {
         const judge = protect(base, path, 'group/proj', facts, who, strict ? 'strict' : 'best-effort');
         const holds = gitlabProtected(gitlabAllows(caller, project), path, list, admin ? { admin: true } : { admin: false, role }, strict);
         const expected = expectedGrant(actions, holds);
-        assert.deepEqual(granted(judge, actions), expected, 'granted differs from forges.md with protection rules');
+        assert.deepEqual(granted(judge, actions), expected, 'granted differs from the documented rules');
         const replayed = replay(JSON.parse(JSON.stringify(judgeAll(judge))));
         assert.deepEqual(granted(replayed, actions), expected, 'a replayed (cached) judgement grants differently');
       }),
