@@ -342,6 +342,28 @@ describe('3. rules that cannot be read: best-effort and strict', () => {
   });
 });
 
+describe('3b. GitLab failing on the rules fails closed', () => {
+  const RULES = 'GET /projects/:id/registry/protection/repository/rules';
+
+  test('a 5xx or a timeout: 503 naming the forge, never a grant', async () => {
+    for (const injection of [{ kind: 'status' as const, status: 500 }, { kind: 'malformed' as const }]) {
+      fake.inject({ endpoint: RULES, ...injection });
+      const { username, password } = m.credentials.PAT.Developer;
+      const answer = await token(username, password, repo('acme/app/release'));
+      assert.equal(answer.status, 503, JSON.stringify(answer.body));
+      assert.match(answer.body.errors[0].message, /^GitLab "gitlab" /);
+      fake.clearInjections();
+    }
+  });
+
+  test("a 401 on a Maintainer's own token: 401, as on any of its calls", async () => {
+    fake.inject({ endpoint: RULES, kind: 'status', status: 401 });
+    const { username, password } = m.credentials.PAT.Maintainer;
+    const answer = await token(username, password, repo('acme/app/release'));
+    assert.equal(answer.status, 401, JSON.stringify(answer.body));
+  });
+});
+
 // ---- 4. caching -------------------------------------------------------------------------------
 
 describe('4. rules are project facts, cached for cache.decisionTtl', () => {

@@ -1,5 +1,6 @@
 import { SingleFlight } from '../../cache/single-flight.js';
 import type { ForgeConfig } from '../../config/schema.js';
+import { AuthenticationFailed } from '../../errors.js';
 import type { Judge } from '../../policy/grant.js';
 import {
   grantsWrites,
@@ -96,7 +97,11 @@ export class ProtectionRules {
 
   private async fetch(project: ProtectedProject, key: string, ownToken: string | null): Promise<Stored> {
     if (ownToken !== null) {
-      const own = await this.ask(project, ownToken);
+      const own = await this.ask(project, ownToken).catch((error: unknown) => {
+        // The caller's token stopped working between two calls (revoked, user blocked).
+        if (error instanceof ForgeRefusal && error.httpStatus === 401) throw new AuthenticationFailed('invalid username or token', `GitLab refused the token on ${error.endpoint} (HTTP 401)`);
+        throw error;
+      });
       // What the caller's own token could not read says nothing of what the service token may.
       if (own.kind === 'rules' || own.cause === 'no-api' || own.cause === 'too-many') return this.keep(key, own);
     }
