@@ -201,7 +201,9 @@ export class CachedForge implements Forge<CachedSession> {
         const cached = await this.cache.get<T>(key(project, fact));
         return cached?.fresh ? { value: cached.value, ageSeconds: cached.ageMs / 1000 } : undefined;
       },
-      set: (project, fact, value) => this.cache.set(key(project, fact), value, this.policy.decisionTtl, 0, [this.projectIndex(project)]),
+      set: (project, fact, value) => {
+        this.cache.set(key(project, fact), value, this.policy.decisionTtl, 0, [this.projectIndex(project)]);
+      },
     };
   }
 

@@ -84,6 +84,7 @@ async function checkForge(forge: ForgeConfig): Promise<void> {
 // (best-effort) or writes are refused (strict). Worth knowing, never a failed check.
 async function checkProtectionRules(forge: ForgeConfig): Promise<void> {
   const where = `forge ${forge.name}`;
+  const otherwise = consequence(forge.protectedRepositories);
   for (const notice of protectionNotices(forge)) note(`${where}: ${notice}`);
   if (forge.serviceToken === null) return;
   const api = new GitLabApi(forge.name, forge.url, forge.timeout);
@@ -91,12 +92,16 @@ async function checkProtectionRules(forge: ForgeConfig): Promise<void> {
     const version = await api.version(forge.serviceToken);
     const [major = 0, minor = 0] = version.split(/[.-]/).map(Number);
     if (major < 17 || (major === 17 && minor < 9)) {
-      note(`${where}: GitLab ${version} has no API for protection rules (17.9 or later): ${consequence(forge.protectedRepositories)}`);
+      note(`${where}: GitLab ${version} has no API for protection rules (17.9 or later): ${otherwise}`);
       return;
     }
     const user = await api.currentUser(forge.serviceToken);
-    if (user.is_admin === true) ok(`${where}: GitLab ${version}; the serviceToken (an admin) reads the protection rules of every project`);
-    else note(`${where}: GitLab ${version}; the serviceToken reads protection rules only where ${user.username} is Maintainer or above; elsewhere, for callers below Maintainer, ${consequence(forge.protectedRepositories)}`);
+    if (user.is_admin === true) {
+      ok(`${where}: GitLab ${version}; the serviceToken (an admin) reads the protection rules of every project`);
+    } else {
+      const only = `the serviceToken reads protection rules only where ${user.username} is Maintainer or above`;
+      note(`${where}: GitLab ${version}; ${only}; elsewhere, for callers below Maintainer, ${otherwise}`);
+    }
   } catch (error) {
     const why = error instanceof ForgeRefusal ? `HTTP ${error.httpStatus}` : (error as Error).message;
     note(`${where}: could not tell whether protection rules can be read (${why})`);

@@ -31,7 +31,9 @@ export type UnreadableCause =
   | 'too-many';
 
 /** What is known of one project's rules. */
-export type ProtectionFacts = { kind: 'rules'; rules: readonly ProtectionRule[] } | { kind: 'unreadable'; cause: UnreadableCause };
+export type ProtectionFacts =
+  | { kind: 'rules'; rules: readonly ProtectionRule[] }
+  | { kind: 'unreadable'; cause: UnreadableCause };
 
 /** `best-effort`: decide without unreadable rules; `strict`: refuse push and delete while they are. */
 export type ProtectionMode = 'best-effort' | 'strict';
@@ -44,8 +46,19 @@ export type ProtectedCaller =
   | { kind: 'unknown'; why: string };
 
 export const LEVEL_OF: Record<ProtectionLevel, number> = { maintainer: 40, owner: 50, admin: 60 };
-const LEVEL_NAME: Record<ProtectionLevel, string> = { maintainer: 'Maintainer', owner: 'Owner', admin: 'an instance admin' };
-const ROLE_NAME: Record<number, string> = { 10: 'Guest', 15: 'Planner', 20: 'Reporter', 30: 'Developer', 40: 'Maintainer', 50: 'Owner' };
+const LEVEL_NAME: Record<ProtectionLevel, string> = {
+  maintainer: 'Maintainer',
+  owner: 'Owner',
+  admin: 'an instance admin',
+};
+const ROLE_NAME: Record<number, string> = {
+  10: 'Guest',
+  15: 'Planner',
+  20: 'Reporter',
+  30: 'Developer',
+  40: 'Maintainer',
+  50: 'Owner',
+};
 
 /** The rule demanding the most for `action` on `imagePath`, or null when no rule restricts it. */
 export interface Demand {
@@ -62,7 +75,11 @@ export function patternMatches(pattern: string, imagePath: string): boolean {
   return new RegExp(`^${source}$`, 'is').test(imagePath);
 }
 
-export function demandOn(rules: readonly ProtectionRule[], imagePath: string, action: 'push' | 'delete'): Demand | null {
+export function demandOn(
+  rules: readonly ProtectionRule[],
+  imagePath: string,
+  action: 'push' | 'delete',
+): Demand | null {
   let strictest: Demand | null = null;
   for (const rule of rules) {
     const level = rule[action];
@@ -81,7 +98,9 @@ export function grantsWrites(judge: Judge): boolean {
 export function needsRole(judge: Judge, facts: ProtectionFacts, imagePath: string): boolean {
   if (facts.kind !== 'rules') return false;
   const granted = (action: 'push' | 'delete') => judge(action).granted || judge('*').granted;
-  return (['push', 'delete'] as const).some((action) => granted(action) && demandOn(facts.rules, imagePath, action) !== null);
+  return (['push', 'delete'] as const).some(
+    (action) => granted(action) && demandOn(facts.rules, imagePath, action) !== null,
+  );
 }
 
 export function unreadableText(cause: UnreadableCause, project?: string): string {
@@ -104,20 +123,29 @@ export function unreadableText(cause: UnreadableCause, project?: string): string
  * The judge with the project's protection rules applied to `imagePath` (the full path, prefix
  * stripped). `project` only names the project in reasons.
  */
-export function protect(base: Judge, imagePath: string, project: string, facts: ProtectionFacts, caller: ProtectedCaller, mode: ProtectionMode): Judge {
+export function protect(
+  base: Judge,
+  imagePath: string,
+  project: string,
+  facts: ProtectionFacts,
+  caller: ProtectedCaller,
+  mode: ProtectionMode,
+): Judge {
   const objection = (action: 'push' | 'delete', granted: Judgement): Judgement | null => {
     if (caller.kind === 'admin') return null;
     if (facts.kind === 'unreadable') {
       if (mode === 'best-effort') return null;
-      const because = `the protection rules of ${project} cannot be read: ${unreadableText(facts.cause, project)}; protectedRepositories is strict`;
+      const why = unreadableText(facts.cause, project);
+      const because = `the protection rules of ${project} cannot be read: ${why}; protectedRepositories is strict`;
       return { granted: false, rule: 'protection-unreadable', because };
     }
     const demand = demandOn(facts.rules, imagePath, action);
     if (demand === null) return null;
     const required = `${demand.pattern} is protected: ${LEVEL_NAME[demand.level]} required`;
-    if (caller.kind === 'unknown') return { granted: false, rule: 'protected', because: `${required}, and ${caller.why}` };
+    const refused = (because: string): Judgement => ({ granted: false, rule: 'protected', because });
+    if (caller.kind === 'unknown') return refused(`${required}, and ${caller.why}`);
     const standing = `${caller.as} ${roleText(caller.level)}`;
-    if (demand.level === 'admin' || caller.level < LEVEL_OF[demand.level]) return { granted: false, rule: 'protected', because: `${required}, ${standing}` };
+    if (demand.level === 'admin' || caller.level < LEVEL_OF[demand.level]) return refused(`${required}, ${standing}`);
     return { ...granted, because: `${granted.because}; ${required}, ${standing}` };
   };
   return (action: Action): Judgement => {

@@ -39,7 +39,13 @@ const USER_TOKEN_ENDPOINTS = ['GET /personal_access_tokens/self', 'GET /user', '
 const RULES = 'GET /projects/:id/registry/protection/repository/rules';
 const EXPECTED: Record<keyof typeof TOKENS, { endpoints: string[]; headers: string[] }> = {
   service: {
-    endpoints: ['GET /projects/:id', 'GET /projects/:id/members/all/:user_id', 'GET /projects/:id/job_token_scope/allowlist', 'GET /users/:id', RULES],
+    endpoints: [
+      'GET /projects/:id',
+      'GET /projects/:id/members/all/:user_id',
+      'GET /projects/:id/job_token_scope/allowlist',
+      'GET /users/:id',
+      RULES,
+    ],
     headers: ['authorization', 'private-token'],
   },
   dev: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
@@ -287,7 +293,7 @@ forges:
     assert.ok(!run.stdout.includes(TOKENS.rep) && !run.stderr.includes(TOKENS.rep), 'the token is never echoed');
   });
 
-  test('a protected repository: the registry refuses a Developer\'s push and takes a Maintainer\'s; explain and the status page name the rule', async () => {
+  test('a protected repository: a Developer\'s push refused, a Maintainer\'s taken; explain says why', async () => {
     const denial = 'push denied: group/shipped/release* is protected: Maintainer required, you are Developer';
     const refused = await copy(images.release.ref, ref('group/shipped/release:v1'), { creds: creds(TOKENS.dev) });
     assert.notEqual(refused.code, 0, 'a Developer must not push a protected image');
@@ -307,8 +313,10 @@ forges:
     const other = await copy(images.release.ref, ref('group/shipped/nightly:v1'), { creds: creds(TOKENS.dev) });
     assert.equal(other.code, 0, explain(other));
 
+    const image = 'group/shipped/release';
+    const scope = `repository:${image}:push`;
     const cli = await forgegateCli(
-      ['explain', '--config', join(fg.dir, 'forgegate.yaml'), '--user', 'dev', '--scope', 'repository:group/shipped/release:push'],
+      ['explain', '--config', join(fg.dir, 'forgegate.yaml'), '--user', 'dev', '--scope', scope],
       `${TOKENS.dev}\n`,
       await makeTempDir('explain-protected'),
     );
@@ -317,7 +325,7 @@ forges:
     const page = await fetch(`${fg.url}/explain`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username: 'dev', password: TOKENS.dev, image: `${registry.host}/group/shipped/release:v1` }),
+      body: JSON.stringify({ username: 'dev', password: TOKENS.dev, image: `${registry.host}/${image}:v1` }),
     });
     const body = (await page.json()) as { verdicts: { action: string; reason: string }[] };
     assert.equal(page.status, 200, JSON.stringify(body));
@@ -349,7 +357,15 @@ forges:
     assert.deepEqual(problems, [], [...new Set(problems)].join('\n'));
     // Every scenario reached GitLab the way forges.md describes.
     const used = new Set(requests.flatMap((r) => presented(r.headers).map((s) => `${owner.get(s.value)} ${r.endpoint}`)));
-    for (const expected of ['job GET /job', 'service GET /projects/:id/job_token_scope/allowlist', 'service GET /projects/:id/members/all/:user_id', 'revoked GET /personal_access_tokens/self', `maint ${RULES}`, `service ${RULES}`]) {
+    const scenarios = [
+      'job GET /job',
+      'service GET /projects/:id/job_token_scope/allowlist',
+      'service GET /projects/:id/members/all/:user_id',
+      'revoked GET /personal_access_tokens/self',
+      `maint ${RULES}`,
+      `service ${RULES}`,
+    ];
+    for (const expected of scenarios) {
       assert.ok(used.has(expected), `expected ${expected}; saw ${[...used].join(', ')}`);
     }
   });
@@ -367,12 +383,13 @@ forges:
       assert.equal(await digestOf('group/proj/registry-only:v1', TOKENS.rep), images.v2.manifestDigest);
       const removed = await deleteImage(ref('group/proj/registry-only:v1'), { creds: registryOnly });
       assert.notEqual(removed.code, 0, 'GitLab never lets a write_registry token delete');
+      const expected = [...USER_TOKEN_ENDPOINTS, 'GET /users/:id', 'GET /projects/:id/members/all/:user_id', RULES];
       const unexpected = gitlab
         .requests()
         .slice(seen)
-        .filter((r) => !['GET /personal_access_tokens/self', 'GET /user', 'GET /users/:id', 'GET /projects/:id', 'GET /projects/:id/members/all/:user_id', RULES].includes(r.endpoint))
+        .filter((r) => !expected.includes(r.endpoint))
         .map((r) => `${r.method} ${r.url}`);
-      assert.deepEqual(unexpected, [], 'only the endpoints of forges.md section 2 (and GET /users/:id)');
+      assert.deepEqual(unexpected, [], 'only the endpoints of forges.md section 2, GET /users/:id and the rules');
     },
   );
 

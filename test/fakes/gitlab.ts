@@ -254,7 +254,9 @@ export class FakeGitLab extends FakeServer {
     if (!init.pattern.toLowerCase().startsWith(target.path_with_namespace.toLowerCase())) {
       throw new Error(`pattern ${init.pattern} does not start with ${target.path_with_namespace}`);
     }
-    if ((init.push ?? null) === null && (init.delete ?? null) === null) throw new Error('a rule needs a level for push or delete');
+    if ((init.push ?? null) === null && (init.delete ?? null) === null) {
+      throw new Error('a rule needs a level for push or delete');
+    }
     const rule: GitLabProtectionRule = {
       id: this.#id(),
       project_id: target.id,
@@ -419,7 +421,12 @@ export class FakeGitLab extends FakeServer {
     if (!auth.caller) return UNAUTHORIZED;
     return {
       status: 200,
-      body: { version: this.version, revision: '0123abcd', kas: { enabled: false, externalUrl: null, version: null }, enterprise: false },
+      body: {
+        version: this.version,
+        revision: '0123abcd',
+        kas: { enabled: false, externalUrl: null, version: null },
+        enterprise: false,
+      },
     };
   }
 

@@ -322,7 +322,8 @@ describe('4. TTLs end every cached answer', () => {
     await sleep(1100);
     gl.resetCalls();
     await ask();
-    assert.deepEqual(callsOf(gl), { ...GITLAB_ROUND_KNOWN, ...GITLAB_RULES }, 'asked anew, not served from the in-process level or Redis');
+    const anew = { ...GITLAB_ROUND_KNOWN, ...GITLAB_RULES };
+    assert.deepEqual(callsOf(gl), anew, 'asked anew, not served from the in-process level or Redis');
     assert.deepEqual(cacheField(fg), ['miss', 'hit', 'miss']);
   });
 

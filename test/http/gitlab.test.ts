@@ -681,7 +681,7 @@ describe('9. GitLab calls per request (no cache yet)', () => {
     );
   });
 
-  test('a job token on its own project: GET /job, and the project\'s protection rules through the service token', async () => {
+  test('a job token on its own project: GET /job, and its project\'s protection rules (service token)', async () => {
     fake.resetCalls();
     const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/ci/app'));
     assert.deepEqual(answer.access, granted('group/ci/app', 'pull', 'push', 'delete'));

@@ -292,7 +292,15 @@ describe('POST /hooks/gitlab', () => {
     const steps: [string, () => void, string[], Record<string, number>][] = [
       ['user_remove_from_team', () => gl.removeMember('g/app', lab.users.alice!.id), [], GITLAB_ROUND],
       ['user_add_to_team', () => gl.addMember('g/app', lab.users.alice!.id, ACCESS.reporter), ['pull'], GITLAB_ROUND],
-      ['user_update_for_team', () => (gl.removeMember('g/app', lab.users.alice!.id), gl.addMember('g/app', lab.users.alice!.id, ACCESS.maintainer)), ['pull', 'push'], GITLAB_ROUND_RULES],
+      [
+        'user_update_for_team',
+        () => {
+          gl.removeMember('g/app', lab.users.alice!.id);
+          gl.addMember('g/app', lab.users.alice!.id, ACCESS.maintainer);
+        },
+        ['pull', 'push'],
+        GITLAB_ROUND_RULES,
+      ],
     ];
     for (const [event, change, expected, round] of steps) {
       change();

@@ -114,7 +114,10 @@ export function gitlabProtected(
   const allowed = (action: 'push' | 'delete'): boolean => {
     if (rules === null) return !strict;
     // "a caller needs every matching rule's minimum"
-    return rules.every((rule) => rule[action] === null || !glRuleMatches(rule.pattern, image) || who.role >= GL_MINIMUM[rule[action]!]);
+    return rules.every((rule) => {
+      const minimum = rule[action];
+      return minimum === null || !glRuleMatches(rule.pattern, image) || who.role >= GL_MINIMUM[minimum];
+    });
   };
   const explicit = new Set([...holds.explicit].filter((a) => a === 'pull' || allowed(a)));
   // `*` stands for pull, push and delete: held only while every write it covers is.

@@ -146,14 +146,19 @@ export class GitLabApi {
    * GET /projects/:id/registry/protection/repository/rules, every page (Maintainer+ may list).
    * Refusals (403, 404) come back as ForgeRefusal: what they mean is protection.ts's to say.
    */
-  async protectionRules(projectId: number | string, auth: Auth, maxPages: number): Promise<{ rules: ProtectionRulesJson; complete: boolean }> {
+  async protectionRules(
+    projectId: number | string,
+    auth: Auth,
+    maxPages: number,
+  ): Promise<{ rules: ProtectionRulesJson; complete: boolean }> {
     const rules: ProtectionRulesJson = [];
     const endpoint = 'GET /projects/:id/registry/protection/repository/rules';
     const path = `projects/${encodeURIComponent(String(projectId))}/registry/protection/repository/rules`;
     for (let page = 1; page <= maxPages; page++) {
       // gitbeaker has no method for this API: its requester, with the client's auth and timeouts.
       const requester = new Projects(this.options(auth)).requester;
-      const { body, next } = await this.call(endpoint, z.object({ body: protectionRules, next: z.string() }), async () => {
+      const shape = z.object({ body: protectionRules, next: z.string() });
+      const { body, next } = await this.call(endpoint, shape, async () => {
         const response = await requester.get(path, { searchParams: { per_page: 100, page } });
         return { body: response.body, next: response.headers['x-next-page'] ?? '' };
       });
@@ -165,7 +170,8 @@ export class GitLabApi {
 
   /** GET /metadata: the instance's version (any authenticated token). */
   async version(token: string): Promise<string> {
-    return (await this.call('GET /metadata', metadata, () => new Metadata(this.options({ bearer: token })).show())).version;
+    const show = () => new Metadata(this.options({ bearer: token })).show();
+    return (await this.call('GET /metadata', metadata, show)).version;
   }
 
   // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate

@@ -112,14 +112,27 @@ export class GitLabForge implements Forge<GitLabSession> {
     return (await this.unexpected(this.protection.guard(judge, path.toLowerCase(), target, reader))).judge;
   }
 
-  private async guarded(base: Judge, imagePath: string, project: ProtectedProject, reader: RuleReader): Promise<ForgeJudgement> {
+  private async guarded(
+    base: Judge,
+    imagePath: string,
+    project: ProtectedProject,
+    reader: RuleReader,
+  ): Promise<ForgeJudgement> {
     const { judge, maxAge } = await this.protection.guard(base, imagePath, project, reader);
     return maxAge === undefined ? judged(judge, project.path) : { ...judged(judge, project.path), maxAge };
   }
 
   /** How a caller reads rules and shows its role. A job is judged on its user's role (as GitLab does). */
-  private ruleReader(caller: GitLabCaller | null, facts: GitLabCallerFacts, project: GitLabProjectJson, auth: Auth): RuleReader {
-    if (caller === null || facts.kind === 'anonymous') return { admin: false, ownToken: null, role: async () => ({ kind: 'unknown', why: 'anonymous callers have no role' }) };
+  private ruleReader(
+    caller: GitLabCaller | null,
+    facts: GitLabCallerFacts,
+    project: GitLabProjectJson,
+    auth: Auth,
+  ): RuleReader {
+    if (caller === null || facts.kind === 'anonymous') {
+      const role = async (): Promise<ProtectedCaller> => ({ kind: 'unknown', why: 'anonymous callers have no role' });
+      return { admin: false, ownToken: null, role };
+    }
     if (caller.kind === 'job') return this.jobReader(caller, project.id, facts.role);
     const mayList = auth !== null && auth.bearer === caller.token && effectiveRole(project) >= MAINTAINER;
     const role: ProtectedCaller = { kind: 'member', level: facts.kind === 'user' ? facts.role : 0, as: 'you are' };
@@ -130,15 +143,16 @@ export class GitLabForge implements Forge<GitLabSession> {
   // the service token's members/all. Unknown: the rule refuses, saying why.
   private jobReader(caller: Extract<GitLabCaller, { kind: 'job' }>, projectId: number, known: number): RuleReader {
     const as = `the job's user ${caller.username} is`;
+    const whose = `the role of the job's user ${caller.username}`;
     const role = async (): Promise<ProtectedCaller> => {
       if (known > 0) return { kind: 'member', level: known, as };
       const service = this.config.serviceToken;
-      if (service === null) return { kind: 'unknown', why: `the role of the job's user ${caller.username} cannot be looked up without a serviceToken` };
+      if (service === null) return { kind: 'unknown', why: `${whose} cannot be looked up without a serviceToken` };
       try {
         return { kind: 'member', level: await this.api.memberLevel(projectId, caller.userId, service), as };
       } catch (error) {
         if (!(error instanceof ForgeRefusal)) throw error;
-        return { kind: 'unknown', why: `the role of the job's user ${caller.username} could not be looked up (HTTP ${error.httpStatus})` };
+        return { kind: 'unknown', why: `${whose} could not be looked up (HTTP ${error.httpStatus})` };
       }
     };
     return { admin: false, ownToken: null, role };
@@ -176,8 +190,16 @@ export class GitLabForge implements Forge<GitLabSession> {
     // A running job's own project needs no lookup: the job proves the project exists and is active.
     if (caller?.kind === 'job' && candidates(imagePath).includes(caller.projectPath)) {
       const own: GitLabProjectFacts = { path: caller.projectPath, visibility: 'private', registry: 'enabled', archived: false };
-      const base = judgeGitLab({ kind: 'job', ownProject: true, role: 0, allowlisted: false, pushAllowed: false, sourcePath: caller.projectPath }, own);
-      return this.guarded(base, imagePath, { id: caller.projectId, path: own.path }, this.jobReader(caller, caller.projectId, 0));
+      const job: GitLabCallerFacts = {
+        kind: 'job',
+        ownProject: true,
+        role: 0,
+        allowlisted: false,
+        pushAllowed: false,
+        sourcePath: caller.projectPath,
+      };
+      const reader = this.jobReader(caller, caller.projectId, 0);
+      return this.guarded(judgeGitLab(job, own), imagePath, { id: caller.projectId, path: own.path }, reader);
     }
 
     const auth = this.lookupAuth(caller);

@@ -77,29 +77,42 @@ export class ProtectionRules {
   async guard(base: Judge, imagePath: string, project: ProtectedProject, reader: RuleReader): Promise<Guarded> {
     if (reader.admin || !grantsWrites(base)) return { judge: base };
     const { facts, ageSeconds } = await this.read(project, reader.ownToken);
-    const caller: ProtectedCaller = needsRole(base, facts, imagePath) ? await reader.role() : { kind: 'unknown', why: 'no rule applies' };
+    // The role is asked for only when a rule restricts a granted write; otherwise no rule consults it.
+    const caller: ProtectedCaller = needsRole(base, facts, imagePath)
+      ? await reader.role()
+      : { kind: 'unknown', why: 'no rule applies' };
     const judge = protect(base, imagePath, project.path, facts, caller, this.mode);
     const ttl = this.facts?.ttl ?? 0;
     return ageSeconds > 0 ? { judge, maxAge: Math.max(0, ttl - ageSeconds) } : { judge };
   }
 
   /** The project's rules, from the cache or read now; unreadable ones with their cause. */
-  async read(project: ProtectedProject, ownToken: string | null): Promise<{ facts: ProtectionFacts; ageSeconds: number }> {
+  async read(
+    project: ProtectedProject,
+    ownToken: string | null,
+  ): Promise<{ facts: ProtectionFacts; ageSeconds: number }> {
     const key = project.path.toLowerCase();
     const cached = await this.facts?.get<Stored>(key, FACT);
     // An unreadable entry says what the service token got; a caller who may list them tries its own token.
-    if (cached !== undefined && (cached.value.kind === 'rules' || ownToken === null || cached.value.cause === 'no-api')) {
+    const settled = cached !== undefined && (cached.value.kind === 'rules' || cached.value.cause === 'no-api');
+    if (cached !== undefined && (settled || ownToken === null)) {
       return { facts: cached.value, ageSeconds: cached.ageSeconds };
     }
     const flight = `${key}\n${ownToken === null ? 'service' : 'own'}`;
-    return this.flights.run(flight, async () => ({ facts: this.noted(await this.fetch(project, key, ownToken)), ageSeconds: 0 }));
+    return this.flights.run(flight, async () => {
+      const facts = this.noted(await this.fetch(project, key, ownToken));
+      return { facts, ageSeconds: 0 };
+    });
   }
 
   private async fetch(project: ProtectedProject, key: string, ownToken: string | null): Promise<Stored> {
     if (ownToken !== null) {
       const own = await this.ask(project, ownToken).catch((error: unknown) => {
         // The caller's token stopped working between two calls (revoked, user blocked).
-        if (error instanceof ForgeRefusal && error.httpStatus === 401) throw new AuthenticationFailed('invalid username or token', `GitLab refused the token on ${error.endpoint} (HTTP 401)`);
+        if (error instanceof ForgeRefusal && error.httpStatus === 401) {
+          const why = `GitLab refused the token on ${error.endpoint} (HTTP 401)`;
+          throw new AuthenticationFailed('invalid username or token', why);
+        }
         throw error;
       });
       // What the caller's own token could not read says nothing of what the service token may.
@@ -126,7 +139,9 @@ export class ProtectionRules {
       if (!(error instanceof ForgeRefusal)) throw error;
       if (error.httpStatus === 403) return { kind: 'unreadable', cause: 'forbidden' };
       // A route GitLab does not have answers `404 Not Found`; a project it hides, `404 Project Not Found`.
-      if (error.httpStatus === 404) return { kind: 'unreadable', cause: /project/i.test(error.message) ? 'not-visible' : 'no-api' };
+      if (error.httpStatus === 404) {
+        return { kind: 'unreadable', cause: /project/i.test(error.message) ? 'not-visible' : 'no-api' };
+      }
       throw error; // 401 and the like: the forge reports them as it does for every call
     }
   }
@@ -149,7 +164,9 @@ export class ProtectionRules {
     const out = protectionNotices(this.config);
     for (const [cause, { count, last }] of this.unreadable) {
       if (cause === 'no-service-token') continue; // said by the configuration notice
-      out.push(`protection rules could not be read ${count} time(s), last at ${last.toISOString().slice(0, 19)}Z: ${unreadableText(cause)}; ${consequence(this.mode)}`);
+      const when = `${last.toISOString().slice(0, 19)}Z`;
+      const what = `${unreadableText(cause)}; ${consequence(this.mode)}`;
+      out.push(`protection rules could not be read ${count} time(s), last at ${when}: ${what}`);
     }
     return out;
   }

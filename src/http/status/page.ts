@@ -97,7 +97,9 @@ ${rows}
 }
 
 function forgeNotices(forges: readonly ForgeStatus[]): string {
-  const items = forges.flatMap((forge) => forge.notices.map((notice) => `<li data-forge="${escape(forge.name)}">${pill('warn', forge.name)} ${escape(notice)}</li>`));
+  const item = (forge: ForgeStatus, notice: string) =>
+    `<li data-forge="${escape(forge.name)}">${pill('warn', forge.name)} ${escape(notice)}</li>`;
+  const items = forges.flatMap((forge) => forge.notices.map((notice) => item(forge, notice)));
   return items.length === 0 ? '' : `<ul class="notices" id="forge-notices">\n${items.join('\n')}\n</ul>`;
 }
 
