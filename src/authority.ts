@@ -106,7 +106,10 @@ export class Authority {
   private async decideOne(authentication: Authentication, scope: Scope, outcomes: string[]): Promise<Decision> {
     const { acl, router, oidc } = this.options;
     // A CI job decides its own project by its issuer's rules, and is anonymous elsewhere.
-    if (authentication.oidc !== undefined) return oidc!.decide(authentication.oidc, scope, router) ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes);
+    if (authentication.oidc !== undefined) {
+      const own = await oidc!.decide(authentication.oidc, scope, router);
+      return own ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes);
+    }
     const { identity, session } = authentication;
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);

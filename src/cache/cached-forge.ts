@@ -1,7 +1,9 @@
 import { fingerprint } from '../credentials/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
-import type { Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
+import type { Forge, ForgeJudgement, ForgeSession, ProjectFacts } from '../forges/forge.js';
 import type { Logger } from '../log.js';
+import type { Judge } from '../policy/grant.js';
+import type { ProtectedCaller } from '../policy/protection.js';
 import { SingleFlight } from './single-flight.js';
 import type { Cached, TieredCache } from './tiered.js';
 
@@ -41,7 +43,9 @@ export class CachedForge implements Forge<CachedSession> {
     private readonly policy: CachePolicy,
     private readonly logger: Logger,
     private readonly observe: CacheObserver = () => {},
-  ) {}
+  ) {
+    inner.useProjectFacts?.(this.projectFacts());
+  }
 
   get name(): string {
     return this.inner.name;
@@ -63,6 +67,14 @@ export class CachedForge implements Forge<CachedSession> {
 
   restore(data: unknown, password: string): CachedSession {
     return this.inner.restore(data, password);
+  }
+
+  restrict(judge: Judge, project: string, path: string, caller: ProtectedCaller): Promise<Judge> {
+    return this.inner.restrict?.(judge, project, path, caller) ?? Promise.resolve(judge);
+  }
+
+  notices(): string[] {
+    return this.inner.notices?.() ?? [];
   }
 
   async authenticate(username: string, password: string, images: readonly string[] = []): Promise<CachedSession> {
@@ -127,7 +139,9 @@ export class CachedForge implements Forge<CachedSession> {
         // project created, renamed or moved there is seen at once.
         const projects = judged.project === null ? enclosingPaths(path) : [judged.project];
         const indexes = [...projects.map((p) => this.projectIndex(p)), ...(session ? [this.accountIndex(session.account)] : [])];
-        this.cache.set(key, judged, this.policy.decisionTtl, this.policy.staleIfError, indexes);
+        // Never fresher than the project facts it rests on: a rule changed since is seen within decisionTtl.
+        const ttl = Math.min(this.policy.decisionTtl, judged.maxAge ?? Infinity);
+        this.cache.set(key, judged, ttl, this.policy.staleIfError, indexes);
         this.observe('decision', 'miss');
         return { ...judged, cacheOutcome: 'miss' as const };
       } catch (error) {
@@ -176,6 +190,21 @@ export class CachedForge implements Forge<CachedSession> {
   /** A stale entry may stand in only within cache.staleIfError past its TTL. */
   private usableStale(cached: { ageMs: number } | undefined, ttl: number): boolean {
     return cached !== undefined && this.policy.staleIfError > 0 && cached.ageMs < (ttl + this.policy.staleIfError) * 1000;
+  }
+
+  /** Project facts live beside the decisions, under the project's index, for cache.decisionTtl. */
+  private projectFacts(): ProjectFacts {
+    const key = (project: string, fact: string) => `fact:${this.name}:${fact}:${project.toLowerCase()}`;
+    return {
+      ttl: this.policy.decisionTtl,
+      get: async <T>(project: string, fact: string) => {
+        const cached = await this.cache.get<T>(key(project, fact));
+        return cached?.fresh ? { value: cached.value, ageSeconds: cached.ageMs / 1000 } : undefined;
+      },
+      set: (project, fact, value) => {
+        this.cache.set(key(project, fact), value, this.policy.decisionTtl, 0, [this.projectIndex(project)]);
+      },
+    };
   }
 
   private projectIndex(project: string): string {

@@ -6,6 +6,7 @@ import type { Config, ForgeConfig } from '../config/schema.js';
 import { HtpasswdFile } from '../credentials/htpasswd.js';
 import { ForgeRefusal } from '../forges/forge.js';
 import { GitLabApi } from '../forges/gitlab/api.js';
+import { consequence, protectionNotices } from '../forges/gitlab/protection.js';
 import { OidcIssuer } from '../oidc/issuer.js';
 import { keyFiles, loadKey } from '../token/keys.js';
 import { certificateDaysLeft } from '../runtime.js';
@@ -76,6 +77,35 @@ async function checkForge(forge: ForgeConfig): Promise<void> {
     throw new CommandError(`forge ${forge.name} (${forge.type}) at ${forge.url} is unreachable: ${cause}`);
   }
   if (forge.type === 'gitlab' && forge.serviceToken !== null) await checkGitLabServiceToken(forge, forge.serviceToken);
+  if (forge.type === 'gitlab') await checkProtectionRules(forge);
+}
+
+// Protected container repositories: where forgegate cannot read them, they are not enforced
+// (best-effort) or writes are refused (strict). Worth knowing, never a failed check.
+async function checkProtectionRules(forge: ForgeConfig): Promise<void> {
+  const where = `forge ${forge.name}`;
+  const otherwise = consequence(forge.protectedRepositories);
+  for (const notice of protectionNotices(forge)) note(`${where}: ${notice}`);
+  if (forge.serviceToken === null) return;
+  const api = new GitLabApi(forge.name, forge.url, forge.timeout);
+  try {
+    const version = await api.version(forge.serviceToken);
+    const [major = 0, minor = 0] = version.split(/[.-]/).map(Number);
+    if (major < 17 || (major === 17 && minor < 9)) {
+      note(`${where}: GitLab ${version} has no API for protection rules (17.9 or later): ${otherwise}`);
+      return;
+    }
+    const user = await api.currentUser(forge.serviceToken);
+    if (user.is_admin === true) {
+      ok(`${where}: GitLab ${version}; the serviceToken (an admin) reads the protection rules of every project`);
+    } else {
+      const only = `the serviceToken reads protection rules only where ${user.username} is Maintainer or above`;
+      note(`${where}: GitLab ${version}; ${only}; elsewhere, for callers below Maintainer, ${otherwise}`);
+    }
+  } catch (error) {
+    const why = error instanceof ForgeRefusal ? `HTTP ${error.httpStatus}` : (error as Error).message;
+    note(`${where}: could not tell whether protection rules can be read (${why})`);
+  }
 }
 
 // A service token that cannot read projects fails every lookup made for it: say so now.
@@ -113,4 +143,8 @@ function redactUrl(url: string): string {
 
 function ok(message: string): void {
   process.stdout.write(`ok: ${message}\n`);
+}
+
+function note(message: string): void {
+  process.stdout.write(`note: ${message}\n`);
 }

@@ -86,6 +86,7 @@ function banner(runtime: Runtime, server: RunningServer, settings: { realm: stri
     `    service: ${settings.service}`,
     `    issuer: ${settings.issuer}`,
     `    rootcertbundle: ${settings.rootcertbundle}`,
+    ...runtime.forges.flatMap((forge) => forge.notices().map((notice) => `note: forge ${forge.name}: ${notice}`)),
     '',
   ].join('\n');
 }

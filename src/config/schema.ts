@@ -109,6 +109,8 @@ export const forgeSchema = z.strictObject({
     .default([]),
   /** GitHub: take the user's role as the token's where GitHub does not say what the token may do. */
   trustUserTokenRole: z.boolean().default(false),
+  /** GitLab: while a project's protection rules cannot be read, decide without them, or refuse push and delete. */
+  protectedRepositories: z.enum(['best-effort', 'strict']).default('best-effort'),
   /** GitLab: CI jobs of `source` may push to projects matching `targets` (globs): GitLab has no such feature. */
   jobTokenPushAllowlist: z
     .array(z.strictObject({ source: z.string().min(1), targets: z.array(z.string().min(1)).min(1) }))

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Judgements } from '../policy/grant.js';
+import type { Judge, Judgements } from '../policy/grant.js';
+import type { ProtectedCaller } from '../policy/protection.js';
 import type { Identity } from '../policy/types.js';
 
 // What the token server needs from a forge (GitLab, GitHub): verify a credential, and
@@ -20,6 +21,20 @@ export interface ForgeJudgement {
   judgements: Judgements;
   /** The project or repository the image belongs to, or null when it belongs to none. */
   project: string | null;
+  /** Seconds it may be reused at most, when facts it rests on (ProjectFacts) expire before cache.decisionTtl. */
+  maxAge?: number;
+}
+
+/**
+ * Facts about a project that hold for every caller (GitLab's protection rules), kept by the
+ * caching layer beside the decisions: fresh for `ttl` seconds (cache.decisionTtl), shared by
+ * replicas, dropped with the project's decisions when a webhook names the project.
+ */
+export interface ProjectFacts {
+  readonly ttl: number;
+  /** A fresh fact and its age; undefined when none is held. */
+  get<T>(project: string, fact: string): Promise<{ value: T; ageSeconds: number } | undefined>;
+  set(project: string, fact: string, value: unknown): void;
 }
 
 export interface Forge<S extends ForgeSession = ForgeSession> {
@@ -61,6 +76,19 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
 
   /** Forgets anything the forge itself remembers about a project (it was renamed, moved, deleted). */
   forget?(project: string): void;
+
+  /** Where to keep facts about projects; without it, a forge asks for them every time. */
+  useProjectFacts?(facts: ProjectFacts): void;
+
+  /**
+   * Applies to a judge made elsewhere (an OIDC rule on the job's own `project`) what the forge
+   * itself restricts beyond roles (GitLab's protected container repositories); `path` has the
+   * prefix stripped.
+   */
+  restrict?(judge: Judge, project: string, path: string, caller: ProtectedCaller): Promise<Judge>;
+
+  /** What an operator should know about this forge's configuration (start-up banner, status page). */
+  notices?(): string[];
 
   /** The session without its secret, as plain data a cache may keep. */
   persist(session: S): unknown;

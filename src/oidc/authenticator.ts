@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { AuthenticationFailed } from '../errors.js';
 import type { ForgeRouter } from '../forges/router.js';
 import { decide } from '../policy/grant.js';
-import { compileRule, findRule, judgeAlsoPull, judgeOwnProject, ownsImage, type ImageStyle, type OidcCaller, type OidcRule } from '../policy/oidc.js';
+import { compileRule, findRule, judgeAlsoPull, judgeOwnProject, ownsImage, protectedCaller, type ImageStyle, type OidcCaller, type OidcRule } from '../policy/oidc.js';
 import type { Decision, Identity, Scope } from '../policy/types.js';
 import type { OidcIssuerConfig } from './config.js';
 import { OidcIssuer } from './issuer.js';
@@ -118,13 +118,20 @@ export class OidcAuthenticator {
   /**
    * The decision on a scope of the job's own project, or one its rule's alsoPull names;
    * null when the scope is neither and the caller must judge it as an anonymous request.
+   * On its own project, the rule's grant is held to what the image's forge restricts beyond
+   * roles (GitLab's protected container repositories, judged on `user_access_level`).
    */
-  decide(session: OidcSession, scope: Scope, router: ForgeRouter): Decision | null {
+  async decide(session: OidcSession, scope: Scope, router: ForgeRouter): Promise<Decision | null> {
     const { rule, caller, issuer } = session;
     if (rule === null || scope.type !== 'repository') return null;
     const path = this.imagePath(issuer, scope.name, router);
     if (path === null) return null;
-    if (ownsImage(caller.project, path, issuer.style)) return decide(scope, judgeOwnProject(rule, caller));
+    if (ownsImage(caller.project, path, issuer.style)) {
+      const forge = router.forImage(scope.name)?.forge;
+      const judge = judgeOwnProject(rule, caller);
+      if (forge?.restrict === undefined) return decide(scope, judge);
+      return decide(scope, await forge.restrict(judge, caller.project, path, protectedCaller(caller)));
+    }
     const also = judgeAlsoPull(rule, caller, path);
     return also === null ? null : decide(scope, also);
   }

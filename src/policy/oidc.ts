@@ -1,5 +1,6 @@
 import { compilePattern, type Matcher } from './glob.js';
 import type { Judge, Judgement } from './grant.js';
+import type { ProtectedCaller } from './protection.js';
 import type { Action } from './types.js';
 
 // What a verified CI ID token earns: the rules of its issuer, matched on the job's project
@@ -106,4 +107,29 @@ export function unmetCondition(rule: OidcRule, caller: OidcCaller): string | nul
     if (value !== undefined && matchers.some((match) => match(value))) return `${claim} is "${value}", which ${rule.label}.unless excludes`;
   }
   return null;
+}
+
+/** GitLab's `user_access_level` claim names the job user's role on the project. */
+const ACCESS_LEVEL_CLAIM = 'user_access_level';
+const LEVELS: Record<string, number> = {
+  guest: 10,
+  planner: 15,
+  reporter: 20,
+  developer: 30,
+  maintainer: 40,
+  owner: 50,
+};
+
+/** The job's user as protection rules see it: the claim's role; unknown (refused by any rule) without it. */
+export function protectedCaller(caller: OidcCaller): ProtectedCaller {
+  const claim = caller.claims[ACCESS_LEVEL_CLAIM];
+  if (claim === undefined) {
+    return { kind: 'unknown', why: `the ID token has no ${ACCESS_LEVEL_CLAIM} claim to say the job user's role` };
+  }
+  const level = LEVELS[claim.toLowerCase()];
+  if (level === undefined) {
+    const shown = claim.slice(0, 40);
+    return { kind: 'unknown', why: `the ID token's ${ACCESS_LEVEL_CLAIM} "${shown}" is no role forgegate knows` };
+  }
+  return { kind: 'member', level, as: `the ID token's ${ACCESS_LEVEL_CLAIM} is` };
 }

@@ -155,6 +155,59 @@ describe('forgegate CLI', () => {
     }
   });
 
+  test('check says where GitLab protection rules cannot be read, and why', async () => {
+    const gitlab = new FakeGitLab();
+    const url = await gitlab.start();
+    try {
+      const admin = gitlab.addUser({ username: 'bot', is_admin: true });
+      const reader = gitlab.addUser({ username: 'reader' });
+      gitlab.addToken({ token: 'glpat-admin', user_id: admin.id, scopes: ['read_api'] });
+      gitlab.addToken({ token: 'glpat-reader', user_id: reader.id, scopes: ['read_api'] });
+      const run = async (forge: string, env: NodeJS.ProcessEnv = {}) => {
+        const yaml = `token: {keyDir: "{{DIR}}/keys"}\nforges:\n  - {type: gitlab, url: "${url}"${forge}}`;
+        const { file } = await configFile(yaml);
+        return forgegate(['check', '--config', file], { env });
+      };
+      const everywhere = await run(', serviceToken: "${SVC}"', { SVC: 'glpat-admin' });
+      assert.equal(everywhere.code, 0, everywhere.stderr);
+      assert.match(everywhere.stdout, /ok: forge gitlab: GitLab 17\.9\.2; the serviceToken \(an admin\) reads/);
+      const partly = await run(', serviceToken: "${SVC}"', { SVC: 'glpat-reader' });
+      assert.match(partly.stdout, /note: forge gitlab: GitLab 17\.9\.2; the serviceToken reads protection rules/);
+      assert.match(partly.stdout, /only where reader is/);
+      assert.match(partly.stdout, /Maintainer or above; .*best-effort: they are not enforced there/);
+      const none = await run(', protectedRepositories: strict');
+      assert.equal(none.code, 0, none.stderr);
+      assert.match(none.stdout, /note: forge gitlab: protection rules of container repositories are read only with/);
+      assert.match(none.stdout, /protectedRepositories is strict: push and delete are refused there/);
+      gitlab.version = '17.8.1';
+      const old = await run(', serviceToken: "${SVC}"', { SVC: 'glpat-admin' });
+      assert.equal(old.code, 0, old.stderr);
+      assert.match(old.stdout, /note: forge gitlab: GitLab 17\.8\.1 has no API for protection rules/);
+      assert.match(old.stdout, /\(17\.9 or later\): protectedRepositories is best-effort/);
+    } finally {
+      await gitlab.stop();
+    }
+  });
+
+  test('serve\'s banner says where GitLab protection rules are not enforced', async () => {
+    const forge = '{type: gitlab, url: "http://127.0.0.1:9"}';
+    const yaml = `server: {listen: "127.0.0.1:0"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges:\n  - ${forge}`;
+    const { file } = await configFile(yaml);
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', file]);
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const deadline = Date.now() + 10_000;
+    while (!stderr.includes('rootcertbundle') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    const notice =
+      'note: forge gitlab: protection rules of container repositories are read only with the tokens of Maintainers: ' +
+      'for other callers, job tokens and ID tokens they cannot be read (no serviceToken); ' +
+      'protectedRepositories is best-effort: they are not enforced there';
+    assert.ok(stderr.includes(notice), stderr);
+  });
+
   test('explain prints every verdict with its reason; a wrong password says why', async () => {
     const { file } = await configFile(`users: {htpasswd: "${HTPASSWD}"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []\nacl:\n  - {account: alice, name: "team/**", actions: [pull]}`);
     const run = await forgegate(['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull,push'], { stdin: 'alice-pass\n' });

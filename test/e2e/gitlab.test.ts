@@ -34,14 +34,23 @@ const TOKENS = {
 // Where each secret may legitimately travel, and in which header (forges.md section 2, plus
 // GET /users/:id: the service token names a user whose own token cannot read /user).
 const USER_TOKEN_ENDPOINTS = ['GET /personal_access_tokens/self', 'GET /user', 'GET /projects/:id'];
+// Listing a project's protected container repository rules needs Maintainer: the service
+// token, or a Maintainer's own token.
+const RULES = 'GET /projects/:id/registry/protection/repository/rules';
 const EXPECTED: Record<keyof typeof TOKENS, { endpoints: string[]; headers: string[] }> = {
   service: {
-    endpoints: ['GET /projects/:id', 'GET /projects/:id/members/all/:user_id', 'GET /projects/:id/job_token_scope/allowlist', 'GET /users/:id'],
+    endpoints: [
+      'GET /projects/:id',
+      'GET /projects/:id/members/all/:user_id',
+      'GET /projects/:id/job_token_scope/allowlist',
+      'GET /users/:id',
+      RULES,
+    ],
     headers: ['authorization', 'private-token'],
   },
   dev: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
   rep: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
-  maint: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
+  maint: { endpoints: [...USER_TOKEN_ENDPOINTS, RULES], headers: ['authorization', 'private-token'] },
   revoked: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
   job: { endpoints: ['GET /job'], headers: ['job-token'] },
   // Used only by the last test, which checks its own requests.
@@ -85,7 +94,7 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
   let registry: RunningRegistry;
   let revokedToken: GitLabToken;
   // One image per use, by marker: deleting a manifest removes every tag that points at it.
-  const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'base', 'web'] as const;
+  const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'base', 'web', 'release'] as const;
   const images = {} as Record<(typeof IMAGE_NAMES)[number], OciImage>;
   const ref = (name: string) => `docker://${registry.host}/${name}`;
   const creds = (token: string, user = 'anything') => `${user}:${token}`;
@@ -117,6 +126,9 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
     gitlab.addProject({ path_with_namespace: 'group/lib', visibility: 'private' });
     gitlab.addProject({ path_with_namespace: 'group/other', visibility: 'private' });
     gitlab.addProject({ path_with_namespace: 'pub/site', visibility: 'public', container_registry_access_level: 'enabled' });
+    gitlab.addProject({ path_with_namespace: 'group/shipped', visibility: 'private' });
+    // A protected container repository (GitLab 17.9+): release images need Maintainer to push.
+    gitlab.addProtectionRule('group/shipped', { pattern: 'group/shipped/release*', push: 'maintainer' });
 
     gitlab.addMember('group/proj', dev.id, ACCESS.developer);
     gitlab.addMember('group/proj', rep.id, ACCESS.reporter);
@@ -124,6 +136,8 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
     gitlab.addMember('group/lib', dev.id, ACCESS.reporter); // the job's user
     gitlab.addMember('group/lib', maint.id, ACCESS.maintainer); // seeds group/lib
     gitlab.addMember('pub/site', maint.id, ACCESS.maintainer); // seeds pub/site
+    gitlab.addMember('group/shipped', dev.id, ACCESS.developer);
+    gitlab.addMember('group/shipped', maint.id, ACCESS.maintainer);
     gitlab.allowJobTokenAccess('group/lib', 'group/proj');
 
     gitlab.addToken({ token: TOKENS.service, user_id: bot.id, scopes: ['read_api'], name: 'forgegate' });
@@ -279,6 +293,45 @@ forges:
     assert.ok(!run.stdout.includes(TOKENS.rep) && !run.stderr.includes(TOKENS.rep), 'the token is never echoed');
   });
 
+  test('a protected repository: a Developer\'s push refused, a Maintainer\'s taken; explain says why', async () => {
+    const denial = 'push denied: group/shipped/release* is protected: Maintainer required, you are Developer';
+    const refused = await copy(images.release.ref, ref('group/shipped/release:v1'), { creds: creds(TOKENS.dev) });
+    assert.notEqual(refused.code, 0, 'a Developer must not push a protected image');
+    assert.match(refused.stderr, /denied|unauthorized/i);
+    const line = await auditFor('dev', 'repository:group/shipped/release:pull,push');
+    assert.deepEqual(line.granted, ['repository:group/shipped/release:pull']);
+    assert.ok((line.denied as string[]).includes(`group/shipped/release: ${denial}`), JSON.stringify(line.denied));
+    const missing = await inspect(ref('group/shipped/release:v1'), { creds: creds(TOKENS.maint) });
+    assert.notEqual(missing.code, 0, 'nothing was pushed');
+
+    const push = await copy(images.release.ref, ref('group/shipped/release:v1'), { creds: creds(TOKENS.maint) });
+    assert.equal(push.code, 0, explain(push));
+    const pushed = await auditFor('maint', 'repository:group/shipped/release:pull,push');
+    assert.deepEqual(pushed.granted, ['repository:group/shipped/release:pull,push']);
+    // Pulls are never affected; unprotected images of the project stay open to Developers.
+    assert.equal(await digestOf('group/shipped/release:v1', TOKENS.dev), images.release.manifestDigest);
+    const other = await copy(images.release.ref, ref('group/shipped/nightly:v1'), { creds: creds(TOKENS.dev) });
+    assert.equal(other.code, 0, explain(other));
+
+    const image = 'group/shipped/release';
+    const scope = `repository:${image}:push`;
+    const cli = await forgegateCli(
+      ['explain', '--config', join(fg.dir, 'forgegate.yaml'), '--user', 'dev', '--scope', scope],
+      `${TOKENS.dev}\n`,
+      await makeTempDir('explain-protected'),
+    );
+    assert.equal(cli.code, 0, `stdout:\n${cli.stdout}\nstderr:\n${cli.stderr}`);
+    assert.ok(cli.stdout.includes(denial), cli.stdout);
+    const page = await fetch(`${fg.url}/explain`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'dev', password: TOKENS.dev, image: `${registry.host}/${image}:v1` }),
+    });
+    const body = (await page.json()) as { verdicts: { action: string; reason: string }[] };
+    assert.equal(page.status, 200, JSON.stringify(body));
+    assert.equal(body.verdicts.find((v) => v.action === 'push')?.reason, denial);
+  });
+
   test('every secret went only to the GitLab endpoints meant for it, in headers', () => {
     const owner = new Map<string, keyof typeof TOKENS>(Object.entries(TOKENS).map(([k, v]) => [v, k as keyof typeof TOKENS]));
     const requests = gitlab.requests();
@@ -304,7 +357,15 @@ forges:
     assert.deepEqual(problems, [], [...new Set(problems)].join('\n'));
     // Every scenario reached GitLab the way forges.md describes.
     const used = new Set(requests.flatMap((r) => presented(r.headers).map((s) => `${owner.get(s.value)} ${r.endpoint}`)));
-    for (const expected of ['job GET /job', 'service GET /projects/:id/job_token_scope/allowlist', 'service GET /projects/:id/members/all/:user_id', 'revoked GET /personal_access_tokens/self']) {
+    const scenarios = [
+      'job GET /job',
+      'service GET /projects/:id/job_token_scope/allowlist',
+      'service GET /projects/:id/members/all/:user_id',
+      'revoked GET /personal_access_tokens/self',
+      `maint ${RULES}`,
+      `service ${RULES}`,
+    ];
+    for (const expected of scenarios) {
       assert.ok(used.has(expected), `expected ${expected}; saw ${[...used].join(', ')}`);
     }
   });
@@ -322,12 +383,13 @@ forges:
       assert.equal(await digestOf('group/proj/registry-only:v1', TOKENS.rep), images.v2.manifestDigest);
       const removed = await deleteImage(ref('group/proj/registry-only:v1'), { creds: registryOnly });
       assert.notEqual(removed.code, 0, 'GitLab never lets a write_registry token delete');
+      const expected = [...USER_TOKEN_ENDPOINTS, 'GET /users/:id', 'GET /projects/:id/members/all/:user_id', RULES];
       const unexpected = gitlab
         .requests()
         .slice(seen)
-        .filter((r) => !['GET /personal_access_tokens/self', 'GET /user', 'GET /users/:id', 'GET /projects/:id', 'GET /projects/:id/members/all/:user_id'].includes(r.endpoint))
+        .filter((r) => !expected.includes(r.endpoint))
         .map((r) => `${r.method} ${r.url}`);
-      assert.deepEqual(unexpected, [], 'only the endpoints of forges.md section 2 (and GET /users/:id)');
+      assert.deepEqual(unexpected, [], 'only the endpoints of forges.md section 2, GET /users/:id and the rules');
     },
   );
 

@@ -1,7 +1,8 @@
 import { FakeServer, type FakeRequest, type Reply } from './server.js';
 
 // Shapes, messages and checks follow GitLab's own code (lib/api/api_guard.rb, auth_finders.rb,
-// projects.rb, members.rb, jobs.rb, job_token_scope.rb, Oauth::TokenInfoController).
+// projects.rb, members.rb, jobs.rb, job_token_scope.rb, Oauth::TokenInfoController,
+// project_container_registry_protection_rules.rb, metadata.rb).
 
 export type UserState = 'active' | 'blocked' | 'deactivated';
 export type TokenKind = 'personal' | 'project' | 'group' | 'service_account' | 'oauth';
@@ -60,6 +61,16 @@ export interface GitLabJob {
   pipeline_id: number;
 }
 
+/** A protected container repository rule (GitLab 17.9+); levels are null where the rule leaves an action open. */
+export type ProtectionLevel = 'maintainer' | 'owner' | 'admin';
+export interface GitLabProtectionRule {
+  id: number;
+  project_id: number;
+  repository_path_pattern: string;
+  minimum_access_level_for_push: ProtectionLevel | null;
+  minimum_access_level_for_delete: ProtectionLevel | null;
+}
+
 interface Membership {
   source: 'project' | 'group';
   source_id: number;
@@ -98,7 +109,13 @@ export class FakeGitLab extends FakeServer {
   readonly #members: Membership[] = [];
   readonly #jobs = new Map<string, GitLabJob>();
   readonly #inboundAllowlist = new Map<number, Set<number>>();
+  readonly #protectionRules: GitLabProtectionRule[] = [];
   #nextId = 1;
+  /**
+   * What GET /metadata reports. Below 17.9 the protection rules API does not exist: GitLab
+   * answers its route with a plain 404 (17.2-17.8 served an experimental route, not modelled).
+   */
+  version = '17.9.2';
 
   constructor() {
     super();
@@ -109,6 +126,8 @@ export class FakeGitLab extends FakeServer {
     this.route('GET', '/projects/:id', (r) => this.#project(r), API);
     this.route('GET', '/projects/:id/members/all/:user_id', (r) => this.#member(r), API);
     this.route('GET', '/projects/:id/job_token_scope/allowlist', (r) => this.#allowlist(r), API);
+    this.route('GET', '/projects/:id/registry/protection/repository/rules', (r) => this.#protectionRuleList(r), API);
+    this.route('GET', '/metadata', (r) => this.#metadata(r), API);
     // Doorkeeper's endpoint lives at the instance root, outside the API.
     this.route('GET', '/oauth/token/info', (r) => this.#oauthTokenInfo(r));
   }
@@ -223,6 +242,41 @@ export class FakeGitLab extends FakeServer {
     const sources = this.#inboundAllowlist.get(targetId) ?? new Set<number>();
     sources.add(this.#requireProject(source).id);
     this.#inboundAllowlist.set(targetId, sources);
+  }
+
+  /** Protects the container repositories of `project` matching `pattern` (the full image path, `*` wildcards). */
+  addProtectionRule(
+    project: string,
+    init: { pattern: string; push?: ProtectionLevel | null; delete?: ProtectionLevel | null },
+  ): GitLabProtectionRule {
+    const target = this.#requireProject(project);
+    // GitLab's validations: the pattern starts with the project's full path; at least one level is set.
+    if (!init.pattern.toLowerCase().startsWith(target.path_with_namespace.toLowerCase())) {
+      throw new Error(`pattern ${init.pattern} does not start with ${target.path_with_namespace}`);
+    }
+    if ((init.push ?? null) === null && (init.delete ?? null) === null) {
+      throw new Error('a rule needs a level for push or delete');
+    }
+    const rule: GitLabProtectionRule = {
+      id: this.#id(),
+      project_id: target.id,
+      repository_path_pattern: init.pattern,
+      minimum_access_level_for_push: init.push ?? null,
+      minimum_access_level_for_delete: init.delete ?? null,
+    };
+    this.#protectionRules.push(rule);
+    return rule;
+  }
+
+  /** The live rules of `project`. */
+  protectionRules(project: string): GitLabProtectionRule[] {
+    const id = this.#requireProject(project).id;
+    return this.#protectionRules.filter((rule) => rule.project_id === id);
+  }
+
+  removeProtectionRule(rule: GitLabProtectionRule): void {
+    const index = this.#protectionRules.indexOf(rule);
+    if (index >= 0) this.#protectionRules.splice(index, 1);
   }
 
   // ---- endpoints ------------------------------------------------------------------------------
@@ -344,6 +398,35 @@ export class FakeGitLab extends FakeServer {
         'x-prev-page': '',
       },
       body,
+    };
+  }
+
+  // authenticate!, then user_project (404 Project Not Found for whom it is hidden), then
+  // authorize! :admin_container_image (Maintainer+ or admin, else 403). Not paginated.
+  #protectionRuleList(req: FakeRequest): Reply {
+    if (!versionAtLeast(this.version, 17, 9)) return this.notFound();
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    const { user } = auth.caller;
+    const project = this.#visibleProject(req.params.id, user);
+    if (!project) return notFound('Project');
+    if (!user.is_admin && this.#accessLevel(user, project) < ACCESS.maintainer) return message(403, '403 Forbidden');
+    return { status: 200, body: this.#protectionRules.filter((rule) => rule.project_id === project.id) };
+  }
+
+  #metadata(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, [...READ_API, 'read_user']);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    return {
+      status: 200,
+      body: {
+        version: this.version,
+        revision: '0123abcd',
+        kas: { enabled: false, externalUrl: null, version: null },
+        enterprise: false,
+      },
     };
   }
 
@@ -607,6 +690,11 @@ export class FakeGitLab extends FakeServer {
 function bearer(req: FakeRequest): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(req.header('authorization') ?? '');
   return match?.[1];
+}
+
+function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [m = 0, n = 0] = version.split(/[.-]/).map(Number);
+  return m > major || (m === major && n >= minor);
 }
 
 function isExpired(token: GitLabToken): boolean {

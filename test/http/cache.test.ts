@@ -143,11 +143,14 @@ function callsOf(fake: FakeServer): Record<string, number> {
 
 /** A PAT's verification: both calls go out at once. */
 const GITLAB_IDENTITY = { 'GET /personal_access_tokens/self': 1, 'GET /user': 1 };
-/** ...and the first resolution of group/proj/<image>: 404 on the image path, then the project. */
-const GITLAB_ROUND = { ...GITLAB_IDENTITY, 'GET /projects/:id': 2 };
+/** The project's protection rules: olga (Owner) may push, and lists them with her own token. */
+const GITLAB_RULES = { 'GET /projects/:id/registry/protection/repository/rules': 1 };
+/** ...and the first resolution of group/proj/<image>: 404 on the image path, then the project, then its rules. */
+const GITLAB_ROUND = { ...GITLAB_IDENTITY, 'GET /projects/:id': 2, ...GITLAB_RULES };
 /**
  * ...or, once any caller resolved that image, only its project: the GitLab forge remembers
- * image -> project resolutions (in process, 10 min) apart from the decision cache.
+ * image -> project resolutions (in process, 10 min) apart from the decision cache. The rules
+ * are project facts: read once per project and cache.decisionTtl, whoever asks next.
  */
 const GITLAB_ROUND_KNOWN = { ...GITLAB_IDENTITY, 'GET /projects/:id': 1 };
 const GITHUB_ROUND = { 'GET /user': 1, 'GET /repos/:owner/:repo': 1 };
@@ -319,7 +322,8 @@ describe('4. TTLs end every cached answer', () => {
     await sleep(1100);
     gl.resetCalls();
     await ask();
-    assert.deepEqual(callsOf(gl), GITLAB_ROUND_KNOWN, 'asked anew, not served from the in-process level or Redis');
+    const anew = { ...GITLAB_ROUND_KNOWN, ...GITLAB_RULES };
+    assert.deepEqual(callsOf(gl), anew, 'asked anew, not served from the in-process level or Redis');
     assert.deepEqual(cacheField(fg), ['miss', 'hit', 'miss']);
   });
 

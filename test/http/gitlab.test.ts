@@ -672,6 +672,8 @@ describe('9. GitLab calls per request (no cache yet)', () => {
       'GET /personal_access_tokens/self': 1,
       'GET /user': 1,
       'GET /projects/:id': 2, // group/proj/app (404), then group/proj
+      // push is granted: the project's protection rules, read with the Owner's own token.
+      'GET /projects/:id/registry/protection/repository/rules': 1,
     });
     assert.deepEqual(
       fake.requests('GET /projects/:id').map((r) => r.url),
@@ -679,12 +681,13 @@ describe('9. GitLab calls per request (no cache yet)', () => {
     );
   });
 
-  test('a job token on its own project: exactly one call, GET /job', async () => {
+  test('a job token on its own project: GET /job, and its project\'s protection rules (service token)', async () => {
     fake.resetCalls();
     const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/ci/app'));
     assert.deepEqual(answer.access, granted('group/ci/app', 'pull', 'push', 'delete'));
-    assert.equal(fake.calls(), 1);
+    assert.equal(fake.calls(), 2);
     assert.equal(fake.calls('GET /job'), 1);
+    assert.equal(fake.calls('GET /projects/:id/registry/protection/repository/rules'), 1);
   });
 });
 

@@ -148,6 +148,11 @@ async function costOf<T>(fake: FakeServer, step: () => Promise<T>): Promise<{ re
 const GITLAB_IDENTITY = { 'GET /personal_access_tokens/self': 1, 'GET /user': 1 };
 const GITLAB_ROUND = { ...GITLAB_IDENTITY, 'GET /projects/:id': 1 };
 const GITLAB_PROJECT = { 'GET /projects/:id': 1 };
+// A caller who may write (Developer+) needs the project's protection rules: a project fact,
+// read once per project until cache.decisionTtl or a webhook that names the project.
+const GITLAB_RULES = { 'GET /projects/:id/registry/protection/repository/rules': 1 };
+const GITLAB_ROUND_RULES = { ...GITLAB_ROUND, ...GITLAB_RULES };
+const GITLAB_PROJECT_RULES = { ...GITLAB_PROJECT, ...GITLAB_RULES };
 // GitHub: verify the token (user), then look the repository up.
 const GITHUB_ROUND = { 'GET /user': 1, 'GET /repos/:owner/:repo': 1 };
 const GITHUB_REPO = { 'GET /repos/:owner/:repo': 1 };
@@ -277,24 +282,33 @@ const ben = () => actions(fgHub, 'ben', hub.tokens.ben.token, 'acme/keep');
 
 describe('POST /hooks/gitlab', () => {
   before(async () => {
-    await warm(gl, zed, ['pull', 'push'], GITLAB_ROUND);
+    await warm(gl, zed, ['pull', 'push'], GITLAB_ROUND_RULES);
   });
 
   test('project membership: removed, added, updated (user_*_team): that member on that project, once', async () => {
     const alice = () => actions(fgLab, 'alice', lab.tokens.alice!.token, 'g/app');
-    await warm(gl, alice, ['pull', 'push'], GITLAB_ROUND);
-    const steps: [string, () => void, string[]][] = [
-      ['user_remove_from_team', () => gl.removeMember('g/app', lab.users.alice!.id), []],
-      ['user_add_to_team', () => gl.addMember('g/app', lab.users.alice!.id, ACCESS.reporter), ['pull']],
-      ['user_update_for_team', () => (gl.removeMember('g/app', lab.users.alice!.id), gl.addMember('g/app', lab.users.alice!.id, ACCESS.maintainer)), ['pull', 'push']],
+    await warm(gl, alice, ['pull', 'push'], GITLAB_ROUND_RULES);
+    // The project's rules went with its entries: a writer reads them again.
+    const steps: [string, () => void, string[], Record<string, number>][] = [
+      ['user_remove_from_team', () => gl.removeMember('g/app', lab.users.alice!.id), [], GITLAB_ROUND],
+      ['user_add_to_team', () => gl.addMember('g/app', lab.users.alice!.id, ACCESS.reporter), ['pull'], GITLAB_ROUND],
+      [
+        'user_update_for_team',
+        () => {
+          gl.removeMember('g/app', lab.users.alice!.id);
+          gl.addMember('g/app', lab.users.alice!.id, ACCESS.maintainer);
+        },
+        ['pull', 'push'],
+        GITLAB_ROUND_RULES,
+      ],
     ];
-    for (const [event, change, expected] of steps) {
+    for (const [event, change, expected, round] of steps) {
       change();
       const answer = await gitlabHook(fgLab, teamEvent(event, lab.users.alice!, 'g/app'));
       // The decision and the verified token, each filed under the project and the account.
       assertInvalidated(answer, ['g/app'], [`user:${lab.users.alice!.id}`], 2);
       assert.deepEqual(answer.body.forges, ['gitlab']);
-      await refetched(gl, alice, expected, GITLAB_ROUND);
+      await refetched(gl, alice, expected, round);
       await stillCached(gl, zed, ['pull', 'push']);
     }
   });
@@ -309,7 +323,7 @@ describe('POST /hooks/gitlab', () => {
 
     gl.addMember('team', lab.users.carol!.id, ACCESS.developer);
     assertInvalidated(await gitlabHook(fgLab, groupEvent('user_add_to_group', lab.users.carol!, 'team')), [], [`user:${lab.users.carol!.id}`], 2);
-    await refetched(gl, carol, ['pull', 'push'], GITLAB_ROUND);
+    await refetched(gl, carol, ['pull', 'push'], GITLAB_ROUND_RULES);
     await stillCached(gl, zed, ['pull', 'push']);
   });
 
@@ -335,20 +349,20 @@ describe('POST /hooks/gitlab', () => {
       const dave = (image: string) => () => actions(fgLab, 'dave', lab.tokens.dave!.token, image);
       const project = event === 'project_rename' ? lab.projects.rename : lab.projects.transfer;
       await actions(fgLab, 'dave', lab.tokens.dave!.token, 'z/keep'); // his token is verified and cached
-      await warm(gl, dave(from), ['pull', 'push'], GITLAB_PROJECT);
+      await warm(gl, dave(from), ['pull', 'push'], GITLAB_PROJECT_RULES);
 
       project.path_with_namespace = to;
       const answer = await gitlabHook(fgLab, projectEvent(event, to, from));
       assertInvalidated(answer, [to.toLowerCase(), from], []);
       await refetched(gl, dave(from), [], GITLAB_PROJECT);
-      await refetched(gl, dave(to.toLowerCase()), ['pull', 'push'], GITLAB_PROJECT);
+      await refetched(gl, dave(to.toLowerCase()), ['pull', 'push'], GITLAB_PROJECT_RULES);
       await stillCached(gl, zed, ['pull', 'push']);
     });
   }
 
   test('project_destroy (system or group hook): that project', async () => {
     const erin = () => actions(fgLab, 'erin', lab.tokens.erin!.token, 'g/doomed');
-    await warm(gl, erin, ['pull', 'push'], GITLAB_ROUND);
+    await warm(gl, erin, ['pull', 'push'], GITLAB_ROUND_RULES);
     lab.projects.doomed.path_with_namespace = 'deleted/doomed-73'; // gone from its path
     assertInvalidated(await gitlabHook(fgLab, projectEvent('project_destroy', 'g/doomed'), { event: 'Project Hook' }), ['g/doomed'], [], 1);
     await refetched(gl, erin, [], GITLAB_PROJECT);
@@ -357,7 +371,7 @@ describe('POST /hooks/gitlab', () => {
 
   test('user_destroy: the user\'s verified credentials go too', async () => {
     const gus = () => actions(fgLab, 'gus', lab.tokens.gus!.token, 'g/gus');
-    await warm(gl, gus, ['pull', 'push'], GITLAB_ROUND);
+    await warm(gl, gus, ['pull', 'push'], GITLAB_ROUND_RULES);
     lab.tokens.gus!.revoked = true; // deleting a user deletes its tokens
     const answer = await gitlabHook(fgLab, { event_name: 'user_destroy', created_at: '2012-07-21T07:44:07Z', email: 'gus@example.com', name: 'gus', username: 'gus', user_id: lab.users.gus!.id });
     assertInvalidated(answer, [], [`user:${lab.users.gus!.id}`], 2);
@@ -383,7 +397,7 @@ describe('POST /hooks/gitlab', () => {
 
   test('a wrong or missing X-Gitlab-Token: 401, nothing dropped', async () => {
     const hal = () => actions(fgLab, 'hal', lab.tokens.hal!.token, 'g/hal');
-    await warm(gl, hal, ['pull', 'push'], GITLAB_ROUND);
+    await warm(gl, hal, ['pull', 'push'], GITLAB_ROUND_RULES);
     gl.removeMember('g/hal', lab.users.hal!.id);
     const event = teamEvent('user_remove_from_team', lab.users.hal!, 'g/hal');
     for (const token of ['wrong', GITLAB_SECRET.slice(0, -1), `${GITLAB_SECRET}x`, '', null]) {

@@ -76,6 +76,54 @@ export function gitlabAllows(caller: GlCaller, p: GlProject): { explicit: Set<Ex
   return { explicit: allowed, star };
 }
 
+// ---- GitLab's protected container repositories (docs/gitlab.md, "Protected container repositories")
+
+export type GlProtectionLevel = 'maintainer' | 'owner' | 'admin';
+export interface GlRule {
+  pattern: string;
+  push: GlProtectionLevel | null;
+  delete: GlProtectionLevel | null;
+}
+
+/** "`*` wildcards" over "the full image path", matched the way GitLab's ILIKE does: any run of characters, any case. */
+export function glRuleMatches(pattern: string, path: string): boolean {
+  const p = pattern.toLowerCase();
+  const t = path.toLowerCase();
+  if (p === '') return t === '';
+  if (p.startsWith('*')) return glRuleMatches(p.slice(1), t) || (t !== '' && glRuleMatches(p, t.slice(1)));
+  return t !== '' && p[0] === t[0] && glRuleMatches(p.slice(1), t.slice(1));
+}
+
+/** "the levels are maintainer, owner, admin (instance admins only)". */
+const GL_MINIMUM: Record<GlProtectionLevel, number> = { maintainer: 40, owner: 50, admin: Number.POSITIVE_INFINITY };
+
+/**
+ * What remains of `holds` once the project's rules apply. `who`: an instance admin, or the role
+ * the rules judge (a job's user's role for job tokens). `rules` null: they cannot be read, and
+ * `strict` refuses push and delete then ("`best-effort` decides without them").
+ */
+export function gitlabProtected(
+  holds: { explicit: Set<Explicit>; star: boolean },
+  image: string,
+  rules: readonly GlRule[] | null,
+  who: { admin: true } | { admin: false; role: number },
+  strict: boolean,
+): { explicit: Set<Explicit>; star: boolean } {
+  // "instance admins pass"; "pulls are never affected".
+  if (who.admin) return holds;
+  const allowed = (action: 'push' | 'delete'): boolean => {
+    if (rules === null) return !strict;
+    // "a caller needs every matching rule's minimum"
+    return rules.every((rule) => {
+      const minimum = rule[action];
+      return minimum === null || !glRuleMatches(rule.pattern, image) || who.role >= GL_MINIMUM[minimum];
+    });
+  };
+  const explicit = new Set([...holds.explicit].filter((a) => a === 'pull' || allowed(a)));
+  // `*` stands for pull, push and delete: held only while every write it covers is.
+  return { explicit, star: holds.star && allowed('push') && allowed('delete') };
+}
+
 // ---- GitHub (forges.md section 3) ----------------------------------------------------------
 
 export interface GhRepo {

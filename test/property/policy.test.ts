@@ -3,9 +3,11 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../src/policy/github.js';
 import { judgeGitLab, type GitLabCallerFacts, type GitLabProjectFacts } from '../../src/policy/gitlab.js';
-import { decide, grantedActions, judgeAll, replay, toGrants, type Judge } from '../../src/policy/grant.js';
+import { allowing, decide, grantedActions, judgeAll, replay, toGrants, type Judge } from '../../src/policy/grant.js';
+import { protect, type ProtectedCaller, type ProtectionFacts } from '../../src/policy/protection.js';
 import type { Scope } from '../../src/policy/types.js';
 import { expectedGrant, githubAllows, gitlabAllows, type GhCaller, type GhGrant, type GlCaller } from './oracle.js';
+import { gitlabProtected, type GlRule } from './oracle.js';
 
 // The pure matrices against the table-driven oracle of forges.md: for random callers, roles,
 // visibilities, registry levels, token scopes and requested actions, the granted actions are
@@ -112,6 +114,79 @@ describe('GitLab matrix against forges.md', () => {
         if (caller.kind === 'job') assert.ok(!got.has('*'), '* for a job token');
         if (caller.kind === 'job' && !caller.ownProject) assert.ok(!got.has('delete'), 'cross-project delete by a job token');
         if (project.archived) assert.ok(!got.has('push') && !got.has('delete') && !got.has('*'), 'a write on an archived project');
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('GitLab protected container repositories against the documented rules', () => {
+  const level = fc.constantFrom('maintainer' as const, 'owner' as const, 'admin' as const, null);
+  // Patterns and images over a small alphabet, so that rules match often and at every depth.
+  const segment = fc.constantFrom('group', 'proj', 'app', 'App', 'rel', 'release-1', 'x');
+  const image = fc
+    .array(segment, { minLength: 0, maxLength: 2 })
+    .map((rest) => ['group', 'proj', ...rest].join('/').toLowerCase());
+  const pattern = fc
+    .array(fc.oneof(segment, fc.constantFrom('*', 'rel*', '*-1', '*/x')), { minLength: 0, maxLength: 3 })
+    .map((rest) => ['group/proj', ...rest].join('/'))
+    .chain((p) => fc.constantFrom(p, `${p}*`, p.toUpperCase()));
+  const rule: fc.Arbitrary<GlRule> = fc.record({ pattern, push: level, delete: level });
+  const rules = fc.option(fc.array(rule, { maxLength: 4 }), { nil: null, freq: 5 });
+  const factsOf = (list: GlRule[] | null): ProtectionFacts =>
+    list === null ? { kind: 'unreadable', cause: 'no-api' } : { kind: 'rules', rules: list };
+  const modeOf = (strict: boolean) => (strict ? 'strict' : 'best-effort');
+  const member = (level: number): ProtectedCaller => ({ kind: 'member', level, as: 'you are' });
+
+  test('granted actions equal the table-driven expectation with rules applied', () => {
+    const cases = fc.tuple(glCaller, glProject, image, rules, glRole, fc.boolean(), requestedActions);
+    fc.assert(
+      fc.property(cases, ([caller, project, path, list, jobRole, strict, actions]) => {
+        const base = judgeGitLab(...toGitLabFacts(caller, project));
+        const admin = caller.kind === 'user' && caller.admin;
+        // Job tokens are judged on their user's role; anonymous callers never hold a write.
+        const role = caller.kind === 'user' ? caller.role : caller.kind === 'job' ? jobRole : 0;
+        const who: ProtectedCaller = admin ? { kind: 'admin' } : member(role);
+        const judge = protect(base, path, 'group/proj', factsOf(list), who, modeOf(strict));
+        const seen = admin ? ({ admin: true } as const) : ({ admin: false, role } as const);
+        const holds = gitlabProtected(gitlabAllows(caller, project), path, list, seen, strict);
+        const expected = expectedGrant(actions, holds);
+        assert.deepEqual(granted(judge, actions), expected, 'granted differs from the documented rules');
+        const replayed = replay(JSON.parse(JSON.stringify(judgeAll(judge))));
+        assert.deepEqual(granted(replayed, actions), expected, 'a replayed (cached) judgement grants differently');
+      }),
+      RUNS,
+    );
+  });
+
+  // Grants made elsewhere (an OIDC rule may hold `*`): `*` survives only while push and delete do.
+  test('any grant, `*` included, loses exactly what the rules take', () => {
+    const held = fc.subarray(['pull', 'push', 'delete', '*'] as const);
+    const cases = fc.tuple(held, image, rules, glRole, fc.boolean(), requestedActions);
+    fc.assert(
+      fc.property(cases, ([actionsHeld, path, list, role, strict, actions]) => {
+        const base = allowing({ actions: actionsHeld, rule: 'oidc-own', because: 'a rule' });
+        const judge = protect(base, path, 'group/proj', factsOf(list), member(role), modeOf(strict));
+        const star = actionsHeld.includes('*');
+        const explicit = new Set<'pull' | 'push' | 'delete'>(star ? ['pull', 'push', 'delete'] : []);
+        for (const action of actionsHeld) if (action !== '*') explicit.add(action);
+        const holds = gitlabProtected({ explicit, star }, path, list, { admin: false, role }, strict);
+        assert.deepEqual(granted(judge, actions), expectedGrant(actions, holds));
+      }),
+      RUNS,
+    );
+  });
+
+  test('never more than without the rules, and a pull is never taken away', () => {
+    const cases = fc.tuple(glCaller, glProject, image, rules, glRole, fc.boolean());
+    fc.assert(
+      fc.property(cases, ([caller, project, path, list, jobRole, strict]) => {
+        const base = judgeGitLab(...toGitLabFacts(caller, project));
+        const judge = protect(base, path, 'group/proj', factsOf(list), member(jobRole), modeOf(strict));
+        for (const action of ['pull', 'push', 'delete', '*'] as const) {
+          if (judge(action).granted) assert.ok(base(action).granted, `${action} granted only with the rules`);
+        }
+        assert.equal(judge('pull').granted, base('pull').granted, 'a pull changed');
       }),
       RUNS,
     );

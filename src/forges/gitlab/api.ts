@@ -1,4 +1,4 @@
-import { GitbeakerRequestError, Jobs, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
+import { GitbeakerRequestError, Jobs, Metadata, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
@@ -43,11 +43,22 @@ const project = z.object({
 });
 const member = z.object({ access_level: z.number() });
 const allowlist = z.array(z.object({ id: z.number() }));
+// Container repository protection rules (GitLab 17.9+); levels are null where a rule leaves an action open.
+const protectionLevel = z.enum(['maintainer', 'owner', 'admin']).nullable().optional();
+const protectionRules = z.array(
+  z.object({
+    repository_path_pattern: z.string(),
+    minimum_access_level_for_push: protectionLevel,
+    minimum_access_level_for_delete: protectionLevel,
+  }),
+);
+const metadata = z.object({ version: z.string() });
 
 export type TokenSelf = z.infer<typeof tokenSelf>;
 export type GitLabUserJson = z.infer<typeof user>;
 export type GitLabJobJson = z.infer<typeof job>;
 export type GitLabProjectJson = z.infer<typeof project>;
+export type ProtectionRulesJson = z.infer<typeof protectionRules>;
 
 /** Who authenticates a call: a caller's token (Bearer works for personal, project, group and OAuth tokens) or nobody. */
 export type Auth = { bearer: string } | null;
@@ -129,6 +140,38 @@ export class GitLabApi {
       throw error;
     });
     return projects.map((p) => p.id);
+  }
+
+  /**
+   * GET /projects/:id/registry/protection/repository/rules, every page (Maintainer+ may list).
+   * Refusals (403, 404) come back as ForgeRefusal: what they mean is protection.ts's to say.
+   */
+  async protectionRules(
+    projectId: number | string,
+    auth: Auth,
+    maxPages: number,
+  ): Promise<{ rules: ProtectionRulesJson; complete: boolean }> {
+    const rules: ProtectionRulesJson = [];
+    const endpoint = 'GET /projects/:id/registry/protection/repository/rules';
+    const path = `projects/${encodeURIComponent(String(projectId))}/registry/protection/repository/rules`;
+    for (let page = 1; page <= maxPages; page++) {
+      // gitbeaker has no method for this API: its requester, with the client's auth and timeouts.
+      const requester = new Projects(this.options(auth)).requester;
+      const shape = z.object({ body: protectionRules, next: z.string() });
+      const { body, next } = await this.call(endpoint, shape, async () => {
+        const response = await requester.get(path, { searchParams: { per_page: 100, page } });
+        return { body: response.body, next: response.headers['x-next-page'] ?? '' };
+      });
+      rules.push(...body);
+      if (next === '') return { rules, complete: true };
+    }
+    return { rules, complete: false };
+  }
+
+  /** GET /metadata: the instance's version (any authenticated token). */
+  async version(token: string): Promise<string> {
+    const show = () => new Metadata(this.options({ bearer: token })).show();
+    return (await this.call('GET /metadata', metadata, show)).version;
   }
 
   // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate

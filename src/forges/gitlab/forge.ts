@@ -1,12 +1,14 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
+import { judgeGitLab, MAINTAINER, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
 import { denying, judgeAll, type Judge } from '../../policy/grant.js';
+import type { ProtectedCaller } from '../../policy/protection.js';
 import { LRUCache } from 'lru-cache';
-import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
+import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
+import { ProtectionRules, type ProtectedProject, type RuleReader } from './protection.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
 // members and visibility. The facts come from the API; the verdicts from policy/gitlab.ts.
@@ -26,6 +28,8 @@ export class GitLabForge implements Forge<GitLabSession> {
   /** Image path -> the project found for it by anyone: try it first, skip the other candidates. */
   private readonly resolved = new LRUCache<string, string>({ max: 50_000, ttl: 10 * 60_000 });
   private readonly prefetched = new Prefetched<GitLabProjectJson | null>();
+  /** Protected container repositories: the rules each project's writes are also held to. */
+  private readonly protection: ProtectionRules;
 
   constructor(
     private readonly config: ForgeConfig,
@@ -39,6 +43,7 @@ export class GitLabForge implements Forge<GitLabSession> {
       source: entry.source.toLowerCase(),
       targets: entry.targets.map((glob) => compileGlob(glob.toLowerCase())),
     }));
+    this.protection = new ProtectionRules(this.api, config);
   }
 
   recognises(username: string, password: string): boolean {
@@ -91,6 +96,69 @@ export class GitLabForge implements Forge<GitLabSession> {
     return this.unexpected(this.judgeImage(session, path));
   }
 
+  // ---- protected container repositories (protection.ts) ----
+  useProjectFacts(facts: ProjectFacts): void {
+    this.protection.useProjectFacts(facts);
+  }
+
+  notices(): string[] {
+    return this.protection.notices();
+  }
+
+  /** An OIDC rule's judge on the job's own project, held to that project's protection rules. */
+  async restrict(judge: Judge, project: string, path: string, caller: ProtectedCaller): Promise<Judge> {
+    const target = { id: project, path: project.toLowerCase() };
+    const reader: RuleReader = { admin: caller.kind === 'admin', ownToken: null, role: async () => caller };
+    return (await this.unexpected(this.protection.guard(judge, path.toLowerCase(), target, reader))).judge;
+  }
+
+  private async guarded(
+    base: Judge,
+    imagePath: string,
+    project: ProtectedProject,
+    reader: RuleReader,
+  ): Promise<ForgeJudgement> {
+    const { judge, maxAge } = await this.protection.guard(base, imagePath, project, reader);
+    return maxAge === undefined ? judged(judge, project.path) : { ...judged(judge, project.path), maxAge };
+  }
+
+  /** How a caller reads rules and shows its role. A job is judged on its user's role (as GitLab does). */
+  private ruleReader(
+    caller: GitLabCaller | null,
+    facts: GitLabCallerFacts,
+    project: GitLabProjectJson,
+    auth: Auth,
+  ): RuleReader {
+    if (caller === null || facts.kind === 'anonymous') {
+      const role = async (): Promise<ProtectedCaller> => ({ kind: 'unknown', why: 'anonymous callers have no role' });
+      return { admin: false, ownToken: null, role };
+    }
+    if (caller.kind === 'job') return this.jobReader(caller, project.id, facts.role);
+    const mayList = auth !== null && auth.bearer === caller.token && effectiveRole(project) >= MAINTAINER;
+    const role: ProtectedCaller = { kind: 'member', level: facts.kind === 'user' ? facts.role : 0, as: 'you are' };
+    return { admin: caller.admin, ownToken: mayList ? caller.token : null, role: async () => role };
+  }
+
+  // A job's own project is decided without its user's role; a rule that applies needs it, from
+  // the service token's members/all. Unknown: the rule refuses, saying why.
+  private jobReader(caller: Extract<GitLabCaller, { kind: 'job' }>, projectId: number, known: number): RuleReader {
+    const as = `the job's user ${caller.username} is`;
+    const whose = `the role of the job's user ${caller.username}`;
+    const role = async (): Promise<ProtectedCaller> => {
+      if (known > 0) return { kind: 'member', level: known, as };
+      const service = this.config.serviceToken;
+      if (service === null) return { kind: 'unknown', why: `${whose} cannot be looked up without a serviceToken` };
+      try {
+        return { kind: 'member', level: await this.api.memberLevel(projectId, caller.userId, service), as };
+      } catch (error) {
+        if (!(error instanceof ForgeRefusal)) throw error;
+        return { kind: 'unknown', why: `${whose} could not be looked up (HTTP ${error.httpStatus})` };
+      }
+    };
+    return { admin: false, ownToken: null, role };
+  }
+  // ---- end of protected container repositories ----
+
   persist(session: GitLabSession): unknown {
     const { token: _secret, ...caller } = session.caller;
     return { ...session, caller };
@@ -122,7 +190,16 @@ export class GitLabForge implements Forge<GitLabSession> {
     // A running job's own project needs no lookup: the job proves the project exists and is active.
     if (caller?.kind === 'job' && candidates(imagePath).includes(caller.projectPath)) {
       const own: GitLabProjectFacts = { path: caller.projectPath, visibility: 'private', registry: 'enabled', archived: false };
-      return judged(judgeGitLab({ kind: 'job', ownProject: true, role: 0, allowlisted: false, pushAllowed: false, sourcePath: caller.projectPath }, own), own.path);
+      const job: GitLabCallerFacts = {
+        kind: 'job',
+        ownProject: true,
+        role: 0,
+        allowlisted: false,
+        pushAllowed: false,
+        sourcePath: caller.projectPath,
+      };
+      const reader = this.jobReader(caller, caller.projectId, 0);
+      return this.guarded(judgeGitLab(job, own), imagePath, { id: caller.projectId, path: own.path }, reader);
     }
 
     const auth = this.lookupAuth(caller);
@@ -142,7 +219,8 @@ export class GitLabForge implements Forge<GitLabSession> {
     // The service token sees more than the caller: a project the caller could not see
     // itself is reported as absent, as GitLab would, so reasons leak no private paths.
     if (!visibleTo(callerFacts, facts)) return judged(denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`), facts.path);
-    return judged(judgeGitLab(callerFacts, facts), facts.path);
+    const reader = this.ruleReader(caller, callerFacts, project, auth);
+    return this.guarded(judgeGitLab(callerFacts, facts), imagePath, { id: project.id, path: facts.path }, reader);
   }
 
   // The caller's own token when it may read projects; else the service token; else none.

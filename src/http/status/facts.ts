@@ -20,6 +20,8 @@ export interface ForgeStatus {
   url: string;
   prefix: string;
   lastCall: LastForgeCall | null;
+  /** What an operator should know (e.g. where GitLab's protection rules are not enforced, and why). */
+  notices: string[];
 }
 
 export interface RedisStatus {
@@ -72,6 +74,7 @@ export function statusFacts(runtime: Runtime, origin: string): StatusFacts {
       url: forge.url,
       prefix: forge.prefix,
       lastCall: runtime.forgeHealth.lastCall(forge.name) ?? null,
+      notices: runtime.forges.find((running) => running.name === forge.name)?.notices() ?? [],
     })),
     redis: redisStatus(runtime),
     registry: registrySettings(runtime, realm),

@@ -64,6 +64,7 @@ function statusSection(facts: StatusFacts, now: Date): string {
 </dl>
 <h3 id="forges-heading">Forges</h3>
 ${forgeTable(facts.forges, now)}
+${forgeNotices(facts.forges)}
 <h3 id="registry-heading">Registry settings</h3>
 <p>The <code>auth.token</code> block of the registry's <code>config.yml</code> that matches this server${
     facts.realmGuessed ? ' (the realm is this page\'s address: set <code>server.publicUrl</code> if clients reach forgegate elsewhere)' : ''
@@ -93,6 +94,13 @@ ${rows}
 </tbody>
 </table>
 </div>`;
+}
+
+function forgeNotices(forges: readonly ForgeStatus[]): string {
+  const item = (forge: ForgeStatus, notice: string) =>
+    `<li data-forge="${escape(forge.name)}">${pill('warn', forge.name)} ${escape(notice)}</li>`;
+  const items = forges.flatMap((forge) => forge.notices.map((notice) => item(forge, notice)));
+  return items.length === 0 ? '' : `<ul class="notices" id="forge-notices">\n${items.join('\n')}\n</ul>`;
 }
 
 function lastCall(call: LastForgeCall | null, now: Date): string {

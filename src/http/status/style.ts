@@ -47,6 +47,8 @@ dl.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .pill.ok { color: var(--ok); background: var(--ok-bg); }
 .pill.bad { color: var(--bad); background: var(--bad-bg); }
 .pill.warn { color: var(--warn); background: var(--warn-bg); }
+.notices { padding-left: 1.25rem; }
+.notices li { margin: 0.35rem 0; }
 .table { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
