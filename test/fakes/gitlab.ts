@@ -98,7 +98,23 @@ export class FakeGitLab extends FakeServer {
   readonly #members: Membership[] = [];
   readonly #jobs = new Map<string, GitLabJob>();
   readonly #inboundAllowlist = new Map<number, Set<number>>();
+  /** Old full paths a renamed or transferred project left behind (GitLab's redirect routes). */
+  readonly #redirects = new Map<string, number>();
   #nextId = 1;
+
+  /**
+   * The instance's Admin Mode setting (Admin Area > Settings > General > Sign-in restrictions).
+   * When on, an admin's token acts as an admin only with the `admin_mode` scope; without it the
+   * admin is judged like any user (visibility, members, allowlists).
+   */
+  adminMode = false;
+
+  /**
+   * GitLab's `external_url`: every `web_url` it returns is built from it, and it may differ
+   * from the URL the API is reached at (another host or port, a relative root such as
+   * `https://git.example.com/gitlab`). Undefined: the fake's own URL.
+   */
+  externalUrl: string | undefined;
 
   constructor() {
     super();
@@ -109,6 +125,7 @@ export class FakeGitLab extends FakeServer {
     this.route('GET', '/projects/:id', (r) => this.#project(r), API);
     this.route('GET', '/projects/:id/members/all/:user_id', (r) => this.#member(r), API);
     this.route('GET', '/projects/:id/job_token_scope/allowlist', (r) => this.#allowlist(r), API);
+    this.route('GET', '/application/settings', (r) => this.#settings(r), API);
     // Doorkeeper's endpoint lives at the instance root, outside the API.
     this.route('GET', '/oauth/token/info', (r) => this.#oauthTokenInfo(r));
   }
@@ -176,6 +193,25 @@ export class FakeGitLab extends FakeServer {
       namespace_id: this.addGroup(namespacePath).id,
     };
     this.#projects.set(project.id, project);
+    // A new route takes precedence over, and removes, a redirect route at the same path.
+    this.#redirects.delete(project.path_with_namespace.toLowerCase());
+    return project;
+  }
+
+  /**
+   * Renames or transfers a project, as GitLab does: the project keeps its id, members and jobs,
+   * and its old path becomes a redirect route that the API follows (`GET /projects/old%2Fpath`
+   * answers with the project at its new path) until a new project or group takes the old path.
+   */
+  moveProject(from: string, to: string): GitLabProject {
+    const project = this.#requireProject(from);
+    if (this.#projectByPath(to)) throw new Error(`project ${to} exists`);
+    const namespacePath = to.split('/').slice(0, -1).join('/');
+    if (!namespacePath) throw new Error(`project path needs a namespace: ${to}`);
+    this.#redirects.set(project.path_with_namespace.toLowerCase(), project.id);
+    project.path_with_namespace = to;
+    project.namespace_id = this.addGroup(namespacePath).id;
+    this.#redirects.delete(to.toLowerCase());
     return project;
   }
 
@@ -261,20 +297,22 @@ export class FakeGitLab extends FakeServer {
     return { status: 200, body: this.#userJson(auth.caller.user, true) };
   }
 
-  // Admins see UserWithAdmin (is_admin, external); everyone else UserBasic, which has neither.
+  // Admins (with admin powers: can_read_all_resources?) see UserWithAdmin (is_admin, external);
+  // everyone else UserBasic, which has neither.
   #userById(req: FakeRequest): Reply {
     const auth = this.#authenticate(req, [...READ_API, 'read_user']);
     if ('reply' in auth) return auth.reply;
     const user = this.#users.get(Number(req.params.id));
     if (!user) return message(404, '404 User Not Found');
-    if (!auth.caller?.user.is_admin) return { status: 200, body: this.#userBasicJson(user) };
+    if (!this.#actsAsAdmin(auth.caller)) return { status: 200, body: this.#userBasicJson(user) };
     return { status: 200, body: { ...this.#userJson(user, false), is_admin: user.is_admin, external: user.external } };
   }
 
   #currentJob(req: FakeRequest): Reply {
     const jobToken = req.header('job-token');
     const job = this.#jobs.get(jobToken ?? bearer(req) ?? '');
-    if (job) return job.status === 'running' ? { status: 200, body: this.#jobJson(job) } : UNAUTHORIZED;
+    if (job && job.status !== 'running') return UNAUTHORIZED;
+    if (job) return this.#inactive(this.#user(job.user_id)) ?? { status: 200, body: this.#jobJson(job) };
     if (jobToken) return UNAUTHORIZED;
     const auth = this.#authenticate(req, READ_API);
     if ('reply' in auth) return auth.reply;
@@ -285,11 +323,11 @@ export class FakeGitLab extends FakeServer {
   #project(req: FakeRequest): Reply {
     const auth = this.#authenticate(req, READ_API);
     if ('reply' in auth) return auth.reply;
-    const project = this.#visibleProject(req.params.id, auth.caller?.user);
+    const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
     // Anonymous callers get ProjectDetails: no visibility, archived, registry level or permissions.
     const body = auth.caller
-      ? this.#projectWithAccess(project, auth.caller.user)
+      ? this.#projectWithAccess(project, auth.caller)
       : this.#basicProjectJson(project);
     return { status: 200, body };
   }
@@ -298,7 +336,7 @@ export class FakeGitLab extends FakeServer {
     const auth = this.#authenticate(req, READ_API);
     if ('reply' in auth) return auth.reply;
     if (!auth.caller) return UNAUTHORIZED;
-    const project = this.#visibleProject(req.params.id, auth.caller.user);
+    const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
     const userId = Number(req.params.user_id);
     if (!Number.isInteger(userId)) return { status: 400, body: { error: 'user_id is invalid' } };
@@ -323,9 +361,9 @@ export class FakeGitLab extends FakeServer {
     if ('reply' in auth) return auth.reply;
     if (!auth.caller) return UNAUTHORIZED;
     const { user } = auth.caller;
-    const project = this.#visibleProject(req.params.id, user);
+    const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
-    if (!user.is_admin && this.#accessLevel(user, project) < ACCESS.maintainer) return message(403, '403 Forbidden');
+    if (!this.#actsAsAdmin(auth.caller) && this.#accessLevel(user, project) < ACCESS.maintainer) return message(403, '403 Forbidden');
     // GitLab lists the project itself first.
     const ids = [project.id, ...(this.#inboundAllowlist.get(project.id) ?? [])];
     const body = ids.flatMap((id) => {
@@ -345,6 +383,15 @@ export class FakeGitLab extends FakeServer {
       },
       body,
     };
+  }
+
+  // authenticated_as_admin!: admin powers (with Admin Mode on, the admin_mode scope) or 403.
+  #settings(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    if (!this.#actsAsAdmin(auth.caller)) return message(403, '403 Forbidden');
+    return { status: 200, body: { id: 1, admin_mode: this.adminMode, signup_enabled: true, default_project_visibility: 'private' } };
   }
 
   #oauthTokenInfo(req: FakeRequest): Reply {
@@ -409,25 +456,37 @@ export class FakeGitLab extends FakeServer {
       };
     }
     const user = this.#user(token.user_id);
-    if (user.state === 'blocked') return { reply: message(403, '403 Forbidden - Your account has been blocked.') };
-    if (user.state === 'deactivated') {
-      return {
-        reply: message(
-          403,
-          '403 Forbidden - Your account has been deactivated by your administrator. ' +
-            `Please log back in from a web browser to reactivate your account at ${this.url}`,
-        ),
-      };
-    }
-    return { caller: { user, token } };
+    const inactive = this.#inactive(user);
+    return inactive ? { reply: inactive } : { caller: { user, token } };
   }
 
-  #visibleProject(id: string | undefined, user: GitLabUser | undefined): GitLabProject | undefined {
+  /** The API guard's answer for a user who may not use the API, whatever the credential. */
+  #inactive(user: GitLabUser): Reply | undefined {
+    if (user.state === 'blocked') return message(403, '403 Forbidden - Your account has been blocked.');
+    if (user.state === 'deactivated') {
+      return message(
+        403,
+        '403 Forbidden - Your account has been deactivated by your administrator. ' +
+          `Please log back in from a web browser to reactivate your account at ${this.#external}`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Admin powers on this request: an admin, and with Admin Mode on, a token with the admin_mode scope. */
+  #actsAsAdmin(caller: Caller | undefined): boolean {
+    if (!caller?.user.is_admin) return false;
+    return !this.adminMode || caller.token.scopes.includes('admin_mode');
+  }
+
+  // find_project: by id, or by full path following redirect routes (follow_redirects: true).
+  #visibleProject(id: string | undefined, caller: Caller | undefined): GitLabProject | undefined {
     const project = /^\d+$/.test(id ?? '')
       ? this.#projects.get(Number(id))
-      : this.#projectByPath(id ?? '');
+      : (this.#projectByPath(id ?? '') ?? this.#projects.get(this.#redirects.get((id ?? '').toLowerCase()) ?? -1));
     if (!project) return undefined;
-    if (project.visibility === 'public' || user?.is_admin) return project;
+    const user = caller?.user;
+    if (project.visibility === 'public' || this.#actsAsAdmin(caller)) return project;
     if (!user) return undefined;
     if (this.#accessLevel(user, project) > 0) return project;
     return project.visibility === 'internal' && !user.external ? project : undefined;
@@ -466,7 +525,7 @@ export class FakeGitLab extends FakeServer {
       state: user.state,
       locked: false,
       avatar_url: null,
-      web_url: `${this.url}/${user.username}`,
+      web_url: `${this.#external}/${user.username}`,
     };
   }
 
@@ -497,7 +556,7 @@ export class FakeGitLab extends FakeServer {
       path_with_namespace: path,
       created_at: CREATED_AT,
       default_branch: 'main',
-      web_url: `${this.url}/${path}`,
+      web_url: `${this.#external}/${path}`,
       namespace: group && {
         id: group.id,
         name: group.full_path.split('/').pop(),
@@ -509,7 +568,8 @@ export class FakeGitLab extends FakeServer {
     };
   }
 
-  #projectWithAccess(project: GitLabProject, user: GitLabUser): Record<string, unknown> {
+  #projectWithAccess(project: GitLabProject, caller: Caller): Record<string, unknown> {
+    const { user } = caller;
     const access = (level: number): { access_level: number; notification_level: number } | null =>
       level > 0 ? { access_level: level, notification_level: 3 } : null;
     const level = project.container_registry_access_level;
@@ -521,7 +581,7 @@ export class FakeGitLab extends FakeServer {
       // Deprecated boolean: whether the registry feature is available to this caller.
       container_registry_enabled:
         level === 'enabled' ||
-        (level === 'private' && (user.is_admin || this.#accessLevel(user, project) >= ACCESS.reporter)),
+        (level === 'private' && (this.#actsAsAdmin(caller) || this.#accessLevel(user, project) >= ACCESS.reporter)),
       permissions: {
         project_access: access(this.#projectAccess(user, project)),
         group_access: access(this.#groupAccess(user, project)),
@@ -531,7 +591,7 @@ export class FakeGitLab extends FakeServer {
 
   #jobJson(job: GitLabJob): Record<string, unknown> {
     const project = this.#projects.get(job.project_id);
-    const web = `${this.url}/${project?.path_with_namespace ?? ''}`;
+    const web = `${this.#external}/${project?.path_with_namespace ?? ''}`;
     return {
       id: job.id,
       status: job.status,
@@ -568,6 +628,10 @@ export class FakeGitLab extends FakeServer {
       archived: false,
       tag_list: [],
     };
+  }
+
+  get #external(): string {
+    return (this.externalUrl ?? this.url).replace(/\/+$/, '');
   }
 
   // ---- lookups --------------------------------------------------------------------------------
