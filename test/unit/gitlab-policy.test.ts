@@ -223,7 +223,7 @@ const USER_CALLERS: GitLabCallerFacts[] = product({
   admin: [false, true],
   external: [false, true],
   role: USER_ROLES,
-}).map((u) => ({ kind: 'user', username: 'alice', ...u }));
+}).map((u) => ({ kind: 'user', username: 'alice', instanceAdmin: u.admin, ...u }));
 
 const JOB_CALLERS: GitLabCallerFacts[] = product({
   ownProject: [true, false],
@@ -270,6 +270,7 @@ const user = (over: Partial<Extract<GitLabCallerFacts, { kind: 'user' }>> = {}):
   kind: 'user',
   username: 'alice',
   admin: false,
+  instanceAdmin: false,
   external: false,
   scopes: ['api'],
   role: 0,

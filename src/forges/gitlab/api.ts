@@ -28,8 +28,7 @@ const job = z.object({
   id: z.number(),
   status: z.string(),
   ref: z.string().nullable().optional(),
-  web_url: z.string(),
-  user: z.object({ id: z.number(), username: z.string() }),
+  user: z.object({ id: z.number(), username: z.string(), state: z.string().optional() }),
   pipeline: z.object({ id: z.number(), project_id: z.number() }),
 });
 const accessLevel = z.object({ access_level: z.number() }).nullable().optional();
@@ -97,10 +96,14 @@ export class GitLabApi {
     });
   }
 
-  /** The project at `path`, or null when GitLab answers 404 (absent, or invisible to this caller). */
-  async project(path: string, auth: Auth): Promise<GitLabProjectJson | null> {
+  /**
+   * The project with this id, or at this full path, or null when GitLab answers 404 (absent, or
+   * invisible to this caller). GitLab follows the redirect routes renamed and transferred
+   * projects leave: for a path, the answer may be a project that lives at another path now.
+   */
+  async project(idOrPath: string | number, auth: Auth): Promise<GitLabProjectJson | null> {
     try {
-      return await this.call('GET /projects/:id', project, () => new Projects(this.options(auth)).show(path));
+      return await this.call('GET /projects/:id', project, () => new Projects(this.options(auth)).show(idOrPath));
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
       throw error;

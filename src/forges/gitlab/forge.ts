@@ -6,7 +6,7 @@ import { denying, judgeAll, type Judge } from '../../policy/grant.js';
 import { LRUCache } from 'lru-cache';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
-import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
+import { JOB_TOKEN_USER, revive, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
 // members and visibility. The facts come from the API; the verdicts from policy/gitlab.ts.
@@ -23,7 +23,10 @@ export class GitLabForge implements Forge<GitLabSession> {
   private readonly api: GitLabApi;
   private readonly ctx: CredentialContext;
   private readonly pushAllowlist: { source: string; targets: RegExp[] }[];
-  /** Image path -> the project found for it by anyone: try it first, skip the other candidates. */
+  /**
+   * Image path -> the candidate where anyone last found its project: asked first. Only an order:
+   * every request still asks GitLab, and takes the answer only for the path it asked.
+   */
   private readonly resolved = new LRUCache<string, string>({ max: 50_000, ttl: 10 * 60_000 });
   private readonly prefetched = new Prefetched<GitLabProjectJson | null>();
 
@@ -34,7 +37,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     this.name = config.name;
     this.prefix = config.prefix;
     this.api = new GitLabApi(config.name, config.url, config.timeout, observer);
-    this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken: config.serviceToken };
+    this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken: config.serviceToken, adminMode: config.adminMode };
     this.pushAllowlist = (config.jobTokenPushAllowlist ?? []).map((entry) => ({
       source: entry.source.toLowerCase(),
       targets: entry.targets.map((glob) => compileGlob(glob.toLowerCase())),
@@ -48,7 +51,13 @@ export class GitLabForge implements Forge<GitLabSession> {
   authenticate(username: string, password: string): Promise<GitLabSession> {
     if (username !== JOB_TOKEN_USER) return this.unexpected(verifyAccessToken(password, this.ctx));
     if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
-    return this.unexpected(verifyJobToken(password, this.ctx));
+    return this.unexpected(
+      verifyJobToken(password, this.ctx).then(({ session, project }) => {
+        // The job's project was just read to learn its path: its first judgement takes that answer.
+        if (project !== null) this.prefetched.put(password, jobItem(project.path_with_namespace.toLowerCase()), () => Promise.resolve(project));
+        return session;
+      }),
+    );
   }
 
   // A token known to read projects looks its project up beside its re-verification, where
@@ -98,7 +107,8 @@ export class GitLabForge implements Forge<GitLabSession> {
 
   restore(data: unknown, password: string): GitLabSession {
     const session = data as GitLabSession;
-    return { ...session, caller: { ...session.caller, token: password } };
+    const caller = revive({ ...session.caller, token: password }, this.config.adminMode);
+    return { ...session, admin: caller.kind === 'token' && caller.admin, caller };
   }
 
   // A refusal no rule expected (a service token lacking rights, say) is a misconfiguration:
@@ -119,18 +129,14 @@ export class GitLabForge implements Forge<GitLabSession> {
     const gate = caller?.kind === 'token' ? scopeGate(caller.scopes) : null;
     if (gate) return judged(gate, null);
 
-    // A running job's own project needs no lookup: the job proves the project exists and is active.
-    if (caller?.kind === 'job' && candidates(imagePath).includes(caller.projectPath)) {
-      const own: GitLabProjectFacts = { path: caller.projectPath, visibility: 'private', registry: 'enabled', archived: false };
-      return judged(judgeGitLab({ kind: 'job', ownProject: true, role: 0, allowlisted: false, pushAllowed: false, sourcePath: caller.projectPath }, own), own.path);
-    }
-
+    // A job's own project is judged like any other, on its registry level and archived state
+    // as GitLab reports them now: a running job proves neither.
     const auth = this.lookupAuth(caller);
     if (auth === undefined) {
       return judged(denying('needs-service-token', `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`), null);
     }
     const project = await this.findProject(imagePath, auth, caller);
-    if (project === null) return judged(denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`), null);
+    if (project === null) return judged(denying('no-project', `no GitLab project for image ${path}${describeAbsence(caller)}`), null);
 
     const facts: GitLabProjectFacts = {
       path: project.path_with_namespace,
@@ -141,7 +147,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     const callerFacts = await this.callerFacts(caller, project, auth);
     // The service token sees more than the caller: a project the caller could not see
     // itself is reported as absent, as GitLab would, so reasons leak no private paths.
-    if (!visibleTo(callerFacts, facts)) return judged(denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`), facts.path);
+    if (!visibleTo(callerFacts, facts)) return judged(denying('no-project', `no GitLab project for image ${path}${describeAbsence(caller)}`), facts.path);
     return judged(judgeGitLab(callerFacts, facts), facts.path);
   }
 
@@ -154,19 +160,28 @@ export class GitLabForge implements Forge<GitLabSession> {
     return undefined;
   }
 
-  /** The first of the image path's three longest prefixes that is a project (forges.md section 1). */
+  /**
+   * The project of the image: the one of its three longest prefixes at which a project lives
+   * (forges.md section 1). A project can contain no groups, so at most one does, and the
+   * order they are asked in is only a matter of cost. GitLab follows the redirect route a
+   * renamed or transferred project leaves, so an answer counts only when the project's own
+   * path is the one asked: the old path belongs to nobody now, and may be someone else's
+   * tomorrow.
+   */
   private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
+    const all = candidates(imagePath);
+    const first = caller?.kind === 'job' && caller.projectPath !== null && all.includes(caller.projectPath) ? caller.projectPath : this.resolved.get(imagePath);
     try {
-      // A project can contain no groups: once any lookup found the project of this image,
-      // no other candidate can be one. A 404 there means "not visible to this caller".
-      const known = this.resolved.get(imagePath);
-      for (const candidate of known === undefined ? candidates(imagePath) : [known]) {
-        const prefetched = auth !== null && caller?.kind === 'token' && auth.bearer === caller.token ? this.prefetched.take(auth.bearer, candidate) : undefined;
-        const project = await (prefetched ?? this.api.project(candidate, auth));
-        if (project !== null) {
-          this.resolved.set(imagePath, project.path_with_namespace.toLowerCase());
-          return project;
+      for (const candidate of first === undefined ? all : [first, ...all.filter((c) => c !== first)]) {
+        const project = await (this.takePrefetched(caller, auth, candidate) ?? this.api.project(candidate, auth));
+        if (project === null) continue;
+        if (project.path_with_namespace.toLowerCase() !== candidate) {
+          if (this.resolved.get(imagePath) === candidate) this.resolved.delete(imagePath);
+          continue;
         }
+        // Set when it changes, not on every use: a hint nobody confirms expires.
+        if (this.resolved.get(imagePath) !== candidate) this.resolved.set(imagePath, candidate);
+        return project;
       }
       return null;
     } catch (error) {
@@ -179,16 +194,25 @@ export class GitLabForge implements Forge<GitLabSession> {
     }
   }
 
+  // A lookup started ahead for this caller, made with the same credential as this one would be:
+  // a token's own lookups (speculate, prefetch), or a job's project read with the serviceToken.
+  private takePrefetched(caller: GitLabCaller | null, auth: Auth, candidate: string): Promise<GitLabProjectJson | null> | undefined {
+    if (caller === null || auth === null) return undefined;
+    if (caller.kind === 'token') return auth.bearer === caller.token ? this.prefetched.take(caller.token, candidate) : undefined;
+    return auth.bearer === this.config.serviceToken ? this.prefetched.take(caller.token, jobItem(candidate)) : undefined;
+  }
+
   private async callerFacts(caller: GitLabCaller | null, project: GitLabProjectJson, auth: Auth): Promise<GitLabCallerFacts> {
     if (caller === null) return { kind: 'anonymous', anonymousPull: this.config.anonymousPull };
     const service = this.config.serviceToken;
     if (caller.kind === 'token') {
       const ownToken = auth !== null && auth.bearer === caller.token;
       const role = ownToken ? effectiveRole(project) : await this.api.memberLevel(project.id, caller.userId, service!);
-      return { kind: 'user', username: caller.username, admin: caller.admin, external: caller.external, scopes: caller.scopes, role };
+      const { username, admin, instanceAdmin, external, scopes } = caller;
+      return { kind: 'user', username, admin, instanceAdmin, external, scopes, role };
     }
     const ownProject = project.id === caller.projectId;
-    const pushAllowed = this.pushAllowlist.some((entry) => entry.source === caller.projectPath && entry.targets.some((t) => t.test(project.path_with_namespace.toLowerCase())));
+    const pushAllowed = caller.projectPath !== null && this.pushAllowlist.some((entry) => entry.source === caller.projectPath && entry.targets.some((t) => t.test(project.path_with_namespace.toLowerCase())));
     // The allowlist and the job user's role matter only where visibility alone does not let it pull.
     const openToJobs = project.container_registry_access_level === 'enabled' && project.visibility !== 'private';
     let allowlisted = false;
@@ -199,7 +223,7 @@ export class GitLabForge implements Forge<GitLabSession> {
         this.api.memberLevel(project.id, caller.userId, service),
       ]);
     }
-    return { kind: 'job', ownProject, role, allowlisted, pushAllowed, sourcePath: caller.projectPath };
+    return { kind: 'job', ownProject, role, allowlisted, pushAllowed, sourcePath: caller.projectPath ?? `project ${caller.projectId}` };
   }
 }
 
@@ -226,8 +250,20 @@ function effectiveRole(project: GitLabProjectJson): number {
   return Math.max(project.permissions?.project_access?.access_level ?? 0, project.permissions?.group_access?.access_level ?? 0);
 }
 
+/** A job's own project, read with the serviceToken, is kept apart from any token's lookups. */
+function jobItem(projectPath: string): string {
+  return `job:${projectPath}`;
+}
+
+function describeAbsence(caller: GitLabCaller | null): string {
+  if (caller === null) return '';
+  // The serviceToken looks up for jobs: one that cannot read the job's own project sees less.
+  if (caller.kind === 'job' && caller.projectPath === null) return ` that the serviceToken can read (it cannot read job ${caller.jobId}'s own project either)`;
+  return ` visible to ${caller.username}`;
+}
+
 function describeCaller(caller: GitLabCaller | null): string {
   if (caller === null) return 'anonymous callers';
-  if (caller.kind === 'job') return `job tokens of ${caller.projectPath}`;
+  if (caller.kind === 'job') return `job tokens (job ${caller.jobId} of project ${caller.projectPath ?? caller.projectId})`;
   return `${caller.username}, whose token scopes [${caller.scopes.join(', ')}] cannot read projects`;
 }
