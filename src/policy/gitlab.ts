@@ -41,6 +41,8 @@ export type GitLabCallerFacts =
       ownProject: boolean;
       /** The job user's role on the target (for allowlisted cross-project pulls). */
       role: number;
+      /** The job's user is external, or nobody could tell: internal projects are not theirs to read. */
+      external: boolean;
       /** The job's project is in the target's inbound job token allowlist. */
       allowlisted: boolean;
       /** forgegate's own cross-project push allowlist matched (a feature GitLab lacks). */
@@ -151,7 +153,13 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
       return action === 'pull' ? yes('job-push-allowlist', because) : writable(project, 'job-push-allowlist', because);
     }
     if (action !== 'pull') return no('job-cross-project', `job token of ${caller.sourcePath} may only pull from other projects`);
-    if (project.registry === 'enabled' && project.visibility !== 'private') return yes(project.visibility, `${project.path} is ${project.visibility} with its registry enabled`);
+    if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);
+    if (project.registry === 'enabled' && project.visibility === 'internal') {
+      if (!caller.external) return yes('internal', `${project.path} is internal with its registry enabled`);
+      if (!caller.allowlisted || caller.role < REPORTER) {
+        return no('external', `${project.path} is internal, and the job's user is external or the serviceToken cannot tell (it takes an admin's token)`);
+      }
+    }
     if (!caller.allowlisted) return no('job-allowlist', `${caller.sourcePath} is not in the job token allowlist of ${project.path}`);
     if (caller.role < REPORTER) return no('role', `the job's user has role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path}`);
     return yes('job-allowlist', `${caller.sourcePath} is in the job token allowlist of ${project.path} and the job's user is ${roleName(caller.role)}`);

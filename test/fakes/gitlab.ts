@@ -65,6 +65,8 @@ interface Membership {
   source_id: number;
   user_id: number;
   access_level: number;
+  /** `awaiting`: added past a user cap (Premium), listed by the members API but without access. */
+  state: 'active' | 'awaiting';
 }
 
 type Caller = { user: GitLabUser; token: GitLabToken };
@@ -216,14 +218,14 @@ export class FakeGitLab extends FakeServer {
   }
 
   /** Direct membership of a project or group; group members inherit into subgroups' projects. */
-  addMember(path: string, userId: number, accessLevel: number): void {
+  addMember(path: string, userId: number, accessLevel: number, state: Membership['state'] = 'active'): void {
     this.#user(userId);
     const project = this.#projectByPath(path);
     const source = project ? { source: 'project' as const, source_id: project.id } : undefined;
     const group = this.#groupByPath(path);
     const target = source ?? (group && { source: 'group' as const, source_id: group.id });
     if (!target) throw new Error(`no project or group ${path}`);
-    this.#members.push({ ...target, user_id: userId, access_level: accessLevel });
+    this.#members.push({ ...target, user_id: userId, access_level: accessLevel, state });
   }
 
   /** Ends a direct membership of a project or group (what user_remove_from_team/_group report). */
@@ -341,17 +343,18 @@ export class FakeGitLab extends FakeServer {
     const userId = Number(req.params.user_id);
     if (!Number.isInteger(userId)) return { status: 400, body: { error: 'user_id is invalid' } };
     const user = this.#users.get(userId);
-    const level = user ? this.#accessLevel(user, project) : 0;
+    // The members API lists awaiting members too, with their state: the record, not the access.
+    const member = user ? this.#memberships(user, project).sort((a, b) => b.access_level - a.access_level)[0] : undefined;
     // members.find_by! raises RecordNotFound, which the API renders with a lower-case "found".
-    if (!user || level === 0) return message(404, '404 Not found');
+    if (!user || !member) return message(404, '404 Not found');
     return {
       status: 200,
       body: {
         ...this.#userBasicJson(user),
-        access_level: level,
+        access_level: member.access_level,
         created_at: CREATED_AT,
         expires_at: null,
-        membership_state: 'active',
+        membership_state: member.state,
       },
     };
   }
@@ -511,8 +514,17 @@ export class FakeGitLab extends FakeServer {
 
   #highest(user: GitLabUser, source: Membership['source'], ids: number[]): number {
     return this.#members
-      .filter((m) => m.user_id === user.id && m.source === source && ids.includes(m.source_id))
+      .filter((m) => m.user_id === user.id && m.source === source && ids.includes(m.source_id) && m.state === 'active')
       .reduce((max, m) => Math.max(max, m.access_level), 0);
+  }
+
+  /** Every membership record of the user on the project or an ancestor group, whatever its state. */
+  #memberships(user: GitLabUser, project: GitLabProject): Membership[] {
+    const groups: number[] = [];
+    for (let g = this.#groups.get(project.namespace_id); g; g = this.#groups.get(g.parent_id ?? -1)) groups.push(g.id);
+    return this.#members.filter(
+      (m) => m.user_id === user.id && ((m.source === 'project' && m.source_id === project.id) || (m.source === 'group' && groups.includes(m.source_id))),
+    );
   }
 
   // ---- JSON -----------------------------------------------------------------------------------
@@ -527,6 +539,10 @@ export class FakeGitLab extends FakeServer {
       avatar_url: null,
       web_url: `${this.#external}/${user.username}`,
     };
+  }
+
+  #userEntityJson(user: GitLabUser): Record<string, unknown> {
+    return { ...this.#userBasicJson(user), created_at: CREATED_AT, bio: '', bot: user.bot };
   }
 
   #userJson(user: GitLabUser, self: boolean): Record<string, unknown> {
@@ -607,7 +623,8 @@ export class FakeGitLab extends FakeServer {
       erased_at: null,
       duration: null,
       queued_duration: 0.1,
-      user: this.#userJson(this.#user(job.user_id), false),
+      // API::Entities::User: neither is_admin nor external.
+      user: this.#userEntityJson(this.#user(job.user_id)),
       commit: { id: job.sha, short_id: job.sha.slice(0, 8), title: 'commit' },
       pipeline: {
         id: job.pipeline_id,

@@ -74,6 +74,7 @@ function buildModel(gl: FakeGitLab) {
     serviceAccount: user('service_account_group_3_c0ff', { bot: true }),
     mallory: user('mallory'), // Owner of acme/tool until she moves it away
     acme: user('acme-dev'), // Developer of the acme/tool created after the move
+    wanda: user('wanda'), // added to group/sub/proj past a user cap: awaiting, no access yet
   };
 
   const project = (path: string, init: Parameters<FakeGitLab['addProject']>[0] | object = {}) => gl.addProject({ path_with_namespace: path, ...init });
@@ -116,6 +117,8 @@ function buildModel(gl: FakeGitLab) {
   gl.allowJobTokenAccess('group/allowed-guest', 'group/ci');
   gl.addMember('acme/tool', users.mallory.id, ACCESS.owner);
   gl.addMember('acme/lib', users.mallory.id, ACCESS.owner);
+  gl.addMember('group/sub/proj', users.wanda.id, ACCESS.developer, 'awaiting');
+  gl.addMember('group/ci', users.eve.id, ACCESS.developer); // eve is external
 
   let n = 0;
   const token = (owner: GitLabUser, scopes: string[], init: Partial<GitLabToken> = {}): GitLabToken => {
@@ -161,6 +164,7 @@ function buildModel(gl: FakeGitLab) {
     mallory: token(users.mallory, ['api']),
     malloryRegistry: token(users.mallory, ['read_registry', 'write_registry']),
     acme: token(users.acme, ['api']),
+    wandaRegistry: token(users.wanda, ['read_registry', 'write_registry']),
   };
   const jobs = {
     running: gl.addJob({ token: `glcbt-64_running-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
@@ -174,6 +178,7 @@ function buildModel(gl: FakeGitLab) {
     externalPort: gl.addJob({ token: `glcbt-64_external-port-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
     moved: gl.addJob({ token: `glcbt-64_moved-${++n}Qx7`, project: 'acme/lib', user_id: users.mallory.id }),
     blockedUser: gl.addJob({ token: `glcbt-64_blocked-${++n}Qx7`, project: 'group/sub/proj', user_id: users.bob.id }),
+    externalUser: gl.addJob({ token: `glcbt-64_external-user-${++n}Qx7`, project: 'group/ci', user_id: users.eve.id }),
   };
   const secrets = [...Object.values(tokens).map((t) => t.token), ...Object.values(jobs).map((j) => j.token)];
   return { users, tokens, jobs, secrets };
@@ -871,6 +876,32 @@ describe('11d. job tokens where GitLab\'s external URL differs from the API URL'
       }
     });
   }
+});
+
+describe('11e. read as an attacker: what else GitLab refuses', () => {
+  test('a member awaiting a seat (user cap) has no access yet, as in GitLab', async () => {
+    const answer = await token('wanda', m.tokens.wandaRegistry.token, repo(PROJ, 'pull,push'));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fg, `no GitLab project for image ${PROJ} visible to wanda`);
+  });
+
+  test('a job of an external user pulls no internal project it is no member of; public ones still', async () => {
+    const job = (image: string) => token('gitlab-ci-token', m.jobs.externalUser.token, repo(image, 'pull'));
+    const internal = await job('group/internal/app');
+    assert.equal(internal.status, 200, JSON.stringify(internal.body));
+    assert.deepEqual(internal.access, []);
+    assertDenied(fg, "group/internal is internal, and the job's user is external");
+    assert.deepEqual((await job('group/public/app')).access, granted('group/public/app', 'pull'));
+    assert.deepEqual((await job('group/ci/app')).access, granted('group/ci/app', 'pull'));
+  });
+
+  test('a serviceToken that cannot tell whether the job\'s user is external (no admin): no internal pull', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/internal/app', 'pull'), fgWeakService);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fgWeakService, 'or the serviceToken cannot tell');
+  });
 });
 
 // ---- 10. secrets ------------------------------------------------------------------------------

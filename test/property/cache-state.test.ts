@@ -128,7 +128,7 @@ function expected(r: Req): string[] {
     const u = r.user === null ? undefined : glUsers[r.user]!;
     let caller: GlCaller;
     if (u === undefined) caller = { kind: 'anonymous', anonymousPull: true };
-    else if (r.token === GL_JOB) caller = { kind: 'job', ownProject: glProjects[r.jobOf]!.id === p.id, role: 0, allowlisted: false, pushAllowed: false };
+    else if (r.token === GL_JOB) caller = { kind: 'job', ownProject: glProjects[r.jobOf]!.id === p.id, role: 0, external: false, allowlisted: false, pushAllowed: false };
     // forgegate's adminMode is on (its default); the fake's instance setting decides nothing here.
     else caller = { kind: 'user', admin: u.admin, adminMode: true, external: u.external, scopes: u.tokens[r.token]!.scopes, role: u.role };
     return expectedGrant(r.actions, gitlabAllows(caller, p));

@@ -21,7 +21,8 @@ export type GlCaller =
   | { kind: 'anonymous'; anonymousPull: boolean }
   /** `admin`: the account is an instance admin; `adminMode`: the instance enforces Admin Mode. */
   | { kind: 'user'; admin: boolean; adminMode: boolean; external: boolean; scopes: readonly string[]; role: number }
-  | { kind: 'job'; ownProject: boolean; role: number; allowlisted: boolean; pushAllowed: boolean };
+  /** `external`: the job's user is external (or forgegate cannot tell). */
+  | { kind: 'job'; ownProject: boolean; role: number; external: boolean; allowlisted: boolean; pushAllowed: boolean };
 
 /**
  * "An image belongs to a project only when path_with_namespace (compared without case) equals
@@ -89,7 +90,8 @@ export function gitlabAllows(caller: GlCaller, p: GlProject): { explicit: Set<Ex
     if (writesOpen) allowed.add('push');
     return { explicit: allowed, star };
   }
-  const openToInstance = p.registry === 'enabled' && p.visibility !== 'private';
+  // Internal projects are open to the instance's users, external ones excepted, as for tokens.
+  const openToInstance = openToAll || (p.registry === 'enabled' && p.visibility === 'internal' && !caller.external);
   if (openToInstance || (caller.allowlisted && caller.role >= 20)) allowed.add('pull');
   return { explicit: allowed, star };
 }

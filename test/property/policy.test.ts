@@ -26,7 +26,7 @@ const glProject = fc.record({
 const glCaller: fc.Arbitrary<GlCaller> = fc.oneof(
   fc.record({ kind: fc.constant('anonymous' as const), anonymousPull: fc.boolean() }),
   fc.record({ kind: fc.constant('user' as const), admin: fc.boolean(), adminMode: fc.boolean(), external: fc.boolean(), scopes: glScopes, role: glRole }),
-  fc.record({ kind: fc.constant('job' as const), ownProject: fc.boolean(), role: glRole, allowlisted: fc.boolean(), pushAllowed: fc.boolean() }),
+  fc.record({ kind: fc.constant('job' as const), ownProject: fc.boolean(), role: glRole, external: fc.boolean(), allowlisted: fc.boolean(), pushAllowed: fc.boolean() }),
 );
 
 const ghPermissions = fc.record({ admin: fc.boolean(), maintain: fc.boolean(), push: fc.boolean(), triage: fc.boolean(), pull: fc.boolean() });

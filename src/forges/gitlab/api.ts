@@ -40,7 +40,7 @@ const project = z.object({
   container_registry_access_level: z.enum(['enabled', 'private', 'disabled']),
   permissions: z.object({ project_access: accessLevel, group_access: accessLevel }).optional(),
 });
-const member = z.object({ access_level: z.number() });
+const member = z.object({ access_level: z.number(), membership_state: z.string().optional() });
 const allowlist = z.array(z.object({ id: z.number() }));
 
 export type TokenSelf = z.infer<typeof tokenSelf>;
@@ -110,13 +110,16 @@ export class GitLabApi {
     }
   }
 
-  /** The member's effective access level (inherited included), 0 when not a member. */
+  /**
+   * The member's effective access level (inherited included), 0 when not a member. A member
+   * whose membership is not active (`awaiting`: added past a user cap) has no access yet.
+   */
   async memberLevel(projectId: number, userId: number, serviceToken: string): Promise<number> {
     try {
       const found = await this.call('GET /projects/:id/members/all/:user_id', member, () =>
         new ProjectMembers(this.options({ bearer: serviceToken })).show(projectId, userId, { includeInherited: true }),
       );
-      return found.access_level;
+      return found.membership_state === undefined || found.membership_state === 'active' ? found.access_level : 0;
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return 0;
       throw error;

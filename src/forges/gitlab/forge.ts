@@ -213,8 +213,11 @@ export class GitLabForge implements Forge<GitLabSession> {
     }
     const ownProject = project.id === caller.projectId;
     const pushAllowed = caller.projectPath !== null && this.pushAllowlist.some((entry) => entry.source === caller.projectPath && entry.targets.some((t) => t.test(project.path_with_namespace.toLowerCase())));
+    // An internal project is readable by its instance's users, external ones excepted.
+    const internal = !ownProject && project.container_registry_access_level === 'enabled' && project.visibility === 'internal';
+    const external = internal && service !== null ? await this.jobUserExternal(caller.userId, service) : true;
     // The allowlist and the job user's role matter only where visibility alone does not let it pull.
-    const openToJobs = project.container_registry_access_level === 'enabled' && project.visibility !== 'private';
+    const openToJobs = project.container_registry_access_level === 'enabled' && (project.visibility === 'public' || (internal && !external));
     let allowlisted = false;
     let role = 0;
     if (!ownProject && !openToJobs && service !== null) {
@@ -223,7 +226,17 @@ export class GitLabForge implements Forge<GitLabSession> {
         this.api.memberLevel(project.id, caller.userId, service),
       ]);
     }
-    return { kind: 'job', ownProject, role, allowlisted, pushAllowed, sourcePath: caller.projectPath ?? `project ${caller.projectId}` };
+    return { kind: 'job', ownProject, role, external, allowlisted, pushAllowed, sourcePath: caller.projectPath ?? `project ${caller.projectId}` };
+  }
+
+  // GET /job names the job's user without `external`; only an admin's token reads it
+  // (GET /users/:id). Not known counts as external: the safe side.
+  private async jobUserExternal(userId: number, serviceToken: string): Promise<boolean> {
+    const user = await this.api.user(userId, serviceToken).catch((error: unknown) => {
+      if (error instanceof ForgeRefusal) return null;
+      throw error;
+    });
+    return user?.external ?? true;
   }
 }
 
