@@ -106,7 +106,8 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
   if (gate) return gate;
   return (action) => {
     if (action === '*') {
-      if (!caller.admin) return no('star-admin-only', `* is reserved for GitLab instance admins${adminModeNote(caller)}`);
+      const reserved = `* is reserved for GitLab instance admins${adminModeNote(caller)}`;
+      if (!caller.admin) return no('star-admin-only', reserved);
       // `*` covers delete: the token's scopes must allow every action, not only the role.
       const unscoped = (['pull', 'push', 'delete'] as const).filter((a) => !caller.scopes.some((scope) => SCOPES_FOR[a].includes(scope)));
       if (unscoped.length > 0) return no('scope', `token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
@@ -119,7 +120,8 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
     if (caller.admin) return action === 'pull' ? yes('admin', `${caller.username} is a GitLab instance admin`) : writable(project, 'admin', `${caller.username} is a GitLab instance admin`);
     if (action === 'pull') return pullByRole(caller, project);
     const needed = action === 'push' ? DEVELOPER : MAINTAINER;
-    if (caller.role < needed) return no('role', `role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}${adminModeNote(caller)}`);
+    const below = `role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`;
+    if (caller.role < needed) return no('role', `${below}${adminModeNote(caller)}`);
     return writable(project, 'role', `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`);
   };
 }
@@ -127,7 +129,8 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
 // An admin whose token has no admin powers learns why it is judged by its role.
 function adminModeNote(caller: { admin: boolean; instanceAdmin: boolean; username: string }): string {
   if (!caller.instanceAdmin || caller.admin) return '';
-  return ` (${caller.username} is an admin, but Admin Mode gives admin powers only to tokens with the ${ADMIN_MODE_SCOPE} scope)`;
+  const why = `Admin Mode gives admin powers only to tokens with the ${ADMIN_MODE_SCOPE} scope`;
+  return ` (${caller.username} is an admin, but ${why})`;
 }
 
 function pullByRole(caller: { role: number; external: boolean }, project: GitLabProjectFacts): Judgement {
@@ -157,7 +160,8 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
     if (project.registry === 'enabled' && project.visibility === 'internal') {
       if (!caller.external) return yes('internal', `${project.path} is internal with its registry enabled`);
       if (!caller.allowlisted || caller.role < REPORTER) {
-        return no('external', `${project.path} is internal, and the job's user is external or the serviceToken cannot tell (it takes an admin's token)`);
+        const unknown = "the job's user is external or the serviceToken cannot tell (it takes an admin's token)";
+        return no('external', `${project.path} is internal, and ${unknown}`);
       }
     }
     if (!caller.allowlisted) return no('job-allowlist', `${caller.sourcePath} is not in the job token allowlist of ${project.path}`);

@@ -344,7 +344,8 @@ export class FakeGitLab extends FakeServer {
     if (!Number.isInteger(userId)) return { status: 400, body: { error: 'user_id is invalid' } };
     const user = this.#users.get(userId);
     // The members API lists awaiting members too, with their state: the record, not the access.
-    const member = user ? this.#memberships(user, project).sort((a, b) => b.access_level - a.access_level)[0] : undefined;
+    const records = user ? this.#memberships(user, project) : [];
+    const member = records.sort((a, b) => b.access_level - a.access_level)[0];
     // members.find_by! raises RecordNotFound, which the API renders with a lower-case "found".
     if (!user || !member) return message(404, '404 Not found');
     return {
@@ -366,7 +367,8 @@ export class FakeGitLab extends FakeServer {
     const { user } = auth.caller;
     const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
-    if (!this.#actsAsAdmin(auth.caller) && this.#accessLevel(user, project) < ACCESS.maintainer) return message(403, '403 Forbidden');
+    const maintainer = this.#actsAsAdmin(auth.caller) || this.#accessLevel(user, project) >= ACCESS.maintainer;
+    if (!maintainer) return message(403, '403 Forbidden');
     // GitLab lists the project itself first.
     const ids = [project.id, ...(this.#inboundAllowlist.get(project.id) ?? [])];
     const body = ids.flatMap((id) => {
@@ -394,7 +396,8 @@ export class FakeGitLab extends FakeServer {
     if ('reply' in auth) return auth.reply;
     if (!auth.caller) return UNAUTHORIZED;
     if (!this.#actsAsAdmin(auth.caller)) return message(403, '403 Forbidden');
-    return { status: 200, body: { id: 1, admin_mode: this.adminMode, signup_enabled: true, default_project_visibility: 'private' } };
+    const body = { id: 1, admin_mode: this.adminMode, signup_enabled: true, default_project_visibility: 'private' };
+    return { status: 200, body };
   }
 
   #oauthTokenInfo(req: FakeRequest): Reply {
@@ -522,9 +525,8 @@ export class FakeGitLab extends FakeServer {
   #memberships(user: GitLabUser, project: GitLabProject): Membership[] {
     const groups: number[] = [];
     for (let g = this.#groups.get(project.namespace_id); g; g = this.#groups.get(g.parent_id ?? -1)) groups.push(g.id);
-    return this.#members.filter(
-      (m) => m.user_id === user.id && ((m.source === 'project' && m.source_id === project.id) || (m.source === 'group' && groups.includes(m.source_id))),
-    );
+    const on = (m: Membership) => (m.source === 'project' ? m.source_id === project.id : groups.includes(m.source_id));
+    return this.#members.filter((m) => m.user_id === user.id && on(m));
   }
 
   // ---- JSON -----------------------------------------------------------------------------------

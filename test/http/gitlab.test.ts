@@ -28,7 +28,10 @@ let fgWeakService: TestForgegate;
 let fgNoCache: TestForgegate;
 /** Service token, adminMode: false (an instance without Admin Mode). */
 let fgNoAdminMode: TestForgegate;
-const everyForgegate = (): TestForgegate[] => [fg, fgNoService, fgNoAnonymous, fgFast, fgWeakService, fgNoCache, fgNoAdminMode];
+const everyForgegate = (): TestForgegate[] => [
+  ...[fg, fgNoService, fgNoAnonymous, fgFast, fgWeakService],
+  ...[fgNoCache, fgNoAdminMode],
+];
 /** Refresh tokens and Basic credentials sent during the run: none may reach a log either. */
 const refreshTokens: string[] = [];
 const client = tokenClient(SERVICE, () => fg);
@@ -37,7 +40,8 @@ const sentBasic = client.sentBasic;
 before(async () => {
   const url = await fake.start();
   const forge = { type: 'gitlab', url };
-  const start = (extra: Record<string, unknown>, cache: Record<string, number> = {}) => startForgegate({ token: { service: SERVICE }, forges: [{ ...forge, ...extra }], cache });
+  const start = (extra: Record<string, unknown>, cache: Record<string, number> = {}) =>
+    startForgegate({ token: { service: SERVICE }, forges: [{ ...forge, ...extra }], cache });
   fg = await start({ serviceToken: m.tokens.service.token, jobTokenPushAllowlist: [{ source: 'group/ci', targets: ['group/apps/**'] }] });
   fgNoService = await start({});
   fgNoAnonymous = await start({ serviceToken: m.tokens.service.token, anonymousPull: false });
@@ -723,7 +727,8 @@ describe('9. GitLab calls per request (no cache yet)', () => {
     assert.deepEqual(answer.access, granted('group/ci/app', 'pull', 'push', 'delete'));
     assert.equal(fake.calls(), 2);
     assert.equal(fake.calls('GET /job'), 1);
-    assert.deepEqual(fake.requests('GET /projects/:id').map((r) => r.url), [`/api/v4/projects/${m.jobs.running.project_id}`]);
+    const lookups = fake.requests('GET /projects/:id').map((r) => r.url);
+    assert.deepEqual(lookups, [`/api/v4/projects/${m.jobs.running.project_id}`]);
   });
 });
 
@@ -742,7 +747,8 @@ describe('11a. Admin Mode: an admin token without admin_mode is judged by its ro
 
   test('an api token of an admin, no admin_mode: a public project pulls only, no catalog, no *', () =>
     withAdminMode(async () => {
-      const answer = await token('root', m.tokens.rootPlain.token, ['registry:catalog:*', repo('group/public/app', 'pull,push,delete,*')]);
+      const scopes = ['registry:catalog:*', repo('group/public/app', 'pull,push,delete,*')];
+      const answer = await token('root', m.tokens.rootPlain.token, scopes);
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.deepEqual(answer.access, granted('group/public/app', 'pull'));
       assertDenied(fg, 'push denied: role none');
@@ -767,7 +773,8 @@ describe('11a. Admin Mode: an admin token without admin_mode is judged by its ro
     }));
 
   test('adminMode: false (an instance without Admin Mode): an admin\'s api token acts as an admin', async () => {
-    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, ['registry:catalog:*', repo('other/secret/app', '*')], fgNoAdminMode);
+    const scopes = ['registry:catalog:*', repo('other/secret/app', '*')];
+    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, scopes, fgNoAdminMode);
     assert.deepEqual(answer.access, [
       { type: 'registry', name: 'catalog', actions: ['*'] },
       { type: 'repository', name: 'other/secret/app', actions: ['*'] },
@@ -775,14 +782,15 @@ describe('11a. Admin Mode: an admin token without admin_mode is judged by its ro
   });
 
   test('adminMode on (the default) where the instance has none: the same token is judged by its role', async () => {
-    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, ['registry:catalog:*', repo('other/secret/app', '*')]);
+    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, ['registry:catalog:*', repo('other/secret/app')]);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
   });
 
   test('an admin token with admin_mode keeps admin powers: the catalog and *', () =>
     withAdminMode(async () => {
-      const answer = await token('root', m.tokens.rootAdminMode.token, ['registry:catalog:*', repo('other/secret/app', '*')]);
+      const scopes = ['registry:catalog:*', repo('other/secret/app', '*')];
+      const answer = await token('root', m.tokens.rootAdminMode.token, scopes);
       assert.deepEqual(answer.access, [
         { type: 'registry', name: 'catalog', actions: ['*'] },
         { type: 'repository', name: 'other/secret/app', actions: ['*'] },
@@ -792,7 +800,7 @@ describe('11a. Admin Mode: an admin token without admin_mode is judged by its ro
 
 describe('11b. renamed and transferred projects: an answer for another path is no answer', () => {
   test('after acme/tool moved to mallory/tool, its old path belongs to nobody, then to its new owner', async () => {
-    const mallory = (image: string, on = fgNoCache) => token('mallory', m.tokens.mallory.token, repo(image, 'pull,push,delete'), on);
+    const mallory = (image: string) => token('mallory', m.tokens.mallory.token, repo(image, 'pull,push,delete'), fgNoCache);
     // Mallory's project, at its first path: hers.
     assert.deepEqual((await mallory('acme/tool/app')).access, granted('acme/tool/app', 'pull', 'push', 'delete'));
     fake.moveProject('acme/tool', 'mallory/tool');
@@ -812,9 +820,9 @@ describe('11b. renamed and transferred projects: an answer for another path is n
     assertDenied(fgNoCache, 'no GitLab project for image acme/tool/app visible to mallory');
   });
 
-  test('through the service token (a registry-only token, a job token of the moved project): nothing at the old path', async () => {
+  test('through the service token (registry-only token, job of the moved project): nothing at the old path', async () => {
     fake.moveProject('acme/lib', 'mallory/lib');
-    const registryOnly = await token('mallory', m.tokens.malloryRegistry.token, repo('acme/lib/app', 'pull,push'), fgNoCache);
+    const registryOnly = await token('mallory', m.tokens.malloryRegistry.token, repo('acme/lib/app'), fgNoCache);
     assert.equal(registryOnly.status, 200, JSON.stringify(registryOnly.body));
     assert.deepEqual(registryOnly.access, []);
     const job = await token('gitlab-ci-token', m.jobs.moved.token, repo('acme/lib/app', 'pull,push,delete'), fgNoCache);
@@ -829,27 +837,27 @@ describe('11b. renamed and transferred projects: an answer for another path is n
 
 describe('11c. a job token on its own project follows that project\'s settings', () => {
   test('registry disabled: nothing', async () => {
-    const answer = await token('gitlab-ci-token', m.jobs.disabled.token, repo('group/ci-disabled/app', 'pull,push,delete'));
+    const answer = await token('gitlab-ci-token', m.jobs.disabled.token, repo('group/ci-disabled/app'));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
     assertDenied(fg, 'the container registry of group/ci-disabled is disabled');
   });
 
   test('archived: pull only', async () => {
-    const answer = await token('gitlab-ci-token', m.jobs.archived.token, repo('group/ci-archived/app', 'pull,push,delete'));
+    const answer = await token('gitlab-ci-token', m.jobs.archived.token, repo('group/ci-archived/app'));
     assert.deepEqual(answer.access, granted('group/ci-archived/app', 'pull'));
     assertDenied(fg, 'group/ci-archived is archived');
   });
 
   test('without a serviceToken the settings cannot be read: nothing, and the reason names serviceToken', async () => {
-    const answer = await token('gitlab-ci-token', m.jobs.noService.token, repo('group/ci/app', 'pull,push'), fgNoService);
+    const answer = await token('gitlab-ci-token', m.jobs.noService.token, repo('group/ci/app'), fgNoService);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
     assertDenied(fgNoService, 'serviceToken');
   });
 
   test('a serviceToken that cannot read the job\'s project: nothing, never a guess', async () => {
-    const answer = await token('gitlab-ci-token', m.jobs.unreadable.token, repo('other/ci/app', 'pull,push'), fgWeakService);
+    const answer = await token('gitlab-ci-token', m.jobs.unreadable.token, repo('other/ci/app'), fgWeakService);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
   });
@@ -862,7 +870,7 @@ describe('11c. a job token on its own project follows that project\'s settings',
 describe('11d. job tokens where GitLab\'s external URL differs from the API URL', () => {
   const cases: [string, string, () => string][] = [
     ['another host under a relative root', 'https://git.example.com/gitlab', () => m.jobs.external.token],
-    ['another port, a deeper root and a trailing slash', 'http://gitlab.internal:8443/tools/git/', () => m.jobs.externalPort.token],
+    ['another port, a deeper root, a trailing slash', 'http://gitlab.internal:8443/tools/git/', () => m.jobs.externalPort.token],
   ];
   for (const [name, externalUrl, secret] of cases) {
     test(`${name}: its own project, pull, push and delete`, async () => {
@@ -897,7 +905,7 @@ describe('11e. read as an attacker: what else GitLab refuses', () => {
   });
 
   test('a serviceToken that cannot tell whether the job\'s user is external (no admin): no internal pull', async () => {
-    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/internal/app', 'pull'), fgWeakService);
+    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/internal/app'), fgWeakService);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
     assertDenied(fgWeakService, 'or the serviceToken cannot tell');

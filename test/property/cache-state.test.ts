@@ -6,7 +6,8 @@ import { decodeJwt } from 'jose';
 import { FakeGitHub, type Role } from '../fakes/github.js';
 import { FakeGitLab } from '../fakes/gitlab.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
-import { expectedGrant, githubAllows, gitlabAllows, gitlabProjectAt, type GhCaller, type GhPermissions, type GlCaller, type GlRegistry, type GlVisibility } from './oracle.js';
+import { expectedGrant, githubAllows, gitlabAllows, gitlabProjectAt } from './oracle.js';
+import type { GhCaller, GhPermissions, GlCaller, GlRegistry, GlVisibility } from './oracle.js';
 
 // The same random requests through three forgegates in front of the same fake GitLab and
 // GitHub: one that caches nothing (cold), one that caches (asked twice, concurrently, in
@@ -23,7 +24,10 @@ const gh = new FakeGitHub();
 const VISIBILITIES: GlVisibility[] = ['public', 'internal', 'private'];
 const REGISTRIES: GlRegistry[] = ['enabled', 'private', 'disabled'];
 const GL_ROLES = [0, 10, 20, 30, 40];
-const GL_SCOPE_SETS = [['api'], ['read_registry'], ['read_registry', 'write_registry'], ['read_api'], ['read_user'], ['api', 'admin_mode']];
+const GL_SCOPE_SETS = [
+  ...[['api'], ['read_registry'], ['read_registry', 'write_registry'], ['read_api'], ['read_user']],
+  ['api', 'admin_mode'],
+];
 /** Token number GL_JOB stands for a CI job token (of the project `jobOf`), not a user's token. */
 const GL_JOB = GL_SCOPE_SETS.length;
 /** Projects renamed after their creation: their old paths are redirect routes. */
@@ -39,7 +43,14 @@ const GH_TOKENS: { kind: 'classic' | 'fine_grained'; scopes: string[] }[] = [
 ];
 
 /** `path` is where images are asked for; `at` where the project lives now (not `path`: it moved away). */
-interface GlProjectModel { path: string; at: string; id: number; visibility: GlVisibility; registry: GlRegistry; archived: boolean }
+interface GlProjectModel {
+  path: string;
+  at: string;
+  id: number;
+  visibility: GlVisibility;
+  registry: GlRegistry;
+  archived: boolean;
+}
 interface GlUserModel { role: number; admin: boolean; external: boolean; tokens: { token: string; scopes: string[] }[] }
 const glProjects: GlProjectModel[] = [];
 /** Project id -> the token of a running job of that project, run by a user with no role. */
@@ -58,7 +69,8 @@ function buildModel(): void {
     for (const registry of REGISTRIES)
       for (const archived of [false, true]) {
         const path = `g/${visibility}-${registry}-${archived ? 'archived' : 'live'}`;
-        const { id } = gl.addProject({ path_with_namespace: path, visibility, container_registry_access_level: registry, archived });
+        const init = { path_with_namespace: path, visibility, container_registry_access_level: registry, archived };
+        const { id } = gl.addProject(init);
         glProjects.push({ path, at: path, id, visibility, registry, archived });
       }
   // Renamed projects: GitLab answers for their old paths with the project at its new one.
@@ -77,7 +89,8 @@ function buildModel(): void {
   });
   const runner = gl.addUser({ username: 'runner' });
   for (const p of glProjects) {
-    if (p.path === p.at) glJobs.set(p.id, gl.addJob({ token: `glcbt-64_job${p.id}-Zq8x`, project: p.at, user_id: runner.id }).token);
+    if (p.path !== p.at) continue;
+    glJobs.set(p.id, gl.addJob({ token: `glcbt-64_job${p.id}-Zq8x`, project: p.at, user_id: runner.id }).token);
   }
 
   gh.addOrg({ login: 'o', base_permission: 'none' });
@@ -128,9 +141,14 @@ function expected(r: Req): string[] {
     const u = r.user === null ? undefined : glUsers[r.user]!;
     let caller: GlCaller;
     if (u === undefined) caller = { kind: 'anonymous', anonymousPull: true };
-    else if (r.token === GL_JOB) caller = { kind: 'job', ownProject: glProjects[r.jobOf]!.id === p.id, role: 0, external: false, allowlisted: false, pushAllowed: false };
-    // forgegate's adminMode is on (its default); the fake's instance setting decides nothing here.
-    else caller = { kind: 'user', admin: u.admin, adminMode: true, external: u.external, scopes: u.tokens[r.token]!.scopes, role: u.role };
+    else if (r.token === GL_JOB) {
+      const ownProject = glProjects[r.jobOf]!.id === p.id;
+      caller = { kind: 'job', ownProject, role: 0, external: false, allowlisted: false, pushAllowed: false };
+    } else {
+      // forgegate's adminMode is on (its default); the fake's instance setting decides nothing here.
+      const { admin, external, role } = u;
+      caller = { kind: 'user', admin, adminMode: true, external, scopes: u.tokens[r.token]!.scopes, role };
+    }
     return expectedGrant(r.actions, gitlabAllows(caller, p));
   }
   const repo = ghRepos[r.project]!;

@@ -181,7 +181,8 @@ function describeCaller(c: GitLabCallerFacts): string {
     case 'user':
       return `user(scopes=[${c.scopes.join(',')}] admin=${c.admin} external=${c.external} role=${c.role})`;
     case 'job':
-      return `job(own=${c.ownProject} external=${c.external} allowlisted=${c.allowlisted} pushAllowed=${c.pushAllowed} role=${c.role})`;
+      return `job(own=${c.ownProject} external=${c.external} allowlisted=${c.allowlisted} pushAllowed=${c.pushAllowed} ` +
+        `role=${c.role})`;
   }
 }
 

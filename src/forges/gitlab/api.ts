@@ -1,4 +1,13 @@
-import { GitbeakerRequestError, Jobs, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
+import {
+  ApplicationSettings,
+  GitbeakerRequestError,
+  Jobs,
+  PersonalAccessTokens,
+  ProjectJobTokenScopes,
+  ProjectMembers,
+  Projects,
+  Users,
+} from '@gitbeaker/rest';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
@@ -42,6 +51,7 @@ const project = z.object({
 });
 const member = z.object({ access_level: z.number(), membership_state: z.string().optional() });
 const allowlist = z.array(z.object({ id: z.number() }));
+const settings = z.object({ admin_mode: z.boolean().optional() });
 
 export type TokenSelf = z.infer<typeof tokenSelf>;
 export type GitLabUserJson = z.infer<typeof user>;
@@ -135,6 +145,12 @@ export class GitLabApi {
       throw error;
     });
     return projects.map((p) => p.id);
+  }
+
+  /** The instance's settings: readable only with admin powers (`forgegate check` compares Admin Mode). */
+  applicationSettings(token: string): Promise<z.infer<typeof settings>> {
+    const request = () => new ApplicationSettings(this.options({ bearer: token })).show();
+    return this.call('GET /application/settings', settings, request);
   }
 
   // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate

@@ -77,7 +77,8 @@ export async function verifyAccessToken(token: string, ctx: CredentialContext): 
   const instanceAdmin = user?.is_admin ?? false;
   const admin = adminPowers(instanceAdmin, scopes, ctx.adminMode);
   // Non-admin service tokens see no `external`: unknown counts as external, the safe side.
-  const caller: GitLabCaller = { kind: 'token', token, userId, username, admin, instanceAdmin, external: user?.external ?? true, scopes };
+  const external = user?.external ?? true;
+  const caller: GitLabCaller = { kind: 'token', token, userId, username, admin, instanceAdmin, external, scopes };
   return { identity: { subject: username, kind, source: ctx.forge }, admin, account: `user:${userId}`, caller };
 }
 
@@ -114,13 +115,18 @@ export async function verifyJobToken(token: string, ctx: CredentialContext): Pro
     throw rejected('the job token is not valid, or its job has finished', (error as Error).message);
   });
   if (job.status !== 'running') throw rejected(`job ${job.id} is ${job.status}, not running`);
-  if (job.user.state !== undefined && job.user.state !== 'active') throw rejected(`job ${job.id} runs as ${job.user.username}, who is ${job.user.state}`);
+  const { user } = job;
+  if (user.state !== undefined && user.state !== 'active') {
+    throw rejected(`job ${job.id} runs as ${user.username}, who is ${user.state}`);
+  }
   const projectId = job.pipeline.project_id;
   const project = ctx.serviceToken === null ? null : await ctx.api.project(projectId, { bearer: ctx.serviceToken });
   // A 404 by id is no other project's answer: the id is the job's.
   const projectPath = project?.id === projectId ? project.path_with_namespace.toLowerCase() : null;
-  const caller: GitLabCaller = { kind: 'job', token, userId: job.user.id, username: job.user.username, jobId: job.id, projectId, projectPath };
-  const session: GitLabSession = { identity: { subject: job.user.username, kind: 'gitlab-job', source: ctx.forge }, admin: false, account: `user:${job.user.id}`, caller };
+  const { id: userId, username } = user;
+  const caller: GitLabCaller = { kind: 'job', token, userId, username, jobId: job.id, projectId, projectPath };
+  const identity = { subject: user.username, kind: 'gitlab-job', source: ctx.forge };
+  const session: GitLabSession = { identity, admin: false, account: `user:${user.id}`, caller };
   return { session, project: projectPath === null ? null : project };
 }
 

@@ -6,7 +6,15 @@ import { denying, judgeAll, type Judge } from '../../policy/grant.js';
 import { LRUCache } from 'lru-cache';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
-import { JOB_TOKEN_USER, revive, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
+import {
+  JOB_TOKEN_USER,
+  revive,
+  verifyAccessToken,
+  verifyJobToken,
+  type CredentialContext,
+  type GitLabCaller,
+  type GitLabSession,
+} from './credentials.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
 // members and visibility. The facts come from the API; the verdicts from policy/gitlab.ts.
@@ -22,7 +30,7 @@ export class GitLabForge implements Forge<GitLabSession> {
   readonly prefix: string;
   private readonly api: GitLabApi;
   private readonly ctx: CredentialContext;
-  private readonly pushAllowlist: { source: string; targets: RegExp[] }[];
+  private readonly pushAllowlist: PushAllowlistEntry[];
   /**
    * Image path -> the candidate where anyone last found its project: asked first. Only an order:
    * every request still asks GitLab, and takes the answer only for the path it asked.
@@ -37,7 +45,8 @@ export class GitLabForge implements Forge<GitLabSession> {
     this.name = config.name;
     this.prefix = config.prefix;
     this.api = new GitLabApi(config.name, config.url, config.timeout, observer);
-    this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken: config.serviceToken, adminMode: config.adminMode };
+    const { serviceToken, adminMode } = config;
+    this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken, adminMode };
     this.pushAllowlist = (config.jobTokenPushAllowlist ?? []).map((entry) => ({
       source: entry.source.toLowerCase(),
       targets: entry.targets.map((glob) => compileGlob(glob.toLowerCase())),
@@ -54,7 +63,8 @@ export class GitLabForge implements Forge<GitLabSession> {
     return this.unexpected(
       verifyJobToken(password, this.ctx).then(({ session, project }) => {
         // The job's project was just read to learn its path: its first judgement takes that answer.
-        if (project !== null) this.prefetched.put(password, jobItem(project.path_with_namespace.toLowerCase()), () => Promise.resolve(project));
+        const item = project && jobItem(project.path_with_namespace.toLowerCase());
+        if (item) this.prefetched.put(password, item, () => Promise.resolve(project));
         return session;
       }),
     );
@@ -136,7 +146,8 @@ export class GitLabForge implements Forge<GitLabSession> {
       return judged(denying('needs-service-token', `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`), null);
     }
     const project = await this.findProject(imagePath, auth, caller);
-    if (project === null) return judged(denying('no-project', `no GitLab project for image ${path}${describeAbsence(caller)}`), null);
+    const absent = denying('no-project', `no GitLab project for image ${path}${describeAbsence(caller)}`);
+    if (project === null) return judged(absent, null);
 
     const facts: GitLabProjectFacts = {
       path: project.path_with_namespace,
@@ -147,7 +158,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     const callerFacts = await this.callerFacts(caller, project, auth);
     // The service token sees more than the caller: a project the caller could not see
     // itself is reported as absent, as GitLab would, so reasons leak no private paths.
-    if (!visibleTo(callerFacts, facts)) return judged(denying('no-project', `no GitLab project for image ${path}${describeAbsence(caller)}`), facts.path);
+    if (!visibleTo(callerFacts, facts)) return judged(absent, facts.path);
     return judged(judgeGitLab(callerFacts, facts), facts.path);
   }
 
@@ -170,7 +181,8 @@ export class GitLabForge implements Forge<GitLabSession> {
    */
   private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
     const all = candidates(imagePath);
-    const first = caller?.kind === 'job' && caller.projectPath !== null && all.includes(caller.projectPath) ? caller.projectPath : this.resolved.get(imagePath);
+    const jobProject = caller?.kind === 'job' ? caller.projectPath : null;
+    const first = jobProject !== null && all.includes(jobProject) ? jobProject : this.resolved.get(imagePath);
     try {
       for (const candidate of first === undefined ? all : [first, ...all.filter((c) => c !== first)]) {
         const project = await (this.takePrefetched(caller, auth, candidate) ?? this.api.project(candidate, auth));
@@ -194,12 +206,13 @@ export class GitLabForge implements Forge<GitLabSession> {
     }
   }
 
-  // A lookup started ahead for this caller, made with the same credential as this one would be:
-  // a token's own lookups (speculate, prefetch), or a job's project read with the serviceToken.
-  private takePrefetched(caller: GitLabCaller | null, auth: Auth, candidate: string): Promise<GitLabProjectJson | null> | undefined {
+  // A lookup started ahead for this caller, made with the same credential as this one would be.
+  private takePrefetched(caller: GitLabCaller | null, auth: Auth, item: string): Promise<ProjectAnswer> | undefined {
     if (caller === null || auth === null) return undefined;
-    if (caller.kind === 'token') return auth.bearer === caller.token ? this.prefetched.take(caller.token, candidate) : undefined;
-    return auth.bearer === this.config.serviceToken ? this.prefetched.take(caller.token, jobItem(candidate)) : undefined;
+    // A token's own lookups (speculate, prefetch), or a job's project read with the serviceToken.
+    const { token } = caller;
+    if (caller.kind === 'token') return auth.bearer === token ? this.prefetched.take(token, item) : undefined;
+    return auth.bearer === this.config.serviceToken ? this.prefetched.take(token, jobItem(item)) : undefined;
   }
 
   private async callerFacts(caller: GitLabCaller | null, project: GitLabProjectJson, auth: Auth): Promise<GitLabCallerFacts> {
@@ -212,12 +225,16 @@ export class GitLabForge implements Forge<GitLabSession> {
       return { kind: 'user', username, admin, instanceAdmin, external, scopes, role };
     }
     const ownProject = project.id === caller.projectId;
-    const pushAllowed = caller.projectPath !== null && this.pushAllowlist.some((entry) => entry.source === caller.projectPath && entry.targets.some((t) => t.test(project.path_with_namespace.toLowerCase())));
+    const target = project.path_with_namespace.toLowerCase();
+    const source = caller.projectPath;
+    const allows = (entry: PushAllowlistEntry) => entry.source === source && entry.targets.some((t) => t.test(target));
+    const pushAllowed = source !== null && this.pushAllowlist.some(allows);
     // An internal project is readable by its instance's users, external ones excepted.
-    const internal = !ownProject && project.container_registry_access_level === 'enabled' && project.visibility === 'internal';
+    const enabled = project.container_registry_access_level === 'enabled';
+    const internal = !ownProject && enabled && project.visibility === 'internal';
     const external = internal && service !== null ? await this.jobUserExternal(caller.userId, service) : true;
     // The allowlist and the job user's role matter only where visibility alone does not let it pull.
-    const openToJobs = project.container_registry_access_level === 'enabled' && (project.visibility === 'public' || (internal && !external));
+    const openToJobs = enabled && (project.visibility === 'public' || (internal && !external));
     let allowlisted = false;
     let role = 0;
     if (!ownProject && !openToJobs && service !== null) {
@@ -226,7 +243,8 @@ export class GitLabForge implements Forge<GitLabSession> {
         this.api.memberLevel(project.id, caller.userId, service),
       ]);
     }
-    return { kind: 'job', ownProject, role, external, allowlisted, pushAllowed, sourcePath: caller.projectPath ?? `project ${caller.projectId}` };
+    const sourcePath = source ?? `project ${caller.projectId}`;
+    return { kind: 'job', ownProject, role, external, allowlisted, pushAllowed, sourcePath };
   }
 
   // GET /job names the job's user without `external`; only an admin's token reads it
@@ -263,6 +281,9 @@ function effectiveRole(project: GitLabProjectJson): number {
   return Math.max(project.permissions?.project_access?.access_level ?? 0, project.permissions?.group_access?.access_level ?? 0);
 }
 
+type ProjectAnswer = GitLabProjectJson | null;
+type PushAllowlistEntry = { source: string; targets: RegExp[] };
+
 /** A job's own project, read with the serviceToken, is kept apart from any token's lookups. */
 function jobItem(projectPath: string): string {
   return `job:${projectPath}`;
@@ -271,12 +292,17 @@ function jobItem(projectPath: string): string {
 function describeAbsence(caller: GitLabCaller | null): string {
   if (caller === null) return '';
   // The serviceToken looks up for jobs: one that cannot read the job's own project sees less.
-  if (caller.kind === 'job' && caller.projectPath === null) return ` that the serviceToken can read (it cannot read job ${caller.jobId}'s own project either)`;
+  if (caller.kind === 'job' && caller.projectPath === null) {
+    return ` that the serviceToken can read (it cannot read job ${caller.jobId}'s own project either)`;
+  }
   return ` visible to ${caller.username}`;
 }
 
 function describeCaller(caller: GitLabCaller | null): string {
   if (caller === null) return 'anonymous callers';
-  if (caller.kind === 'job') return `job tokens (job ${caller.jobId} of project ${caller.projectPath ?? caller.projectId})`;
+  if (caller.kind === 'job') {
+    const project = caller.projectPath ?? `project ${caller.projectId}`;
+    return `job tokens (job ${caller.jobId} of ${project})`;
+  }
   return `${caller.username}, whose token scopes [${caller.scopes.join(', ')}] cannot read projects`;
 }
