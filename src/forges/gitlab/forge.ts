@@ -173,11 +173,11 @@ export class GitLabForge implements Forge<GitLabSession> {
 
   /**
    * The project of the image: the one of its three longest prefixes at which a project lives
-   * (forges.md section 1). A project can contain no groups, so at most one does, and the
-   * order they are asked in is only a matter of cost. GitLab follows the redirect route a
-   * renamed or transferred project leaves, so an answer counts only when the project's own
-   * path is the one asked: the old path belongs to nobody now, and may be someone else's
-   * tomorrow.
+   * (group/sub/proj/app/x: group/sub/proj). A project can contain no groups, so at most one
+   * does, and the order they are asked in is only a matter of cost. GitLab follows the
+   * redirect route a renamed or transferred project leaves, so an answer counts only when the
+   * project's own path is the one asked: the old path belongs to nobody now, and may be
+   * someone else's tomorrow.
    */
   private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
     const all = candidates(imagePath);
