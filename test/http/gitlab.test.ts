@@ -904,6 +904,15 @@ describe('11e. read as an attacker: what else GitLab refuses', () => {
     assert.deepEqual((await job('group/ci/app')).access, granted('group/ci/app', 'pull'));
   });
 
+  test('a private project a job\'s user cannot see reads as absent: the reason confirms nothing', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('other/secret/app', 'pull'));
+    assert.deepEqual(answer.access, []);
+    const denied = lastAudit().denied as string[];
+    assert.ok(denied.length > 0);
+    const absent = /no GitLab project for image other\/secret\/app visible to carl$/;
+    for (const reason of denied) assert.match(reason, absent);
+  });
+
   test('a serviceToken that cannot tell whether the job\'s user is external (no admin): no internal pull', async () => {
     const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/internal/app'), fgWeakService);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));

@@ -273,7 +273,12 @@ export function candidates(imagePath: string): string[] {
 function visibleTo(caller: GitLabCallerFacts, project: GitLabProjectFacts): boolean {
   if (project.visibility === 'public') return true;
   if (caller.kind === 'anonymous') return false;
-  if (caller.kind === 'job') return true; // decided by the job token rules, which name no more than the image
+  // A job: its own project, what forgegate's or the target's allowlist links it to, what its
+  // user is a member of, and internal projects (whose reasons say when its user is external).
+  if (caller.kind === 'job') {
+    const linked = caller.ownProject || caller.pushAllowed || caller.allowlisted;
+    return linked || caller.role > 0 || project.visibility === 'internal';
+  }
   return caller.admin || caller.role > 0 || (project.visibility === 'internal' && !caller.external);
 }
 
