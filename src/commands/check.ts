@@ -123,6 +123,32 @@ async function checkGitLabServiceToken(forge: ForgeConfig, token: string): Promi
     if (error instanceof CommandError) throw error;
     throw new CommandError(`${where}: ${(error as Error).message}`);
   }
+  await checkAdminMode(forge, token);
+}
+
+// GitLab's Admin Mode setting is readable only with admin powers: compared with adminMode when
+// the service token has them, taken as configured otherwise (forgegate never needs to read it).
+async function checkAdminMode(forge: ForgeConfig, token: string): Promise<void> {
+  const where = `forge ${forge.name}: adminMode`;
+  let enforced: boolean | undefined;
+  try {
+    enforced = (await new GitLabApi(forge.name, forge.url, forge.timeout).applicationSettings(token)).admin_mode;
+  } catch (error) {
+    if (!(error instanceof ForgeRefusal)) throw new CommandError(`${where}: ${(error as Error).message}`);
+  }
+  if (enforced === undefined) {
+    ok(`${where} is ${forge.adminMode} as configured (reading GitLab's own setting takes an admin's token)`);
+  } else if (enforced && !forge.adminMode) {
+    throw new CommandError(
+      `${where} is false, but GitLab enforces Admin Mode: admins' tokens without the admin_mode scope would act as ` +
+        'admins; set adminMode: true',
+    );
+  } else if (!enforced && forge.adminMode) {
+    const hint = 'adminMode: false lets them act as admins';
+    ok(`${where} is true and GitLab's Admin Mode is off: admins' tokens act by their role (${hint})`);
+  } else {
+    ok(`${where} is ${forge.adminMode}, as GitLab's Admin Mode`);
+  }
 }
 
 // An issuer whose keys cannot be fetched refuses every job's token: say so now.

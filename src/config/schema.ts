@@ -111,6 +111,12 @@ export const forgeSchema = z.strictObject({
   trustUserTokenRole: z.boolean().default(false),
   /** GitLab: while a project's protection rules cannot be read, decide without them, or refuse push and delete. */
   protectedRepositories: z.enum(['best-effort', 'strict']).default('best-effort'),
+  /**
+   * GitLab: the instance enforces Admin Mode, so an admin's token has admin powers only with the
+   * `admin_mode` scope. On unless turned off: forgegate cannot read the instance's setting
+   * without an admin token, and assuming it on never gives more than GitLab would.
+   */
+  adminMode: z.boolean().default(true),
   /** GitLab: CI jobs of `source` may push to projects matching `targets` (globs): GitLab has no such feature. */
   jobTokenPushAllowlist: z
     .array(z.strictObject({ source: z.string().min(1), targets: z.array(z.string().min(1)).min(1) }))

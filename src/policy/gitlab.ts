@@ -25,7 +25,10 @@ export type GitLabCallerFacts =
   | {
       kind: 'user';
       username: string;
+      /** Admin powers on this request (adminPowers): the account is an admin and its token may act as one. */
       admin: boolean;
+      /** The account is an instance admin, whether or not this token carries its powers (for reasons). */
+      instanceAdmin: boolean;
       external: boolean;
       /** The token's scopes; they gate every action before the role is looked at. */
       scopes: readonly string[];
@@ -38,6 +41,8 @@ export type GitLabCallerFacts =
       ownProject: boolean;
       /** The job user's role on the target (for allowlisted cross-project pulls). */
       role: number;
+      /** The job's user is external, or nobody could tell: internal projects are not theirs to read. */
+      external: boolean;
       /** The job's project is in the target's inbound job token allowlist. */
       allowlisted: boolean;
       /** forgegate's own cross-project push allowlist matched (a feature GitLab lacks). */
@@ -52,6 +57,18 @@ const SCOPES_FOR: Record<'pull' | 'push' | 'delete', readonly string[]> = {
   delete: ['api'],
 };
 const REGISTRY_SCOPES = new Set(Object.values(SCOPES_FOR).flat());
+
+/**
+ * GitLab Admin Mode: where the instance enforces it, an admin's token has admin powers only
+ * with the `admin_mode` scope; without them the admin is judged by its role like anyone.
+ * `enforced` is the forge's `adminMode` setting: forgegate cannot read the instance's own
+ * setting without an admin token, so it is configured, and on unless turned off.
+ */
+export function adminPowers(instanceAdmin: boolean, scopes: readonly string[], enforced: boolean): boolean {
+  return instanceAdmin && (!enforced || scopes.includes(ADMIN_MODE_SCOPE));
+}
+
+export const ADMIN_MODE_SCOPE = 'admin_mode';
 
 export function roleName(level: number): string {
   const name = ACCESS_LEVELS[level as keyof typeof ACCESS_LEVELS];
@@ -89,7 +106,8 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
   if (gate) return gate;
   return (action) => {
     if (action === '*') {
-      if (!caller.admin) return no('star-admin-only', '* is reserved for GitLab instance admins');
+      const reserved = `* is reserved for GitLab instance admins${adminModeNote(caller)}`;
+      if (!caller.admin) return no('star-admin-only', reserved);
       // `*` covers delete: the token's scopes must allow every action, not only the role.
       const unscoped = (['pull', 'push', 'delete'] as const).filter((a) => !caller.scopes.some((scope) => SCOPES_FOR[a].includes(scope)));
       if (unscoped.length > 0) return no('scope', `token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
@@ -102,9 +120,17 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
     if (caller.admin) return action === 'pull' ? yes('admin', `${caller.username} is a GitLab instance admin`) : writable(project, 'admin', `${caller.username} is a GitLab instance admin`);
     if (action === 'pull') return pullByRole(caller, project);
     const needed = action === 'push' ? DEVELOPER : MAINTAINER;
-    if (caller.role < needed) return no('role', `role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`);
+    const below = `role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`;
+    if (caller.role < needed) return no('role', `${below}${adminModeNote(caller)}`);
     return writable(project, 'role', `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`);
   };
+}
+
+// An admin whose token has no admin powers learns why it is judged by its role.
+function adminModeNote(caller: { admin: boolean; instanceAdmin: boolean; username: string }): string {
+  if (!caller.instanceAdmin || caller.admin) return '';
+  const why = `Admin Mode gives admin powers only to tokens with the ${ADMIN_MODE_SCOPE} scope`;
+  return ` (${caller.username} is an admin, but ${why})`;
 }
 
 function pullByRole(caller: { role: number; external: boolean }, project: GitLabProjectFacts): Judgement {
@@ -130,7 +156,14 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
       return action === 'pull' ? yes('job-push-allowlist', because) : writable(project, 'job-push-allowlist', because);
     }
     if (action !== 'pull') return no('job-cross-project', `job token of ${caller.sourcePath} may only pull from other projects`);
-    if (project.registry === 'enabled' && project.visibility !== 'private') return yes(project.visibility, `${project.path} is ${project.visibility} with its registry enabled`);
+    if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);
+    if (project.registry === 'enabled' && project.visibility === 'internal') {
+      if (!caller.external) return yes('internal', `${project.path} is internal with its registry enabled`);
+      if (!caller.allowlisted || caller.role < REPORTER) {
+        const unknown = "the job's user is external or the serviceToken cannot tell (it takes an admin's token)";
+        return no('external', `${project.path} is internal, and ${unknown}`);
+      }
+    }
     if (!caller.allowlisted) return no('job-allowlist', `${caller.sourcePath} is not in the job token allowlist of ${project.path}`);
     if (caller.role < REPORTER) return no('role', `the job's user has role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path}`);
     return yes('job-allowlist', `${caller.sourcePath} is in the job token allowlist of ${project.path} and the job's user is ${roleName(caller.role)}`);

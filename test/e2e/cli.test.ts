@@ -150,6 +150,18 @@ describe('forgegate CLI', () => {
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /serviceToken was refused by GitLab \(HTTP 401\)/);
       assert.ok(!unknown.stderr.includes('glpat-unknown') && !unknown.stdout.includes('glpat-unknown'), 'the token is never printed');
+      // Admin Mode: compared with GitLab's own setting when the service token may read it.
+      assert.match(good.stdout, /ok: forge gitlab: adminMode is true and GitLab's Admin Mode is off/);
+      gitlab.adminMode = true;
+      gitlab.addToken({ token: 'glpat-admin-mode', user_id: bot.id, scopes: ['read_api', 'admin_mode'] });
+      const notAdmin = await run('glpat-good'); // without admin_mode, no admin powers: cannot read it
+      assert.equal(notAdmin.code, 0, notAdmin.stderr);
+      assert.match(notAdmin.stdout, /ok: forge gitlab: adminMode is true as configured/);
+      const forge = `{type: gitlab, url: "${url}", serviceToken: glpat-admin-mode, adminMode: false}`;
+      const { file } = await configFile(`token: {keyDir: "{{DIR}}/keys"}\nforges:\n  - ${forge}`);
+      const unsafe = await forgegate(['check', '--config', file]);
+      assert.equal(unsafe.code, 1);
+      assert.match(unsafe.stderr, /adminMode is false, but GitLab enforces Admin Mode/);
     } finally {
       await gitlab.stop();
     }

@@ -29,6 +29,8 @@ const TOKENS = {
   revoked: 'glpat-revokedreporter000000',
   registryOnly: 'glpat-registryonlydev000000',
   job: 'glcbt-64_jobtokenofgroupproj000',
+  mallory: 'glpat-mallorymaintainer0000',
+  acme: 'glpat-acmedeveloper00000000',
 } as const;
 
 // Where each secret may legitimately travel, and in which header (forges.md section 2, plus
@@ -55,6 +57,9 @@ const EXPECTED: Record<keyof typeof TOKENS, { endpoints: string[]; headers: stri
   job: { endpoints: ['GET /job'], headers: ['job-token'] },
   // Used only by the last test, which checks its own requests.
   registryOnly: { endpoints: ['GET /personal_access_tokens/self', 'GET /user'], headers: ['authorization', 'private-token'] },
+  // Used only after the secrets were checked, by the moved-project test.
+  mallory: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
+  acme: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
 };
 
 interface Run {
@@ -93,8 +98,9 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
   let fg: ForgegateProcess;
   let registry: RunningRegistry;
   let revokedToken: GitLabToken;
+  let acmeDevId: number;
   // One image per use, by marker: deleting a manifest removes every tag that points at it.
-  const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'base', 'web', 'release'] as const;
+  const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'base', 'web', 'release', 'tool', 'stolen', 'acme'] as const;
   const images = {} as Record<(typeof IMAGE_NAMES)[number], OciImage>;
   const ref = (name: string) => `docker://${registry.host}/${name}`;
   const creds = (token: string, user = 'anything') => `${user}:${token}`;
@@ -121,6 +127,8 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
     const dev = gitlab.addUser({ username: 'dev' });
     const rep = gitlab.addUser({ username: 'rep' });
     const maint = gitlab.addUser({ username: 'maint' });
+    const mallory = gitlab.addUser({ username: 'mallory' });
+    acmeDevId = gitlab.addUser({ username: 'acme-dev' }).id;
 
     gitlab.addProject({ path_with_namespace: 'group/proj', visibility: 'private' });
     gitlab.addProject({ path_with_namespace: 'group/lib', visibility: 'private' });
@@ -129,6 +137,7 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
     gitlab.addProject({ path_with_namespace: 'group/shipped', visibility: 'private' });
     // A protected container repository (GitLab 17.9+): release images need Maintainer to push.
     gitlab.addProtectionRule('group/shipped', { pattern: 'group/shipped/release*', push: 'maintainer' });
+    gitlab.addProject({ path_with_namespace: 'acme/tool', visibility: 'private' }); // Mallory moves it away
 
     gitlab.addMember('group/proj', dev.id, ACCESS.developer);
     gitlab.addMember('group/proj', rep.id, ACCESS.reporter);
@@ -139,6 +148,7 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
     gitlab.addMember('group/shipped', dev.id, ACCESS.developer);
     gitlab.addMember('group/shipped', maint.id, ACCESS.maintainer);
     gitlab.allowJobTokenAccess('group/lib', 'group/proj');
+    gitlab.addMember('acme/tool', mallory.id, ACCESS.maintainer);
 
     gitlab.addToken({ token: TOKENS.service, user_id: bot.id, scopes: ['read_api'], name: 'forgegate' });
     gitlab.addToken({ token: TOKENS.dev, user_id: dev.id, scopes: ['api'] });
@@ -147,6 +157,8 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
     revokedToken = gitlab.addToken({ token: TOKENS.revoked, user_id: rep.id, scopes: ['api'] });
     // What GitLab's registry docs tell users to create for docker login.
     gitlab.addToken({ token: TOKENS.registryOnly, user_id: dev.id, scopes: ['read_registry', 'write_registry'] });
+    gitlab.addToken({ token: TOKENS.mallory, user_id: mallory.id, scopes: ['api'] });
+    gitlab.addToken({ token: TOKENS.acme, user_id: acmeDevId, scopes: ['api'] });
     gitlab.addJob({ token: TOKENS.job, project: 'group/proj', user_id: dev.id, status: 'running' });
 
     fg = await startForgegateProcess(`
@@ -236,16 +248,19 @@ forges:
     assert.equal(promote.code, 0, explain(promote));
     assert.equal(await digestOf('group/proj/app:from-lib', TOKENS.rep), images.base.manifestDigest);
 
-    for (const target of ['group/lib/base:ci', 'group/other/app:ci']) {
+    // group/other is private and nothing links the job to it: as GitLab, forgegate shows it as absent.
+    const why = {
+      'group/lib/base': 'push denied: job token of group/proj may only pull from other projects',
+      'group/other/app': 'push denied: no GitLab project for image group/other/app visible to dev',
+    };
+    for (const [name, reason] of Object.entries(why)) {
+      const target = `${name}:ci`;
       const refused = await copy(images.ci.ref, ref(target), { creds: job });
       assert.notEqual(refused.code, 0, `a job token must not push to ${target}`);
       assert.match(refused.stderr, /denied|unauthorized/i);
-      const name = target.split(':')[0]!;
-      const line = await fg.waitForAudit((l) => l.identityKind === 'gitlab-job' && (l.requested as string[]).includes(`repository:${name}:pull,push`));
-      assert.ok(
-        (line.denied as string[]).includes(`${name}: push denied: job token of group/proj may only pull from other projects`),
-        JSON.stringify(line.denied),
-      );
+      const asked = (l: Record<string, unknown>) => (l.requested as string[]).includes(`repository:${name}:pull,push`);
+      const line = await fg.waitForAudit((l) => l.identityKind === 'gitlab-job' && asked(l));
+      assert.ok((line.denied as string[]).includes(`${name}: ${reason}`), JSON.stringify(line.denied));
     }
     const otherLine = await fg.waitForAudit((l) => l.identityKind === 'gitlab-job' && (l.requested as string[]).includes('repository:group/other/app:pull,push'));
     assert.deepEqual(otherLine.granted, [], 'group/other does not allowlist group/proj: not even pull');
@@ -392,6 +407,35 @@ forges:
       assert.deepEqual(unexpected, [], 'only the endpoints of forges.md section 2, GET /users/:id and the rules');
     },
   );
+
+  test('a project moved away leaves its old path to nobody: the registry refuses a push there', async () => {
+    const mallory = creds(TOKENS.mallory);
+    const own = await copy(images.tool.ref, ref('acme/tool/app:v1'), { creds: mallory });
+    assert.equal(own.code, 0, explain(own));
+
+    // GitLab now answers GET /projects/acme%2Ftool with mallory/tool (a redirect route).
+    gitlab.moveProject('acme/tool', 'mallory/tool');
+    const stolen = await copy(images.stolen.ref, ref('acme/tool/cli:v1'), { creds: mallory });
+    assert.notEqual(stolen.code, 0, 'a push under the old path of a moved project must be refused');
+    assert.match(stolen.stderr, /denied|unauthorized/i);
+    const line = await auditFor('mallory', 'repository:acme/tool/cli:pull,push');
+    assert.deepEqual(line.granted, []);
+    const denied = line.denied as string[];
+    assert.ok(denied.some((d) => d.includes('no GitLab project for image acme/tool/cli')), JSON.stringify(denied));
+    // Her project at its new path is hers.
+    const moved = await copy(images.stolen.ref, ref('mallory/tool/cli:v1'), { creds: mallory });
+    assert.equal(moved.code, 0, explain(moved));
+
+    // Acme re-creates acme/tool: the path is Acme's, and Mallory reaches nothing there.
+    gitlab.addProject({ path_with_namespace: 'acme/tool', visibility: 'private' });
+    gitlab.addMember('acme/tool', acmeDevId, ACCESS.developer);
+    const acme = await copy(images.acme.ref, ref('acme/tool/site:v1'), { creds: creds(TOKENS.acme) });
+    assert.equal(acme.code, 0, explain(acme));
+    const refused = await copy(images.stolen.ref, ref('acme/tool/site:v2'), { creds: mallory });
+    assert.notEqual(refused.code, 0, 'Mallory must not push into the new acme/tool');
+    const site = await inspect(ref('acme/tool/site:v2'), { creds: creds(TOKENS.acme) });
+    assert.notEqual(site.code, 0, 'nothing of Mallory\'s arrived there');
+  });
 
   test('/metrics counts GitLab calls by endpoint and status, and verdicts by rule', async () => {
     const text = await (await fetch(`${fg.url}/metrics`)).text();

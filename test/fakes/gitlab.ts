@@ -76,6 +76,8 @@ interface Membership {
   source_id: number;
   user_id: number;
   access_level: number;
+  /** `awaiting`: added past a user cap (Premium), listed by the members API but without access. */
+  state: 'active' | 'awaiting';
 }
 
 type Caller = { user: GitLabUser; token: GitLabToken };
@@ -110,12 +112,28 @@ export class FakeGitLab extends FakeServer {
   readonly #jobs = new Map<string, GitLabJob>();
   readonly #inboundAllowlist = new Map<number, Set<number>>();
   readonly #protectionRules: GitLabProtectionRule[] = [];
+  /** Old full paths a renamed or transferred project left behind (GitLab's redirect routes). */
+  readonly #redirects = new Map<string, number>();
   #nextId = 1;
   /**
    * What GET /metadata reports. Below 17.9 the protection rules API does not exist: GitLab
    * answers its route with a plain 404 (17.2-17.8 served an experimental route, not modelled).
    */
   version = '17.9.2';
+
+  /**
+   * The instance's Admin Mode setting (Admin Area > Settings > General > Sign-in restrictions).
+   * When on, an admin's token acts as an admin only with the `admin_mode` scope; without it the
+   * admin is judged like any user (visibility, members, allowlists).
+   */
+  adminMode = false;
+
+  /**
+   * GitLab's `external_url`: every `web_url` it returns is built from it, and it may differ
+   * from the URL the API is reached at (another host or port, a relative root such as
+   * `https://git.example.com/gitlab`). Undefined: the fake's own URL.
+   */
+  externalUrl: string | undefined;
 
   constructor() {
     super();
@@ -128,6 +146,7 @@ export class FakeGitLab extends FakeServer {
     this.route('GET', '/projects/:id/job_token_scope/allowlist', (r) => this.#allowlist(r), API);
     this.route('GET', '/projects/:id/registry/protection/repository/rules', (r) => this.#protectionRuleList(r), API);
     this.route('GET', '/metadata', (r) => this.#metadata(r), API);
+    this.route('GET', '/application/settings', (r) => this.#settings(r), API);
     // Doorkeeper's endpoint lives at the instance root, outside the API.
     this.route('GET', '/oauth/token/info', (r) => this.#oauthTokenInfo(r));
   }
@@ -195,18 +214,37 @@ export class FakeGitLab extends FakeServer {
       namespace_id: this.addGroup(namespacePath).id,
     };
     this.#projects.set(project.id, project);
+    // A new route takes precedence over, and removes, a redirect route at the same path.
+    this.#redirects.delete(project.path_with_namespace.toLowerCase());
+    return project;
+  }
+
+  /**
+   * Renames or transfers a project, as GitLab does: the project keeps its id, members and jobs,
+   * and its old path becomes a redirect route that the API follows (`GET /projects/old%2Fpath`
+   * answers with the project at its new path) until a new project or group takes the old path.
+   */
+  moveProject(from: string, to: string): GitLabProject {
+    const project = this.#requireProject(from);
+    if (this.#projectByPath(to)) throw new Error(`project ${to} exists`);
+    const namespacePath = to.split('/').slice(0, -1).join('/');
+    if (!namespacePath) throw new Error(`project path needs a namespace: ${to}`);
+    this.#redirects.set(project.path_with_namespace.toLowerCase(), project.id);
+    project.path_with_namespace = to;
+    project.namespace_id = this.addGroup(namespacePath).id;
+    this.#redirects.delete(to.toLowerCase());
     return project;
   }
 
   /** Direct membership of a project or group; group members inherit into subgroups' projects. */
-  addMember(path: string, userId: number, accessLevel: number): void {
+  addMember(path: string, userId: number, accessLevel: number, state: Membership['state'] = 'active'): void {
     this.#user(userId);
     const project = this.#projectByPath(path);
     const source = project ? { source: 'project' as const, source_id: project.id } : undefined;
     const group = this.#groupByPath(path);
     const target = source ?? (group && { source: 'group' as const, source_id: group.id });
     if (!target) throw new Error(`no project or group ${path}`);
-    this.#members.push({ ...target, user_id: userId, access_level: accessLevel });
+    this.#members.push({ ...target, user_id: userId, access_level: accessLevel, state });
   }
 
   /** Ends a direct membership of a project or group (what user_remove_from_team/_group report). */
@@ -315,20 +353,22 @@ export class FakeGitLab extends FakeServer {
     return { status: 200, body: this.#userJson(auth.caller.user, true) };
   }
 
-  // Admins see UserWithAdmin (is_admin, external); everyone else UserBasic, which has neither.
+  // Admins (with admin powers: can_read_all_resources?) see UserWithAdmin (is_admin, external);
+  // everyone else UserBasic, which has neither.
   #userById(req: FakeRequest): Reply {
     const auth = this.#authenticate(req, [...READ_API, 'read_user']);
     if ('reply' in auth) return auth.reply;
     const user = this.#users.get(Number(req.params.id));
     if (!user) return message(404, '404 User Not Found');
-    if (!auth.caller?.user.is_admin) return { status: 200, body: this.#userBasicJson(user) };
+    if (!this.#actsAsAdmin(auth.caller)) return { status: 200, body: this.#userBasicJson(user) };
     return { status: 200, body: { ...this.#userJson(user, false), is_admin: user.is_admin, external: user.external } };
   }
 
   #currentJob(req: FakeRequest): Reply {
     const jobToken = req.header('job-token');
     const job = this.#jobs.get(jobToken ?? bearer(req) ?? '');
-    if (job) return job.status === 'running' ? { status: 200, body: this.#jobJson(job) } : UNAUTHORIZED;
+    if (job && job.status !== 'running') return UNAUTHORIZED;
+    if (job) return this.#inactive(this.#user(job.user_id)) ?? { status: 200, body: this.#jobJson(job) };
     if (jobToken) return UNAUTHORIZED;
     const auth = this.#authenticate(req, READ_API);
     if ('reply' in auth) return auth.reply;
@@ -339,11 +379,11 @@ export class FakeGitLab extends FakeServer {
   #project(req: FakeRequest): Reply {
     const auth = this.#authenticate(req, READ_API);
     if ('reply' in auth) return auth.reply;
-    const project = this.#visibleProject(req.params.id, auth.caller?.user);
+    const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
     // Anonymous callers get ProjectDetails: no visibility, archived, registry level or permissions.
     const body = auth.caller
-      ? this.#projectWithAccess(project, auth.caller.user)
+      ? this.#projectWithAccess(project, auth.caller)
       : this.#basicProjectJson(project);
     return { status: 200, body };
   }
@@ -352,22 +392,24 @@ export class FakeGitLab extends FakeServer {
     const auth = this.#authenticate(req, READ_API);
     if ('reply' in auth) return auth.reply;
     if (!auth.caller) return UNAUTHORIZED;
-    const project = this.#visibleProject(req.params.id, auth.caller.user);
+    const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
     const userId = Number(req.params.user_id);
     if (!Number.isInteger(userId)) return { status: 400, body: { error: 'user_id is invalid' } };
     const user = this.#users.get(userId);
-    const level = user ? this.#accessLevel(user, project) : 0;
+    // The members API lists awaiting members too, with their state: the record, not the access.
+    const records = user ? this.#memberships(user, project) : [];
+    const member = records.sort((a, b) => b.access_level - a.access_level)[0];
     // members.find_by! raises RecordNotFound, which the API renders with a lower-case "found".
-    if (!user || level === 0) return message(404, '404 Not found');
+    if (!user || !member) return message(404, '404 Not found');
     return {
       status: 200,
       body: {
         ...this.#userBasicJson(user),
-        access_level: level,
+        access_level: member.access_level,
         created_at: CREATED_AT,
         expires_at: null,
-        membership_state: 'active',
+        membership_state: member.state,
       },
     };
   }
@@ -377,9 +419,10 @@ export class FakeGitLab extends FakeServer {
     if ('reply' in auth) return auth.reply;
     if (!auth.caller) return UNAUTHORIZED;
     const { user } = auth.caller;
-    const project = this.#visibleProject(req.params.id, user);
+    const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
-    if (!user.is_admin && this.#accessLevel(user, project) < ACCESS.maintainer) return message(403, '403 Forbidden');
+    const maintainer = this.#actsAsAdmin(auth.caller) || this.#accessLevel(user, project) >= ACCESS.maintainer;
+    if (!maintainer) return message(403, '403 Forbidden');
     // GitLab lists the project itself first.
     const ids = [project.id, ...(this.#inboundAllowlist.get(project.id) ?? [])];
     const body = ids.flatMap((id) => {
@@ -409,9 +452,10 @@ export class FakeGitLab extends FakeServer {
     if ('reply' in auth) return auth.reply;
     if (!auth.caller) return UNAUTHORIZED;
     const { user } = auth.caller;
-    const project = this.#visibleProject(req.params.id, user);
+    const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
-    if (!user.is_admin && this.#accessLevel(user, project) < ACCESS.maintainer) return message(403, '403 Forbidden');
+    const maintainer = this.#actsAsAdmin(auth.caller) || this.#accessLevel(user, project) >= ACCESS.maintainer;
+    if (!maintainer) return message(403, '403 Forbidden');
     return { status: 200, body: this.#protectionRules.filter((rule) => rule.project_id === project.id) };
   }
 
@@ -428,6 +472,16 @@ export class FakeGitLab extends FakeServer {
         enterprise: false,
       },
     };
+  }
+
+  // authenticated_as_admin!: admin powers (with Admin Mode on, the admin_mode scope) or 403.
+  #settings(req: FakeRequest): Reply {
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth.reply;
+    if (!auth.caller) return UNAUTHORIZED;
+    if (!this.#actsAsAdmin(auth.caller)) return message(403, '403 Forbidden');
+    const body = { id: 1, admin_mode: this.adminMode, signup_enabled: true, default_project_visibility: 'private' };
+    return { status: 200, body };
   }
 
   #oauthTokenInfo(req: FakeRequest): Reply {
@@ -492,25 +546,37 @@ export class FakeGitLab extends FakeServer {
       };
     }
     const user = this.#user(token.user_id);
-    if (user.state === 'blocked') return { reply: message(403, '403 Forbidden - Your account has been blocked.') };
-    if (user.state === 'deactivated') {
-      return {
-        reply: message(
-          403,
-          '403 Forbidden - Your account has been deactivated by your administrator. ' +
-            `Please log back in from a web browser to reactivate your account at ${this.url}`,
-        ),
-      };
-    }
-    return { caller: { user, token } };
+    const inactive = this.#inactive(user);
+    return inactive ? { reply: inactive } : { caller: { user, token } };
   }
 
-  #visibleProject(id: string | undefined, user: GitLabUser | undefined): GitLabProject | undefined {
+  /** The API guard's answer for a user who may not use the API, whatever the credential. */
+  #inactive(user: GitLabUser): Reply | undefined {
+    if (user.state === 'blocked') return message(403, '403 Forbidden - Your account has been blocked.');
+    if (user.state === 'deactivated') {
+      return message(
+        403,
+        '403 Forbidden - Your account has been deactivated by your administrator. ' +
+          `Please log back in from a web browser to reactivate your account at ${this.#external}`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Admin powers on this request: an admin, and with Admin Mode on, a token with the admin_mode scope. */
+  #actsAsAdmin(caller: Caller | undefined): boolean {
+    if (!caller?.user.is_admin) return false;
+    return !this.adminMode || caller.token.scopes.includes('admin_mode');
+  }
+
+  // find_project: by id, or by full path following redirect routes (follow_redirects: true).
+  #visibleProject(id: string | undefined, caller: Caller | undefined): GitLabProject | undefined {
     const project = /^\d+$/.test(id ?? '')
       ? this.#projects.get(Number(id))
-      : this.#projectByPath(id ?? '');
+      : (this.#projectByPath(id ?? '') ?? this.#projects.get(this.#redirects.get((id ?? '').toLowerCase()) ?? -1));
     if (!project) return undefined;
-    if (project.visibility === 'public' || user?.is_admin) return project;
+    const user = caller?.user;
+    if (project.visibility === 'public' || this.#actsAsAdmin(caller)) return project;
     if (!user) return undefined;
     if (this.#accessLevel(user, project) > 0) return project;
     return project.visibility === 'internal' && !user.external ? project : undefined;
@@ -535,8 +601,16 @@ export class FakeGitLab extends FakeServer {
 
   #highest(user: GitLabUser, source: Membership['source'], ids: number[]): number {
     return this.#members
-      .filter((m) => m.user_id === user.id && m.source === source && ids.includes(m.source_id))
+      .filter((m) => m.user_id === user.id && m.source === source && ids.includes(m.source_id) && m.state === 'active')
       .reduce((max, m) => Math.max(max, m.access_level), 0);
+  }
+
+  /** Every membership record of the user on the project or an ancestor group, whatever its state. */
+  #memberships(user: GitLabUser, project: GitLabProject): Membership[] {
+    const groups: number[] = [];
+    for (let g = this.#groups.get(project.namespace_id); g; g = this.#groups.get(g.parent_id ?? -1)) groups.push(g.id);
+    const on = (m: Membership) => (m.source === 'project' ? m.source_id === project.id : groups.includes(m.source_id));
+    return this.#members.filter((m) => m.user_id === user.id && on(m));
   }
 
   // ---- JSON -----------------------------------------------------------------------------------
@@ -549,8 +623,12 @@ export class FakeGitLab extends FakeServer {
       state: user.state,
       locked: false,
       avatar_url: null,
-      web_url: `${this.url}/${user.username}`,
+      web_url: `${this.#external}/${user.username}`,
     };
+  }
+
+  #userEntityJson(user: GitLabUser): Record<string, unknown> {
+    return { ...this.#userBasicJson(user), created_at: CREATED_AT, bio: '', bot: user.bot };
   }
 
   #userJson(user: GitLabUser, self: boolean): Record<string, unknown> {
@@ -580,7 +658,7 @@ export class FakeGitLab extends FakeServer {
       path_with_namespace: path,
       created_at: CREATED_AT,
       default_branch: 'main',
-      web_url: `${this.url}/${path}`,
+      web_url: `${this.#external}/${path}`,
       namespace: group && {
         id: group.id,
         name: group.full_path.split('/').pop(),
@@ -592,7 +670,8 @@ export class FakeGitLab extends FakeServer {
     };
   }
 
-  #projectWithAccess(project: GitLabProject, user: GitLabUser): Record<string, unknown> {
+  #projectWithAccess(project: GitLabProject, caller: Caller): Record<string, unknown> {
+    const { user } = caller;
     const access = (level: number): { access_level: number; notification_level: number } | null =>
       level > 0 ? { access_level: level, notification_level: 3 } : null;
     const level = project.container_registry_access_level;
@@ -604,7 +683,7 @@ export class FakeGitLab extends FakeServer {
       // Deprecated boolean: whether the registry feature is available to this caller.
       container_registry_enabled:
         level === 'enabled' ||
-        (level === 'private' && (user.is_admin || this.#accessLevel(user, project) >= ACCESS.reporter)),
+        (level === 'private' && (this.#actsAsAdmin(caller) || this.#accessLevel(user, project) >= ACCESS.reporter)),
       permissions: {
         project_access: access(this.#projectAccess(user, project)),
         group_access: access(this.#groupAccess(user, project)),
@@ -614,7 +693,7 @@ export class FakeGitLab extends FakeServer {
 
   #jobJson(job: GitLabJob): Record<string, unknown> {
     const project = this.#projects.get(job.project_id);
-    const web = `${this.url}/${project?.path_with_namespace ?? ''}`;
+    const web = `${this.#external}/${project?.path_with_namespace ?? ''}`;
     return {
       id: job.id,
       status: job.status,
@@ -630,7 +709,8 @@ export class FakeGitLab extends FakeServer {
       erased_at: null,
       duration: null,
       queued_duration: 0.1,
-      user: this.#userJson(this.#user(job.user_id), false),
+      // API::Entities::User: neither is_admin nor external.
+      user: this.#userEntityJson(this.#user(job.user_id)),
       commit: { id: job.sha, short_id: job.sha.slice(0, 8), title: 'commit' },
       pipeline: {
         id: job.pipeline_id,
@@ -651,6 +731,10 @@ export class FakeGitLab extends FakeServer {
       archived: false,
       tag_list: [],
     };
+  }
+
+  get #external(): string {
+    return (this.externalUrl ?? this.url).replace(/\/+$/, '');
   }
 
   // ---- lookups --------------------------------------------------------------------------------

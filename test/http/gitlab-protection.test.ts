@@ -40,7 +40,8 @@ const HOOK_SECRET = 'protection-hook-secret';
 
 before(async () => {
   const [url] = await Promise.all([fake.start(), issuer.start()]);
-  const forge = { type: 'gitlab', url };
+  // The fake models an instance without Admin Mode: admin tokens act as admins without admin_mode.
+  const forge = { type: 'gitlab', url, adminMode: false };
   const start = (extra: Record<string, unknown>, raw: Record<string, unknown> = {}) =>
     startForgegate({ token: { service: SERVICE }, forges: [{ ...forge, ...extra }], ...raw });
   const service = m.tokens.service.token;
@@ -340,7 +341,8 @@ describe('3. rules that cannot be read: best-effort and strict', () => {
   test('no service token, best-effort: a Developer is decided without them; a Maintainer reads them', async () => {
     assert.deepEqual(await ask('Developer', 'PAT', 'acme/app/release', fgNoService), ['pull', 'push']);
     assert.deepEqual(await ask('Maintainer', 'PAT', 'acme/app/release', fgNoService), ['pull']);
-    assert.deepEqual(await ask('Developer', 'job token', 'acme/app/release', fgNoService), ['pull', 'push', 'delete']);
+    // A job's own project is read with the service token only: without one, a job gets nothing.
+    assert.deepEqual(await ask('Developer', 'job token', 'acme/app/release', fgNoService), []);
     const page = await statusPage(fgNoService);
     assert.match(page, /protection rules of container repositories are read only with the tokens of Maintainers/);
     assert.match(page, /protectedRepositories is best-effort: they are not enforced there/);
@@ -357,7 +359,7 @@ describe('3. rules that cannot be read: best-effort and strict', () => {
         'push denied: the protection rules of acme/app cannot be read: the forge has no serviceToken and ' +
         'listing them needs Maintainer; protectedRepositories is strict',
     });
-    assert.deepEqual(await ask('Developer', 'job token', 'acme/app/release', fgNoServiceStrict), ['pull']);
+    assert.deepEqual(await ask('Developer', 'job token', 'acme/app/release', fgNoServiceStrict), []);
     const all = ['pull', 'push', 'delete'];
     assert.deepEqual(await ask('Owner', 'PAT', 'acme/app/release', fgNoServiceStrict), all, 'an Owner reads them');
     assert.deepEqual(await ask('admin', 'PAT', 'acme/app/release', fgNoServiceStrict), all, 'admins pass every rule');

@@ -24,7 +24,14 @@ let fgNoAnonymous: TestForgegate;
 let fgFast: TestForgegate;
 /** The service token of a bot that is only Reporter of the top group (not admin, not Maintainer). */
 let fgWeakService: TestForgegate;
-const everyForgegate = (): TestForgegate[] => [fg, fgNoService, fgNoAnonymous, fgFast, fgWeakService];
+/** Service token, nothing cached: every request asks GitLab what it says now. */
+let fgNoCache: TestForgegate;
+/** Service token, adminMode: false (an instance without Admin Mode). */
+let fgNoAdminMode: TestForgegate;
+const everyForgegate = (): TestForgegate[] => [
+  ...[fg, fgNoService, fgNoAnonymous, fgFast, fgWeakService],
+  ...[fgNoCache, fgNoAdminMode],
+];
 /** Refresh tokens and Basic credentials sent during the run: none may reach a log either. */
 const refreshTokens: string[] = [];
 const client = tokenClient(SERVICE, () => fg);
@@ -33,12 +40,15 @@ const sentBasic = client.sentBasic;
 before(async () => {
   const url = await fake.start();
   const forge = { type: 'gitlab', url };
-  const start = (extra: Record<string, unknown>) => startForgegate({ token: { service: SERVICE }, forges: [{ ...forge, ...extra }] });
+  const start = (extra: Record<string, unknown>, cache: Record<string, number> = {}) =>
+    startForgegate({ token: { service: SERVICE }, forges: [{ ...forge, ...extra }], cache });
   fg = await start({ serviceToken: m.tokens.service.token, jobTokenPushAllowlist: [{ source: 'group/ci', targets: ['group/apps/**'] }] });
   fgNoService = await start({});
   fgNoAnonymous = await start({ serviceToken: m.tokens.service.token, anonymousPull: false });
   fgFast = await start({ serviceToken: m.tokens.service.token, timeout: 1 });
   fgWeakService = await start({ serviceToken: m.tokens.weakService.token });
+  fgNoCache = await start({ serviceToken: m.tokens.service.token }, { identityTtl: 0, decisionTtl: 0, negativeTtl: 0 });
+  fgNoAdminMode = await start({ serviceToken: m.tokens.service.token, adminMode: false });
 });
 after(async () => {
   await Promise.all(everyForgegate().map((f) => f?.stop()));
@@ -66,6 +76,9 @@ function buildModel(gl: FakeGitLab) {
     projectBot: user('project_7_bot_3f1a', { bot: true }),
     groupBot: user('group_3_bot_77aa', { bot: true }),
     serviceAccount: user('service_account_group_3_c0ff', { bot: true }),
+    mallory: user('mallory'), // Owner of acme/tool until she moves it away
+    acme: user('acme-dev'), // Developer of the acme/tool created after the move
+    wanda: user('wanda'), // added to group/sub/proj past a user cap: awaiting, no access yet
   };
 
   const project = (path: string, init: Parameters<FakeGitLab['addProject']>[0] | object = {}) => gl.addProject({ path_with_namespace: path, ...init });
@@ -84,6 +97,11 @@ function buildModel(gl: FakeGitLab) {
   project('group/not-allowed');
   project('group/apps/x');
   project('group/other', { visibility: 'internal' });
+  project('acme/tool'); // moved to mallory/tool by section 11
+  project('acme/lib'); // moved to mallory/lib by section 11
+  project('group/ci-disabled', { container_registry_access_level: 'disabled' });
+  project('group/ci-archived', { archived: true });
+  project('other/ci'); // the weak service token (Reporter of group) cannot read it
 
   gl.addMember('group', users.olga.id, ACCESS.owner);
   gl.addMember('group', users.weakBot.id, ACCESS.reporter);
@@ -101,6 +119,10 @@ function buildModel(gl: FakeGitLab) {
   gl.addMember('group/not-allowed', users.carl.id, ACCESS.reporter);
   gl.allowJobTokenAccess('group/allowed', 'group/ci');
   gl.allowJobTokenAccess('group/allowed-guest', 'group/ci');
+  gl.addMember('acme/tool', users.mallory.id, ACCESS.owner);
+  gl.addMember('acme/lib', users.mallory.id, ACCESS.owner);
+  gl.addMember('group/sub/proj', users.wanda.id, ACCESS.developer, 'awaiting');
+  gl.addMember('group/ci', users.eve.id, ACCESS.developer); // eve is external
 
   let n = 0;
   const token = (owner: GitLabUser, scopes: string[], init: Partial<GitLabToken> = {}): GitLabToken => {
@@ -108,9 +130,10 @@ function buildModel(gl: FakeGitLab) {
     return gl.addToken({ token: `${prefix}-${owner.username}-${scopes.join('+')}-${++n}Qx7`, user_id: owner.id, scopes, ...init });
   };
   const tokens = {
-    service: token(users.bot, ['read_api'], { kind: 'service_account' }),
+    // An admin's service token on an instance with Admin Mode needs admin_mode to act as one.
+    service: token(users.bot, ['read_api', 'admin_mode'], { kind: 'service_account' }),
     weakService: token(users.weakBot, ['read_api'], { kind: 'service_account' }),
-    root: token(users.root, ['api']),
+    root: token(users.root, ['api', 'admin_mode']), // forge adminMode is on by default
     olga: token(users.olga, ['api']),
     mia: token(users.mia, ['api']),
     dev: token(users.dev, ['api']),
@@ -137,10 +160,29 @@ function buildModel(gl: FakeGitLab) {
     registryOutsider: token(users.nina, ['read_registry']),
     // item 8
     refresh: token(users.dev, ['api']),
+    // item 11: Admin Mode and moved projects
+    rootPlain: token(users.root, ['api']),
+    rootAdminMode: token(users.root, ['api', 'admin_mode']),
+    rootRegistry: token(users.root, ['read_registry', 'write_registry']),
+    rootPlainNoAdminMode: token(users.root, ['api']),
+    mallory: token(users.mallory, ['api']),
+    malloryRegistry: token(users.mallory, ['read_registry', 'write_registry']),
+    acme: token(users.acme, ['api']),
+    wandaRegistry: token(users.wanda, ['read_registry', 'write_registry']),
   };
   const jobs = {
     running: gl.addJob({ token: `glcbt-64_running-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
     finished: gl.addJob({ token: `glcbt-64_finished-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id, status: 'success' }),
+    // item 11
+    disabled: gl.addJob({ token: `glcbt-64_disabled-${++n}Qx7`, project: 'group/ci-disabled', user_id: users.carl.id }),
+    archived: gl.addJob({ token: `glcbt-64_archived-${++n}Qx7`, project: 'group/ci-archived', user_id: users.carl.id }),
+    noService: gl.addJob({ token: `glcbt-64_noservice-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
+    unreadable: gl.addJob({ token: `glcbt-64_unreadable-${++n}Qx7`, project: 'other/ci', user_id: users.carl.id }),
+    external: gl.addJob({ token: `glcbt-64_external-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
+    externalPort: gl.addJob({ token: `glcbt-64_external-port-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
+    moved: gl.addJob({ token: `glcbt-64_moved-${++n}Qx7`, project: 'acme/lib', user_id: users.mallory.id }),
+    blockedUser: gl.addJob({ token: `glcbt-64_blocked-${++n}Qx7`, project: 'group/sub/proj', user_id: users.bob.id }),
+    externalUser: gl.addJob({ token: `glcbt-64_external-user-${++n}Qx7`, project: 'group/ci', user_id: users.eve.id }),
   };
   const secrets = [...Object.values(tokens).map((t) => t.token), ...Object.values(jobs).map((j) => j.token)];
   return { users, tokens, jobs, secrets };
@@ -681,13 +723,204 @@ describe('9. GitLab calls per request (no cache yet)', () => {
     );
   });
 
-  test('a job token on its own project: GET /job, and its project\'s protection rules (service token)', async () => {
+  test('a job token on its own project: GET /job, its project by id, and its protection rules', async () => {
     fake.resetCalls();
     const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/ci/app'));
     assert.deepEqual(answer.access, granted('group/ci/app', 'pull', 'push', 'delete'));
-    assert.equal(fake.calls(), 2);
+    assert.equal(fake.calls(), 3);
     assert.equal(fake.calls('GET /job'), 1);
     assert.equal(fake.calls('GET /projects/:id/registry/protection/repository/rules'), 1);
+    const lookups = fake.requests('GET /projects/:id').map((r) => r.url);
+    assert.deepEqual(lookups, [`/api/v4/projects/${m.jobs.running.project_id}`]);
+  });
+});
+
+// ---- 11. access safety: what real GitLab does that a naive model misses -------------------------
+
+describe('11a. Admin Mode: an admin token without admin_mode is judged by its role', () => {
+  // Admin Mode on: GitLab gives an admin's token admin powers only with the admin_mode scope.
+  const withAdminMode = async (work: () => Promise<void>) => {
+    fake.adminMode = true;
+    try {
+      await work();
+    } finally {
+      fake.adminMode = false;
+    }
+  };
+
+  test('an api token of an admin, no admin_mode: a public project pulls only, no catalog, no *', () =>
+    withAdminMode(async () => {
+      const scopes = ['registry:catalog:*', repo('group/public/app', 'pull,push,delete,*')];
+      const answer = await token('root', m.tokens.rootPlain.token, scopes);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.access, granted('group/public/app', 'pull'));
+      assertDenied(fg, 'push denied: role none');
+      // A private project of which root is no member is invisible to its token: as absent.
+      const secret = await token('root', m.tokens.rootPlain.token, repo('other/secret/app', 'pull'));
+      assert.deepEqual(secret.access, []);
+      assertDenied(fg, 'no GitLab project for image other/secret/app visible to root');
+    }));
+
+  test('a registry-only token of an admin, described through the service token: judged by role', () =>
+    withAdminMode(async () => {
+      const answer = await token('root', m.tokens.rootRegistry.token, ['registry:catalog:*', repo(PROJ, 'pull,push')]);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.access, []);
+      assertDenied(fg, `no GitLab project for image ${PROJ} visible to root`);
+    }));
+
+  test('the reason says why an admin is judged by its role', () =>
+    withAdminMode(async () => {
+      await token('root', m.tokens.rootPlain.token, repo('group/public/app', '*'));
+      assertDenied(fg, 'root is an admin, but Admin Mode gives admin powers only to tokens with the admin_mode scope');
+    }));
+
+  test('adminMode: false (an instance without Admin Mode): an admin\'s api token acts as an admin', async () => {
+    const scopes = ['registry:catalog:*', repo('other/secret/app', '*')];
+    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, scopes, fgNoAdminMode);
+    assert.deepEqual(answer.access, [
+      { type: 'registry', name: 'catalog', actions: ['*'] },
+      { type: 'repository', name: 'other/secret/app', actions: ['*'] },
+    ]);
+  });
+
+  test('adminMode on (the default) where the instance has none: the same token is judged by its role', async () => {
+    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, ['registry:catalog:*', repo('other/secret/app')]);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+  });
+
+  test('an admin token with admin_mode keeps admin powers: the catalog and *', () =>
+    withAdminMode(async () => {
+      const scopes = ['registry:catalog:*', repo('other/secret/app', '*')];
+      const answer = await token('root', m.tokens.rootAdminMode.token, scopes);
+      assert.deepEqual(answer.access, [
+        { type: 'registry', name: 'catalog', actions: ['*'] },
+        { type: 'repository', name: 'other/secret/app', actions: ['*'] },
+      ]);
+    }));
+});
+
+describe('11b. renamed and transferred projects: an answer for another path is no answer', () => {
+  test('after acme/tool moved to mallory/tool, its old path belongs to nobody, then to its new owner', async () => {
+    const mallory = (image: string) => token('mallory', m.tokens.mallory.token, repo(image, 'pull,push,delete'), fgNoCache);
+    // Mallory's project, at its first path: hers.
+    assert.deepEqual((await mallory('acme/tool/app')).access, granted('acme/tool/app', 'pull', 'push', 'delete'));
+    fake.moveProject('acme/tool', 'mallory/tool');
+    // GitLab follows the redirect route: GET /projects/acme%2Ftool answers with mallory/tool.
+    const redirected = await mallory('acme/tool/app');
+    assert.equal(redirected.status, 200, JSON.stringify(redirected.body));
+    assert.deepEqual(redirected.access, []);
+    assertDenied(fgNoCache, 'no GitLab project for image acme/tool/app');
+    assert.deepEqual((await mallory('mallory/tool/app')).access, granted('mallory/tool/app', 'pull', 'push', 'delete'));
+
+    // Acme re-creates acme/tool: the path is Acme's now, and only Acme's.
+    fake.addProject({ path_with_namespace: 'acme/tool' });
+    fake.addMember('acme/tool', m.users.acme.id, ACCESS.developer);
+    const acme = await token('acme-dev', m.tokens.acme.token, repo('acme/tool/app', 'pull,push'), fgNoCache);
+    assert.deepEqual(acme.access, granted('acme/tool/app', 'pull', 'push'));
+    assert.deepEqual((await mallory('acme/tool/app')).access, []);
+    assertDenied(fgNoCache, 'no GitLab project for image acme/tool/app visible to mallory');
+  });
+
+  test('through the service token (registry-only token, job of the moved project): nothing at the old path', async () => {
+    fake.moveProject('acme/lib', 'mallory/lib');
+    const registryOnly = await token('mallory', m.tokens.malloryRegistry.token, repo('acme/lib/app'), fgNoCache);
+    assert.equal(registryOnly.status, 200, JSON.stringify(registryOnly.body));
+    assert.deepEqual(registryOnly.access, []);
+    const job = await token('gitlab-ci-token', m.jobs.moved.token, repo('acme/lib/app', 'pull,push,delete'), fgNoCache);
+    assert.equal(job.status, 200, JSON.stringify(job.body));
+    assert.deepEqual(job.access, []);
+    assertDenied(fgNoCache, 'no GitLab project for image acme/lib/app');
+    // At its new path the job's own project is its own.
+    const own = await token('gitlab-ci-token', m.jobs.moved.token, repo('mallory/lib/app', 'pull,push'), fgNoCache);
+    assert.deepEqual(own.access, granted('mallory/lib/app', 'pull', 'push'));
+  });
+});
+
+describe('11c. a job token on its own project follows that project\'s settings', () => {
+  test('registry disabled: nothing', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.disabled.token, repo('group/ci-disabled/app'));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fg, 'the container registry of group/ci-disabled is disabled');
+  });
+
+  test('archived: pull only', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.archived.token, repo('group/ci-archived/app'));
+    assert.deepEqual(answer.access, granted('group/ci-archived/app', 'pull'));
+    assertDenied(fg, 'group/ci-archived is archived');
+  });
+
+  test('without a serviceToken the settings cannot be read: nothing, and the reason names serviceToken', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.noService.token, repo('group/ci/app'), fgNoService);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fgNoService, 'serviceToken');
+  });
+
+  test('a serviceToken that cannot read the job\'s project: nothing, never a guess', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.unreadable.token, repo('other/ci/app'), fgWeakService);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+  });
+
+  test('a job of a blocked user: 401, as GitLab refuses it', async () => {
+    assertUnauthorized(await token('gitlab-ci-token', m.jobs.blockedUser.token, repo(PROJ)));
+  });
+});
+
+describe('11d. job tokens where GitLab\'s external URL differs from the API URL', () => {
+  const cases: [string, string, () => string][] = [
+    ['another host under a relative root', 'https://git.example.com/gitlab', () => m.jobs.external.token],
+    ['another port, a deeper root, a trailing slash', 'http://gitlab.internal:8443/tools/git/', () => m.jobs.externalPort.token],
+  ];
+  for (const [name, externalUrl, secret] of cases) {
+    test(`${name}: its own project, pull, push and delete`, async () => {
+      fake.externalUrl = externalUrl;
+      try {
+        const answer = await token('gitlab-ci-token', secret(), repo('group/ci/app', 'pull,push,delete'));
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.deepEqual(answer.access, granted('group/ci/app', 'pull', 'push', 'delete'));
+      } finally {
+        fake.externalUrl = undefined;
+      }
+    });
+  }
+});
+
+describe('11e. read as an attacker: what else GitLab refuses', () => {
+  test('a member awaiting a seat (user cap) has no access yet, as in GitLab', async () => {
+    const answer = await token('wanda', m.tokens.wandaRegistry.token, repo(PROJ, 'pull,push'));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fg, `no GitLab project for image ${PROJ} visible to wanda`);
+  });
+
+  test('a job of an external user pulls no internal project it is no member of; public ones still', async () => {
+    const job = (image: string) => token('gitlab-ci-token', m.jobs.externalUser.token, repo(image, 'pull'));
+    const internal = await job('group/internal/app');
+    assert.equal(internal.status, 200, JSON.stringify(internal.body));
+    assert.deepEqual(internal.access, []);
+    assertDenied(fg, "group/internal is internal, and the job's user is external");
+    assert.deepEqual((await job('group/public/app')).access, granted('group/public/app', 'pull'));
+    assert.deepEqual((await job('group/ci/app')).access, granted('group/ci/app', 'pull'));
+  });
+
+  test('a private project a job\'s user cannot see reads as absent: the reason confirms nothing', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('other/secret/app', 'pull'));
+    assert.deepEqual(answer.access, []);
+    const denied = lastAudit().denied as string[];
+    assert.ok(denied.length > 0);
+    const absent = /no GitLab project for image other\/secret\/app visible to carl$/;
+    for (const reason of denied) assert.match(reason, absent);
+  });
+
+  test('a serviceToken that cannot tell whether the job\'s user is external (no admin): no internal pull', async () => {
+    const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/internal/app'), fgWeakService);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, []);
+    assertDenied(fgWeakService, 'or the serviceToken cannot tell');
   });
 });
 

@@ -6,7 +6,8 @@ import { decodeJwt } from 'jose';
 import { FakeGitHub, type Role } from '../fakes/github.js';
 import { FakeGitLab } from '../fakes/gitlab.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
-import { expectedGrant, githubAllows, gitlabAllows, type GhCaller, type GhGrant, type GhPermissions, type GlCaller, type GlRegistry, type GlVisibility } from './oracle.js';
+import { expectedGrant, githubAllows, gitlabAllows, gitlabProjectAt } from './oracle.js';
+import type { GhCaller, GhGrant, GhPermissions, GlCaller, GlRegistry, GlVisibility } from './oracle.js';
 
 // The same random requests through three forgegates in front of the same fake GitLab and
 // GitHub: one that caches nothing (cold), one that caches (asked twice, concurrently, in
@@ -23,7 +24,15 @@ const gh = new FakeGitHub();
 const VISIBILITIES: GlVisibility[] = ['public', 'internal', 'private'];
 const REGISTRIES: GlRegistry[] = ['enabled', 'private', 'disabled'];
 const GL_ROLES = [0, 10, 20, 30, 40];
-const GL_SCOPE_SETS = [['api'], ['read_registry'], ['read_registry', 'write_registry'], ['read_api'], ['read_user']];
+const GL_SCOPE_SETS = [
+  ...[['api'], ['read_registry'], ['read_registry', 'write_registry'], ['read_api'], ['read_user']],
+  ['api', 'admin_mode'],
+];
+/** Token number GL_JOB stands for a CI job token (of the project `jobOf`), not a user's token. */
+const GL_JOB = GL_SCOPE_SETS.length;
+/** Projects renamed after their creation: their old paths are redirect routes. */
+const RENAMED = ['public-enabled-live', 'private-enabled-live', 'internal-enabled-live'];
+const GL_PROJECTS = VISIBILITIES.length * REGISTRIES.length * 2 + RENAMED.length;
 const GH_ROLES: (Role | null)[] = [null, 'read', 'triage', 'write', 'maintain', 'admin'];
 const GH_TOKENS: { kind: 'classic' | 'fine_grained'; scopes: string[] }[] = [
   { kind: 'classic', scopes: ['repo', 'delete:packages'] },
@@ -33,9 +42,19 @@ const GH_TOKENS: { kind: 'classic' | 'fine_grained'; scopes: string[] }[] = [
   { kind: 'fine_grained', scopes: [] },
 ];
 
-interface GlProjectModel { path: string; visibility: GlVisibility; registry: GlRegistry; archived: boolean }
+/** `path` is where images are asked for; `at` where the project lives now (not `path`: it moved away). */
+interface GlProjectModel {
+  path: string;
+  at: string;
+  id: number;
+  visibility: GlVisibility;
+  registry: GlRegistry;
+  archived: boolean;
+}
 interface GlUserModel { role: number; admin: boolean; external: boolean; tokens: { token: string; scopes: string[] }[] }
 const glProjects: GlProjectModel[] = [];
+/** Project id -> the token of a running job of that project, run by a user with no role. */
+const glJobs = new Map<number, string>();
 const glUsers: GlUserModel[] = [];
 interface GhRepoModel { fullName: string; visibility: 'public' | 'private'; archived: boolean }
 interface GhUserModel { role: Role | null; tokens: { token: string; kind: 'classic' | 'fine_grained'; scopes: string[] }[] }
@@ -50,9 +69,17 @@ function buildModel(): void {
     for (const registry of REGISTRIES)
       for (const archived of [false, true]) {
         const path = `g/${visibility}-${registry}-${archived ? 'archived' : 'live'}`;
-        gl.addProject({ path_with_namespace: path, visibility, container_registry_access_level: registry, archived });
-        glProjects.push({ path, visibility, registry, archived });
+        const init = { path_with_namespace: path, visibility, container_registry_access_level: registry, archived };
+        const { id } = gl.addProject(init);
+        glProjects.push({ path, at: path, id, visibility, registry, archived });
       }
+  // Renamed projects: GitLab answers for their old paths with the project at its new one.
+  for (const name of RENAMED) {
+    const project = glProjects.find((p) => p.path === `g/${name}`)!;
+    project.at = `${project.path}-renamed`;
+    gl.moveProject(project.path, project.at);
+    glProjects.push({ ...project, path: project.at });
+  }
   const people = [...GL_ROLES.map((role) => ({ role, admin: false, external: false })), { role: 0, admin: true, external: false }, { role: 0, admin: false, external: true }];
   people.forEach((p, i) => {
     const user = gl.addUser({ username: `u${i}`, is_admin: p.admin, external: p.external });
@@ -60,6 +87,11 @@ function buildModel(): void {
     const tokens = GL_SCOPE_SETS.map((scopes, j) => gl.addToken({ token: `glpat-u${i}-t${j}-Zq8x`, user_id: user.id, scopes }));
     glUsers.push({ ...p, tokens: tokens.map((t) => ({ token: t.token, scopes: t.scopes })) });
   });
+  const runner = gl.addUser({ username: 'runner' });
+  for (const p of glProjects) {
+    if (p.path !== p.at) continue;
+    glJobs.set(p.id, gl.addJob({ token: `glcbt-64_job${p.id}-Zq8x`, project: p.at, user_id: runner.id }).token);
+  }
 
   gh.addOrg({ login: 'o', base_permission: 'none' });
   GH_ROLES.forEach((role, i) => {
@@ -80,12 +112,20 @@ function buildModel(): void {
 // ---- requests and what forges.md says they earn -----------------------------------------------
 
 type Req =
-  | { forge: 'gitlab'; user: number | null; token: number; project: number; suffix: string; actions: string[] }
+  | { forge: 'gitlab'; user: number | null; token: number; project: number; suffix: string; actions: string[]; jobOf: number }
   | { forge: 'github'; user: number | null; token: number; project: number; suffix: string; actions: string[] };
 
 const actions = fc.uniqueArray(fc.constantFrom('pull', 'push', 'delete', '*'), { minLength: 1, maxLength: 4 });
 const suffix = fc.constantFrom('', '/app', '/app/x');
-const glReq = fc.record({ forge: fc.constant('gitlab' as const), user: fc.option(fc.nat(6), { nil: null }), token: fc.nat(GL_SCOPE_SETS.length - 1), project: fc.nat(17), suffix, actions });
+const glReq = fc.record({
+  forge: fc.constant('gitlab' as const),
+  user: fc.option(fc.nat(6), { nil: null }),
+  token: fc.nat(GL_JOB),
+  project: fc.nat(GL_PROJECTS - 1),
+  suffix,
+  actions,
+  jobOf: fc.nat(GL_PROJECTS - 1),
+});
 const ghReq = fc.record({ forge: fc.constant('github' as const), user: fc.option(fc.nat(GH_ROLES.length - 1), { nil: null }), token: fc.nat(GH_TOKENS.length - 1), project: fc.nat(3), suffix: fc.constantFrom('', '/app'), actions });
 const requests = fc.array(fc.oneof(glReq, ghReq), { minLength: 1, maxLength: 6 });
 
@@ -96,8 +136,19 @@ function imageOf(r: Req): string {
 function expected(r: Req): string[] {
   if (r.forge === 'gitlab') {
     const p = glProjects[r.project]!;
+    // Asked at its old path, a renamed project is nobody's project.
+    if (!gitlabProjectAt(p.path, { path: p.at })) return [];
     const u = r.user === null ? undefined : glUsers[r.user]!;
-    const caller: GlCaller = u === undefined ? { kind: 'anonymous', anonymousPull: true } : { kind: 'user', admin: u.admin, external: u.external, scopes: u.tokens[r.token]!.scopes, role: u.role };
+    let caller: GlCaller;
+    if (u === undefined) caller = { kind: 'anonymous', anonymousPull: true };
+    else if (r.token === GL_JOB) {
+      const ownProject = glProjects[r.jobOf]!.id === p.id;
+      caller = { kind: 'job', ownProject, role: 0, external: false, allowlisted: false, pushAllowed: false };
+    } else {
+      // forgegate's adminMode is on (its default); the fake's instance setting decides nothing here.
+      const { admin, external, role } = u;
+      caller = { kind: 'user', admin, adminMode: true, external, scopes: u.tokens[r.token]!.scopes, role };
+    }
     return expectedGrant(r.actions, gitlabAllows(caller, p));
   }
   const repo = ghRepos[r.project]!;
@@ -121,7 +172,9 @@ function permissionsOf(role: Role | null): GhPermissions {
 async function ask(fg: TestForgegate, r: Req): Promise<string[]> {
   const query = new URLSearchParams({ service: SERVICE, scope: `repository:${imageOf(r)}:${r.actions.join(',')}` });
   const headers: Record<string, string> = {};
-  if (r.user !== null) {
+  if (r.forge === 'gitlab' && r.user !== null && r.token === GL_JOB) {
+    headers.Authorization = basic('gitlab-ci-token', glJobs.get(glProjects[r.jobOf]!.id)!);
+  } else if (r.user !== null) {
     const token = r.forge === 'gitlab' ? glUsers[r.user]!.tokens[r.token]!.token : ghUsers[r.user]!.tokens[r.token]!.token;
     headers.Authorization = basic('someone', token);
   }

@@ -19,8 +19,24 @@ export interface GlProject {
 
 export type GlCaller =
   | { kind: 'anonymous'; anonymousPull: boolean }
-  | { kind: 'user'; admin: boolean; external: boolean; scopes: readonly string[]; role: number }
-  | { kind: 'job'; ownProject: boolean; role: number; allowlisted: boolean; pushAllowed: boolean };
+  /** `admin`: the account is an instance admin; `adminMode`: the instance enforces Admin Mode. */
+  | { kind: 'user'; admin: boolean; adminMode: boolean; external: boolean; scopes: readonly string[]; role: number }
+  /** `external`: the job's user is external (or forgegate cannot tell). */
+  | { kind: 'job'; ownProject: boolean; role: number; external: boolean; allowlisted: boolean; pushAllowed: boolean };
+
+/**
+ * "An image belongs to a project only when path_with_namespace (compared without case) equals
+ * the candidate path": GitLab's answer for an old path (a redirect route) is no project there.
+ */
+export function gitlabProjectAt(candidatePath: string, answered: { path: string } | null): boolean {
+  return answered !== null && answered.path.toLowerCase() === candidatePath.toLowerCase();
+}
+
+/** "Where the instance enables Admin Mode, an admin's token has admin powers only with the admin_mode scope." */
+function glAdminPowers(caller: Extract<GlCaller, { kind: 'user' }>): boolean {
+  if (!caller.admin) return false;
+  return !caller.adminMode || caller.scopes.includes('admin_mode');
+}
 
 /** "Token scopes gate the credential before roles are looked at" (the token scope table). */
 const GL_SCOPE_TABLE: Record<string, readonly Explicit[]> = {
@@ -49,17 +65,20 @@ export function gitlabAllows(caller: GlCaller, p: GlProject): { explicit: Set<Ex
     return { explicit: allowed, star };
   }
   if (caller.kind === 'user') {
-    // Instance admins hold every role (GitLab's own rule); they alone may hold `*`.
-    const role = caller.admin ? 50 : caller.role;
+    // Instance admins hold every role (GitLab's own rule); they alone may hold `*`. Without
+    // admin powers (Admin Mode, no admin_mode scope) an admin is judged by its role.
+    const admin = glAdminPowers(caller);
+    const role = admin ? 50 : caller.role;
     const pullByRole = role >= 20 || openToAll || (p.visibility === 'internal' && p.registry === 'enabled' && !caller.external);
     if (glScopeAllows(caller.scopes, 'pull') && pullByRole) allowed.add('pull');
     if (glScopeAllows(caller.scopes, 'push') && role >= 30 && writesOpen) allowed.add('push');
     if (glScopeAllows(caller.scopes, 'delete') && role >= 40 && writesOpen) allowed.add('delete');
     // `*` covers pull, push and delete: an admin whose token allows all three, writes open.
-    star = caller.admin && EXPLICIT.every((a) => glScopeAllows(caller.scopes, a)) && writesOpen;
+    star = admin && EXPLICIT.every((a) => glScopeAllows(caller.scopes, a)) && writesOpen;
     return { explicit: allowed, star };
   }
-  // CI job tokens: never `*`.
+  // CI job tokens: never `*`. The job's own project is judged on the same registry level and
+  // archived state as everyone's (checked above): a running job proves neither.
   if (caller.ownProject) {
     allowed.add('pull');
     if (writesOpen) allowed.add('push').add('delete');
@@ -71,7 +90,8 @@ export function gitlabAllows(caller: GlCaller, p: GlProject): { explicit: Set<Ex
     if (writesOpen) allowed.add('push');
     return { explicit: allowed, star };
   }
-  const openToInstance = p.registry === 'enabled' && p.visibility !== 'private';
+  // Internal projects are open to the instance's users, external ones excepted, as for tokens.
+  const openToInstance = openToAll || (p.registry === 'enabled' && p.visibility === 'internal' && !caller.external);
   if (openToInstance || (caller.allowlisted && caller.role >= 20)) allowed.add('pull');
   return { explicit: allowed, star };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../src/policy/github.js';
-import { judgeGitLab, type GitLabCallerFacts, type GitLabProjectFacts } from '../../src/policy/gitlab.js';
+import { adminPowers, judgeGitLab, type GitLabCallerFacts, type GitLabProjectFacts } from '../../src/policy/gitlab.js';
 import { allowing, decide, grantedActions, judgeAll, replay, toGrants, type Judge } from '../../src/policy/grant.js';
 import { protect, type ProtectedCaller, type ProtectionFacts } from '../../src/policy/protection.js';
 import type { Scope } from '../../src/policy/types.js';
@@ -18,7 +18,10 @@ const RUNS = { numRuns: 3000 };
 
 const requestedActions = fc.array(fc.constantFrom('pull', 'push', 'delete', '*', 'catalog', 'PULL', 'admin'), { minLength: 1, maxLength: 6 }).map((a) => [...new Set(a)]);
 
-const glScopes = fc.subarray(['api', 'read_api', 'read_registry', 'write_registry', 'read_user', 'read_repository', 'sudo', 'ai_features']);
+const glScopes = fc.subarray([
+  ...['api', 'read_api', 'read_registry', 'write_registry', 'read_user', 'read_repository', 'sudo', 'ai_features'],
+  'admin_mode',
+]);
 const glRole = fc.constantFrom(0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60);
 const glProject = fc.record({
   visibility: fc.constantFrom('public' as const, 'internal' as const, 'private' as const),
@@ -27,8 +30,22 @@ const glProject = fc.record({
 });
 const glCaller: fc.Arbitrary<GlCaller> = fc.oneof(
   fc.record({ kind: fc.constant('anonymous' as const), anonymousPull: fc.boolean() }),
-  fc.record({ kind: fc.constant('user' as const), admin: fc.boolean(), external: fc.boolean(), scopes: glScopes, role: glRole }),
-  fc.record({ kind: fc.constant('job' as const), ownProject: fc.boolean(), role: glRole, allowlisted: fc.boolean(), pushAllowed: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('user' as const),
+    admin: fc.boolean(),
+    adminMode: fc.boolean(),
+    external: fc.boolean(),
+    scopes: glScopes,
+    role: glRole,
+  }),
+  fc.record({
+    kind: fc.constant('job' as const),
+    ownProject: fc.boolean(),
+    role: glRole,
+    external: fc.boolean(),
+    allowlisted: fc.boolean(),
+    pushAllowed: fc.boolean(),
+  }),
 );
 
 const ghPermissions = fc.record({ admin: fc.boolean(), maintain: fc.boolean(), push: fc.boolean(), triage: fc.boolean(), pull: fc.boolean() });
@@ -61,8 +78,12 @@ function toGitLabFacts(caller: GlCaller, project: Omit<GitLabProjectFacts, 'path
   switch (caller.kind) {
     case 'anonymous':
       return [caller, facts];
-    case 'user':
-      return [{ ...caller, username: 'someone' }, facts];
+    case 'user': {
+      // The forge derives admin powers from the account, the token and the adminMode setting.
+      const { adminMode, ...rest } = caller;
+      const admin = adminPowers(caller.admin, caller.scopes, adminMode);
+      return [{ ...rest, username: 'someone', instanceAdmin: caller.admin, admin }, facts];
+    }
     case 'job':
       return [{ ...caller, sourcePath: 'group/ci' }, facts];
   }
@@ -105,7 +126,9 @@ describe('GitLab matrix against forges.md', () => {
         const got = new Set(granted(judgeGitLab(...toGitLabFacts(caller, project)), actions));
         if (project.registry === 'disabled') assert.equal(got.size, 0, 'a disabled registry granted something');
         if (caller.kind === 'anonymous') assert.ok(!got.has('push') && !got.has('delete') && !got.has('*'), 'anonymous got more than pull');
-        if (caller.kind === 'user' && !caller.admin) {
+        const adminModeAllows = caller.kind === 'user' && (!caller.adminMode || caller.scopes.includes('admin_mode'));
+        const actsAsAdmin = caller.kind === 'user' && caller.admin && adminModeAllows;
+        if (caller.kind === 'user' && !actsAsAdmin) {
           if (caller.role < 30) assert.ok(!got.has('push'), 'push below Developer');
           if (caller.role < 40) assert.ok(!got.has('delete'), 'delete below Maintainer');
           assert.ok(!got.has('*'), '* for a non-admin');

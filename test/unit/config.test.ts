@@ -37,7 +37,7 @@ describe('configuration', () => {
     assert.deepEqual(config.users, { htpasswd: null });
     assert.deepEqual(config.acl, []);
     assert.deepEqual(config.forges, [
-      { name: 'gitlab', type: 'gitlab', url: 'https://gitlab.com', prefix: '', serviceToken: null, jobTokens: true, anonymousPull: true, webhookSecret: null, timeout: 5, deletePermission: 'admin', admins: [], installationTokenPush: [], trustUserTokenRole: false, protectedRepositories: 'best-effort', jobTokenPushAllowlist: [] },
+      { name: 'gitlab', type: 'gitlab', url: 'https://gitlab.com', prefix: '', serviceToken: null, jobTokens: true, adminMode: true, anonymousPull: true, webhookSecret: null, timeout: 5, deletePermission: 'admin', admins: [], installationTokenPush: [], trustUserTokenRole: false, protectedRepositories: 'best-effort', jobTokenPushAllowlist: [] },
     ]);
   });
 

@@ -68,7 +68,9 @@ function earnedByStanding(caller: GitLabCallerFacts, project: GitLabProjectFacts
       // "The job's own project: pull, push, delete (never `*`), whatever the job user's role."
       if (caller.ownProject) return new Set(EXPLICIT);
       // "Another project: pull only, when the target is public or internal with registry level enabled"
-      if ((project.visibility === 'public' || project.visibility === 'internal') && project.registry === 'enabled') earned.add('pull');
+      // (internal: as for users, not when the job's user is external)
+      if (openToAnyone(project)) earned.add('pull');
+      if (openToInternalUsers(project) && !caller.external) earned.add('pull');
       // "... or when the job's user is Reporter+ there and the job's project is in the target's inbound allowlist"
       if (caller.role >= REPORTER && caller.allowlisted) earned.add('pull');
       // forgegate's own cross-project push allowlist: pull + push (never delete)
@@ -179,7 +181,8 @@ function describeCaller(c: GitLabCallerFacts): string {
     case 'user':
       return `user(scopes=[${c.scopes.join(',')}] admin=${c.admin} external=${c.external} role=${c.role})`;
     case 'job':
-      return `job(own=${c.ownProject} allowlisted=${c.allowlisted} pushAllowed=${c.pushAllowed} role=${c.role})`;
+      return `job(own=${c.ownProject} external=${c.external} allowlisted=${c.allowlisted} pushAllowed=${c.pushAllowed} ` +
+        `role=${c.role})`;
   }
 }
 
@@ -223,10 +226,11 @@ const USER_CALLERS: GitLabCallerFacts[] = product({
   admin: [false, true],
   external: [false, true],
   role: USER_ROLES,
-}).map((u) => ({ kind: 'user', username: 'alice', ...u }));
+}).map((u) => ({ kind: 'user', username: 'alice', instanceAdmin: u.admin, ...u }));
 
 const JOB_CALLERS: GitLabCallerFacts[] = product({
   ownProject: [true, false],
+  external: [false, true],
   allowlisted: [true, false],
   pushAllowed: [true, false],
   role: JOB_ROLES,
@@ -250,7 +254,7 @@ test('gitlab matrix: every combination was checked', (t) => {
   const expected = (ANONYMOUS_CALLERS.length + USER_CALLERS.length + JOB_CALLERS.length) * PER_CALLER;
   assert.equal(ANONYMOUS_CALLERS.length, 2);
   assert.equal(USER_CALLERS.length, 8 * 2 * 2 * 6);
-  assert.equal(JOB_CALLERS.length, 2 * 2 * 2 * 3);
+  assert.equal(JOB_CALLERS.length, 2 * 2 * 2 * 2 * 3);
   assert.equal(totalChecked, expected);
   t.diagnostic(`total: ${totalChecked} combinations checked`);
 });
@@ -270,6 +274,7 @@ const user = (over: Partial<Extract<GitLabCallerFacts, { kind: 'user' }>> = {}):
   kind: 'user',
   username: 'alice',
   admin: false,
+  instanceAdmin: false,
   external: false,
   scopes: ['api'],
   role: 0,
@@ -279,6 +284,7 @@ const job = (over: Partial<Extract<GitLabCallerFacts, { kind: 'job' }>> = {}): G
   kind: 'job',
   ownProject: false,
   role: 0,
+  external: false,
   allowlisted: false,
   pushAllowed: false,
   sourcePath: SOURCE,

@@ -1,4 +1,14 @@
-import { GitbeakerRequestError, Jobs, Metadata, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
+import {
+  ApplicationSettings,
+  GitbeakerRequestError,
+  Jobs,
+  Metadata,
+  PersonalAccessTokens,
+  ProjectJobTokenScopes,
+  ProjectMembers,
+  Projects,
+  Users,
+} from '@gitbeaker/rest';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
@@ -28,8 +38,7 @@ const job = z.object({
   id: z.number(),
   status: z.string(),
   ref: z.string().nullable().optional(),
-  web_url: z.string(),
-  user: z.object({ id: z.number(), username: z.string() }),
+  user: z.object({ id: z.number(), username: z.string(), state: z.string().optional() }),
   pipeline: z.object({ id: z.number(), project_id: z.number() }),
 });
 const accessLevel = z.object({ access_level: z.number() }).nullable().optional();
@@ -41,7 +50,7 @@ const project = z.object({
   container_registry_access_level: z.enum(['enabled', 'private', 'disabled']),
   permissions: z.object({ project_access: accessLevel, group_access: accessLevel }).optional(),
 });
-const member = z.object({ access_level: z.number() });
+const member = z.object({ access_level: z.number(), membership_state: z.string().optional() });
 const allowlist = z.array(z.object({ id: z.number() }));
 // Container repository protection rules (GitLab 17.9+); levels are null where a rule leaves an action open.
 const protectionLevel = z.enum(['maintainer', 'owner', 'admin']).nullable().optional();
@@ -53,6 +62,7 @@ const protectionRules = z.array(
   }),
 );
 const metadata = z.object({ version: z.string() });
+const settings = z.object({ admin_mode: z.boolean().optional() });
 
 export type TokenSelf = z.infer<typeof tokenSelf>;
 export type GitLabUserJson = z.infer<typeof user>;
@@ -108,23 +118,30 @@ export class GitLabApi {
     });
   }
 
-  /** The project at `path`, or null when GitLab answers 404 (absent, or invisible to this caller). */
-  async project(path: string, auth: Auth): Promise<GitLabProjectJson | null> {
+  /**
+   * The project with this id, or at this full path, or null when GitLab answers 404 (absent, or
+   * invisible to this caller). GitLab follows the redirect routes renamed and transferred
+   * projects leave: for a path, the answer may be a project that lives at another path now.
+   */
+  async project(idOrPath: string | number, auth: Auth): Promise<GitLabProjectJson | null> {
     try {
-      return await this.call('GET /projects/:id', project, () => new Projects(this.options(auth)).show(path));
+      return await this.call('GET /projects/:id', project, () => new Projects(this.options(auth)).show(idOrPath));
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
       throw error;
     }
   }
 
-  /** The member's effective access level (inherited included), 0 when not a member. */
+  /**
+   * The member's effective access level (inherited included), 0 when not a member. A member
+   * whose membership is not active (`awaiting`: added past a user cap) has no access yet.
+   */
   async memberLevel(projectId: number, userId: number, serviceToken: string): Promise<number> {
     try {
       const found = await this.call('GET /projects/:id/members/all/:user_id', member, () =>
         new ProjectMembers(this.options({ bearer: serviceToken })).show(projectId, userId, { includeInherited: true }),
       );
-      return found.access_level;
+      return found.membership_state === undefined || found.membership_state === 'active' ? found.access_level : 0;
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return 0;
       throw error;
@@ -172,6 +189,12 @@ export class GitLabApi {
   async version(token: string): Promise<string> {
     const show = () => new Metadata(this.options({ bearer: token })).show();
     return (await this.call('GET /metadata', metadata, show)).version;
+  }
+
+  /** The instance's settings: readable only with admin powers (`forgegate check` compares Admin Mode). */
+  applicationSettings(token: string): Promise<z.infer<typeof settings>> {
+    const request = () => new ApplicationSettings(this.options({ bearer: token })).show();
+    return this.call('GET /application/settings', settings, request);
   }
 
   // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate

@@ -1,6 +1,7 @@
-import { AuthenticationFailed, Unavailable } from '../../errors.js';
+import { AuthenticationFailed } from '../../errors.js';
+import { adminPowers } from '../../policy/gitlab.js';
 import { ForgeRefusal, type ForgeSession } from '../forge.js';
-import type { GitLabApi, GitLabUserJson } from './api.js';
+import type { GitLabApi, GitLabProjectJson, GitLabUserJson } from './api.js';
 
 // Verifying what a `docker login` against a GitLab forge may carry (forges.md section 2):
 // personal, project, group and service-account tokens and OAuth tokens (any username), and
@@ -14,12 +15,24 @@ export type GitLabCaller =
       token: string;
       userId: number;
       username: string;
+      /** Admin powers for this token (adminPowers of instanceAdmin, scopes and the forge's adminMode). */
       admin: boolean;
+      /** The account is an instance admin (is_admin), whatever this token may do. */
+      instanceAdmin: boolean;
       /** Unknown (no read_user scope, no service token) counts as external: the safe side. */
       external: boolean;
       scopes: string[];
     }
-  | { kind: 'job'; token: string; userId: number; username: string; jobId: number; projectId: number; projectPath: string };
+  | {
+      kind: 'job';
+      token: string;
+      userId: number;
+      username: string;
+      jobId: number;
+      projectId: number;
+      /** The job's project as GitLab names it now; null when no serviceToken could read it. */
+      projectPath: string | null;
+    };
 
 export interface GitLabSession extends ForgeSession {
   caller: GitLabCaller;
@@ -30,6 +43,8 @@ export interface CredentialContext {
   url: string;
   api: GitLabApi;
   serviceToken: string | null;
+  /** The forge's adminMode: admin powers need the admin_mode scope. */
+  adminMode: boolean;
 }
 
 export async function verifyAccessToken(token: string, ctx: CredentialContext): Promise<GitLabSession> {
@@ -58,9 +73,13 @@ export async function verifyAccessToken(token: string, ctx: CredentialContext): 
   const user = await describeUser(userId, me, ctx);
   if (user && user.state !== 'active') throw rejected(`user ${user.username} is ${user.state}`);
   const username = user?.username ?? `gitlab-user-${userId}`;
+  // GitLab reports is_admin whatever the token may do: Admin Mode decides whether it acts as one.
+  const instanceAdmin = user?.is_admin ?? false;
+  const admin = adminPowers(instanceAdmin, scopes, ctx.adminMode);
   // Non-admin service tokens see no `external`: unknown counts as external, the safe side.
-  const caller: GitLabCaller = { kind: 'token', token, userId, username, admin: user?.is_admin ?? false, external: user?.external ?? true, scopes };
-  return { identity: { subject: username, kind, source: ctx.forge }, admin: caller.admin, account: `user:${userId}`, caller };
+  const external = user?.external ?? true;
+  const caller: GitLabCaller = { kind: 'token', token, userId, username, admin, instanceAdmin, external, scopes };
+  return { identity: { subject: username, kind, source: ctx.forge }, admin, account: `user:${userId}`, caller };
 }
 
 // GET /user needs read_user, read_api or api; registry-only tokens get 403 and are described
@@ -79,24 +98,43 @@ async function describeUser(userId: number, me: PromiseSettledResult<GitLabUserJ
   });
 }
 
-export async function verifyJobToken(token: string, ctx: CredentialContext): Promise<GitLabSession> {
+/** A verified job token, with its project as the serviceToken read it (null: it could not). */
+export interface VerifiedJob {
+  session: GitLabSession;
+  project: GitLabProjectJson | null;
+}
+
+// GET /job names the job's project by id (pipeline.project_id). Its path comes from the project
+// itself: the job's web_url is built from GitLab's external URL, whose host and relative root
+// need not be those forgegate reaches the API at. The lookup needs the serviceToken (job tokens
+// cannot read projects); without it the path stays unknown, and so do the project's registry
+// settings, so the job is granted nothing there (forge.ts).
+export async function verifyJobToken(token: string, ctx: CredentialContext): Promise<VerifiedJob> {
   const job = await ctx.api.job(token).catch((error: unknown) => {
     rethrowUnavailable(error);
     throw rejected('the job token is not valid, or its job has finished', (error as Error).message);
   });
   if (job.status !== 'running') throw rejected(`job ${job.id} is ${job.status}, not running`);
-  const projectPath = projectOfJob(job.web_url, ctx.url);
-  if (projectPath === null) throw new Unavailable(`GitLab "${ctx.forge}" gave job ${job.id} a web_url outside ${ctx.url}`, ctx.forge);
-  const caller: GitLabCaller = { kind: 'job', token, userId: job.user.id, username: job.user.username, jobId: job.id, projectId: job.pipeline.project_id, projectPath };
-  return { identity: { subject: job.user.username, kind: 'gitlab-job', source: ctx.forge }, admin: false, account: `user:${job.user.id}`, caller };
+  const { user } = job;
+  if (user.state !== undefined && user.state !== 'active') {
+    throw rejected(`job ${job.id} runs as ${user.username}, who is ${user.state}`);
+  }
+  const projectId = job.pipeline.project_id;
+  const project = ctx.serviceToken === null ? null : await ctx.api.project(projectId, { bearer: ctx.serviceToken });
+  // A 404 by id is no other project's answer: the id is the job's.
+  const projectPath = project?.id === projectId ? project.path_with_namespace.toLowerCase() : null;
+  const { id: userId, username } = user;
+  const caller: GitLabCaller = { kind: 'job', token, userId, username, jobId: job.id, projectId, projectPath };
+  const identity = { subject: user.username, kind: 'gitlab-job', source: ctx.forge };
+  const session: GitLabSession = { identity, admin: false, account: `user:${user.id}`, caller };
+  return { session, project: projectPath === null ? null : project };
 }
 
-/** `https://gitlab.example.com/group/proj/-/jobs/42` -> `group/proj` (the instance may live under a path). */
-export function projectOfJob(webUrl: string, instanceUrl: string): string | null {
-  const base = instanceUrl.replace(/\/+$/, '') + '/';
-  if (!webUrl.startsWith(base)) return null;
-  const match = /^(.+?)\/-\/jobs\/\d+$/.exec(webUrl.slice(base.length));
-  return match ? match[1]!.toLowerCase() : null;
+/** A session restored from the cache: admin powers follow today's adminMode, not the one it was verified under. */
+export function revive(caller: GitLabCaller, adminMode: boolean): GitLabCaller {
+  if (caller.kind !== 'token') return caller;
+  const instanceAdmin = caller.instanceAdmin === true; // absent in entries written before it existed
+  return { ...caller, instanceAdmin, admin: adminPowers(instanceAdmin, caller.scopes, adminMode) };
 }
 
 function rethrowUnavailable(error: unknown): void {

@@ -7,7 +7,15 @@ import type { ProtectedCaller } from '../../policy/protection.js';
 import { LRUCache } from 'lru-cache';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
-import { JOB_TOKEN_USER, verifyAccessToken, verifyJobToken, type CredentialContext, type GitLabCaller, type GitLabSession } from './credentials.js';
+import {
+  JOB_TOKEN_USER,
+  revive,
+  verifyAccessToken,
+  verifyJobToken,
+  type CredentialContext,
+  type GitLabCaller,
+  type GitLabSession,
+} from './credentials.js';
 import { ProtectionRules, type ProtectedProject, type RuleReader } from './protection.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
@@ -24,8 +32,11 @@ export class GitLabForge implements Forge<GitLabSession> {
   readonly prefix: string;
   private readonly api: GitLabApi;
   private readonly ctx: CredentialContext;
-  private readonly pushAllowlist: { source: string; targets: RegExp[] }[];
-  /** Image path -> the project found for it by anyone: try it first, skip the other candidates. */
+  private readonly pushAllowlist: PushAllowlistEntry[];
+  /**
+   * Image path -> the candidate where anyone last found its project: asked first. Only an order:
+   * every request still asks GitLab, and takes the answer only for the path it asked.
+   */
   private readonly resolved = new LRUCache<string, string>({ max: 50_000, ttl: 10 * 60_000 });
   private readonly prefetched = new Prefetched<GitLabProjectJson | null>();
   /** Protected container repositories: the rules each project's writes are also held to. */
@@ -38,7 +49,8 @@ export class GitLabForge implements Forge<GitLabSession> {
     this.name = config.name;
     this.prefix = config.prefix;
     this.api = new GitLabApi(config.name, config.url, config.timeout, observer);
-    this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken: config.serviceToken };
+    const { serviceToken, adminMode } = config;
+    this.ctx = { forge: config.name, url: config.url, api: this.api, serviceToken, adminMode };
     this.pushAllowlist = (config.jobTokenPushAllowlist ?? []).map((entry) => ({
       source: entry.source.toLowerCase(),
       targets: entry.targets.map((glob) => compileGlob(glob.toLowerCase())),
@@ -53,7 +65,14 @@ export class GitLabForge implements Forge<GitLabSession> {
   authenticate(username: string, password: string): Promise<GitLabSession> {
     if (username !== JOB_TOKEN_USER) return this.unexpected(verifyAccessToken(password, this.ctx));
     if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
-    return this.unexpected(verifyJobToken(password, this.ctx));
+    return this.unexpected(
+      verifyJobToken(password, this.ctx).then(({ session, project }) => {
+        // The job's project was just read to learn its path: its first judgement takes that answer.
+        const item = project && jobItem(project.path_with_namespace.toLowerCase());
+        if (item) this.prefetched.put(password, item, () => Promise.resolve(project));
+        return session;
+      }),
+    );
   }
 
   // A token known to read projects looks its project up beside its re-verification, where
@@ -166,7 +185,8 @@ export class GitLabForge implements Forge<GitLabSession> {
 
   restore(data: unknown, password: string): GitLabSession {
     const session = data as GitLabSession;
-    return { ...session, caller: { ...session.caller, token: password } };
+    const caller = revive({ ...session.caller, token: password }, this.config.adminMode);
+    return { ...session, admin: caller.kind === 'token' && caller.admin, caller };
   }
 
   // A refusal no rule expected (a service token lacking rights, say) is a misconfiguration:
@@ -187,27 +207,15 @@ export class GitLabForge implements Forge<GitLabSession> {
     const gate = caller?.kind === 'token' ? scopeGate(caller.scopes) : null;
     if (gate) return judged(gate, null);
 
-    // A running job's own project needs no lookup: the job proves the project exists and is active.
-    if (caller?.kind === 'job' && candidates(imagePath).includes(caller.projectPath)) {
-      const own: GitLabProjectFacts = { path: caller.projectPath, visibility: 'private', registry: 'enabled', archived: false };
-      const job: GitLabCallerFacts = {
-        kind: 'job',
-        ownProject: true,
-        role: 0,
-        allowlisted: false,
-        pushAllowed: false,
-        sourcePath: caller.projectPath,
-      };
-      const reader = this.jobReader(caller, caller.projectId, 0);
-      return this.guarded(judgeGitLab(job, own), imagePath, { id: caller.projectId, path: own.path }, reader);
-    }
-
+    // A job's own project is judged like any other, on its registry level and archived state
+    // as GitLab reports them now: a running job proves neither.
     const auth = this.lookupAuth(caller);
     if (auth === undefined) {
       return judged(denying('needs-service-token', `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`), null);
     }
     const project = await this.findProject(imagePath, auth, caller);
-    if (project === null) return judged(denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`), null);
+    const absent = denying('no-project', `no GitLab project for image ${path}${describeAbsence(caller)}`);
+    if (project === null) return judged(absent, null);
 
     const facts: GitLabProjectFacts = {
       path: project.path_with_namespace,
@@ -218,7 +226,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     const callerFacts = await this.callerFacts(caller, project, auth);
     // The service token sees more than the caller: a project the caller could not see
     // itself is reported as absent, as GitLab would, so reasons leak no private paths.
-    if (!visibleTo(callerFacts, facts)) return judged(denying('no-project', `no GitLab project for image ${path}${caller ? ` visible to ${caller.username}` : ''}`), facts.path);
+    if (!visibleTo(callerFacts, facts)) return judged(absent, facts.path);
     const reader = this.ruleReader(caller, callerFacts, project, auth);
     return this.guarded(judgeGitLab(callerFacts, facts), imagePath, { id: project.id, path: facts.path }, reader);
   }
@@ -232,19 +240,29 @@ export class GitLabForge implements Forge<GitLabSession> {
     return undefined;
   }
 
-  /** The first of the image path's three longest prefixes that is a project (forges.md section 1). */
+  /**
+   * The project of the image: the one of its three longest prefixes at which a project lives
+   * (group/sub/proj/app/x: group/sub/proj). A project can contain no groups, so at most one
+   * does, and the order they are asked in is only a matter of cost. GitLab follows the
+   * redirect route a renamed or transferred project leaves, so an answer counts only when the
+   * project's own path is the one asked: the old path belongs to nobody now, and may be
+   * someone else's tomorrow.
+   */
   private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
+    const all = candidates(imagePath);
+    const jobProject = caller?.kind === 'job' ? caller.projectPath : null;
+    const first = jobProject !== null && all.includes(jobProject) ? jobProject : this.resolved.get(imagePath);
     try {
-      // A project can contain no groups: once any lookup found the project of this image,
-      // no other candidate can be one. A 404 there means "not visible to this caller".
-      const known = this.resolved.get(imagePath);
-      for (const candidate of known === undefined ? candidates(imagePath) : [known]) {
-        const prefetched = auth !== null && caller?.kind === 'token' && auth.bearer === caller.token ? this.prefetched.take(auth.bearer, candidate) : undefined;
-        const project = await (prefetched ?? this.api.project(candidate, auth));
-        if (project !== null) {
-          this.resolved.set(imagePath, project.path_with_namespace.toLowerCase());
-          return project;
+      for (const candidate of first === undefined ? all : [first, ...all.filter((c) => c !== first)]) {
+        const project = await (this.takePrefetched(caller, auth, candidate) ?? this.api.project(candidate, auth));
+        if (project === null) continue;
+        if (project.path_with_namespace.toLowerCase() !== candidate) {
+          if (this.resolved.get(imagePath) === candidate) this.resolved.delete(imagePath);
+          continue;
         }
+        // Set when it changes, not on every use: a hint nobody confirms expires.
+        if (this.resolved.get(imagePath) !== candidate) this.resolved.set(imagePath, candidate);
+        return project;
       }
       return null;
     } catch (error) {
@@ -257,18 +275,35 @@ export class GitLabForge implements Forge<GitLabSession> {
     }
   }
 
+  // A lookup started ahead for this caller, made with the same credential as this one would be.
+  private takePrefetched(caller: GitLabCaller | null, auth: Auth, item: string): Promise<ProjectAnswer> | undefined {
+    if (caller === null || auth === null) return undefined;
+    // A token's own lookups (speculate, prefetch), or a job's project read with the serviceToken.
+    const { token } = caller;
+    if (caller.kind === 'token') return auth.bearer === token ? this.prefetched.take(token, item) : undefined;
+    return auth.bearer === this.config.serviceToken ? this.prefetched.take(token, jobItem(item)) : undefined;
+  }
+
   private async callerFacts(caller: GitLabCaller | null, project: GitLabProjectJson, auth: Auth): Promise<GitLabCallerFacts> {
     if (caller === null) return { kind: 'anonymous', anonymousPull: this.config.anonymousPull };
     const service = this.config.serviceToken;
     if (caller.kind === 'token') {
       const ownToken = auth !== null && auth.bearer === caller.token;
       const role = ownToken ? effectiveRole(project) : await this.api.memberLevel(project.id, caller.userId, service!);
-      return { kind: 'user', username: caller.username, admin: caller.admin, external: caller.external, scopes: caller.scopes, role };
+      const { username, admin, instanceAdmin, external, scopes } = caller;
+      return { kind: 'user', username, admin, instanceAdmin, external, scopes, role };
     }
     const ownProject = project.id === caller.projectId;
-    const pushAllowed = this.pushAllowlist.some((entry) => entry.source === caller.projectPath && entry.targets.some((t) => t.test(project.path_with_namespace.toLowerCase())));
+    const target = project.path_with_namespace.toLowerCase();
+    const source = caller.projectPath;
+    const allows = (entry: PushAllowlistEntry) => entry.source === source && entry.targets.some((t) => t.test(target));
+    const pushAllowed = source !== null && this.pushAllowlist.some(allows);
+    // An internal project is readable by its instance's users, external ones excepted.
+    const enabled = project.container_registry_access_level === 'enabled';
+    const internal = !ownProject && enabled && project.visibility === 'internal';
+    const external = internal && service !== null ? await this.jobUserExternal(caller.userId, service) : true;
     // The allowlist and the job user's role matter only where visibility alone does not let it pull.
-    const openToJobs = project.container_registry_access_level === 'enabled' && project.visibility !== 'private';
+    const openToJobs = enabled && (project.visibility === 'public' || (internal && !external));
     let allowlisted = false;
     let role = 0;
     if (!ownProject && !openToJobs && service !== null) {
@@ -277,7 +312,18 @@ export class GitLabForge implements Forge<GitLabSession> {
         this.api.memberLevel(project.id, caller.userId, service),
       ]);
     }
-    return { kind: 'job', ownProject, role, allowlisted, pushAllowed, sourcePath: caller.projectPath };
+    const sourcePath = source ?? `project ${caller.projectId}`;
+    return { kind: 'job', ownProject, role, external, allowlisted, pushAllowed, sourcePath };
+  }
+
+  // GET /job names the job's user without `external`; only an admin's token reads it
+  // (GET /users/:id). Not known counts as external: the safe side.
+  private async jobUserExternal(userId: number, serviceToken: string): Promise<boolean> {
+    const user = await this.api.user(userId, serviceToken).catch((error: unknown) => {
+      if (error instanceof ForgeRefusal) return null;
+      throw error;
+    });
+    return user?.external ?? true;
   }
 }
 
@@ -296,7 +342,12 @@ export function candidates(imagePath: string): string[] {
 function visibleTo(caller: GitLabCallerFacts, project: GitLabProjectFacts): boolean {
   if (project.visibility === 'public') return true;
   if (caller.kind === 'anonymous') return false;
-  if (caller.kind === 'job') return true; // decided by the job token rules, which name no more than the image
+  // A job: its own project, what forgegate's or the target's allowlist links it to, what its
+  // user is a member of, and internal projects (whose reasons say when its user is external).
+  if (caller.kind === 'job') {
+    const linked = caller.ownProject || caller.pushAllowed || caller.allowlisted;
+    return linked || caller.role > 0 || project.visibility === 'internal';
+  }
   return caller.admin || caller.role > 0 || (project.visibility === 'internal' && !caller.external);
 }
 
@@ -304,8 +355,28 @@ function effectiveRole(project: GitLabProjectJson): number {
   return Math.max(project.permissions?.project_access?.access_level ?? 0, project.permissions?.group_access?.access_level ?? 0);
 }
 
+type ProjectAnswer = GitLabProjectJson | null;
+type PushAllowlistEntry = { source: string; targets: RegExp[] };
+
+/** A job's own project, read with the serviceToken, is kept apart from any token's lookups. */
+function jobItem(projectPath: string): string {
+  return `job:${projectPath}`;
+}
+
+function describeAbsence(caller: GitLabCaller | null): string {
+  if (caller === null) return '';
+  // The serviceToken looks up for jobs: one that cannot read the job's own project sees less.
+  if (caller.kind === 'job' && caller.projectPath === null) {
+    return ` that the serviceToken can read (it cannot read job ${caller.jobId}'s own project either)`;
+  }
+  return ` visible to ${caller.username}`;
+}
+
 function describeCaller(caller: GitLabCaller | null): string {
   if (caller === null) return 'anonymous callers';
-  if (caller.kind === 'job') return `job tokens of ${caller.projectPath}`;
+  if (caller.kind === 'job') {
+    const project = caller.projectPath ?? `project ${caller.projectId}`;
+    return `job tokens (job ${caller.jobId} of ${project})`;
+  }
   return `${caller.username}, whose token scopes [${caller.scopes.join(', ')}] cannot read projects`;
 }
