@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { explain } from './commands/explain.js';
-import { check } from './commands/check.js';
-import { hashPassword } from './commands/hash-password.js';
 import { CommandError } from './commands/io.js';
-import { keysGenerate, keysPromote, keysPrune, keysRotate, keysShow } from './commands/keys.js';
-import { serve } from './commands/serve.js';
 import { commandUsage, findCommand, generalUsage, KEYS_SYNOPSIS, keysUsage, OPTIONS, type CommandSpec, type OptionName } from './commands/usage.js';
-import { loadConfig } from './config/load.js';
 import { VERSION } from './version.js';
 
 // The forgegate command (the table in README.md "Commands"). Every failure is one line on
@@ -62,26 +56,28 @@ async function main(argv: string[]): Promise<void> {
   if (values.help) return void process.stdout.write((named ? usageOf(spec) : generalUsage()) + '\n');
   if (spec === undefined) throw new UsageError('"forgegate keys" needs one of generate, show, rotate, promote, prune', 'keys');
 
-  const config = () => loadConfig(values.config);
+  // Each command loads only its own modules: `--help` or hash-password need no server code.
+  const config = async () => (await import('./config/load.js')).loadConfig(values.config);
+  const keys = () => import('./commands/keys.js');
   switch (spec.name) {
     case 'serve':
-      return void (await serve(await config(), undefined, true));
+      return void (await (await import('./commands/serve.js')).serve(await config(), undefined, true));
     case 'keys generate':
-      return keysGenerate((await config()).config, values.force ?? false);
+      return (await keys()).keysGenerate((await config()).config, values.force ?? false);
     case 'keys show':
-      return keysShow((await config()).config);
+      return (await keys()).keysShow((await config()).config);
     case 'keys rotate':
-      return keysRotate((await config()).config);
+      return (await keys()).keysRotate((await config()).config);
     case 'keys promote':
-      return keysPromote((await config()).config);
+      return (await keys()).keysPromote((await config()).config);
     case 'keys prune':
-      return keysPrune((await config()).config);
+      return (await keys()).keysPrune((await config()).config);
     case 'hash-password':
-      return hashPassword(args[0], values.cost === undefined ? undefined : Number(values.cost));
+      return (await import('./commands/hash-password.js')).hashPassword(args[0], values.cost === undefined ? undefined : Number(values.cost));
     case 'check':
-      return check(await config(), values.offline ?? false);
+      return (await import('./commands/check.js')).check(await config(), values.offline ?? false);
     case 'explain':
-      return explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
+      return (await import('./commands/explain.js')).explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
     case 'help':
       return void process.stdout.write(helpFor(args) + '\n');
     default:
