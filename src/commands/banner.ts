@@ -12,7 +12,7 @@ import { VERSION } from '../version.js';
 
 export function banner(loaded: LoadedConfig, runtime: Runtime, server: RunningServer, settings: RegistrySettings): string {
   const { key, config } = runtime;
-  const guessed = config.server.publicUrl === null ? '   # set server.publicUrl to the URL clients reach' : '';
+  const guessed = config.server.publicUrl === null ? '   # from this machine; set server.publicUrl for clients elsewhere' : '';
   const lines = [
     `forgegate ${VERSION} listening on ${server.address.host}:${server.address.port}`,
     loaded.file === null ? 'configuration: built-in defaults (no --config FILE and no $FORGEGATE_CONFIG)' : `configuration: ${loaded.file}`,
