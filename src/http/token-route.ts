@@ -57,7 +57,7 @@ function responseBody(result: TokenResult): Record<string, unknown> {
 /** What an answer decided, signed or not (POST /explain decides without signing). */
 export type Observed = Pick<TokenResult, 'authentication' | 'decisions' | 'cache' | 'refreshToken'>;
 
-// The audit line of interface.md and the metrics, from the same facts: who asked for what,
+// The audit line (README "Logs") and the metrics, from the same facts: who asked for what,
 // what they got and why. Fields are chosen one by one so that no secret can slip in.
 // POST /explain writes the same line, marked `explain: true`, and leaves the token metrics alone.
 export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint, request: TokenRequest | undefined, result: Observed | undefined, error: unknown, endpoint: 'token' | 'explain' = 'token'): void {

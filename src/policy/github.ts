@@ -1,6 +1,6 @@
 import { denying, type Judge, type Judgement } from './grant.js';
 
-// The GitHub permission matrix of forges.md section 3, as a pure function of facts the
+// The GitHub permission matrix of docs/forges.md, as a pure function of facts the
 // forge bridge gathered: classic token scopes gate each action, then the repository
 // permission GitHub reports for the caller decides.
 

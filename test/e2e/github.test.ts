@@ -14,7 +14,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { copy, deleteImage, inspect, type SkopeoAuth, type SkopeoResult } from '../support/skopeo.js';
 
 // forgegate in front of the real docker-registry 2.8.2, mirroring the permissions of a fake
-// GitHub (forges.md sections 1 and 3): skopeo pushes, pulls and deletes with classic PATs, an
+// GitHub (docs/forges.md): skopeo pushes, pulls and deletes with classic PATs, an
 // installation token and no credentials at all; then GitHub under "gh/" next to GitLab under
 // "" in one forgegate, where each forge's tokens must stay with that forge.
 // The tests of a suite build on each other's pushes and run in order.
@@ -37,7 +37,7 @@ const GL = {
   dev: 'glpat-developer000000000000',
 } as const;
 
-/** Where each GitHub secret may legitimately travel (forges.md section 3). */
+/** Where each GitHub secret may legitimately travel (docs/forges.md, GitHub). */
 const GH_ENDPOINTS: Record<keyof typeof GH, string[]> = {
   service: ['GET /repos/:owner/:repo'],
   writer: ['GET /user', 'GET /repos/:owner/:repo'],

@@ -12,7 +12,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { copy, deleteImage, inspect, type SkopeoResult } from '../support/skopeo.js';
 
 // forgegate in front of the real docker-registry 2.8.2, mirroring the permissions of a fake
-// GitLab (forges.md section 2): skopeo pushes, pulls and deletes with personal access tokens,
+// GitLab (docs/forges.md): skopeo pushes, pulls and deletes with personal access tokens,
 // a CI job token and no credentials at all, and `forgegate explain` says why a push is refused.
 // The tests build on each other's pushes and run in order.
 
@@ -31,7 +31,7 @@ const TOKENS = {
   job: 'glcbt-64_jobtokenofgroupproj000',
 } as const;
 
-// Where each secret may legitimately travel, and in which header (forges.md section 2, plus
+// Where each secret may legitimately travel, and in which header (docs/forges.md, GitLab, plus
 // GET /users/:id: the service token names a user whose own token cannot read /user).
 const USER_TOKEN_ENDPOINTS = ['GET /personal_access_tokens/self', 'GET /user', 'GET /projects/:id'];
 const EXPECTED: Record<keyof typeof TOKENS, { endpoints: string[]; headers: string[] }> = {
@@ -302,7 +302,7 @@ forges:
       }
     }
     assert.deepEqual(problems, [], [...new Set(problems)].join('\n'));
-    // Every scenario reached GitLab the way forges.md describes.
+    // Every scenario reached GitLab the way docs/forges.md describes.
     const used = new Set(requests.flatMap((r) => presented(r.headers).map((s) => `${owner.get(s.value)} ${r.endpoint}`)));
     for (const expected of ['job GET /job', 'service GET /projects/:id/job_token_scope/allowlist', 'service GET /projects/:id/members/all/:user_id', 'revoked GET /personal_access_tokens/self']) {
       assert.ok(used.has(expected), `expected ${expected}; saw ${[...used].join(', ')}`);
@@ -327,7 +327,7 @@ forges:
         .slice(seen)
         .filter((r) => !['GET /personal_access_tokens/self', 'GET /user', 'GET /users/:id', 'GET /projects/:id', 'GET /projects/:id/members/all/:user_id'].includes(r.endpoint))
         .map((r) => `${r.method} ${r.url}`);
-      assert.deepEqual(unexpected, [], 'only the endpoints of forges.md section 2 (and GET /users/:id)');
+      assert.deepEqual(unexpected, [], 'only the endpoints of docs/forges.md, GitLab');
     },
   );
 

@@ -8,7 +8,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { makeTempDir } from '../support/processes.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 
-// protocol.md section 4, status by status, over real HTTP, GET and POST.
+// docs/protocol.md section 4, status by status, over real HTTP, GET and POST.
 
 const PASSWORDS = { admin: 'admin-pass', alice: 'alice-pass', ci: 'ci:pass:with:colons' };
 let fg: TestForgegate;

@@ -37,7 +37,7 @@ const find = (all: Manifest[], kind: string, name: string): Manifest => {
 };
 
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
-  test('every kind the issue asks for is there, and kustomization.yaml lists every file', async () => {
+  test('every kind a deployment needs is there, and kustomization.yaml lists every file', async () => {
     const all = await manifests();
     for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Secret', 'ConfigMap']) {
       assert.ok(all.some((m) => m.kind === kind), `a ${kind}`);

@@ -154,7 +154,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     return undefined;
   }
 
-  /** The first of the image path's three longest prefixes that is a project (forges.md section 1). */
+  /** The first of the image path's three longest prefixes that is a project (docs/forges.md). */
   private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
     try {
       // A project can contain no groups: once any lookup found the project of this image,
