@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
-import { join, normalize } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import type { z } from 'zod';
@@ -94,24 +92,5 @@ describe('docs/configuration.md', () => {
       if (cell !== undefined && cell !== shown(value)) wrong.push(`${path}: docs say ${cell}, schema has ${shown(value)}`);
     }
     assert.deepEqual(wrong, [], 'defaults in docs/configuration.md differ from src/config/schema.ts');
-  });
-});
-
-// Pages other branches add at merge; linked from here already.
-const ADDED_ELSEWHERE = new Set(['docs/oidc.md']);
-
-describe('docs/*.md links', () => {
-  test('every relative link points at a file of the repository', async () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const broken: string[] = [];
-    for (const page of (await readdir(join(root, 'docs'))).filter((f) => f.endsWith('.md'))) {
-      const text = await readFile(join(root, 'docs', page), 'utf8');
-      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
-        if (/^[a-z]+:/.test(target!)) continue;
-        const path = normalize(join('docs', target!));
-        if (!existsSync(join(root, path)) && !ADDED_ELSEWHERE.has(path)) broken.push(`${page} -> ${target}`);
-      }
-    }
-    assert.deepEqual(broken, [], 'broken links in docs/');
   });
 });
