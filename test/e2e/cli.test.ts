@@ -270,6 +270,13 @@ describe('forgegate CLI', () => {
     assert.match(ok.stdout, /ok: no signing key yet in .*\/new\/keys: serve will generate one/);
   });
 
+  test('check --offline passes on config/forgegate.example.yaml as it is', async () => {
+    const example = fileURLToPath(new URL('../../config/forgegate.example.yaml', import.meta.url));
+    const run = await forgegate(['check', '--offline', '--config', example], { cwd: await makeTempDir('cli-example') });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /ok: all checks passed/);
+  });
+
   test('serve and check name a missing htpasswd file and the command that creates it', async () => {
     const { dir, file } = await configFile('users: {htpasswd: "{{DIR}}/htpasswd"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []');
     for (const command of ['serve', 'check']) {

@@ -2,36 +2,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import type { z } from 'zod';
 import { aclRuleSchema, configSchema, forgeSchema } from '../../src/config/schema.js';
+import { keyPaths } from '../support/schema-keys.js';
 
 // docs/configuration.md against the zod schema in src/config/schema.ts: every key the schema
 // accepts has a row, every row names a key the schema accepts, and every default shown is the
 // schema's default. A new config section or key fails here until it is documented.
 
 const DOC = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
-
-type Schema = z.core.$ZodType;
-
-/** The schema under wrappers (default, prefault, optional, nullable, pipe/transform). */
-function unwrap(schema: Schema): Schema {
-  const def = schema._zod.def as { type: string; innerType?: Schema; in?: Schema };
-  if (def.type === 'pipe') return unwrap(def.in!);
-  if (def.innerType !== undefined) return unwrap(def.innerType);
-  return schema;
-}
-
-/** Every key path: `server`, `server.tls.cert`, `forges[].url`, `forges[].jobTokenPushAllowlist[].source`. */
-function keyPaths(schema: Schema, prefix = ''): string[] {
-  const inner = unwrap(schema);
-  const def = inner._zod.def as { type: string; shape?: Record<string, Schema>; element?: Schema };
-  if (def.type === 'array') return keyPaths(def.element!, `${prefix}[]`);
-  if (def.type !== 'object') return [];
-  return Object.entries(def.shape!).flatMap(([key, child]) => {
-    const path = prefix === '' ? key : `${prefix}.${key}`;
-    return [path, ...keyPaths(child, path)];
-  });
-}
 
 /** The documented rows: `| \`key\` | type | default | meaning |`. */
 function documentedRows(markdown: string): Map<string, string> {
