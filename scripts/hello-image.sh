@@ -35,5 +35,6 @@ printf '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1
 
 printf '{"imageLayoutVersion": "1.0.0"}\n' > "$dir/oci-layout"
 printf '{"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", %s,
- "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}\n' "$(blob "$work/manifest.json")" > "$dir/index.json"
+ "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}\n' \
+  "$(blob "$work/manifest.json")" > "$dir/index.json"
 echo "$dir: an OCI image layout (one layer, hello.txt), tag latest"

@@ -27,7 +27,9 @@ function layout() {
     ...KEY_FILES.map((file) => [`next.${file}`, `next/${file}`]),
   ];
   for (let slot = 1; slot <= RETIRED_SLOTS; slot++) {
-    for (const file of [...KEY_FILES, 'retired.json']) entries.push([`retired-${slot}.${file}`, `retired/${slot}/${file}`]);
+    for (const file of [...KEY_FILES, 'retired.json']) {
+      entries.push([`retired-${slot}.${file}`, `retired/${slot}/${file}`]);
+    }
   }
   return new Map(entries);
 }
@@ -38,14 +40,17 @@ async function secret(keyDir, name) {
     if (!existsSync(join(keyDir, file))) fail(`${join(keyDir, file)} is missing: run "forgegate keys generate" first`);
     files.set(file, file);
   }
-  if (existsSync(join(keyDir, 'next', 'key.pem'))) for (const file of KEY_FILES) files.set(`next.${file}`, join('next', file));
+  if (existsSync(join(keyDir, 'next', 'key.pem'))) {
+    for (const file of KEY_FILES) files.set(`next.${file}`, join('next', file));
+  }
   const retired = [];
   for (const id of await readdir(join(keyDir, 'retired')).catch(() => [])) {
     const record = join(keyDir, 'retired', id, 'retired.json');
     if (existsSync(record)) retired.push({ id, retiredAt: JSON.parse(await readFile(record, 'utf8')).retiredAt });
   }
   if (retired.length > RETIRED_SLOTS) {
-    fail(`${retired.length} retired keys, but the Deployment mounts ${RETIRED_SLOTS}: run "forgegate keys prune" once they are past keepUntil`);
+    const prune = 'run "forgegate keys prune" once they are past keepUntil';
+    fail(`${retired.length} retired keys, but the Deployment mounts ${RETIRED_SLOTS}: ${prune}`);
   }
   retired.sort((a, b) => Date.parse(b.retiredAt) - Date.parse(a.retiredAt));
   retired.forEach(({ id }, i) => {
@@ -64,7 +69,8 @@ async function restore(keyDir, manifest) {
     if (path === undefined) fail(`the Secret holds "${key}", which is not a forgegate key file`);
     await mkdir(dirname(join(keyDir, path)), { recursive: true, mode: 0o700 });
     // Private keys stay private: 0600, as forgegate writes them.
-    await writeFile(join(keyDir, path), Buffer.from(value, 'base64'), { mode: path.endsWith('key.pem') ? 0o600 : 0o644 });
+    const mode = path.endsWith('key.pem') ? 0o600 : 0o644;
+    await writeFile(join(keyDir, path), Buffer.from(value, 'base64'), { mode });
   }
 }
 

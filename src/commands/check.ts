@@ -67,7 +67,7 @@ async function checkKeyDirWritable(keyDir: string): Promise<void> {
     if (found !== null) {
       if (!found.isDirectory()) throw unusable(`${dir} is not a directory`);
       await access(dir, constants.W_OK | constants.X_OK).catch(() => {
-        throw unusable(`${dir} is not writable by this user; create the key with "forgegate keys generate" where it is, or fix the permissions`);
+        throw unusable(`${dir} is not writable by this user; fix the permissions, or run "forgegate keys generate" as its owner`);
       });
       return;
     }

@@ -16,7 +16,9 @@ export async function explain(config: Config, user: string | undefined, scopeTex
   // Forge tokens need no username: a token piped without --user is still the caller's.
   // Only an interactive terminal with no --user means "explain for an anonymous caller".
   const secret = await readSecret(user);
-  if (user !== undefined && secret === '') throw new CommandError('no password or token on stdin (try: printf %s "$TOKEN" | forgegate explain ...)', 2);
+  if (user !== undefined && secret === '') {
+    throw new CommandError('no password or token on stdin (try: printf %s "$TOKEN" | forgegate explain ...)', 2);
+  }
   const credential: Credential = secret === '' ? { kind: 'anonymous' } : passwordCredential(user ?? '', secret);
   const { authority } = await buildRuntime(config, silentLogger, 'ephemeral');
 

@@ -44,5 +44,6 @@ export async function promptSecret(prompt: string): Promise<string> {
 export async function requireHtpasswd(path: string | null): Promise<void> {
   if (path === null) return;
   const missing = await access(path).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT');
-  if (missing) throw new CommandError(`users.htpasswd ${path}: no such file; create it with: forgegate hash-password USER >> ${path}`);
+  const create = `forgegate hash-password USER >> ${path}`;
+  if (missing) throw new CommandError(`users.htpasswd ${path}: no such file; create it with: ${create}`);
 }

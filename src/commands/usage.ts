@@ -29,8 +29,10 @@ export interface CommandSpec {
 
 const CONFIG = '  -c, --config FILE   the configuration; default: $FORGEGATE_CONFIG, else the built-in defaults';
 
-function keys(verb: string, synopsis: string, summary: string, details: string, options: OptionName[] = ['config']): CommandSpec {
-  return { name: `keys ${verb}`, synopsis: `keys ${verb} ${synopsis}`.trim(), summary, details, options, maxArguments: 0 };
+function keys(verb: string, synopsis: string, summary: string, details: string, options: OptionName[] = ['config']) {
+  const name = `keys ${verb}`;
+  const spec: CommandSpec = { name, synopsis: `${name} ${synopsis}`, summary, details, options, maxArguments: 0 };
+  return spec;
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -60,22 +62,38 @@ ${CONFIG}
       --force         replace an existing key (every token and refresh token it signed stops working)`,
     ['config', 'force'],
   ),
-  keys('show', '[--config FILE]', 'print {kid, thumbprint, algorithm, certificate, jwks, ...} as JSON', `Prints, as JSON, the current key (kid, thumbprint, algorithm, certificate), the published key
+  keys(
+    'show',
+    '[--config FILE]',
+    'print {kid, thumbprint, algorithm, certificate, jwks, ...} as JSON',
+    `Prints, as JSON, the current key (kid, thumbprint, algorithm, certificate), the published key
 set (jwks), any staged or retired keys, and the paths of cert.pem and jwks.json.
 
 options:
 ${CONFIG}`),
-  keys('rotate', '[--config FILE]', 'stage and publish a next key (it signs nothing yet)', `First step of a rotation without downtime (docs/key-rotation.md): the next key goes to
+  keys(
+    'rotate',
+    '[--config FILE]',
+    'stage and publish a next key (it signs nothing yet)',
+    `First step of a rotation without downtime (docs/key-rotation.md): the next key goes to
 next/ and into cert.pem and jwks.json. Restart the registries on the new files, then "keys promote".
 
 options:
 ${CONFIG}`),
-  keys('promote', '[--config FILE]', 'sign with the next key; the former one stays published', `Second step of a rotation: running servers switch to the staged key within seconds; the
+  keys(
+    'promote',
+    '[--config FILE]',
+    'sign with the next key; the former one stays published',
+    `Second step of a rotation: running servers switch to the staged key within seconds; the
 former key moves to retired/ and stays published until its tokens have expired.
 
 options:
 ${CONFIG}`),
-  keys('prune', '[--config FILE]', 'stop publishing retired keys whose tokens have expired', `Last step of a rotation: rewrites cert.pem and jwks.json without the retired keys past
+  keys(
+    'prune',
+    '[--config FILE]',
+    'stop publishing retired keys whose tokens have expired',
+    `Last step of a rotation: rewrites cert.pem and jwks.json without the retired keys past
 their publishUntil date, and deletes those past keepUntil.
 
 options:
@@ -142,12 +160,18 @@ ${CONFIG}
 
 const SYNOPSIS_WIDTH = 42;
 
+function synopsisColumn(synopsis: string): string {
+  if (synopsis.length < SYNOPSIS_WIDTH) return synopsis.padEnd(SYNOPSIS_WIDTH);
+  return `${synopsis}\n  ${' '.repeat(SYNOPSIS_WIDTH)}`;
+}
+
 /** The general usage: every command and what it does. */
 export function generalUsage(): string {
   return [
     'usage: forgegate [COMMAND] [OPTIONS]',
     '',
-    ...COMMANDS.map((c) => (c.synopsis.length < SYNOPSIS_WIDTH ? `  ${c.synopsis.padEnd(SYNOPSIS_WIDTH)}${c.summary}` : `  ${c.synopsis}\n  ${''.padEnd(SYNOPSIS_WIDTH)}${c.summary}`)),
+    // A synopsis too long for the column gets its summary on the next line.
+    ...COMMANDS.map((c) => `  ${synopsisColumn(c.synopsis)}${c.summary}`),
     '',
     `  ${'--version'.padEnd(SYNOPSIS_WIDTH)}print the version`,
     `  ${'--help'.padEnd(SYNOPSIS_WIDTH)}this list; "forgegate help COMMAND" (or COMMAND --help) for one`,

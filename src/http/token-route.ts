@@ -79,7 +79,7 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
     offline: request?.offline ?? false,
     refreshIssued: result?.refreshToken !== undefined,
     cache: result === undefined ? undefined : authentication?.via === 'password' && authentication.identity.kind === 'static' ? (authentication.cached ? 'hit' : 'miss') : result.cache,
-    outcome: error === undefined ? answeredOutcome(result!) : outcomeOf(error),
+    outcome: error === undefined ? answeredOutcome(result) : outcomeOf(error),
     latencyMs: Math.round(latencyMs * 1000) / 1000,
   };
   if (error !== undefined) {
@@ -93,7 +93,8 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
   const source = authentication?.identity.source ?? 'none';
   // The metric's outcome stays "granted" for every answered request (a token was issued);
   // forgegate_verdicts_total counts the actions.
-  metrics.tokenRequest(error === undefined ? 'granted' : (line.outcome as string), String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
+  const outcome = error === undefined ? 'granted' : (line.outcome as string);
+  metrics.tokenRequest(outcome, String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
 }
 
 /** Who the CI job was, by its verified ID token: issuer, repository, ref and workflow. */
@@ -120,8 +121,8 @@ function withoutName(reason: string, request: TokenRequest | undefined): string 
 }
 
 /** An answered request (HTTP 200): how much of what it asked for was granted. */
-function answeredOutcome(result: Observed): 'login' | 'granted' | 'partial' | 'denied' {
-  const verdicts = result.decisions.flatMap((d) => d.verdicts);
+function answeredOutcome(result: Observed | undefined): 'login' | 'granted' | 'partial' | 'denied' {
+  const verdicts = result?.decisions.flatMap((d) => d.verdicts) ?? [];
   if (verdicts.length === 0) return 'login';
   const granted = verdicts.filter((v) => v.granted).length;
   return granted === verdicts.length ? 'granted' : granted === 0 ? 'denied' : 'partial';

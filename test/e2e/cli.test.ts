@@ -302,7 +302,8 @@ describe('forgegate CLI', () => {
     assert.match(stderr, /^configuration: built-in defaults \(no --config FILE and no \$FORGEGATE_CONFIG\)$/m);
     assert.match(stderr, /^forge gitlab: GitLab at https:\/\/gitlab\.com, for images group\/project\[\/name\]$/m);
     assert.match(stderr, /no serviceToken: anonymous pulls are refused/);
-    assert.ok(stderr.includes(`generated now in ${join(cwd, 'data', 'keys')}`), stderr);
+    assert.match(stderr, /^signing key: ES256, kid \S+, generated now$/m);
+    assert.ok(stderr.includes(`  in ${join(cwd, 'data', 'keys')}, certificate valid until `), stderr);
     assert.match(stderr, /realm: http:\/\/127\.0\.0\.1:5001\/token/);
     assert.match(stderr, /^next steps:$/m);
     assert.match(stderr, /docker login REGISTRY -u anything -p <a GitLab token>/);

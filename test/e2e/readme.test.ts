@@ -27,7 +27,9 @@ export function tryItLocallyBlock(readme: string): string {
 /** What `git clone` of the working tree would hold: tracked and new, not ignored, files. */
 async function freshClone(): Promise<string> {
   const dir = await makeTempDir('readme-clone');
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+  const args = ['ls-files', '-z', '--cached', '--others', '--exclude-standard'];
+  const listed = execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  const files = listed
     .split('\0')
     .filter((file) => file !== '' && existsSync(join(ROOT, file)));
   for (const file of files) {
@@ -48,7 +50,9 @@ interface Run {
 function runBlock(dir: string, block: string, home: string): Promise<Run> {
   // Nothing from this shell changes what the block does: its own HOME (no auth.json), no
   // REGISTRY_* (docker-registry reads them as configuration), no FORGEGATE_CONFIG.
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('REGISTRY_') && name !== 'FORGEGATE_CONFIG'));
+  const ours = (name: string) => !name.startsWith('REGISTRY_') && name !== 'FORGEGATE_CONFIG';
+  const kept = Object.entries(process.env).filter(([name]) => ours(name));
+  const env: NodeJS.ProcessEnv = Object.fromEntries(kept);
   Object.assign(env, { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config') });
   const bash: [string, string[]] = ['bash', ['-e', '-c', block]];
   const [command, args] = ownNetworkAvailable() ? inOwnNetwork(...bash) : bash;
@@ -79,14 +83,19 @@ describe('README.md "Try it locally"', () => {
     try {
       assert.ok(!existsSync(join(dir, 'data')), 'a fresh clone has no data/');
       const run = await runBlock(dir, block, home);
-      const logs = async (file: string) => (await readFile(join(dir, 'data', file), 'utf8').catch(() => '')).slice(-3000);
-      assert.equal(run.code, 0, `the block failed:\n${run.output}\n--- forgegate.log\n${await logs('forgegate.log')}\n--- registry.log\n${await logs('registry.log')}`);
+      const read = (file: string) => readFile(join(dir, 'data', file), 'utf8').catch(() => '');
+      const tail = async (file: string) => `--- ${file}\n${(await read(file)).slice(-3000)}`;
+      const logs = `${await tail('forgegate.log')}\n${await tail('registry.log')}`;
+      assert.equal(run.code, 0, `the block failed:\n${run.output}\n${logs}`);
       assert.ok(existsSync(join(dir, 'data', 'pulled', 'index.json')), 'the image was pulled back');
       assert.match(run.output, /push granted: acl rule/);
       assert.match(run.output, /delete denied: acl rule/);
-      assert.match(run.output, /realm: http:\/\/127\.0\.0\.1:5001\/token\s/, 'the banner prints a realm that works locally');
-      const audit = (await readFile(join(dir, 'data', 'forgegate.log'), 'utf8')).split('\n').filter((line) => line.includes('"token request"'));
-      assert.ok(audit.some((line) => line.includes('"subject":"ci-bot"') && line.includes('repository:team/hello:pull,push')), 'forgegate granted the push');
+      const localRealm = /realm: http:\/\/127\.0\.0\.1:5001\/token\s/;
+      assert.match(run.output, localRealm, 'the banner shows a realm that works locally');
+      const audit = (await read('forgegate.log')).split('\n').filter((l) => l.includes('"token request"'));
+      const granted = '"granted":["repository:team/hello:pull,push"]';
+      const pushed = audit.some((l) => l.includes('"subject":"ci-bot"') && l.includes(granted));
+      assert.ok(pushed, 'forgegate granted the push');
     } finally {
       await removeTempDir(dir);
       await removeTempDir(home);

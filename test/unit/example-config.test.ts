@@ -25,7 +25,7 @@ export function uncommentExamples(text: string): string {
   for (let i = 0; i < lines.length; i++) {
     const empty = /^(\s*)([A-Za-z]\w*): \[\](\s+#.*)?$/.exec(lines[i]!);
     const indent = empty?.[1] ?? '';
-    const item = (line: string | undefined) => line !== undefined && (line.startsWith(`${indent}# - `) || line.startsWith(`${indent}#   `));
+    const item = (line = '') => line.startsWith(`${indent}# - `) || line.startsWith(`${indent}#   `);
     if (!empty || !item(lines[i + 1])) {
       out.push(lines[i]!);
       continue;
@@ -50,7 +50,8 @@ describe('config/forgegate.example.yaml', () => {
     assert.equal(config.forges[0]!.jobTokenPushAllowlist.length, 1, 'the jobTokenPushAllowlist example is used');
     const shown = new Set(documentPaths(parse(expanded)));
     const missing = keyPaths(configSchema).filter((path) => !shown.has(path));
-    assert.deepEqual(missing, [], 'keys the schema accepts but config/forgegate.example.yaml does not show (add them with their default)');
+    const hint = 'keys the schema accepts but config/forgegate.example.yaml does not show (add each with its default)';
+    assert.deepEqual(missing, [], hint);
   });
 
   test('uncommentExamples turns a commented item under `key: []` into a list', () => {

@@ -14,7 +14,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** What a clone holds: tracked files and new ones not ignored. */
 function repositoryFiles(): string[] {
-  return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+  const args = ['ls-files', '-z', '--cached', '--others', '--exclude-standard'];
+  const listed = execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  return listed
     .split('\0')
     .filter((file) => file !== '' && existsSync(join(ROOT, file)) && statSync(join(ROOT, file)).isFile());
 }
@@ -58,7 +60,8 @@ function links(markdown: string): string[] {
 
 describe('the repository stands alone', () => {
   test('every relative link in README.md, the other top-level pages and docs/ resolves inside the repository', () => {
-    const pages = repositoryFiles().filter((file) => file.endsWith('.md') && (!file.includes('/') || file.startsWith('docs/')));
+    const topOrDocs = (file: string) => !file.includes('/') || file.startsWith('docs/');
+    const pages = repositoryFiles().filter((file) => file.endsWith('.md') && topOrDocs(file));
     assert.ok(pages.includes('README.md') && pages.includes('docs/protocol.md') && pages.includes('docs/forges.md'));
     const broken: string[] = [];
     for (const page of pages) {
@@ -91,14 +94,15 @@ describe('the repository stands alone', () => {
       if (content === null) continue;
       let fenced = false;
       content.split('\n').forEach((line, index) => {
+        const problem = (what: string) => problems.push(`${file}:${index + 1}: ${what}: ${line.trim().slice(0, 100)}`);
         if (line.startsWith('```')) fenced = !fenced;
-        for (const [pattern, what] of rules) if (pattern.test(line)) problems.push(`${file}:${index + 1}: ${what}: ${line.trim().slice(0, 100)}`);
+        for (const [pattern, what] of rules) if (pattern.test(line)) problem(what);
         // docs/forges.md and docs/protocol.md exist; outside docs/ they are named with their folder.
         const bare = /(^|[^\w./-])(forges|protocol)\.md/.exec(line);
-        if (bare && !file.startsWith('docs/')) problems.push(`${file}:${index + 1}: name it docs/${bare[2]}.md: ${line.trim().slice(0, 100)}`);
+        if (bare && !file.startsWith('docs/')) problem(`name it docs/${bare[2]}.md`);
         // GitHub links a bare #N in Markdown prose (not in code) to this project's issue N.
         const prose = fenced ? '' : line.replace(/`[^`]*`/g, '');
-        if (file.endsWith('.md') && /(^|[\s(])#\d+\b/.test(prose)) problems.push(`${file}:${index + 1}: a bare #N links this project's issues: ${line.trim().slice(0, 100)}`);
+        if (file.endsWith('.md') && /(^|[\s(])#\d+\b/.test(prose)) problem("a bare #N links this project's issues");
       });
     }
     assert.deepEqual(problems, [], 'references outside the repository');
