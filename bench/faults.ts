@@ -5,7 +5,7 @@ import { basic, startForgegate } from '../test/support/forgegate.js';
 import { startRedis } from '../test/support/redis.js';
 import { ask, FORGE_FAULTS, FORGE_TIMEOUT_S, startFaultEnv, wrongGrant, type Caller, type Outcome } from '../test/faults/scenarios.js';
 
-// The full fault run (issue 8, item 3): for every forge fault on GitLab and on GitHub,
+// The full fault run: for every forge fault on GitLab and on GitHub,
 // --requests concurrent token requests while it lasts, against a forgegate without cache
 // (expect 503) and one serving stale answers (expect the last good grant); then how long
 // recovery takes once the fault ends. Then Redis killed, paused and restarted under load.
@@ -101,6 +101,6 @@ await load('resumed');
 await fg.stop();
 await gl.stop();
 await redis.stop();
-console.log(`\nOIDC issuer JWKS down: not covered here (OIDC ID tokens are issue 6).`);
+console.log(`\nOIDC issuer JWKS down: not covered here (test/faults covers it).`);
 console.log(`verdict: ${failures === 0 ? 'PASS' : `FAIL (${failures} cases)`}`);
 process.exit(failures === 0 ? 0 : 1);

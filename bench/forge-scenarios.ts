@@ -62,7 +62,7 @@ export async function startFakeGitLab(modelFile: string): Promise<FakeForge> {
   }
 }
 
-/** forgegate in front of the fake: the configuration of the issue, plus where to listen and keep keys. */
+/** forgegate in front of the fake: the benchmark's configuration, plus where to listen and keep keys. */
 export function gitlabConfig(fakeUrl: string, redisUrl: string, keyDir: string): unknown {
   return {
     server: { listen: '127.0.0.1:0' },

@@ -3,7 +3,7 @@ import { runFuzz, type FuzzTally } from '../test/fuzz/runner.js';
 import { startServerChild } from '../test/fuzz/child.js';
 import { startFakeGitLab } from '../test/fuzz/target.js';
 
-// The full fuzz run (issue 8, item 2): --requests generated requests (default 100,000) at
+// The full fuzz run: --requests generated requests (default 100,000) at
 // forgegate in its own process, in front of a fake GitLab. Prints the status histogram, the
 // 5xx count, hangs, forged credentials accepted, crashes, secrets in the log, and the
 // server's memory after a forced GC before and after. Exits non-zero on any violation.

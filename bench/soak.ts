@@ -7,7 +7,7 @@ import { startServerChild } from '../test/fuzz/child.js';
 import { GITLAB_TOKEN, SERVICE, STATIC, startFakeGitLab } from '../test/fuzz/target.js';
 import { startRedis } from '../test/support/redis.js';
 
-// The soak run (issue 8, item 4): a sustained mixed load at a fixed rate for --minutes
+// The soak run: a sustained mixed load at a fixed rate for --minutes
 // (default 10) against forgegate in its own process, with Redis (--no-redis to leave it
 // out) and a fake GitLab. The mix: warm requests (cached credential and decision), cold
 // ones (a never-seen image path: a forge call each), failing credentials (unknown tokens,

@@ -1,78 +1,137 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { explain } from './commands/explain.js';
-import { check } from './commands/check.js';
-import { hashPassword } from './commands/hash-password.js';
 import { CommandError } from './commands/io.js';
-import { keysGenerate, keysPromote, keysPrune, keysRotate, keysShow } from './commands/keys.js';
-import { serve } from './commands/serve.js';
-import { loadConfig } from './config/load.js';
+import { commandUsage, findCommand, generalUsage, KEYS_SYNOPSIS, keysUsage, OPTIONS } from './commands/usage.js';
+import type { CommandSpec, OptionName } from './commands/usage.js';
 import { VERSION } from './version.js';
 
-// The forgegate command (interface.md "Commands"). Every failure is one line on stderr
-// and a non-zero exit: nothing starts half-configured.
+// The forgegate command (the table in README.md "Commands"). Every failure is one line on
+// stderr (a usage mistake adds a hint) and a non-zero exit: nothing starts half-configured.
 
-const USAGE = `usage: forgegate [command] [options]
-  serve [--config FILE]                          run the token server (the default)
-  keys generate [--config FILE] [--force]        create the signing key and certificate
-  keys show [--config FILE]                      print {kid, thumbprint, algorithm, certificate, jwks}
-  keys rotate [--config FILE]                    stage and publish a next key (signs nothing yet)
-  keys promote [--config FILE]                   sign with the next key; the former one stays published
-  keys prune [--config FILE]                     stop publishing retired keys whose tokens have expired
-  hash-password [USER] [--cost N]                read a password on stdin, print an htpasswd line
-  check [--config FILE] [--offline]              validate the configuration and reach every backend
-                                                 (--offline: skip Redis and the forges)
-  explain --config FILE [--user U] --scope S...  read the password on stdin; print each decision and why
-  --version, --help`;
+type OptionType<K extends OptionName> = (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean;
+type Values = { [K in OptionName]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : OptionType<K> };
+
+/** Which usage a mistake points at: a command's, or that of `keys` without a subcommand. */
+type UsageOf = CommandSpec | 'keys' | undefined;
+
+/** A usage mistake: exit 2, the problem on one line, then how to get the usage. */
+class UsageError extends CommandError {
+  constructor(problem: string, of: UsageOf) {
+    const [synopsis, name] = of === 'keys' ? [KEYS_SYNOPSIS, 'keys'] : [of?.synopsis, of?.name];
+    const more = `(more: forgegate help ${name})`;
+    const hint = synopsis === undefined ? 'run "forgegate help" for the commands'
+      : `usage: forgegate ${synopsis}   ${more}`;
+    super(`${problem}\n${hint}`, 2);
+  }
+}
+
+interface Invocation {
+  /** undefined: `keys` without a subcommand. */
+  spec: CommandSpec | undefined;
+  /** Positionals after the command's own words. */
+  args: string[];
+  values: Values;
+  /** A command was named (`forgegate --help` is the general usage, `forgegate serve --help` serve's). */
+  named: boolean;
+}
+
+function parse(argv: string[]): Invocation {
+  // Not strict: Node's parser would explain a mistake in its own words; these are ours.
+  const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const words = parsed.positionals.length === 0 ? ['serve'] : parsed.positionals;
+  const spec = words[0] === 'keys' && words.length === 1 ? undefined : findCommand(words);
+  if (spec === undefined && words[0] !== 'keys') throw new UsageError(`unknown command "${words[0]}"`, undefined);
+  if (spec === undefined && words.length > 1) throw new UsageError(`unknown command "keys ${words[1]}"`, 'keys');
+  checkOptions(parsed.tokens, spec);
+  const args = spec === undefined ? [] : words.slice(spec.name.split(' ').length);
+  if (spec !== undefined && args.length > spec.maxArguments) {
+    const problem =
+      spec.maxArguments === 0
+        ? `"forgegate ${spec.name}" takes no argument (got "${args[0]}")`
+        : `too many arguments for "forgegate ${spec.name}"`;
+    throw new UsageError(problem, spec);
+  }
+  return { spec, args, values: parsed.values as Values, named: parsed.positionals.length > 0 };
+}
+
+type Token = ReturnType<typeof parseArgs>['tokens'] extends (infer T)[] | undefined ? T : never;
+
+/** Every option given must be one this command takes, with a value exactly when it needs one. */
+function checkOptions(tokens: readonly Token[], spec: CommandSpec | undefined): void {
+  const allowed = new Set<string>([...(spec?.options ?? ['config']), 'help', 'version']);
+  const of: UsageOf = spec ?? 'keys';
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const option = OPTIONS[token.name as OptionName] as { type: string } | undefined;
+    if (option === undefined || !allowed.has(token.name)) {
+      throw new UsageError(`unknown option ${token.rawName} for "forgegate ${spec?.name ?? 'keys'}"`, of);
+    }
+    if (option.type === 'string' && token.value === undefined) {
+      throw new UsageError(`${token.rawName} needs a value`, of);
+    }
+    if (option.type === 'boolean' && token.inlineValue) throw new UsageError(`${token.rawName} takes no value`, of);
+  }
+}
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      force: { type: 'boolean' },
-      offline: { type: 'boolean' },
-      user: { type: 'string', short: 'u' },
-      scope: { type: 'string', short: 's', multiple: true },
-      json: { type: 'boolean' },
-      cost: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-    },
-  });
-  if (values.help) return void process.stdout.write(USAGE + '\n');
+  const { spec, args, values, named } = parse(argv);
   if (values.version) return void process.stdout.write(VERSION + '\n');
-
-  const [command = 'serve', sub, ...rest] = positionals;
-  const config = () => loadConfig(values.config);
-  switch (command) {
-    case 'serve':
-      return void (await serve(await config(), undefined, true));
-    case 'keys':
-      if (sub === 'generate') return keysGenerate((await config()).config, values.force ?? false);
-      if (sub === 'show') return keysShow((await config()).config);
-      if (sub === 'rotate') return keysRotate((await config()).config);
-      if (sub === 'promote') return keysPromote((await config()).config);
-      if (sub === 'prune') return keysPrune((await config()).config);
-      throw new CommandError('keys takes "generate", "show", "rotate", "promote" or "prune"', 2);
-    case 'hash-password':
-      if (rest.length > 0) throw new CommandError('hash-password takes at most one USER', 2);
-      return hashPassword(sub, values.cost === undefined ? undefined : Number(values.cost));
-    case 'check':
-      return check(await config(), values.offline ?? false);
-    case 'explain':
-      return explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
-    default:
-      throw new CommandError(`unknown command "${command}"\n${USAGE}`, 2);
+  if (values.help) return void process.stdout.write((named ? usageOf(spec) : generalUsage()) + '\n');
+  if (spec === undefined) {
+    throw new UsageError('"forgegate keys" needs one of generate, show, rotate, promote, prune', 'keys');
   }
+
+  // Each command loads only its own modules: `--help` or hash-password need no server code.
+  const config = async () => (await import('./config/load.js')).loadConfig(values.config);
+  const keys = () => import('./commands/keys.js');
+  switch (spec.name) {
+    case 'serve':
+      return void (await (await import('./commands/serve.js')).serve(await config(), undefined, true));
+    case 'keys generate':
+      return (await keys()).keysGenerate((await config()).config, values.force ?? false);
+    case 'keys show':
+      return (await keys()).keysShow((await config()).config);
+    case 'keys rotate':
+      return (await keys()).keysRotate((await config()).config);
+    case 'keys promote':
+      return (await keys()).keysPromote((await config()).config);
+    case 'keys prune':
+      return (await keys()).keysPrune((await config()).config);
+    case 'hash-password': {
+      const { hashPassword } = await import('./commands/hash-password.js');
+      return hashPassword(args[0], values.cost === undefined ? undefined : Number(values.cost));
+    }
+    case 'check':
+      return (await import('./commands/check.js')).check(await config(), values.offline ?? false);
+    case 'explain': {
+      const { explain } = await import('./commands/explain.js');
+      return explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
+    }
+    case 'help':
+      return void process.stdout.write(helpFor(args) + '\n');
+    default:
+      throw new CommandError(`command "${spec.name}" is listed but not wired`);
+  }
+}
+
+function usageOf(spec: CommandSpec | undefined): string {
+  return spec === undefined ? keysUsage() : commandUsage(spec);
+}
+
+/** `forgegate help [COMMAND [SUBCOMMAND]]`. */
+function helpFor(words: string[]): string {
+  if (words.length === 0) return generalUsage();
+  if (words[0] === 'keys' && words.length === 1) return keysUsage();
+  const spec = findCommand(words);
+  if (spec === undefined || spec.name.split(' ').length !== words.length) {
+    throw new UsageError(`no command "${words.join(' ')}"`, undefined);
+  }
+  return commandUsage(spec);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   const message = (error as Error).message;
-  const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-  if (message) process.stderr.write(`forgegate: ${message}${usage ? `\n${USAGE}` : ''}\n`);
+  if (message) process.stderr.write(`forgegate: ${message}\n`);
   if (process.env.FORGEGATE_DEBUG && !(error instanceof CommandError)) process.stderr.write(`${(error as Error).stack}\n`);
-  process.exitCode = error instanceof CommandError ? error.exitCode : usage ? 2 : 1;
+  process.exitCode = error instanceof CommandError ? error.exitCode : 1;
 });

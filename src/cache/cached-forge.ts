@@ -7,7 +7,7 @@ import type { ProtectedCaller } from '../policy/protection.js';
 import { SingleFlight } from './single-flight.js';
 import type { Cached, TieredCache } from './tiered.js';
 
-// A forge behind the cache (forges.md section 5): verified credentials, rejected ones and
+// A forge behind the cache (docs/forges.md, the last section): verified credentials, rejected ones and
 // judgements are remembered, identical concurrent lookups collapse into one forge call, and
 // while the forge is down a recent answer may stand in (cache.staleIfError).
 // Credentials appear in keys only as an HMAC under a server secret.

@@ -1,5 +1,6 @@
-import { access } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, ForgeConfig } from '../config/schema.js';
@@ -10,7 +11,7 @@ import { consequence, protectionNotices } from '../forges/gitlab/protection.js';
 import { OidcIssuer } from '../oidc/issuer.js';
 import { keyFiles, loadKey } from '../token/keys.js';
 import { certificateDaysLeft } from '../runtime.js';
-import { CommandError } from './io.js';
+import { CommandError, requireHtpasswd } from './io.js';
 
 // `forgegate check`: everything serve needs, checked in order, stopping at the first
 // problem with a message that says what to fix. It changes nothing (no key is generated).
@@ -22,6 +23,7 @@ export async function check(loaded: LoadedConfig, offline = false): Promise<void
   ok(`configuration ${loaded.file ?? '(built-in defaults)'} is valid`);
   await checkKey(config);
   if (config.users.htpasswd !== null) {
+    await requireHtpasswd(config.users.htpasswd);
     await HtpasswdFile.load(config.users.htpasswd);
     ok(`htpasswd ${config.users.htpasswd} is readable and every line is bcrypt`);
   }
@@ -38,6 +40,7 @@ export async function check(loaded: LoadedConfig, offline = false): Promise<void
 async function checkKey(config: Config): Promise<void> {
   const files = keyFiles(config.token.keyDir);
   if (!(await access(files.key).then(() => true, () => false))) {
+    await checkKeyDirWritable(config.token.keyDir);
     ok(`no signing key yet in ${resolve(config.token.keyDir)}: serve will generate one`);
     return;
   }
@@ -50,6 +53,27 @@ async function checkKey(config: Config): Promise<void> {
   const days = certificateDaysLeft(key);
   if (days < 0 && config.token.header === 'x5c') throw new CommandError(`keys: certificate ${files.certificate} has expired; run "forgegate keys generate --force"`);
   ok(`signing key ${key.algorithm} kid ${key.kid}, certificate valid for ${days} more days`);
+}
+
+// Without a key, serve creates token.keyDir and writes one: the directory (or the nearest
+// existing ancestor) must be a writable directory, or serve would fail where check passed.
+async function checkKeyDirWritable(keyDir: string): Promise<void> {
+  const unusable = (why: string) => new CommandError(`keys: token.keyDir ${resolve(keyDir)} cannot hold a key: ${why}`);
+  let dir = resolve(keyDir);
+  for (;;) {
+    const found = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+      throw unusable(`${dir}: ${error.code ?? error.message}`);
+    });
+    if (found !== null) {
+      if (!found.isDirectory()) throw unusable(`${dir} is not a directory`);
+      await access(dir, constants.W_OK | constants.X_OK).catch(() => {
+        throw unusable(`${dir} is not writable by this user; fix the permissions, or run "forgegate keys generate" as its owner`);
+      });
+      return;
+    }
+    dir = dirname(dir);
+  }
 }
 
 async function checkRedis(url: string): Promise<void> {

@@ -5,7 +5,7 @@ import { AuthenticationFailed } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { formatScope, parseScopes } from '../policy/scope.js';
 import { buildRuntime } from '../runtime.js';
-import { CommandError, readStdinSecret } from './io.js';
+import { CommandError, promptSecret, readStdinSecret, stdinIsTerminal } from './io.js';
 
 // `forgegate explain`: the decision the token endpoint would make, with its reasons.
 // It goes through the same Authority as the endpoint, so the two cannot disagree.
@@ -15,8 +15,10 @@ export async function explain(config: Config, user: string | undefined, scopeTex
   const scopes = parseScopes(scopeTexts);
   // Forge tokens need no username: a token piped without --user is still the caller's.
   // Only an interactive terminal with no --user means "explain for an anonymous caller".
-  const secret = user !== undefined || !process.stdin.isTTY ? await readStdinSecret() : '';
-  if (user !== undefined && secret === '') throw new CommandError('no password or token on stdin (try: echo -n "$TOKEN" | forgegate explain ...)', 2);
+  const secret = await readSecret(user);
+  if (user !== undefined && secret === '') {
+    throw new CommandError('no password or token on stdin (try: printf %s "$TOKEN" | forgegate explain ...)', 2);
+  }
   const credential: Credential = secret === '' ? { kind: 'anonymous' } : passwordCredential(user ?? '', secret);
   const { authority } = await buildRuntime(config, silentLogger, 'ephemeral');
 
@@ -42,4 +44,13 @@ export async function explain(config: Config, user: string | undefined, scopeTex
     for (const verdict of decision.verdicts) lines.push(`  ${verdict.reason}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+function readSecret(user: string | undefined): Promise<string> {
+  if (!stdinIsTerminal()) return readStdinSecret();
+  if (user === undefined) {
+    process.stderr.write('no --user: explaining for an anonymous caller\n');
+    return Promise.resolve('');
+  }
+  return promptSecret(`Password or token for ${user}:`);
 }

@@ -61,7 +61,7 @@ async function run(step: () => Promise<KeySet>): Promise<KeySet> {
   }
 }
 
-// interface.md's {kid, thumbprint, algorithm, certificate, jwks} for the current key, `jwks`
+// The {kid, thumbprint, algorithm, certificate, jwks} README promises for the current key, `jwks`
 // holding every published key; rotation adds the bundle, the staged and the retired keys.
 function describe(set: KeySet) {
   const key = set.current;

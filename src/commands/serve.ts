@@ -7,7 +7,8 @@ import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { buildRuntime, certificateDaysLeft, type Runtime } from '../runtime.js';
 import { VERSION } from '../version.js';
-import { CommandError } from './io.js';
+import { banner } from './banner.js';
+import { CommandError, requireHtpasswd } from './io.js';
 
 // `forgegate serve`: start, print the registry settings that match, stop gracefully.
 
@@ -22,6 +23,7 @@ export interface Serving {
 
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
 export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
+  await requireHtpasswd(loaded.config.users.htpasswd);
   const metrics = new Metrics();
   const runtime = await buildRuntime(loaded.config, logger, 'generate', metrics.observers);
   const { config, key } = runtime;
@@ -54,7 +56,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   }
   const realm = realmUrl(runtime, server);
   const settings = registrySettings(runtime, realm);
-  process.stderr.write(banner(runtime, server, settings));
+  process.stderr.write(banner(loaded, runtime, server, settings));
   logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings }, 'forgegate started');
 
   return { runtime, server, realm, stop };
@@ -71,22 +73,4 @@ function realmUrl(runtime: Runtime, server: RunningServer): string {
   const { host, port } = server.address;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `${tls.cert ? 'https' : 'http'}://${shown}:${port}${realmPath}`;
-}
-
-function banner(runtime: Runtime, server: RunningServer, settings: { realm: string; service: string; issuer: string; rootcertbundle: string }): string {
-  const { key, config } = runtime;
-  const guessed = config.server.publicUrl === null ? '   # set server.publicUrl to the URL clients reach' : '';
-  return [
-    `forgegate ${VERSION} listening on ${server.address.host}:${server.address.port}`,
-    `signing key ${key.algorithm}, kid ${key.kid}, certificate valid until ${key.notAfter.toISOString().slice(0, 10)}`,
-    'registry configuration that matches (config.yml of distribution):',
-    'auth:',
-    '  token:',
-    `    realm: ${settings.realm}${guessed}`,
-    `    service: ${settings.service}`,
-    `    issuer: ${settings.issuer}`,
-    `    rootcertbundle: ${settings.rootcertbundle}`,
-    ...runtime.forges.flatMap((forge) => forge.notices().map((notice) => `note: forge ${forge.name}: ${notice}`)),
-    '',
-  ].join('\n');
 }

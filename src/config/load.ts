@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
-// Where configuration comes from (interface.md): --config FILE, else $FORGEGATE_CONFIG,
+// Where configuration comes from (README "Configuration"): --config FILE, else $FORGEGATE_CONFIG,
 // else built-in defaults. Every failure is one line that names the key and the problem.
 
 export class ConfigError extends Error {

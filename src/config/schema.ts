@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { oidcSchema } from '../oidc/config.js';
 
-// interface.md's configuration, key for key. Every object is strict (an unknown key is an
+// The configuration, key for key (docs/configuration.md documents each). Every object is strict (an unknown key is an
 // error, never ignored) and every key has a default, so an empty file is a valid config.
 
 const seconds = (fallback: number, min = 0, max = 10 * 365 * 86400) => z.int().min(min).max(max).default(fallback);

@@ -16,7 +16,7 @@ import { explainCredential } from './status/explain-route.js';
 import { statusRoutes } from './status/index.js';
 import { tokenHandler } from './token-route.js';
 
-// The Koa application: routes of interface.md, one error format, request ids.
+// The Koa application: the routes of README "Endpoints", one error format, request ids.
 
 export interface AppOptions {
   authority: Authority;

@@ -3,7 +3,7 @@ import { AuthenticationFailed, BadRequest, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ScopeError } from '../policy/scope.js';
 
-// Every failure leaves as JSON in the format its client reads (protocol.md section 4):
+// Every failure leaves as JSON in the format its client reads (docs/protocol.md section 4):
 // the registry style {"errors":[...]} on GET, RFC 6749 {"error": ...} on the POST form.
 
 export type ErrorStyle = 'registry' | 'oauth';

@@ -4,7 +4,7 @@ import { parseAuthorization, passwordCredential, refreshCredential } from '../cr
 import { BadRequest } from '../errors.js';
 import { parseScopes } from '../policy/scope.js';
 
-// Reads the token endpoint's two dialects (protocol.md sections 2 and 3) into one
+// Reads the token endpoint's two dialects (docs/protocol.md sections 2 and 3) into one
 // TokenRequest. Parameters are read with URLSearchParams: it decodes `+` as a space (Go
 // clients encode spaces so) and keeps repeated `scope` values apart.
 

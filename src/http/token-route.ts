@@ -57,7 +57,7 @@ function responseBody(result: TokenResult): Record<string, unknown> {
 /** What an answer decided, signed or not (POST /explain decides without signing). */
 export type Observed = Pick<TokenResult, 'authentication' | 'decisions' | 'cache' | 'refreshToken'>;
 
-// The audit line of interface.md and the metrics, from the same facts: who asked for what,
+// The audit line (README "Logs") and the metrics, from the same facts: who asked for what,
 // what they got and why. Fields are chosen one by one so that no secret can slip in.
 // POST /explain writes the same line, marked `explain: true`, and leaves the token metrics alone.
 export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint, request: TokenRequest | undefined, result: Observed | undefined, error: unknown, endpoint: 'token' | 'explain' = 'token'): void {
@@ -79,7 +79,7 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
     offline: request?.offline ?? false,
     refreshIssued: result?.refreshToken !== undefined,
     cache: result === undefined ? undefined : authentication?.via === 'password' && authentication.identity.kind === 'static' ? (authentication.cached ? 'hit' : 'miss') : result.cache,
-    outcome: error === undefined ? 'granted' : outcomeOf(error),
+    outcome: error === undefined ? answeredOutcome(result) : outcomeOf(error),
     latencyMs: Math.round(latencyMs * 1000) / 1000,
   };
   if (error !== undefined) {
@@ -91,7 +91,10 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
   audit.info(line, 'token request');
   if (endpoint === 'explain') return;
   const source = authentication?.identity.source ?? 'none';
-  metrics.tokenRequest(line.outcome as string, String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
+  // The metric's outcome stays "granted" for every answered request (a token was issued);
+  // forgegate_verdicts_total counts the actions.
+  const outcome = error === undefined ? 'granted' : (line.outcome as string);
+  metrics.tokenRequest(outcome, String(line.credential ?? 'none'), source, latencyMs / 1000, result?.decisions ?? []);
 }
 
 /** Who the CI job was, by its verified ID token: issuer, repository, ref and workflow. */
@@ -115,6 +118,14 @@ function withoutName(reason: string, request: TokenRequest | undefined): string 
   if (request?.credential.kind !== 'password') return reason;
   const { username } = request.credential;
   return username !== '' && loggableName(username) !== username ? reason.split(username).join(REDACTED_NAME) : reason;
+}
+
+/** An answered request (HTTP 200): how much of what it asked for was granted. */
+function answeredOutcome(result: Observed | undefined): 'login' | 'granted' | 'partial' | 'denied' {
+  const verdicts = result?.decisions.flatMap((d) => d.verdicts) ?? [];
+  if (verdicts.length === 0) return 'login';
+  const granted = verdicts.filter((v) => v.granted).length;
+  return granted === verdicts.length ? 'granted' : granted === 0 ? 'denied' : 'partial';
 }
 
 function outcomeOf(error: unknown): string {

@@ -2,7 +2,7 @@ import { compileGlob, compilePattern, escapeRegex, globSource, type Matcher } fr
 import { allowing, decide } from './grant.js';
 import type { Action, Decision, Scope } from './types.js';
 
-// Static ACL rules (interface.md `acl`): first match wins, default deny. A rule matches on
+// Static ACL rules (`acl` in docs/configuration.md): first match wins, default deny. A rule matches on
 // account, resource type and name; its actions then decide every requested action.
 
 export interface AclRule {

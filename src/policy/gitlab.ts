@@ -1,7 +1,7 @@
 import { denying, type Judge, type Judgement } from './grant.js';
 import type { Action } from './types.js';
 
-// The GitLab permission matrix of forges.md section 2, as a pure function of facts the
+// The GitLab permission matrix of docs/forges.md, as a pure function of facts the
 // forge bridge gathered. An action is granted only if the credential's scopes AND the
 // caller's standing on the project allow it; every answer says which rule decided.
 

@@ -1,7 +1,7 @@
 import { KNOWN_ACTIONS, type Action, type Decision, type Grant, type Scope, type Verdict } from './types.js';
 
 // Turning "what may this caller do" into verdicts on what was asked: the intersection of
-// requested and allowed actions, with the `*` rule of protocol.md (a `*` that is not held
+// requested and allowed actions, with the `*` rule of docs/protocol.md (a `*` that is not held
 // is narrowed to the explicit actions the caller does hold).
 
 export interface Judgement {

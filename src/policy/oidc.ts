@@ -64,7 +64,7 @@ export function findRule(rules: readonly OidcRule[], caller: OidcCaller): OidcRu
 export function ownsImage(project: string, imagePath: string, style: ImageStyle): boolean {
   if (imagePath === project) return true;
   if (!imagePath.startsWith(`${project}/`)) return false;
-  // forges.md section 1: GitLab looks for the project among the path minus at most two segments.
+  // docs/forges.md, "From image to project": GitLab looks for the project among the path minus at most two segments.
   return style === 'github' || imagePath.split('/').length - project.split('/').length <= 2;
 }
 

@@ -1,6 +1,6 @@
 import type { Scope } from './types.js';
 
-// The scope grammar of protocol.md section 5, parsed leniently where real clients differ
+// The scope grammar of docs/protocol.md section 5, parsed leniently where real clients differ
 // (ports in names, several scopes per value, unknown actions) and strictly where a
 // mistake could grant the wrong thing (the name).
 

@@ -1,7 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 
-// Key identifiers registries look keys up by (protocol.md section 6): registry 2.8 uses the
+// Key identifiers registries look keys up by (docs/protocol.md section 6): registry 2.8 uses the
 // libtrust fingerprint, registry 3.x the RFC 7638 thumbprint.
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 
-// Refresh tokens (protocol.md section 7): docker stores one as its identity token and
+// Refresh tokens (docs/protocol.md section 7): docker stores one as its identity token and
 // reuses it for every later login, so it is long-lived, never rotated, and opaque: a JWE
 // only forgegate can open. It is bound to (subject, service) and names what must be
 // re-checked on each use, so a deleted account or revoked forge token stops working.

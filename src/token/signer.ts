@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import type { Grant } from '../policy/types.js';
 import type { SigningKey } from './keys.js';
 
-// The registry bearer token (protocol.md section 6): aud is a plain string, every time
+// The registry bearer token (docs/protocol.md section 6): aud is a plain string, every time
 // claim an integer, and the header carries what the registry needs to find our key.
 
 export type HeaderMode = 'x5c' | 'kid';

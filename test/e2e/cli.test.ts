@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { FakeGitLab } from '../fakes/gitlab.js';
+import { inOwnNetwork, ownNetworkAvailable } from '../support/netns.js';
 import { makeTempDir } from '../support/processes.js';
 
-// The forgegate command as an operator types it (interface.md "Commands").
+// The forgegate command as an operator types it (README.md "Commands").
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const HTPASSWD = fileURLToPath(new URL('../fixtures/htpasswd', import.meta.url));
@@ -247,4 +248,149 @@ describe('forgegate CLI', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /usage:/);
   });
+
+  test('a usage mistake is one line in our words, then the usage of that command', async () => {
+    const cases: [string[], RegExp, RegExp][] = [
+      [['serve', '--nope'], /^forgegate: unknown option --nope for "forgegate serve"$/, /^usage: forgegate serve \[--config FILE\]/],
+      [['check', '--force'], /^forgegate: unknown option --force for "forgegate check"$/, /^usage: forgegate check /],
+      [['check', '--config'], /^forgegate: --config needs a value$/, /^usage: forgegate check /],
+      [['check', '--offline=yes'], /^forgegate: --offline takes no value$/, /^usage: forgegate check /],
+      [['keys', 'rotate', '--force'], /^forgegate: unknown option --force for "forgegate keys rotate"$/, /^usage: forgegate keys rotate /],
+      [['keys'], /^forgegate: "forgegate keys" needs one of generate, show, rotate, promote, prune$/, /^usage: forgegate keys generate\|show/],
+      [['keys', 'spin'], /^forgegate: unknown command "keys spin"$/, /^usage: forgegate keys /],
+      [['hash-password', 'a', 'b'], /^forgegate: too many arguments for "forgegate hash-password"$/, /^usage: forgegate hash-password /],
+      [['frobnicate'], /^forgegate: unknown command "frobnicate"$/, /^run "forgegate help" for the commands$/],
+    ];
+    for (const [args, problem, hint] of cases) {
+      const run = await forgegate(args);
+      assert.equal(run.code, 2, args.join(' '));
+      const lines = run.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(lines[0]!, problem);
+      assert.match(lines[1]!, hint);
+      assert.doesNotMatch(run.stderr, /To specify a positional argument|ERR_PARSE_ARGS/, "not Node's parser text");
+    }
+  });
+
+  test('COMMAND --help and forgegate help COMMAND print that command\'s usage', async () => {
+    const general = await forgegate(['--help']);
+    assert.equal(general.code, 0);
+    assert.match(general.stdout, /^usage: forgegate \[COMMAND\]/);
+    assert.equal((await forgegate(['help'])).stdout, general.stdout);
+    const commands = [['serve'], ['keys', 'generate'], ['keys', 'show'], ['keys', 'rotate'], ['keys', 'promote'], ['keys', 'prune'], ['hash-password'], ['check'], ['explain']];
+    const seen = new Set<string>();
+    for (const command of commands) {
+      const viaFlag = await forgegate([...command, '--help']);
+      assert.equal(viaFlag.code, 0, command.join(' '));
+      assert.ok(viaFlag.stdout.startsWith(`usage: forgegate ${command.join(' ')}`), `${command.join(' ')} --help: ${viaFlag.stdout}`);
+      assert.match(viaFlag.stdout, /\n\n\S/, 'a description follows the synopsis');
+      const viaHelp = await forgegate(['help', ...command]);
+      assert.equal(viaHelp.stdout, viaFlag.stdout, `forgegate help ${command.join(' ')}`);
+      seen.add(viaFlag.stdout);
+    }
+    assert.equal(seen.size, commands.length, 'every command has its own usage');
+    const keys = await forgegate(['help', 'keys']);
+    assert.match(keys.stdout, /^usage: forgegate keys generate\|show\|rotate\|promote\|prune/);
+    assert.equal((await forgegate(['keys', '--help'])).stdout, keys.stdout);
+    const unknown = await forgegate(['help', 'frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no command "frobnicate"/);
+  });
+
+  test('on a terminal, hash-password asks twice and echoes nothing; explain asks for the secret', { skip: scriptMissing() }, async () => {
+    const typed = 'typed-on-a-terminal';
+    const hashed = await onTerminal(['hash-password', 'robot'], [['New password for robot:', typed], ['Retype it:', typed]]);
+    assert.equal(hashed.code, 0, hashed.output);
+    assert.ok(!hashed.output.includes(typed), `the password is not echoed: ${JSON.stringify(hashed.output)}`);
+    const line = /robot:(\$2y\$\S+)/.exec(hashed.output);
+    assert.ok(line && bcrypt.compareSync(typed, line[1]!), 'the line it prints verifies the typed password');
+    const differ = await onTerminal(['hash-password', 'robot'], [['New password for robot:', 'one'], ['Retype it:', 'two']]);
+    assert.equal(differ.code, 1);
+    assert.match(differ.output, /the two passwords differ; nothing written/);
+    assert.doesNotMatch(differ.output, /robot:\$2y/);
+
+    const { file } = await configFile(`users: {htpasswd: "${HTPASSWD}"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []\nacl:\n  - {account: alice, name: "team/**", actions: [pull]}`);
+    const explained = await onTerminal(['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'], [['Password or token for alice:', 'alice-pass']]);
+    assert.equal(explained.code, 0, explained.output);
+    assert.match(explained.output, /pull granted: acl rule #1/);
+    assert.ok(!explained.output.includes('alice-pass'), 'the password is not echoed');
+    const anonymous = await onTerminal(['explain', '--config', file, '--scope', 'repository:team/app:pull'], []);
+    assert.match(anonymous.output, /no --user: explaining for an anonymous caller/);
+    assert.match(anonymous.output, /caller: anonymous/);
+  });
+
+  test('check refuses a token.keyDir that cannot hold a key, with or without --offline', async () => {
+    const { dir, file } = await configFile('token: {keyDir: "{{DIR}}/a-file/keys"}\nforges: []');
+    await writeFile(join(dir, 'a-file'), 'not a directory\n');
+    for (const args of [['check', '--offline', '--config', file], ['check', '--config', file]]) {
+      const run = await forgegate(args);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(run.stderr, new RegExp(`keys: token.keyDir ${dir}/a-file/keys cannot hold a key: ${dir}/a-file is not a directory`));
+    }
+    const fileAsDir = await configFile('token: {keyDir: "{{DIR}}/forgegate.yaml"}\nforges: []');
+    assert.match((await forgegate(['check', '--offline', '--config', fileAsDir.file])).stderr, /forgegate\.yaml is not a directory/);
+    const fine = await configFile('token: {keyDir: "{{DIR}}/new/keys"}\nforges: []');
+    const ok = await forgegate(['check', '--offline', '--config', fine.file]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /ok: no signing key yet in .*\/new\/keys: serve will generate one/);
+  });
+
+  test('check --offline passes on config/forgegate.example.yaml as it is', async () => {
+    const example = fileURLToPath(new URL('../../config/forgegate.example.yaml', import.meta.url));
+    const run = await forgegate(['check', '--offline', '--config', example], { cwd: await makeTempDir('cli-example') });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /ok: all checks passed/);
+  });
+
+  test('serve and check name a missing htpasswd file and the command that creates it', async () => {
+    const { dir, file } = await configFile('users: {htpasswd: "{{DIR}}/htpasswd"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []');
+    for (const command of ['serve', 'check']) {
+      const run = await forgegate([command, '--config', file]);
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, `forgegate: users.htpasswd ${dir}/htpasswd: no such file; create it with: forgegate hash-password USER >> ${dir}/htpasswd\n`);
+    }
+  });
+
+  test('serve without configuration says which forge and key directory it uses, and what to do next', { skip: ownNetworkAvailable() ? false : 'needs unshare -n (port 5001 is fixed)' }, async () => {
+    const cwd = await makeTempDir('cli-defaults');
+    const [command, args] = inOwnNetwork(process.execPath, [CLI]);
+    const env = { ...process.env };
+    delete env.FORGEGATE_CONFIG;
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // The banner is one write of well under PIPE_BUF bytes: its last registry line means all of it.
+    await Promise.race([exited, new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('rootcertbundle') && resolve()))]);
+    child.kill('SIGTERM');
+    await exited;
+    assert.match(stderr, /^configuration: built-in defaults \(no --config FILE and no \$FORGEGATE_CONFIG\)$/m);
+    assert.match(stderr, /^forge gitlab: GitLab at https:\/\/gitlab\.com, for images group\/project\[\/name\]$/m);
+    assert.match(stderr, /no serviceToken: anonymous pulls are refused/);
+    assert.match(stderr, /^signing key: ES256, kid \S+, generated now$/m);
+    assert.ok(stderr.includes(`  in ${join(cwd, 'data', 'keys')}, certificate valid until `), stderr);
+    assert.match(stderr, /realm: http:\/\/127\.0\.0\.1:5001\/token/);
+    assert.match(stderr, /^next steps:$/m);
+    assert.match(stderr, /docker login REGISTRY -u anything -p <a GitLab token>/);
+  });
 });
+
+function scriptMissing(): string | false {
+  return spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0 ? false : 'script(1) is not installed';
+}
+
+/**
+ * Runs forgegate on a pseudo-terminal (util-linux `script`) and types each answer once its
+ * prompt has appeared: what a person at a terminal sees, echo included, is `output`.
+ */
+function onTerminal(args: string[], answers: [prompt: string, typed: string][]): Promise<{ code: number; output: string }> {
+  const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-q', '-e', '-c', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 });
+  let output = '';
+  let next = 0;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    while (next < answers.length && output.includes(answers[next]![0])) child.stdin.write(`${answers[next++]![1]}\r`);
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, output })));
+}

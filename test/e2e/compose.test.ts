@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { get as httpsGet } from 'node:https';
+import { get as httpsGet, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { buildOciImage } from '../support/oci-image.js';
 import { freePort, onFreePort } from '../support/ports.js';
 import { makeTempDir, spawnManaged, waitUntilReady, type ManagedProcess } from '../support/processes.js';
-import { startRedis, type RunningRedis } from '../support/redis.js';
 import { copy } from '../support/skopeo.js';
 
 // docker-compose.yml and every file it mounts, read by the real programs that read them in
@@ -26,6 +26,7 @@ const HEALTHCHECK_NOTE = 'the compose healthcheck is the Dockerfile HEALTHCHECK'
 
 interface Service {
   image?: string;
+  command?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
   healthcheck?: { test: string[] };
@@ -61,8 +62,11 @@ function mountSource(service: Service, target: string): string {
   return mount[0]!;
 }
 
+/** The one setting the stack requires (docker-compose.yml): Redis's password. */
+const REDIS_PASSWORD = 'compose-test-redis-password';
+
 async function composeConfig(env: Record<string, string> = {}): Promise<Compose> {
-  const result = await run('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], cleanEnv(env));
+  const result = await run('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], cleanEnv({ REDIS_PASSWORD, ...env }));
   assert.equal(result.code, 0, `docker-compose config failed: ${result.stderr}`);
   return parse(result.stdout) as Compose;
 }
@@ -109,6 +113,18 @@ describe('docker-compose.yml', () => {
     }
     assert.match(compose.services.registry!.image!, /^registry:2\.8\./);
     assert.match(compose.services.redis!.image!, /^redis:7\.\d+\.\d+-alpine$/);
+  });
+
+  test('Redis requires a password, forgegate uses it, and the stack does not start without one', async () => {
+    const { redis, forgegate } = compose.services;
+    assert.deepEqual(redis!.command!.slice(0, 3), ['redis-server', '--requirepass', REDIS_PASSWORD]);
+    assert.equal(redis!.environment!.REDISCLI_AUTH, REDIS_PASSWORD, 'the healthcheck authenticates');
+    assert.equal(forgegate!.environment!.REDIS_PASSWORD, REDIS_PASSWORD);
+    const forgegateYaml = parse(await readFile(mountSource(forgegate!, '/config/forgegate.yaml'), 'utf8')) as Record<string, any>;
+    assert.equal(forgegateYaml.cache.redisUrl, 'redis://:${REDIS_PASSWORD}@redis:6379/0');
+    const without = await run('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], cleanEnv());
+    assert.notEqual(without.code, 0, 'docker-compose refuses the stack without REDIS_PASSWORD');
+    assert.match(without.stderr, /set REDIS_PASSWORD/);
   });
 
   test('the compose healthcheck is the Dockerfile HEALTHCHECK', async () => {
@@ -176,20 +192,28 @@ describe('docker-compose.yml', () => {
     const json = adapted.stdout;
     assert.ok(json.includes('"internal"'), 'the default issuer is the internal CA');
     assert.ok(json.includes('"forgegate:5001"') && json.includes('"registry:5000"'), 'Caddy proxies to forgegate and the registry');
-    for (const path of ['/token', '/auth/token', '/hooks/*']) assert.ok(json.includes(`"${path}"`), `${path} goes to forgegate`);
+    for (const path of ['/token', '/auth/token', '/hooks/*', '/', '/assets/*', '/explain', '/.well-known/jwks.json']) {
+      assert.ok(json.includes(`"${path}"`), `${path} goes to forgegate`);
+    }
+    for (const path of ['/metrics', '/healthz', '/readyz']) assert.ok(!json.includes(`"${path}"`), `${path} stays inside the stack`);
   });
 
   test('the stack on loopback: an htpasswd account pushes and pulls through Caddy TLS', async (t) => {
     const dir = await makeTempDir('compose-stack');
-    let redis: RunningRedis | undefined;
     let forgegate: ForgegateProcess | undefined;
     const procs: ManagedProcess[] = [];
     t.after(async () => {
       for (const proc of procs.reverse()) await proc.stop();
       await forgegate?.stop();
-      await redis?.stop();
     });
-    redis = await startRedis();
+    // Redis as the compose service runs it: its own command line, password included.
+    const redis = await onFreePort(async (port) => {
+      const args = [...compose.services.redis!.command!.slice(1), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+      const proc = spawnManaged('redis-server', args, { cwd: dir, env: cleanEnv() });
+      await waitUntilReady('redis-server', proc, () => redisAnswers(port, REDIS_PASSWORD));
+      return { port, proc };
+    });
+    procs.push(redis.proc);
     const proxyPort = await freePort();
     const publicUrl = `https://localhost:${proxyPort}`;
 
@@ -202,7 +226,7 @@ describe('docker-compose.yml', () => {
       .replace('${GITLAB_URL}', 'http://127.0.0.1:9')
       .replace('/data/keys', '{{DIR}}/keys')
       .replace('/config/htpasswd', htpasswd)
-      .replace('redis://redis:6379/0', redis.url);
+      .replace('${REDIS_PASSWORD}@redis:6379', `${REDIS_PASSWORD}@127.0.0.1:${redis.port}`);
     forgegate = await startForgegateProcess(forgegateYaml);
     // The image's HEALTHCHECK, run against it.
     const [, , script] = compose.services.forgegate!.healthcheck!.test.slice(1);
@@ -245,8 +269,48 @@ describe('docker-compose.yml', () => {
     assert.notEqual(denied.code, 0, 'a wrong password is refused');
     const line = await forgegate.waitForAudit((l) => JSON.stringify(l).includes('team/app'));
     assert.ok(line, 'forgegate logged the token request');
+    const ready = (await (await fetch(`${forgegate.url}/readyz`)).json()) as { dependencies: { redis?: { status: string } } };
+    assert.equal(ready.dependencies.redis?.status, 'ok', 'forgegate reached Redis with the password');
+
+    // The status page and its form, through Caddy; /metrics stays inside.
+    const page = await insecureGet(`${publicUrl}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /forgegate/);
+    const explained = await insecureGet(`${publicUrl}/explain`, JSON.stringify({ username: 'admin', password: 'admin-pass', image: 'team/app' }));
+    assert.equal(explained.status, 200, explained.body);
+    assert.match(explained.body, /"granted":true/);
+    assert.notEqual((await insecureGet(`${publicUrl}/metrics`)).status, 200, '/metrics is not routed to forgegate');
   });
 });
+
+/** Whether a Redis on `port` answers PING with `password`. */
+async function redisAnswers(port: number, password: string): Promise<boolean> {
+  const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** GET (or POST `json`) over TLS without verifying the certificate, like curl -k. */
+function insecureGet(url: string, json?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = json === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) };
+    const request = httpsRequest(url, { method: json === undefined ? 'GET' : 'POST', headers, rejectUnauthorized: false, timeout: 5000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (c: string) => (body += c));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', reject);
+    request.end(json);
+  });
+}
 
 /** The HTTP status of `url` over TLS without verifying the certificate (like curl -k). */
 function insecureStatus(url: string): Promise<number> {

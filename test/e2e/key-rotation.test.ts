@@ -11,7 +11,7 @@ import { basic, startForgegate, type TestForgegate } from '../support/forgegate.
 import { makeTempDir } from '../support/processes.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
-// issue 7 part 7: a full rotation against a real registry (docker-registry 2.8, which reads
+// A full rotation against a real registry (docker-registry 2.8, which reads
 // auth.token.rootcertbundle once at start: each phase restarts it on the same bundle file).
 // The keys commands are the built CLI; forgegate runs in-process and must pick up each step
 // by itself (it polls key.pem and jwks.json). Only the end of the publication period is

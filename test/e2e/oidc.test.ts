@@ -12,7 +12,7 @@ import { makeTempDir } from '../support/processes.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { copy, inspect, type SkopeoResult } from '../support/skopeo.js';
 
-// Issue 6 end to end: the built forgegate in front of the real docker-registry 2.8.2, a fake
+// CI ID tokens (OIDC) end to end: the built forgegate in front of the real docker-registry 2.8.2, a fake
 // GitHub for the repositories and a GitHub-Actions-like issuer on loopback (found through
 // OIDC discovery). skopeo logs in with a CI ID token as the password, as a job would with
 // `docker login -u oidc --password-stdin <<< "$ID_TOKEN"`. Tests build on each other's pushes.

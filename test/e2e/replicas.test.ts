@@ -9,7 +9,7 @@ import { startForgegateProcess, type ForgegateProcess } from '../support/forgega
 import { makeTempDir } from '../support/processes.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
 
-// Issue 7 part 3: replicas that share the key directory and Redis are interchangeable. Two
+// Replicas that share the key directory and Redis are interchangeable. Two
 // built forgegate processes (as two pods or two compose replicas would run) in front of one
 // real redis-server and one fake GitLab, whose call counter shows who asks GitLab when.
 

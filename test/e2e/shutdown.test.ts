@@ -10,7 +10,7 @@ import { onFreePort } from '../support/ports.js';
 import { makeTempDir, spawnManaged, waitUntilReady, type ManagedProcess } from '../support/processes.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
 
-// Issue 7 part 1, graceful SIGTERM (what `docker stop` and Kubernetes send): stop accepting,
+// Graceful SIGTERM (what `docker stop` and Kubernetes send): stop accepting,
 // finish in-flight requests within a bound (10 s), close Redis, exit 0. The in-flight request
 // is held open by a slow fake GitLab, so it is provably in flight when the signal arrives.
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { runScenario, type Scenario } from '../support/guard-scenario.js';
 
-// issue 7 part 5: the audit line of interface.md for every token request, and no secret in
+// The audit line (README "Logs") for every token request, and no secret in
 // any log line. The whole run's log is grepped for every secret the scenario sent or got back.
 
 let run: Scenario;
@@ -33,7 +33,7 @@ test('the scenario went down every path it meant to', () => {
   for (const [what, statuses] of Object.entries(expect)) assert.deepEqual(run.statuses.get(what), statuses, what);
 });
 
-test('one audit line per token request, with the fields of interface.md', () => {
+test('one audit line per token request, with the fields README "Logs" lists', () => {
   const requests = [...run.statuses.values()].reduce((n, s) => n + s.length, 0);
   const lines = run.fg.logs().filter((l) => l.msg === 'token request');
   assert.equal(lines.length, requests, 'every request, refused ones included, has its line');

@@ -12,7 +12,7 @@ import { basic, startForgegate, type TestForgegate } from '../support/forgegate.
 import { makeTempDir } from '../support/processes.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
 
-// forges.md section 5 over real HTTP: the decision cache in front of a FakeGitLab (prefix "")
+// docs/forges.md (its last section) over real HTTP: the decision cache in front of a FakeGitLab (prefix "")
 // and a FakeGitHub (prefix "gh/"), proved by the calls the fakes count. Each scenario starts
 // its own forgegate(s) with a fresh signing key (so a fresh credential HMAC) and its own
 // Redis key prefix, so no scenario sees another's cache. Tests run one at a time.

@@ -7,7 +7,7 @@ import type { FakeServer, Injection } from '../fakes/server.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { granted, repo, tokenClient, type Answer } from '../support/token-client.js';
 
-// forges.md sections 1 and 3 over real HTTP: forgegate in-process in front of a FakeGitHub
+// docs/forges.md, GitHub, over real HTTP: forgegate in-process in front of a FakeGitHub
 // (and, for section 6, a FakeGitLab next to it), every answer decoded down to the JWT
 // `access` claim. Tests run one at a time, so call counts and injected failures never overlap.
 
@@ -269,7 +269,7 @@ describe('1. credentials', () => {
     }
 
     test(
-      'read:packages alone pulls a private repository the user may read (forges.md: pull needs read:packages or repo)',
+      'read:packages alone pulls a private repository the user may read (docs/forges.md: pull needs read:packages or repo)',
       { todo: 'GitHub hides private repositories from a token without the repo scope (404), and forgegate asks GET /repos with the user token only: a read:packages-only token gets nothing on private repositories' },
       async () => {
         const answer = await token('ada', m.tokens.readPackages.token, repo(APP, 'pull'));

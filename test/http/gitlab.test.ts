@@ -6,7 +6,7 @@ import type { Injection } from '../fakes/server.js';
 import { startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { granted, repo, tokenClient, type Answer } from '../support/token-client.js';
 
-// forges.md section 2 over real HTTP: forgegate in-process in front of a FakeGitLab, every
+// docs/forges.md, GitLab, over real HTTP: forgegate in-process in front of a FakeGitLab, every
 // answer decoded down to the JWT `access` claim. One fake model serves every forgegate below;
 // tests run one at a time, so call counts and injected failures never overlap.
 

@@ -5,7 +5,7 @@ import { FakeGitLab } from '../fakes/gitlab.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
 
-// issue 7 part 6: brute-force bans over real HTTP. The clock is node:test's mocked Date
+// Brute-force bans over real HTTP. The clock is node:test's mocked Date
 // (rate-limiter-flexible's in-memory store reads Date.now()); requests go through node:http
 // without an agent, which keeps no timers that a jumping clock could trip.
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { runScenario, type Scenario } from '../support/guard-scenario.js';
 
-// issue 7 part 4: GET /metrics after a broad run, parsed as the Prometheus text exposition
+// GET /metrics after a broad run, parsed as the Prometheus text exposition
 // format (strictly: every line is HELP, TYPE or a sample of a declared family) and checked
 // family by family against what the run did.
 

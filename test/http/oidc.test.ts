@@ -7,7 +7,7 @@ import { FakeOidcIssuer, githubClaims, gitlabClaims, hmacToken, unsignedToken } 
 import { startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { granted, repo, tokenClient } from '../support/token-client.js';
 
-// Issue 6 over real HTTP: CI ID tokens as docker-login passwords. forgegate in-process with
+// CI ID tokens over real HTTP: as docker-login passwords. forgegate in-process with
 // GitHub under "gh/" and GitLab under "", each with its CI issuer on loopback (JWKS served by
 // a fake, tokens signed by the test). A job gets its own project by its issuer's rules and is
 // anonymous elsewhere: public projects only.

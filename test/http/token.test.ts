@@ -8,7 +8,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { makeTempDir } from '../support/processes.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 
-// protocol.md section 4, status by status, over real HTTP, GET and POST.
+// docs/protocol.md section 4, status by status, over real HTTP, GET and POST.
 
 const PASSWORDS = { admin: 'admin-pass', alice: 'alice-pass', ci: 'ci:pass:with:colons' };
 let fg: TestForgegate;
@@ -368,7 +368,7 @@ describe('audit log', () => {
     await get('service=registry.test&scope=repository:bob/x:push', { authorization: basic('alice', PASSWORDS.alice) });
     const line = fg.logs().slice(before).find((l) => l.msg === 'token request')!;
     assert.equal(line.subject, 'alice');
-    assert.equal(line.outcome, 'granted');
+    assert.equal(line.outcome, 'denied', 'nothing asked for was granted');
     assert.deepEqual(line.requested, ['repository:bob/x:push']);
     assert.deepEqual(line.granted, []);
     assert.equal((line.denied as string[])[0], 'bob/x: push denied: no acl rule matches account "alice" on repository bob/x');
@@ -378,5 +378,19 @@ describe('audit log', () => {
     for (const secret of Object.values(PASSWORDS)) assert.ok(!text.includes(secret), `log contains ${secret}`);
     for (const [user, password] of Object.entries(PASSWORDS)) assert.ok(!text.includes(basic(user, password).slice(6)), 'no Authorization header');
     assert.ok(!/"refresh_token"/.test(text));
+  });
+
+  test('the outcome of an answered request says how much of it was granted', async () => {
+    const outcomeOf = async (query: string) => {
+      const before = fg.logs().length;
+      const response = await get(query, { authorization: basic('alice', PASSWORDS.alice) });
+      assert.equal(response.status, 200);
+      return fg.logs().slice(before).find((l) => l.msg === 'token request')!.outcome;
+    };
+    assert.equal(await outcomeOf('service=registry.test&scope=repository:alice/app:pull,push'), 'granted');
+    assert.equal(await outcomeOf('service=registry.test&scope=repository:shared/base:pull,push'), 'partial');
+    assert.equal(await outcomeOf('service=registry.test&scope=repository:alice/app:pull&scope=repository:bob/x:pull'), 'partial');
+    assert.equal(await outcomeOf('service=registry.test&scope=repository:bob/x:pull,push'), 'denied');
+    assert.equal(await outcomeOf('service=registry.test'), 'login', 'no scope: a login, nothing to grant');
   });
 });

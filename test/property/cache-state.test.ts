@@ -12,7 +12,7 @@ import type { GhCaller, GhGrant, GhPermissions, GlCaller, GlRegistry, GlVisibili
 // The same random requests through three forgegates in front of the same fake GitLab and
 // GitHub: one that caches nothing (cold), one that caches (asked twice, concurrently, in
 // shuffled order: warm), and one whose entries have expired while the forges answer 500
-// (stale, with cache.staleIfError). All three must grant exactly what forges.md's table
+// (stale, with cache.staleIfError). All three must grant exactly what docs/forges.md's table
 // says for the fake's model, whatever the order of requests and whatever is cached.
 
 const SERVICE = 'registry.test';
@@ -109,7 +109,7 @@ function buildModel(): void {
     }
 }
 
-// ---- requests and what forges.md says they earn -----------------------------------------------
+// ---- requests and what docs/forges.md says they earn -----------------------------------------------
 
 type Req =
   | { forge: 'gitlab'; user: number | null; token: number; project: number; suffix: string; actions: string[]; jobOf: number }
@@ -222,7 +222,7 @@ after(async () => {
 });
 
 describe('granted access is independent of cache state and request order', () => {
-  test('cold = warm = stale = forges.md, for random requests in random orders', async () => {
+  test('cold = warm = stale = docs/forges.md, for random requests in random orders', async () => {
     await fc.assert(
       fc.asyncProperty(requests, fc.integer({ min: 1, max: 1 << 30 }), async (reqs, seed) => {
         gl.clearInjections();
@@ -230,7 +230,7 @@ describe('granted access is independent of cache state and request order', () =>
         const want = reqs.map(expected);
         const coldGot = [];
         for (const r of reqs) coldGot.push(await ask(cold, r));
-        assert.deepEqual(coldGot, want, 'cold differs from forges.md');
+        assert.deepEqual(coldGot, want, 'cold differs from docs/forges.md');
 
         // Warm: the same requests twice, concurrently and in shuffled orders.
         for (const round of [1, 2]) {

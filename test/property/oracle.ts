@@ -1,12 +1,12 @@
-// An independent, table-driven reading of forges.md's permission matrices (sections 2 and 3),
+// An independent, table-driven reading of docs/forges.md's permission matrices (GitLab and GitHub),
 // written from the document and not from src/policy: the property tests check the real
 // matrices against it. Each table row is a plain predicate over the facts, so a reviewer can
-// hold it next to forges.md line by line.
+// hold it next to docs/forges.md line by line.
 
 export type Explicit = 'pull' | 'push' | 'delete';
 export const EXPLICIT: readonly Explicit[] = ['pull', 'push', 'delete'];
 
-// ---- GitLab (forges.md section 2) ----------------------------------------------------------
+// ---- GitLab (docs/forges.md) ----------------------------------------------------------------
 
 export type GlVisibility = 'public' | 'internal' | 'private';
 export type GlRegistry = 'enabled' | 'private' | 'disabled';
@@ -50,7 +50,7 @@ function glScopeAllows(scopes: readonly string[], action: Explicit): boolean {
   return scopes.some((s) => GL_SCOPE_TABLE[s]?.includes(action) ?? false);
 }
 
-/** The actions (and whether `*`) forges.md lets this caller hold on this project. */
+/** The actions (and whether `*`) docs/forges.md lets this caller hold on this project. */
 export function gitlabAllows(caller: GlCaller, p: GlProject): { explicit: Set<Explicit>; star: boolean } {
   const allowed = new Set<Explicit>();
   let star = false;
@@ -144,7 +144,7 @@ export function gitlabProtected(
   return { explicit, star: holds.star && allowed('push') && allowed('delete') };
 }
 
-// ---- GitHub (forges.md section 3) ----------------------------------------------------------
+// ---- GitHub (docs/forges.md) ----------------------------------------------------------------
 
 export interface GhRepo {
   visibility: 'public' | 'private' | 'internal';
@@ -232,7 +232,7 @@ export function githubAllows(caller: GhCaller, r: GhRepo): { explicit: Set<Expli
   return { explicit: allowed, star: false };
 }
 
-// ---- from "may hold" to "granted for this request" (protocol.md: intersection, `*` narrowing)
+// ---- from "may hold" to "granted for this request" (docs/protocol.md: intersection, `*` narrowing)
 
 /**
  * What a token must carry for `requested`: requested explicit actions the caller holds;

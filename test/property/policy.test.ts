@@ -9,9 +9,9 @@ import type { Scope } from '../../src/policy/types.js';
 import { expectedGrant, githubAllows, gitlabAllows, type GhCaller, type GhGrant, type GlCaller } from './oracle.js';
 import { gitlabProtected, type GlRule } from './oracle.js';
 
-// The pure matrices against the table-driven oracle of forges.md: for random callers, roles,
+// The pure matrices against the table-driven oracle of docs/forges.md: for random callers, roles,
 // visibilities, registry levels, token scopes and requested actions, the granted actions are
-// exactly the oracle's, hence never more than forges.md allows; and neither the order of the
+// exactly the oracle's, hence never more than docs/forges.md allows; and neither the order of the
 // requested actions nor a replay through the cache's plain-data form changes them.
 
 const RUNS = { numRuns: 3000 };
@@ -107,13 +107,13 @@ function checkOrderAndReplay(judge: Judge, actions: string[], shuffled: string[]
   assert.deepEqual(granted(replayed, actions), expected, 'a replayed (cached) judgement grants differently');
 }
 
-describe('GitLab matrix against forges.md', () => {
+describe('GitLab matrix against docs/forges.md', () => {
   test('granted actions equal the table-driven expectation, in any order, cold or replayed', () => {
     fc.assert(
       fc.property(glCaller, glProject, requestedActions.chain((a) => fc.tuple(fc.constant(a), fc.shuffledSubarray(a, { minLength: a.length }))), (caller, project, [actions, shuffled]) => {
         const judge = judgeGitLab(...toGitLabFacts(caller, project));
         const expected = expectedGrant(actions, gitlabAllows(caller, project));
-        assert.deepEqual(granted(judge, actions), expected, 'granted differs from forges.md');
+        assert.deepEqual(granted(judge, actions), expected, 'granted differs from docs/forges.md');
         checkOrderAndReplay(judge, actions, shuffled, expected);
       }),
       RUNS,
@@ -216,13 +216,13 @@ describe('GitLab protected container repositories against the documented rules',
   });
 });
 
-describe('GitHub matrix against forges.md', () => {
+describe('GitHub matrix against docs/forges.md', () => {
   test('granted actions equal the table-driven expectation, in any order, cold or replayed', () => {
     fc.assert(
       fc.property(ghCaller, ghRepo, requestedActions.chain((a) => fc.tuple(fc.constant(a), fc.shuffledSubarray(a, { minLength: a.length }))), (caller, repo, [actions, shuffled]) => {
         const judge = judgeGitHub(...toGitHubFacts(caller, repo));
         const expected = expectedGrant(actions, githubAllows(caller, repo));
-        assert.deepEqual(granted(judge, actions), expected, 'granted differs from forges.md');
+        assert.deepEqual(granted(judge, actions), expected, 'granted differs from docs/forges.md');
         checkOrderAndReplay(judge, actions, shuffled, expected);
       }),
       RUNS,

@@ -7,7 +7,7 @@ import { formatScope, MAX_SCOPES, parseResourceScope, parseScopes, ScopeError } 
 import type { Action } from '../../src/policy/types.js';
 import { EXPLICIT, expectedGrant } from './oracle.js';
 
-// The scope grammar of protocol.md section 5: valid scopes round-trip through format and
+// The scope grammar of docs/protocol.md section 5: valid scopes round-trip through format and
 // parse; arbitrary text either parses or fails with a ScopeError (a 400), never anything
 // else; the order and repetition of scope values never change what is asked for. And the
 // static ACL: first match wins, default deny, anonymous only by explicit rule.
@@ -111,7 +111,7 @@ const aclRule: fc.Arbitrary<AclRule> = fc.record({
   actions: fc.uniqueArray(fc.constantFrom<Action>('pull', 'push', 'delete', '*'), { minLength: 1, maxLength: 4 }),
 });
 
-/** forges.md section 4 and interface.md `acl`, by hand: literal-or-simple glob, first match, default deny. */
+/** Static accounts' `acl` rules (docs/configuration.md), by hand: literal-or-simple glob, first match, default deny. */
 function oracleMatch(rule: AclRule, account: string, type: string, image: string): boolean {
   if (rule.type !== type) return false;
   const accountOk = rule.account === '' ? account === '' : account !== '' && (rule.account === '*' ? !account.includes('/') : rule.account === 'ci-*' ? account.startsWith('ci-') && !account.includes('/') : rule.account === '/b.b/' ? /^b.b$/.test(account) : rule.account === 'a*' ? account.startsWith('a') && !account.includes('/') : rule.account === account);

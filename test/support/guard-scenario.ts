@@ -5,7 +5,7 @@ import { startForgegate, type TestForgegate } from './forgegate.js';
 // A broad mix of token requests against one forgegate with every kind of caller: static
 // accounts, a GitLab personal access token and CI job token, a GitHub token, refresh tokens,
 // anonymous callers, wrong passwords and a brute-force ban. It records every secret it sends,
-// for the log grep (issue 7 part 5), and leaves metrics of every family behind (part 4).
+// for the log grep, and leaves metrics of every family behind (part 4).
 
 export const SCENARIO_SERVICE = 'registry.test';
 export const SCENARIO_LIMITS = { failures: 3, window: 60, ban: 120 };

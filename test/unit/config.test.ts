@@ -18,7 +18,7 @@ const failure = (text: string, env: NodeJS.ProcessEnv = {}) => {
 };
 
 describe('configuration', () => {
-  test('an empty file gives the built-in defaults of interface.md', () => {
+  test('an empty file gives the built-in defaults', () => {
     const config = parse('');
     assert.equal(config.server.listen, '0.0.0.0:5001');
     assert.equal(config.server.realmPath, '/token');
@@ -41,7 +41,7 @@ describe('configuration', () => {
     ]);
   });
 
-  test('the full shape of interface.md parses', () => {
+  test('the full shape of the configuration parses', () => {
     const config = parse(`
 server: { listen: "127.0.0.1:5001", realmPath: /auth, trustProxy: true, tls: { cert: c.pem, key: k.pem } }
 token: { issuer: me, service: reg, ttl: 300, algorithm: RS256, header: kid, keyDir: /k, refreshTtl: 600 }

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
+import { loadKeySet, type KeySet } from '../../src/token/keyring.js';
+import { generateKey } from '../../src/token/keys.js';
+import { promote, rotate } from '../../src/token/rotation.js';
 
 // The Dockerfile and the Kubernetes manifests: no container engine and no cluster here, so
 // these check what can be checked without one: the YAML parses (and kustomize builds it, when
@@ -37,9 +41,9 @@ const find = (all: Manifest[], kind: string, name: string): Manifest => {
 };
 
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
-  test('every kind the issue asks for is there, and kustomization.yaml lists every file', async () => {
+  test('every kind a deployment needs is there, and kustomization.yaml lists every file', async () => {
     const all = await manifests();
-    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Secret', 'ConfigMap']) {
+    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Secret', 'ConfigMap', 'NetworkPolicy']) {
       assert.ok(all.some((m) => m.kind === kind), `a ${kind}`);
     }
     const kustomization = parseAllDocuments(await readFile(join(K8S, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] };
@@ -85,6 +89,72 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.equal(config.server.trustProxy, true);
   });
 
+  test('Redis asks for the password forgegate connects with, and only forgegate pods may reach it', async () => {
+    const all = await manifests();
+    const env = find(all, 'Secret', 'forgegate-env').stringData as Record<string, string>;
+    assert.ok(env.REDIS_PASSWORD, 'the Secret holds REDIS_PASSWORD');
+    const config = parseConfigText(find(all, 'ConfigMap', 'forgegate-config').data['forgegate.yaml'], env, 'configmap');
+    assert.equal(new URL(config.cache.redisUrl!).password, env.REDIS_PASSWORD, 'forgegate connects with it');
+
+    const redis = find(all, 'Deployment', 'forgegate-redis').spec.template;
+    const container = redis.spec.containers[0];
+    const args = container.args as string[];
+    assert.equal(args[args.indexOf('--requirepass') + 1], '$(REDIS_PASSWORD)');
+    const fromSecret = (name: string) => container.env.find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
+    assert.deepEqual(fromSecret('REDIS_PASSWORD'), { name: 'forgegate-env', key: 'REDIS_PASSWORD' });
+    assert.deepEqual(fromSecret('REDISCLI_AUTH'), { name: 'forgegate-env', key: 'REDIS_PASSWORD' }, 'the probe authenticates');
+
+    const policy = find(all, 'NetworkPolicy', 'forgegate-redis').spec;
+    for (const [key, value] of Object.entries(policy.podSelector.matchLabels)) assert.equal(redis.metadata.labels[key], value, 'the policy covers the Redis pods');
+    assert.deepEqual(policy.policyTypes, ['Ingress']);
+    assert.equal(policy.ingress.length, 1);
+    const forgegatePods = find(all, 'Deployment', 'forgegate').spec.template.metadata.labels;
+    const [from] = policy.ingress[0].from;
+    for (const [key, value] of Object.entries(from.podSelector.matchLabels)) assert.equal(forgegatePods[key], value, 'only forgegate pods');
+    assert.equal(policy.ingress[0].from.length, 1);
+    assert.deepEqual(policy.ingress[0].ports, [{ protocol: 'TCP', port: 6379 }]);
+  });
+
+  test('the key Secret carries a rotation: next/ and retired/ come back at their paths in the pod', async () => {
+    const all = await manifests();
+    const volume = find(all, 'Deployment', 'forgegate').spec.template.spec.volumes.find((v: any) => v.name === 'keys').secret;
+    assert.equal(volume.optional, true, 'files a rotation step has not made yet may be absent');
+    const items = new Map<string, string>(volume.items.map((i: { key: string; path: string }) => [i.key, i.path]));
+
+    // A key directory mid-rotation: a current key, a staged next key, a retired one.
+    const dir = await mkdtemp(join(tmpdir(), 'forgegate-k8s-keys-'));
+    try {
+      const keyDir = join(dir, 'keys');
+      await generateKey(keyDir, 'ES256');
+      await rotate(keyDir, 'ES256');
+      await promote(keyDir, 'ES256', { ttl: 900, refreshTtl: 3600 });
+      await rotate(keyDir, 'ES256');
+      const before = describeSet(await loadKeySet(keyDir, 'ES256'));
+      assert.equal(before.retired.length, 1);
+
+      const secret = JSON.parse(await script(['secret', keyDir])) as { kind: string; metadata: { name: string }; data: Record<string, string> };
+      assert.equal(secret.kind, 'Secret');
+      assert.equal(secret.metadata.name, volume.secretName);
+      const unmounted = Object.keys(secret.data).filter((key) => !items.has(key));
+      assert.deepEqual(unmounted, [], 'every file of the Secret is mounted by the Deployment');
+
+      // What the kubelet makes of the volume: each present item at its path.
+      const mounted = join(dir, 'mounted');
+      for (const [key, value] of Object.entries(secret.data)) {
+        await mkdir(dirname(join(mounted, items.get(key)!)), { recursive: true });
+        await writeFile(join(mounted, items.get(key)!), Buffer.from(value, 'base64'));
+      }
+      assert.deepEqual(describeSet(await loadKeySet(mounted, 'ES256')), before, 'the pod loads the same keys');
+
+      const restored = join(dir, 'restored');
+      await script(['restore', restored], JSON.stringify(secret));
+      assert.deepEqual(describeSet(await loadKeySet(restored, 'ES256')), before, 'restore gives the directory back');
+      assert.equal((await stat(join(restored, 'next', 'key.pem'))).mode & 0o777, 0o600, 'private keys stay 0600');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('kustomize builds the manifests', { skip: existsSync('/usr/bin/kubectl') ? false : 'kubectl is not installed' }, async () => {
     const output = await new Promise<string>((resolve, reject) =>
       execFile('kubectl', ['kustomize', K8S], { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout))),
@@ -93,6 +163,20 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.equal(kinds.length, (await manifests()).length);
   });
 });
+
+function describeSet(set: KeySet) {
+  return { current: set.current.kid, next: set.next?.kid ?? null, retired: set.retired.map((r) => [r.key.kid, r.publishUntil]), published: set.jwks() };
+}
+
+/** scripts/kubernetes-keys.mjs, as an operator runs it. */
+function script(args: string[], stdin = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [join(ROOT, 'scripts/kubernetes-keys.mjs'), ...args], (error, stdout, stderr) =>
+      error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+    );
+    child.stdin!.end(stdin);
+  });
+}
 
 describe('Dockerfile', () => {
   test('multi-stage, pinned Node 24 (LTS) base, non-root, HEALTHCHECK on /healthz, keys as a volume, graceful stop', async () => {

@@ -1,39 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
-import { join, normalize } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import type { z } from 'zod';
 import { aclRuleSchema, configSchema, forgeSchema } from '../../src/config/schema.js';
+import { keyPaths } from '../support/schema-keys.js';
 
 // docs/configuration.md against the zod schema in src/config/schema.ts: every key the schema
 // accepts has a row, every row names a key the schema accepts, and every default shown is the
 // schema's default. A new config section or key fails here until it is documented.
 
 const DOC = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
-
-type Schema = z.core.$ZodType;
-
-/** The schema under wrappers (default, prefault, optional, nullable, pipe/transform). */
-function unwrap(schema: Schema): Schema {
-  const def = schema._zod.def as { type: string; innerType?: Schema; in?: Schema };
-  if (def.type === 'pipe') return unwrap(def.in!);
-  if (def.innerType !== undefined) return unwrap(def.innerType);
-  return schema;
-}
-
-/** Every key path: `server`, `server.tls.cert`, `forges[].url`, `forges[].jobTokenPushAllowlist[].source`. */
-function keyPaths(schema: Schema, prefix = ''): string[] {
-  const inner = unwrap(schema);
-  const def = inner._zod.def as { type: string; shape?: Record<string, Schema>; element?: Schema };
-  if (def.type === 'array') return keyPaths(def.element!, `${prefix}[]`);
-  if (def.type !== 'object') return [];
-  return Object.entries(def.shape!).flatMap(([key, child]) => {
-    const path = prefix === '' ? key : `${prefix}.${key}`;
-    return [path, ...keyPaths(child, path)];
-  });
-}
 
 /** The documented rows: `| \`key\` | type | default | meaning |`. */
 function documentedRows(markdown: string): Map<string, string> {
@@ -94,24 +70,5 @@ describe('docs/configuration.md', () => {
       if (cell !== undefined && cell !== shown(value)) wrong.push(`${path}: docs say ${cell}, schema has ${shown(value)}`);
     }
     assert.deepEqual(wrong, [], 'defaults in docs/configuration.md differ from src/config/schema.ts');
-  });
-});
-
-// Pages other branches add at merge; linked from here already.
-const ADDED_ELSEWHERE = new Set(['docs/oidc.md']);
-
-describe('docs/*.md links', () => {
-  test('every relative link points at a file of the repository', async () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const broken: string[] = [];
-    for (const page of (await readdir(join(root, 'docs'))).filter((f) => f.endsWith('.md'))) {
-      const text = await readFile(join(root, 'docs', page), 'utf8');
-      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
-        if (/^[a-z]+:/.test(target!)) continue;
-        const path = normalize(join('docs', target!));
-        if (!existsSync(join(root, path)) && !ADDED_ELSEWHERE.has(path)) broken.push(`${page} -> ${target}`);
-      }
-    }
-    assert.deepEqual(broken, [], 'broken links in docs/');
   });
 });

@@ -11,7 +11,7 @@ import { decide, grantedActions } from '../../src/policy/grant.js';
 import type { Action } from '../../src/policy/types.js';
 
 // ---------------------------------------------------------------------------------------
-// The expected grant, written from /work/shared/docs/forges.md section 3 alone (not from
+// The expected grant, written from docs/forges.md (GitHub) alone (not from
 // src/policy/github.ts). `held` answers "which explicit actions may this caller perform";
 // `*` is never held on GitHub, so `expectedGrant` narrows it to the held explicit actions.
 // ---------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ function checkAll(t: { diagnostic(message: string): void }, family: string, call
   assert.equal(
     mismatches.length,
     0,
-    `${mismatches.length} of ${checked} ${family} combinations disagree with forges.md; first 20:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
+    `${mismatches.length} of ${checked} ${family} combinations disagree with docs/forges.md; first 20:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
   );
 }
 

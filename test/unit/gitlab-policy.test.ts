@@ -11,7 +11,7 @@ import { decide, grantedActions } from '../../src/policy/grant.js';
 import type { Action } from '../../src/policy/types.js';
 
 // ---------------------------------------------------------------------------------------
-// The expected grant, written from /work/shared/docs/forges.md section 2 alone (not from
+// The expected grant, written from docs/forges.md (GitLab) alone (not from
 // src/policy/gitlab.ts). `held` answers "which explicit actions may this caller perform",
 // `holdsStar` answers "may it have `*`", and `expectedGrant` applies both to a request.
 // ---------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ function checkAll(t: { diagnostic(message: string): void }, family: string, call
   assert.equal(
     mismatches.length,
     0,
-    `${mismatches.length} of ${checked} ${family} combinations disagree with forges.md; first 20:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
+    `${mismatches.length} of ${checked} ${family} combinations disagree with docs/forges.md; first 20:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
   );
 }
 

@@ -78,7 +78,7 @@ describe('signing keys', () => {
 
 describe('token signer', () => {
   for (const [algorithm, header] of [['ES256', 'x5c'], ['RS256', 'x5c'], ['ES256', 'kid'], ['RS256', 'kid']] as const) {
-    test(`${algorithm} ${header}: header and claims as protocol.md section 6`, async () => {
+    test(`${algorithm} ${header}: header and claims as docs/protocol.md section 6`, async () => {
       const key = await generateKey(await makeTempDir('keys'), algorithm);
       const signer = new TokenSigner(key, { issuer: 'iss', ttl: 300, header });
       const now = Date.UTC(2026, 0, 1, 0, 0, 0, 500);

@@ -5,7 +5,7 @@ import { oidcSchema } from '../../src/oidc/config.js';
 import { judgeAll } from '../../src/policy/grant.js';
 import { compileRule, findRule, judgeAlsoPull, judgeOwnProject, ownsImage, type OidcCaller } from '../../src/policy/oidc.js';
 
-// The pure half of issue 6: which rule a job's ID token falls under, what it earns on its own
+// The pure half of CI ID tokens (OIDC): which rule a job's ID token falls under, what it earns on its own
 // project, and when push is reduced to pull; plus the `oidc:` configuration's defaults and
 // its one-line errors.
 

@@ -6,7 +6,7 @@ import { OidcAuthenticator } from '../../src/oidc/authenticator.js';
 import { FakeOidcIssuer, githubClaims, hmacToken, unsignedToken } from '../fakes/oidc-issuer.js';
 
 // Offline verification of CI ID tokens against a real JWKS server on loopback, with tokens
-// the test signs itself (issue 6): what is refused, why (the reason that reaches the log),
+// the test signs itself: what is refused, why (the reason that reaches the log),
 // and how often the issuer's keys are fetched.
 
 const issuer = new FakeOidcIssuer();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MAX_SCOPES, ScopeError, formatScope, parseResourceScope, parseScopes } from '../../src/policy/scope.js';
 
-describe('scope grammar (protocol.md section 5)', () => {
+describe('scope grammar (docs/protocol.md section 5)', () => {
   test('plain repository scope', () => {
     assert.deepEqual(parseResourceScope('repository:group/project/app:pull,push'), {
       type: 'repository',

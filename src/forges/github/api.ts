@@ -6,7 +6,7 @@ import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
-// The GitHub REST calls forgegate makes (forges.md section 3), through @octokit/rest.
+// The GitHub REST calls forgegate makes (docs/forges.md, GitHub), through @octokit/rest.
 // Octokit neither times out nor checks bodies by itself: every call carries its own
 // deadline, and every body is checked for the fields read. The rate limit GitHub reports
 // is honoured: once a token's quota is spent, calls for it answer 503 until the reset

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
-// The GitLab REST calls forgegate makes (forges.md section 2), through @gitbeaker/rest.
+// The GitLab REST calls forgegate makes (docs/forges.md, GitLab), through @gitbeaker/rest.
 // Each answer is either data of the expected shape, a ForgeRefusal (the status GitLab
 // chose: 401, 403, 404 mean something), or Unavailable: a timeout, a 5xx or 429, a
 // connection reset or a malformed body never turns into a grant. (gitbeaker itself retries

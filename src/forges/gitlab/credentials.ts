@@ -3,7 +3,7 @@ import { adminPowers } from '../../policy/gitlab.js';
 import { ForgeRefusal, type ForgeSession } from '../forge.js';
 import type { GitLabApi, GitLabProjectJson, GitLabUserJson } from './api.js';
 
-// Verifying what a `docker login` against a GitLab forge may carry (forges.md section 2):
+// Verifying what a `docker login` against a GitLab forge may carry (docs/forges.md, GitLab):
 // personal, project, group and service-account tokens and OAuth tokens (any username), and
 // CI job tokens (username gitlab-ci-token).
 

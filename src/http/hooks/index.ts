@@ -8,7 +8,7 @@ import { isObject, MalformedEvent, type Interpretation, type Json } from './even
 import { interpretGitHub } from './github.js';
 import { interpretGitLab } from './gitlab.js';
 
-// POST /hooks/gitlab and /hooks/github (interface.md): a forge says who or what changed, and
+// POST /hooks/gitlab and /hooks/github (README "Webhooks"): a forge says who or what changed, and
 // exactly the cached entries of those projects and accounts are dropped, here and, through
 // Redis, on every replica. TTLs stay the backstop for what no event names.
 //
