@@ -160,9 +160,15 @@ export const configSchema = z
   });
 
 // One entry per issuer (a token names its issuer, nothing else picks the entry); a named
-// forge must exist, since it gives the image prefix and the anonymous rules elsewhere.
+// forge must exist, since it gives the image prefix and the anonymous rules elsewhere. With
+// forges configured every issuer must name one: an issuer without a forge would let a job's
+// project claim that path under every forge (a GitHub repository owning a GitLab project's images).
 function checkOidc(config: { forges: { name: string }[]; oidc: z.output<typeof oidcSchema> }, ctx: z.RefinementCtx): void {
+  const names = config.forges.map((forge) => `"${forge.name}"`).join(', ');
   config.oidc.forEach((entry, i) => {
+    if (entry.forge === null && config.forges.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['oidc', i, 'forge'], message: `required when forges are configured: name the forge whose images this issuer's tokens may match (${names})` });
+    }
     const earlier = config.oidc.slice(0, i);
     if (earlier.some((other) => other.issuer === entry.issuer)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'issuer'], message: `duplicate issuer "${entry.issuer}"` });
     if (earlier.some((other) => other.name === entry.name)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'name'], message: `duplicate name "${entry.name}": set oidc[].name` });

@@ -56,6 +56,18 @@ describe('configuration', () => {
     );
   });
 
+  test('with any forge configured (the default gitlab.com included), every issuer names one', () => {
+    const issuer = { issuer: 'https://token.actions.githubusercontent.com', audience: 'r', preset: 'github-actions' };
+    const forges = [
+      { type: 'github', url: 'https://api.github.com', prefix: 'gh/' },
+      { type: 'gitlab', url: 'https://gitlab.example' },
+    ];
+    rejects([issuer], /^config test: oidc\[0\]\.forge: required when forges are configured: name the forge whose images this issuer's tokens may match \("github", "gitlab"\)$/, forges);
+    rejects([{ ...issuer, forge: 'github' }, { ...issuer, issuer: 'https://gitlab.example', preset: 'gitlab' }], /^config test: oidc\[1\]\.forge: required/, forges);
+    assert.throws(() => parseConfig({ oidc: [issuer] }, {}, 'test'), /oidc\[0\]\.forge: required when forges are configured: .*\("gitlab"\)/, 'the default forge counts');
+    assert.equal(parseConfig({ forges: [], oidc: [issuer] }, {}, 'test').oidc[0]!.forge, null, 'no forge at all: an OIDC-only server');
+  });
+
   test('the section defaults to no issuers, and a forge it names must exist', () => {
     assert.deepEqual(parseConfig({}, {}, 'test').oidc, []);
     const config = parseConfig({ forges: [{ type: 'github', url: 'https://api.github.com', prefix: 'gh/' }], oidc: [{ issuer: 'https://token.actions.githubusercontent.com', audience: 'r', preset: 'github-actions', forge: 'github' }] }, {}, 'test');

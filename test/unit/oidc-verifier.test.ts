@@ -44,6 +44,15 @@ describe('what an ID token is', () => {
   });
 });
 
+describe('which forge an issuer answers for', () => {
+  test('an issuer without a forge beside configured forges is refused at construction (the configuration refuses it first)', () => {
+    const config = oidcSchema.parse([{ issuer: issuer.url, audience: 'registry.test', preset: 'github-actions' }]);
+    assert.throws(() => new OidcAuthenticator(config, [{ name: 'gitlab', type: 'gitlab', prefix: '' }]), /names no forge/);
+    const named = oidcSchema.parse([{ issuer: issuer.url, audience: 'registry.test', preset: 'github-actions', forge: 'gh' }]);
+    assert.throws(() => new OidcAuthenticator(named, [{ name: 'gitlab', type: 'gitlab', prefix: '' }]), /names forge "gh", which is not configured/);
+  });
+});
+
 describe('verification', () => {
   test('a valid token yields the job: project, id, ref, workflow, subject and the matching rule', async () => {
     const session = await authenticator().authenticate(await issuer.sign(githubClaims('Acme/App')));
