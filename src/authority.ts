@@ -6,7 +6,7 @@ import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
 import { AuthenticationFailed, BadRequest } from './errors.js';
 import type { Acl } from './policy/acl.js';
 import type { OidcAuthenticator, OidcSession } from './oidc/authenticator.js';
-import { allowing, decide, denying, replay, toGrants } from './policy/grant.js';
+import { decide, denying, replay, toGrants } from './policy/grant.js';
 import { ANONYMOUS, type Decision, type Identity, type Scope } from './policy/types.js';
 import { InvalidRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
 import type { SignedToken, TokenSigner } from './token/signer.js';
@@ -102,7 +102,8 @@ export class Authority {
 
   // Static accounts answer to the ACL only. Anonymous callers get the ACL's anonymous rules,
   // else what the image's forge allows anyone. Forge callers count on their own forge only:
-  // elsewhere they are anonymous.
+  // elsewhere they are anonymous. The ACL never speaks for a forge caller, whatever its name:
+  // a forge login that equals an ACL account is not that account.
   private async decideOne(authentication: Authentication, scope: Scope, outcomes: string[]): Promise<Decision> {
     const { acl, router, oidc } = this.options;
     // A CI job decides its own project by its issuer's rules, and is anonymous elsewhere.
@@ -111,8 +112,11 @@ export class Authority {
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
     if (scope.type === 'registry' && scope.name === 'catalog') {
-      if (session?.admin) return decide(scope, allowing({ actions: ['*'], rule: 'admin', because: `${identity.subject} is an instance admin of forge "${identity.source}"` }));
-      return acl.decide(identity.subject, scope);
+      if (session === undefined) return acl.decide('', scope);
+      // The session's own forge judges it: admins, through a token whose scopes reach the registry.
+      const forge = router.byName(identity.source);
+      if (forge === undefined) return decide(scope, denying('catalog', `no forge "${identity.source}" vouches for ${identity.subject} any more`));
+      return decide(scope, replay(forge.judgeCatalog(session)));
     }
     const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
     if (route === null) return decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`));

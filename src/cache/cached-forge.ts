@@ -2,6 +2,7 @@ import { fingerprint } from '../credentials/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
 import type { Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
 import type { Logger } from '../log.js';
+import type { Judgements } from '../policy/grant.js';
 import { SingleFlight } from './single-flight.js';
 import type { Cached, TieredCache } from './tiered.js';
 
@@ -139,6 +140,10 @@ export class CachedForge implements Forge<CachedSession> {
         throw error;
       }
     });
+  }
+
+  judgeCatalog(session: CachedSession): Judgements {
+    return this.inner.judgeCatalog(session);
   }
 
   /** Drops what is cached about a project or repository (a webhook said it changed). */

@@ -41,6 +41,9 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
   /** Judges every action on one image; `path` has the prefix stripped. `session` null is anonymous. */
   judge(session: S | null, path: string): Promise<ForgeJudgement>;
 
+  /** Judges `registry:catalog:*` for one of this forge's callers, from the session alone (no call). */
+  judgeCatalog(session: S): Judgements;
+
   /**
    * A hint that judge() on these images follows the re-verification of a credential this
    * session was built from before: a forge may start the lookups the session will need now,

@@ -1,7 +1,7 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
-import { denying, judgeAll, type Judge } from '../../policy/grant.js';
-import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
+import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
+import { judgeGitHub, judgeGitHubCatalog, type GitHubCallerFacts, type GitHubRepoFacts } from '../../policy/github.js';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
 import { GitHubApi, type GitHubRepoJson } from './api.js';
 
@@ -69,6 +69,11 @@ export class GitHubForge implements Forge<GitHubSession> {
 
   judge(session: GitHubSession | null, path: string): Promise<ForgeJudgement> {
     return this.unexpected(this.judgeImage(session, path));
+  }
+
+  judgeCatalog(session: GitHubSession): Judgements {
+    const { caller } = session;
+    return judgeAll(judgeGitHubCatalog(caller.kind === 'user' ? { kind: 'user', login: caller.login, scopes: caller.scopes, admin: session.admin } : { kind: 'installation' }));
   }
 
   persist(session: GitHubSession): unknown {

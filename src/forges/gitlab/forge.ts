@@ -1,8 +1,8 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { judgeGitLab, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
-import { denying, judgeAll, type Judge } from '../../policy/grant.js';
+import { judgeGitLab, judgeGitLabCatalog, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
+import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import { LRUCache } from 'lru-cache';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
@@ -89,6 +89,11 @@ export class GitLabForge implements Forge<GitLabSession> {
 
   judge(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
     return this.unexpected(this.judgeImage(session, path));
+  }
+
+  judgeCatalog(session: GitLabSession): Judgements {
+    const { caller } = session;
+    return judgeAll(judgeGitLabCatalog(caller.kind === 'token' ? caller : null));
   }
 
   persist(session: GitLabSession): unknown {
