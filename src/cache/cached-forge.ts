@@ -66,8 +66,13 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.restore(data, password);
   }
 
+  credentialKey(username: string, password: string): readonly string[] {
+    return this.inner.credentialKey(username, password);
+  }
+
   async authenticate(username: string, password: string, images: readonly string[] = []): Promise<CachedSession> {
-    const credential = fingerprint(this.secret, this.name, username, password);
+    // Keyed by what the forge reads: a new username does not make a known token cold again.
+    const credential = fingerprint(this.secret, this.name, ...this.inner.credentialKey(username, password));
     const key = `id:${this.name}:${credential}`;
     // The verified entry first: the warm path ends in the in-process level, with no Redis call
     // for a rejection that a verified credential never has (a rejection deletes the entry).

@@ -41,7 +41,7 @@ function call(fg: TestForgegate, init: { ip?: string; auth?: string; query?: str
 const login = (fg: TestForgegate, ip: string, user: string, password: string) => call(fg, { ip, auth: basic(user, password) });
 
 async function failTimes(fg: TestForgegate, n: number, ip: string, user: string): Promise<void> {
-  for (let i = 0; i < n; i++) assert.equal((await login(fg, ip, user, `wrong-${i}`)).status, 401, `failure ${i + 1} is a plain 401`);
+  for (let i = 0; i < n; i++) assert.equal((await login(fg, ip, user, `wrong-${user}-${ip}-${i}`)).status, 401, `failure ${i + 1} is a plain 401`);
 }
 
 function metric(text: string, name: string, labels: string): number {

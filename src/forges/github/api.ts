@@ -29,6 +29,8 @@ export type GitHubUserJson = z.infer<typeof user>;
 export type GitHubRepoJson = z.infer<typeof repository>;
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
+/** Far beyond any decision's lifetime: a validator older than this rarely still matches. */
+const VALIDATOR_TTL_MS = 30 * 60_000;
 
 interface Answer {
   status: number;
@@ -49,8 +51,8 @@ export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
   private readonly exhausted = new MemoryCache<number>(10_000);
-  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with. */
-  private readonly validators = new LRUCache<string, Validated>({ max: 10_000 });
+  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with (bounded, and forgotten after a while). */
+  private readonly validators = new LRUCache<string, Validated>({ max: 10_000, ttl: VALIDATOR_TTL_MS, ttlAutopurge: false });
 
   constructor(
     private readonly forge: string,

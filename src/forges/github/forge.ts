@@ -40,6 +40,10 @@ export class GitHubForge implements Forge<GitHubSession> {
     return TOKEN_PREFIX.test(password);
   }
 
+  credentialKey(_username: string, password: string): readonly string[] {
+    return ['token', password];
+  }
+
   authenticate(_username: string, password: string): Promise<GitHubSession> {
     return this.unexpected(password.startsWith('ghs_') ? this.installation(password) : this.user(password));
   }

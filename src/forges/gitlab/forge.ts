@@ -45,6 +45,10 @@ export class GitLabForge implements Forge<GitLabSession> {
     return username === JOB_TOKEN_USER || TOKEN_PREFIXES.test(password);
   }
 
+  credentialKey(username: string, password: string): readonly string[] {
+    return [username === JOB_TOKEN_USER ? 'job-token' : 'token', password];
+  }
+
   authenticate(username: string, password: string): Promise<GitLabSession> {
     if (username !== JOB_TOKEN_USER) return this.unexpected(verifyAccessToken(password, this.ctx));
     if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
