@@ -67,7 +67,8 @@ export class Authority {
     const service = this.checkService(request.service);
     const authentication = await this.authenticate(request.credential, service, request.scopes);
     const outcomes: string[] = authentication.session ? [(authentication.session as CachedSession).cacheOutcome ?? 'miss'] : [];
-    const decisions = await Promise.all(request.scopes.map((scope) => this.decideOne(authentication, scope, outcomes)));
+    const lookups = new ForgeLookups();
+    const decisions = await Promise.all(request.scopes.map((scope) => this.decideOne(authentication, scope, outcomes, lookups)));
     const token = await this.options.signer.sign(authentication.identity.subject, service, toGrants(decisions));
     const result: TokenResult = { authentication, decisions, token, cache: summarize(outcomes) };
     if (request.offline && authentication.refresh) {
@@ -97,17 +98,18 @@ export class Authority {
 
   /** Decides every scope; forge lookups for different scopes run concurrently. */
   async decide(authentication: Authentication, scopes: readonly Scope[]): Promise<Decision[]> {
-    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [])));
+    const lookups = new ForgeLookups();
+    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [], lookups)));
   }
 
   // Static accounts answer to the ACL only. Anonymous callers get the ACL's anonymous rules,
   // else what the image's forge allows anyone. Forge callers count on their own forge only:
   // elsewhere they are anonymous. The ACL never speaks for a forge caller, whatever its name:
   // a forge login that equals an ACL account is not that account.
-  private async decideOne(authentication: Authentication, scope: Scope, outcomes: string[]): Promise<Decision> {
+  private async decideOne(authentication: Authentication, scope: Scope, outcomes: string[], lookups: ForgeLookups): Promise<Decision> {
     const { acl, router, oidc } = this.options;
     // A CI job decides its own project by its issuer's rules, and is anonymous elsewhere.
-    if (authentication.oidc !== undefined) return oidc!.decide(authentication.oidc, scope, router) ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes);
+    if (authentication.oidc !== undefined) return oidc!.decide(authentication.oidc, scope, router) ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes, lookups);
     const { identity, session } = authentication;
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
@@ -120,6 +122,11 @@ export class Authority {
     }
     const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
     if (route === null) return decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`));
+    // Scopes are admitted in request order (decideOne runs synchronously up to here): the same
+    // ones are judged whatever the forges answer, and whatever is cached.
+    if (!lookups.admit(route.forge.name, route.path)) {
+      return decide(scope, denying('too-many-images', `not judged: one request may name at most ${MAX_FORGE_IMAGES} images served by forges; ask for ${scope.name} in another request`));
+    }
     const own = session !== undefined && route.forge.name === identity.source;
     const judged: ForgeJudgement & { cacheOutcome?: string } = await route.forge.judge(own ? session : null, route.path);
     outcomes.push(judged.cacheOutcome ?? 'miss');
@@ -155,7 +162,7 @@ export class Authority {
     const images = scopes.flatMap((scope) => {
       const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
       return route?.forge === forge ? [route.path] : [];
-    });
+    }).slice(0, MAX_FORGE_IMAGES);
     const session = await forge.authenticate(username, password, images);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
@@ -188,6 +195,27 @@ export class Authority {
 }
 
 const ANONYMOUS_AUTHENTICATION: Authentication = { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
+
+/**
+ * The images one request may have judged by forges. Each costs a forge up to one repository's
+ * lookups (cache misses), on the service token for callers without credentials; docker asks
+ * for one to three. Past this, scopes are denied without a forge call.
+ */
+export const MAX_FORGE_IMAGES = 16;
+
+/** The distinct images (per forge, case-insensitive) one request has sent to forges so far. */
+class ForgeLookups {
+  private readonly images = new Set<string>();
+
+  /** Whether the image may be judged: already counted, or within MAX_FORGE_IMAGES. */
+  admit(forge: string, path: string): boolean {
+    const key = `${forge}\u0000${path.toLowerCase()}`;
+    if (this.images.has(key)) return true;
+    if (this.images.size >= MAX_FORGE_IMAGES) return false;
+    this.images.add(key);
+    return true;
+  }
+}
 const FORGE_TOKEN_TEXT = /^[\x21-\x7e]+$/;
 
 function summarize(outcomes: readonly string[]): TokenResult['cache'] {

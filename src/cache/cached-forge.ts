@@ -1,5 +1,6 @@
 import { fingerprint } from '../credentials/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
+import { currentForgeCallBudget, ForgeCallsSpent } from '../forges/budget.js';
 import type { Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import type { Judgements } from '../policy/grant.js';
@@ -113,6 +114,17 @@ export class CachedForge implements Forge<CachedSession> {
   }
 
   async judge(session: CachedSession | null, path: string): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
+    try {
+      return await this.judgeShared(session, path);
+    } catch (error) {
+      // The lookup this request joined ran out of the forge calls of the request that started
+      // it (another address without credentials): this one's own budget decides, once.
+      if (error instanceof ForgeCallsSpent && error.budget !== currentForgeCallBudget()) return this.judgeShared(session, path);
+      throw error;
+    }
+  }
+
+  private async judgeShared(session: CachedSession | null, path: string): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
     // Anonymous answers are shared by all anonymous callers; a session's are its own.
     const who = session === null ? 'anonymous' : (session.cacheKey ?? fingerprint(this.secret, session.account));
     const key = `dec:${this.name}:${who}:${path.toLowerCase()}`;

@@ -55,7 +55,7 @@ export const cacheSchema = z
   })
   .prefault({});
 
-/** Brute-force protection: failed password logins per client IP and per account lead to bans. */
+/** Brute-force protection (failed logins lead to bans), and the forge calls callers without credentials may cause. */
 export const limitsSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
@@ -63,6 +63,8 @@ export const limitsSchema = z
     failures: z.int().min(1).max(1_000_000).default(30),
     window: seconds(180, 1, 86400),
     ban: seconds(900, 1, 7 * 86400),
+    /** Forge calls a minute that requests without credentials from one address may cause. */
+    anonymousForgeCalls: z.int().min(1).max(1_000_000).default(60),
   })
   .prefault({});
 

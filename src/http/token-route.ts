@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Authority, TokenRequest, TokenResult } from '../authority.js';
+import { withForgeCallBudget } from '../forges/budget.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
@@ -24,7 +25,8 @@ export function tokenHandler(authority: Authority, audit: Logger, metrics: Metri
       // Banned callers are refused here, before the authority (and any forge) sees them.
       const admission = guard ? await admitRequest(guard, ctx, request.credential) : undefined;
       try {
-        result = await authority.issue(request);
+        const issue = authority.issue.bind(authority, request);
+        result = await withForgeCallBudget(guard?.forgeBudget(ctx.ip, request.credential), issue);
       } catch (error) {
         if (admission) await guard!.settle(admission, error);
         throw error;
@@ -125,6 +127,8 @@ function outcomeOf(error: unknown): string {
       return 'unavailable';
     case 'TooManyAttempts':
       return 'banned';
+    case 'ForgeCallsSpent':
+      return 'throttled';
     case 'BadRequest':
     case 'ScopeError':
       return 'bad_request';

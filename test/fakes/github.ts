@@ -189,6 +189,13 @@ export class FakeGitHub extends FakeServer {
     this.#buckets.clear();
   }
 
+  /** Requests counted so far against the quota `token` draws on (its user's; its own for an installation); absent: anonymous. */
+  quotaUsed(token?: string): number {
+    const found = token === undefined ? undefined : this.#tokens.get(token);
+    if (token !== undefined && !found) throw new Error('unknown token');
+    return this.#bucket(found && { token: found, user: found.user ? this.#requireUser(found.user) : undefined }).used;
+  }
+
   // ---- endpoints ------------------------------------------------------------------------------
 
   #user(caller: Caller): Reply {

@@ -252,7 +252,7 @@ describe('limits.enabled: false', () => {
 describe('limits configuration', () => {
   test('defaults: on, 30 failures in 180 s, ban 900 s; the section is strict', async () => {
     const { parseConfig } = await import('../../src/config/load.js');
-    assert.deepEqual(parseConfig({}, {}, 'test').limits, { enabled: true, failures: 30, window: 180, ban: 900 });
+    assert.deepEqual(parseConfig({}, {}, 'test').limits, { enabled: true, failures: 30, window: 180, ban: 900, anonymousForgeCalls: 60 });
     assert.throws(() => parseConfig({ limits: { failures: 5, banTime: 60 } }, {}, 'test'), /banTime/);
     assert.throws(() => parseConfig({ limits: { failures: 0 } }, {}, 'test'), /failures/);
   });

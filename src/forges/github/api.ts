@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
+import { chargeForgeCall } from '../budget.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitHub REST calls forgegate makes (forges.md section 3), through @octokit/rest.
@@ -93,6 +94,7 @@ export class GitHubApi {
     const quotaKey = createHash('sha256').update(token ?? '(anonymous)').digest('base64url');
     const resetAt = this.exhausted.get(quotaKey);
     if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
+    await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);

@@ -1,6 +1,7 @@
 import { GitbeakerRequestError, Jobs, PersonalAccessTokens, ProjectJobTokenScopes, ProjectMembers, Projects, Users } from '@gitbeaker/rest';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
+import { chargeForgeCall } from '../budget.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitLab REST calls forgegate makes (forges.md section 2), through @gitbeaker/rest.
@@ -140,6 +141,7 @@ export class GitLabApi {
   }
 
   private async call<T>(endpoint: string, shape: z.ZodType<T>, request: () => Promise<unknown>): Promise<T> {
+    await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     let body: unknown;
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;

@@ -7,7 +7,9 @@ import type { Credential } from '../../credentials/credential.js';
 import { fingerprint } from '../../credentials/fingerprint.js';
 import { AuthenticationFailed } from '../../errors.js';
 import { JOB_TOKEN_USER } from '../../forges/gitlab/credentials.js';
+import type { ForgeCallBudget } from '../../forges/budget.js';
 import type { Logger } from '../../log.js';
+import { AnonymousForgeCalls } from './anonymous.js';
 
 // Brute-force protection for password logins. Failed attempts are counted per client IP and
 // per subject; reaching `limits.failures` within `limits.window` seconds bans the key for
@@ -88,6 +90,7 @@ export class BruteForceGuard {
   private readonly observer: BanObserver | undefined;
   private readonly ownsAccount: (username: string) => Promise<boolean> | boolean;
   private readonly secret: Uint8Array;
+  private readonly anonymous: AnonymousForgeCalls | null;
 
   constructor(
     private readonly config: LimitsConfig,
@@ -100,6 +103,12 @@ export class BruteForceGuard {
     this.observer = options.observer;
     this.ownsAccount = options.ownsAccount ?? (() => false);
     this.secret = options.secret ?? randomBytes(32);
+    this.anonymous = config.enabled ? new AnonymousForgeCalls(config.anonymousForgeCalls, options) : null;
+  }
+
+  /** The forge calls a request may cause: a budget per address without credentials, else unmetered. */
+  forgeBudget(clientIp: string, credential: Credential | undefined): ForgeCallBudget | undefined {
+    return credential?.kind === 'anonymous' ? this.anonymous?.budget(clientIp) : undefined;
   }
 
   get enabled(): boolean {

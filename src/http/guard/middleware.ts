@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Credential } from '../../credentials/credential.js';
 import { AuthenticationFailed } from '../../errors.js';
+import { withForgeCallBudget } from '../../forges/budget.js';
 import { BruteForceGuard, TooManyAttempts, type Admission } from './brute-force.js';
 
 // The guard on Koa routes. The token route calls `admitRequest` and `settle` itself, so that
@@ -19,14 +20,17 @@ export async function admitRequest(guard: BruteForceGuard, ctx: Context, credent
 
 /**
  * Koa middleware: refuses banned callers before `next` runs (so nothing reaches a forge),
- * then counts an AuthenticationFailed thrown by the handler, or forgives on success.
+ * meters the forge calls of callers without credentials while it runs, then counts an
+ * AuthenticationFailed thrown by the handler, or forgives on success.
  * `credentialOf` reads the caller's credential; returning undefined (unreadable input) skips the guard.
  */
 export function guardRoute(guard: BruteForceGuard, credentialOf: (ctx: Context) => Credential | undefined) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    const admission = await admitRequest(guard, ctx, credentialOf(ctx));
+    const credential = credentialOf(ctx);
+    const admission = await admitRequest(guard, ctx, credential);
     try {
-      await next();
+      // Without credentials, the forge calls the handler causes come out of the address's budget.
+      await withForgeCallBudget(guard.forgeBudget(ctx.ip, credential), next);
     } catch (error) {
       await guard.settle(admission, error);
       throw error;
