@@ -130,7 +130,9 @@ export class Authority {
     const own = session !== undefined && route.forge.name === identity.source;
     const judged: ForgeJudgement & { cacheOutcome?: string } = await route.forge.judge(own ? session : null, route.path);
     outcomes.push(judged.cacheOutcome ?? 'miss');
-    return decide(scope, replay(judged.judgements));
+    const decision = decide(scope, replay(judged.judgements));
+    if (!own) decision.asAnonymous = true;
+    return decision;
   }
 
   private async authenticatePassword(username: string, password: string, scopes: readonly Scope[]): Promise<Authentication> {

@@ -7,7 +7,7 @@ import { AuthenticationFailed, BadRequest } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import { formatScope, MAX_NAME_LENGTH, parseResourceScope } from '../../policy/scope.js';
-import type { Decision } from '../../policy/types.js';
+import type { Decision, Verdict } from '../../policy/types.js';
 import { observe } from '../token-route.js';
 import { dockerLogin, splitImage } from './image.js';
 
@@ -91,7 +91,7 @@ export function explainHandler(authority: Authority, registry: string | null, au
         identity: authentication.identity,
         repository,
         scope: formatScope(scope),
-        verdicts: decisions.flatMap((d) => d.verdicts),
+        verdicts: decisions.flatMap((d) => (d.asAnonymous ? asForAnyone(d, repository) : d.verdicts)),
         login,
       } satisfies ExplainAnswer;
     } catch (error) {
@@ -99,6 +99,21 @@ export function explainHandler(authority: Authority, registry: string | null, au
       throw error;
     }
   };
+}
+
+// A forge judges callers without its credentials through the service token, which sees
+// private projects and follows renames. Its reasons would tell such a caller a private project
+// from an absent one, or where a project went; the page answers them in words that name only
+// the image asked about, the same for every case. The audit line keeps the forge's reasons.
+function asForAnyone(decision: Decision, repository: string): Verdict[] {
+  return decision.verdicts.map(({ action, granted }) => ({
+    action,
+    granted,
+    rule: 'anonymous',
+    reason: granted
+      ? `${action} granted: anyone may ${action} ${repository}`
+      : `${action} denied: nothing lets a caller without a credential of this forge ${action} ${repository} (it may not exist, or not be open to them); log in to see what you may do`,
+  }));
 }
 
 /** The caller's credential for the brute-force guard; undefined (no guard) when the body is unreadable. */
