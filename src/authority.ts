@@ -1,5 +1,6 @@
 import type { Credential } from './credentials/credential.js';
 import type { CachedSession } from './cache/cached-forge.js';
+import { withForgeCallBudget, type ForgeCallBudget } from './forges/budget.js';
 import type { Forge, ForgeJudgement, ForgeSession } from './forges/forge.js';
 import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
@@ -22,6 +23,11 @@ export interface TokenRequest {
   credential: Credential;
   /** offline_token=true / access_type=offline: the client wants a refresh token. */
   offline: boolean;
+  /**
+   * Charged for the forge calls made to judge scopes as for anyone (the caller holds no
+   * credential of the image's forge): those run on the service token, whose quota all share.
+   */
+  anonymousBudget?: ForgeCallBudget | undefined;
 }
 
 export interface Authentication {
@@ -67,7 +73,7 @@ export class Authority {
     const service = this.checkService(request.service);
     const authentication = await this.authenticate(request.credential, service, request.scopes);
     const outcomes: string[] = authentication.session ? [(authentication.session as CachedSession).cacheOutcome ?? 'miss'] : [];
-    const lookups = new ForgeLookups();
+    const lookups = new ForgeLookups(request.anonymousBudget);
     const decisions = await Promise.all(request.scopes.map((scope) => this.decideOne(authentication, scope, outcomes, lookups)));
     const token = await this.options.signer.sign(authentication.identity.subject, service, toGrants(decisions));
     const result: TokenResult = { authentication, decisions, token, cache: summarize(outcomes) };
@@ -97,8 +103,8 @@ export class Authority {
   }
 
   /** Decides every scope; forge lookups for different scopes run concurrently. */
-  async decide(authentication: Authentication, scopes: readonly Scope[]): Promise<Decision[]> {
-    const lookups = new ForgeLookups();
+  async decide(authentication: Authentication, scopes: readonly Scope[], anonymousBudget?: ForgeCallBudget): Promise<Decision[]> {
+    const lookups = new ForgeLookups(anonymousBudget);
     return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [], lookups)));
   }
 
@@ -128,7 +134,9 @@ export class Authority {
       return decide(scope, denying('too-many-images', `not judged: one request may name at most ${MAX_FORGE_IMAGES} images served by forges; ask for ${scope.name} in another request`));
     }
     const own = session !== undefined && route.forge.name === identity.source;
-    const judged: ForgeJudgement & { cacheOutcome?: string } = await route.forge.judge(own ? session : null, route.path);
+    const judged: ForgeJudgement & { cacheOutcome?: string } = own
+      ? await route.forge.judge(session, route.path)
+      : await withForgeCallBudget(lookups.anonymousBudget, () => route.forge.judge(null, route.path));
     outcomes.push(judged.cacheOutcome ?? 'miss');
     const decision = decide(scope, replay(judged.judgements));
     if (!own) decision.asAnonymous = true;
@@ -205,9 +213,11 @@ const ANONYMOUS_AUTHENTICATION: Authentication = { identity: ANONYMOUS, via: 'an
  */
 export const MAX_FORGE_IMAGES = 16;
 
-/** The distinct images (per forge, case-insensitive) one request has sent to forges so far. */
+/** The distinct images (per forge, case-insensitive) one request has sent to forges so far, and its budget. */
 class ForgeLookups {
   private readonly images = new Set<string>();
+
+  constructor(readonly anonymousBudget: ForgeCallBudget | undefined) {}
 
   /** Whether the image may be judged: already counted, or within MAX_FORGE_IMAGES. */
   admit(forge: string, path: string): boolean {

@@ -7,6 +7,8 @@ import { oidcSchema } from '../oidc/config.js';
 const seconds = (fallback: number, min = 0, max = 10 * 365 * 86400) => z.int().min(min).max(max).default(fallback);
 const nullableString = z.string().min(1).nullable().default(null);
 const ACTIONS = ['pull', 'push', 'delete', '*'] as const;
+/** Sources that are not forges: htpasswd accounts and anonymous callers. */
+const RESERVED_SOURCES = ['static', 'none'];
 
 const listen = z
   .string()
@@ -145,6 +147,9 @@ export const configSchema = z
     const names = new Set<string>();
     config.forges.forEach((forge, i) => {
       if (names.has(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `duplicate forge name "${forge.name}"` });
+      // A forge's name is the `source` its callers and refresh tokens carry: it must not pass for
+      // the htpasswd accounts' ("static") or the anonymous caller's ("none").
+      if (RESERVED_SOURCES.includes(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `"${forge.name}" is reserved; name the forge otherwise` });
       names.add(forge.name);
       config.forges.slice(0, i).forEach((other) => {
         // The empty prefix is the catch-all: it overlaps only another empty prefix.

@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-// A budget of forge API calls for the request being served. Callers without credentials spend
-// the service token's quota (or forgegate's own address's, unauthenticated), so each of them
-// gets one (http/guard/anonymous.ts). It travels with the request's async context: the API
-// clients charge it right before each call they actually make, so cache hits and lookups
-// shared with a flight already under way cost nothing. Requests without a budget are not
-// metered.
+// A budget of forge API calls. Judging a scope as for anyone (the caller holds no credential of
+// the image's forge) spends the service token's quota (or forgegate's own address's,
+// unauthenticated), so such judgements run under one per client address
+// (http/guard/anonymous.ts). It travels with the async context: the API clients charge it
+// right before each call they actually make, so cache hits and lookups shared with a flight
+// already under way cost nothing. Work outside a budget is not metered.
 
 export interface ForgeCallBudget {
   /** Takes one call from the budget, or throws ForgeCallsSpent: the call must not be made. */
@@ -23,7 +23,7 @@ export class ForgeCallsSpent extends Error {
     /** Whose budget it was: a request that joined another's lookup may still have its own. */
     readonly budget: ForgeCallBudget,
   ) {
-    super(`too many forge lookups for requests without credentials from this address; log in, or retry in ${retryAfter} seconds`);
+    super(`too many forge lookups without credentials of the forge from this address; log in, or retry in ${retryAfter} seconds`);
   }
 }
 

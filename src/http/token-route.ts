@@ -1,6 +1,5 @@
 import type { Context } from 'koa';
 import type { Authority, TokenRequest, TokenResult } from '../authority.js';
-import { withForgeCallBudget } from '../forges/budget.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
@@ -25,8 +24,7 @@ export function tokenHandler(authority: Authority, audit: Logger, metrics: Metri
       // Banned callers are refused here, before the authority (and any forge) sees them.
       const admission = guard ? await admitRequest(guard, ctx, request.credential) : undefined;
       try {
-        const issue = authority.issue.bind(authority, request);
-        result = await withForgeCallBudget(guard?.forgeBudget(ctx.ip, request.credential), issue);
+        result = await authority.issue({ ...request, anonymousBudget: guard?.forgeBudget(ctx.ip) });
       } catch (error) {
         if (admission) await guard!.settle(admission, error);
         throw error;

@@ -9,8 +9,9 @@ import { repo } from '../support/token-client.js';
 // (GitHub: 5,000 an hour; per address 60 without a token). Two bounds keep anybody who never
 // authenticated from spending it: one request has at most 16 images judged by forges (the rest
 // are denied with a reason, without a forge call), and each address gets a budget of forge
-// calls a minute (limits.anonymousForgeCalls), counted as they are made; past it, 429 with
-// Retry-After and no forge call. Through the real octokit and gitbeaker clients.
+// calls a minute (limits.anonymousForgeCalls) for what is judged as for anyone (no credential
+// of the image's forge), counted as they are made; past it, 429 with Retry-After and no forge
+// call. Through the real octokit and gitbeaker clients.
 
 const SERVICE = 'registry.test';
 const github = new FakeGitHub({ limit: 40 });
@@ -110,7 +111,7 @@ describe('callers without credentials: a budget of forge calls per address', () 
     const refused = await ask(fg, ip, [repo('gh/acme/lib-50', 'pull')]);
     assert.equal(refused.status, 429, JSON.stringify(refused.body));
     assert.equal(refused.body.errors[0].code, 'TOOMANYREQUESTS');
-    assert.match(refused.body.errors[0].message, /too many forge lookups for requests without credentials from this address; log in, or retry in \d+ seconds/);
+    assert.match(refused.body.errors[0].message, /too many forge lookups without credentials of the forge from this address; log in, or retry in \d+ seconds/);
     const retryAfter = Number(refused.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${refused.headers.get('retry-after')}`);
     assert.equal(github.calls(), BUDGET, 'the refused request made no forge call');
@@ -126,6 +127,17 @@ describe('callers without credentials: a budget of forge calls per address', () 
     assert.equal((await ask(fg, ip, [repo('gh/acme/lib-53', 'pull')])).status, 429, 'still spent for anonymous requests from the first');
   });
 
+  test("a credential of another forge is no credential here: a GitHub login's lookups of GitLab images are metered, its own are not", async () => {
+    const ip = '203.0.113.12';
+    gitlab.resetCalls();
+    let refused = 0;
+    for (let i = 0; i < 12; i++) if ((await ask(fg, ip, [repo(`gl/group/lib-${i}`, 'pull')], basic('dev', USER_TOKEN))).status === 429) refused++;
+    assert.ok(gitlab.calls('GET /projects/:id') <= BUDGET, `GitLab lookups on its service token: ${gitlab.calls('GET /projects/:id')}`);
+    assert.ok(refused >= 12 - BUDGET, `refused: ${refused}`);
+    const own = await ask(fg, ip, Array.from({ length: 8 }, (_, i) => repo(`gh/acme/lib-${20 + i}`, 'pull')), basic('dev', USER_TOKEN));
+    assert.equal(own.status, 200, 'its own forge, on its own token: not metered');
+  });
+
   test("a stream of anonymous requests from one address cannot spend the service token's quota", async () => {
     github.resetRateLimits();
     const ip = '203.0.113.7';
@@ -135,6 +147,12 @@ describe('callers without credentials: a budget of forge calls per address', () 
     assert.ok(github.quotaUsed(SERVICE_TOKEN) <= BUDGET, `service token calls: ${github.quotaUsed(SERVICE_TOKEN)} of its 40`);
     const elsewhere = await ask(fg, '203.0.113.8', [repo('gh/acme/lib-79', 'pull')]);
     assert.equal(elsewhere.status, 200, 'an anonymous pull from another address still works');
+  });
+
+  test('IPv6 addresses draw on the budget of their /64: a host cannot rotate its way around it', async () => {
+    for (let i = 1; i <= BUDGET; i++) assert.equal((await ask(fg, `2001:db8:a:b::${i}`, [repo(`gh/acme/lib-${30 + i}`, 'pull')])).status, 200);
+    assert.equal((await ask(fg, '2001:db8:a:b:ffff:1:2:3', [repo('gh/acme/lib-40', 'pull')])).status, 429, 'another address of the same /64');
+    assert.equal((await ask(fg, '2001:db8:a:c::1', [repo('gh/acme/lib-40', 'pull')])).status, 200, 'the next /64');
   });
 
   test('POST /explain without credentials draws on the same budget', async () => {

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { after, before, describe, test } from 'node:test';
 import { FakeGitHub } from '../fakes/github.js';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { makeTempDir } from '../support/processes.js';
 import { repo } from '../support/token-client.js';
 
 // A forge ignores the username of a token login, so many callers share the same few:
@@ -160,5 +164,21 @@ describe('the credential cache is keyed by what the forge reads', () => {
     assert.equal(await get('oauth2', glTokens[3]!, repo('team/app', 'pull')), 200, 'the rejection of the job-token kind is not remembered for it');
     assert.equal(await get('gitlab-ci-token', jobToken, repo('team/app', 'pull')), 200, 'the job token');
     assert.equal(await get('oauth2', jobToken, repo('team/app', 'pull')), 401, 'a job token typed without gitlab-ci-token is not one');
+  });
+});
+
+describe('a static account named like the job-token user', () => {
+  test('is a password like any other: counted and banned, not waved through as CI', async () => {
+    const file = join(await makeTempDir('htpasswd'), 'htpasswd');
+    await writeFile(file, `gitlab-ci-token:${bcrypt.hashSync('robot-pass', 4)}\n`);
+    const fg = await startForgegate({ server: { trustProxy: true }, token: { service: SERVICE }, users: { htpasswd: file }, forges: forges(), limits: LIMITS });
+    try {
+      for (let i = 0; i < LIMITS.failures; i++) assert.equal((await login(fg, `192.0.2.${30 + i}`, 'gitlab-ci-token', `guess-${i}`)).status, 401);
+      const refused = await login(fg, '192.0.2.40', 'gitlab-ci-token', 'robot-pass');
+      assert.equal(refused.status, 429, 'the account is banned after its failures');
+      assert.match(refused.message, /for this account/);
+    } finally {
+      await fg.stop();
+    }
   });
 });

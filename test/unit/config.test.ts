@@ -95,6 +95,8 @@ forges:
     ['forges:\n  - {type: gitlab, url: "https://a", prefix: gl}\n  - {type: github, url: "https://b", prefix: "gl/x"}', 'forges[1].prefix: prefix "gl/x/" overlaps'],
     ['forges:\n  - {type: gitlab, url: "https://a", prefix: a}\n  - {type: gitlab, url: "https://b", prefix: b}', 'forges[1].name: duplicate forge name "gitlab"'],
     ['forges:\n  - {type: gitlab, url: "https://a", serviceToken: "${NOPE}"}', 'forges[0].serviceToken: environment variable NOPE is not set'],
+    ['forges:\n  - {name: static, type: gitlab, url: "https://a"}', 'forges[0].name: "static" is reserved'],
+    ['forges:\n  - {name: none, type: github, url: "https://a"}', 'forges[0].name: "none" is reserved'],
     ['server: [', 'invalid YAML'],
     ['a: 1\na: 2', 'invalid YAML'],
     ['- 1', 'expected a mapping of sections'],

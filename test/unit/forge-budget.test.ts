@@ -5,6 +5,7 @@ import { TieredCache } from '../../src/cache/tiered.js';
 import { chargeForgeCall, ForgeCallsSpent, withForgeCallBudget, type ForgeCallBudget } from '../../src/forges/budget.js';
 import type { Forge, ForgeJudgement, ForgeSession } from '../../src/forges/forge.js';
 import { allowing, judgeAll } from '../../src/policy/grant.js';
+import { networkOf } from '../../src/http/guard/anonymous.js';
 import { createLogger } from '../../src/log.js';
 
 // The forge call budget travels with the request's async context and is charged right before
@@ -96,4 +97,12 @@ test('cache hits and unmetered requests cost no budget', async () => {
   } finally {
     close();
   }
+});
+
+test('budgets are per IPv4 address and per IPv6 /64', () => {
+  assert.equal(networkOf('203.0.113.5'), '203.0.113.5');
+  assert.equal(networkOf('::ffff:192.0.2.1'), '192.0.2.1', 'an IPv4-mapped address is its IPv4 address');
+  for (const ip of ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::9', '2001:DB8:0001:0002::', '2001:db8:1:2:3:4:1.2.3.4']) assert.equal(networkOf(ip), '2001:db8:1:2::/64', ip);
+  assert.equal(networkOf('fe80::1%eth0'), 'fe80:0:0:0::/64', 'a zone index is dropped');
+  assert.notEqual(networkOf('2001:db8:1:3::1'), networkOf('2001:db8:1:2::1'));
 });

@@ -106,9 +106,12 @@ export class BruteForceGuard {
     this.anonymous = config.enabled ? new AnonymousForgeCalls(config.anonymousForgeCalls, options) : null;
   }
 
-  /** The forge calls a request may cause: a budget per address without credentials, else unmetered. */
-  forgeBudget(clientIp: string, credential: Credential | undefined): ForgeCallBudget | undefined {
-    return credential?.kind === 'anonymous' ? this.anonymous?.budget(clientIp) : undefined;
+  /**
+   * The budget of forge calls a request from `clientIp` may spend on scopes judged as for anyone
+   * (no credential of the image's forge); undefined when limits are off.
+   */
+  forgeBudget(clientIp: string): ForgeCallBudget | undefined {
+    return this.anonymous?.budget(clientIp);
   }
 
   get enabled(): boolean {
@@ -156,8 +159,10 @@ export class BruteForceGuard {
   }
 
   private async keysFor(clientIp: string, credential: Credential | undefined): Promise<Admission['keys']> {
-    if (!this.config.enabled || credential?.kind !== 'password' || credential.username === JOB_TOKEN_USER) return null;
+    if (!this.config.enabled || credential?.kind !== 'password') return null;
     const owned = await this.ownsAccount(credential.username);
+    // Job tokens pass; a static account that happens to be named like them is a password like any other.
+    if (!owned && credential.username === JOB_TOKEN_USER) return null;
     const subject = owned ? accountKey(credential.username) : `credential:${fingerprint(this.secret, 'guard', credential.password).slice(0, 22)}`;
     return { ip: `ip:${clientIp}`, subject, scope: owned ? 'account' : 'credential', pair: `pair:${clientIp}:${subject}` };
   }

@@ -1,7 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Credential } from '../../credentials/credential.js';
 import { AuthenticationFailed } from '../../errors.js';
-import { withForgeCallBudget } from '../../forges/budget.js';
 import { BruteForceGuard, TooManyAttempts, type Admission } from './brute-force.js';
 
 // The guard on Koa routes. The token route calls `admitRequest` and `settle` itself, so that
@@ -20,17 +19,14 @@ export async function admitRequest(guard: BruteForceGuard, ctx: Context, credent
 
 /**
  * Koa middleware: refuses banned callers before `next` runs (so nothing reaches a forge),
- * meters the forge calls of callers without credentials while it runs, then counts an
- * AuthenticationFailed thrown by the handler, or forgives on success.
+ * then counts an AuthenticationFailed thrown by the handler, or forgives on success.
  * `credentialOf` reads the caller's credential; returning undefined (unreadable input) skips the guard.
  */
 export function guardRoute(guard: BruteForceGuard, credentialOf: (ctx: Context) => Credential | undefined) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    const credential = credentialOf(ctx);
-    const admission = await admitRequest(guard, ctx, credential);
+    const admission = await admitRequest(guard, ctx, credentialOf(ctx));
     try {
-      // Without credentials, the forge calls the handler causes come out of the address's budget.
-      await withForgeCallBudget(guard.forgeBudget(ctx.ip, credential), next);
+      await next();
     } catch (error) {
       await guard.settle(admission, error);
       throw error;

@@ -6,6 +6,7 @@ import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, passwordCredential, type Cred
 import { AuthenticationFailed, BadRequest } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
+import type { BruteForceGuard } from '../guard/brute-force.js';
 import { formatScope, MAX_NAME_LENGTH, parseResourceScope } from '../../policy/scope.js';
 import type { Decision, Verdict } from '../../policy/types.js';
 import { observe } from '../token-route.js';
@@ -59,7 +60,7 @@ export function jsonBody() {
   };
 }
 
-export function explainHandler(authority: Authority, registry: string | null, audit: Logger, metrics: Metrics) {
+export function explainHandler(authority: Authority, registry: string | null, audit: Logger, metrics: Metrics, guard?: BruteForceGuard) {
   return async (ctx: Context): Promise<void> => {
     const started = process.hrtime.bigint();
     let request: TokenRequest | undefined;
@@ -84,7 +85,7 @@ export function explainHandler(authority: Authority, registry: string | null, au
         ctx.body = { authenticated: false, message: error.message, repository, scope: formatScope(scope), verdicts: [], login } satisfies ExplainAnswer;
         return;
       }
-      const decisions = await authority.decide(authentication, request.scopes);
+      const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(ctx.ip));
       observe(audit, metrics, ctx, started, request, { authentication, decisions, cache: 'none' }, undefined, 'explain');
       ctx.body = {
         authenticated: true,
