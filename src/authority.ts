@@ -9,7 +9,7 @@ import type { Acl } from './policy/acl.js';
 import type { OidcAuthenticator, OidcSession } from './oidc/authenticator.js';
 import { decide, denying, replay, toGrants } from './policy/grant.js';
 import { ANONYMOUS, type Decision, type Identity, type Scope } from './policy/types.js';
-import { InvalidRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
+import { InvalidRefreshToken, looksLikeRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
 import type { SignedToken, TokenSigner } from './token/signer.js';
 
 // The authority answers one token request: who is calling (credentials), what they may do
@@ -153,6 +153,11 @@ export class Authority {
       // No refresh token: it would outlive the ID token, whose `exp` bounds what the job may do.
       const { cached, ...session } = await oidc.authenticate(password);
       return { identity: session.identity, via: 'password', cached, refresh: null, oidc: session };
+    }
+    // One of our own refresh tokens typed with a username: it is no forge's token, and sent to
+    // one it would hand that forge a credential for forgegate (and for another forge, maybe).
+    if (looksLikeRefreshToken(password)) {
+      throw new AuthenticationFailed('invalid username or token', 'the password is a forgegate refresh token: present it with an empty username, or as refresh_token');
     }
     const imageForges = scopes.flatMap((scope) => router.forImage(scope.name)?.forge ?? []);
     const forge = router.forCredential(username, password, imageForges);
