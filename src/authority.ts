@@ -74,7 +74,8 @@ export class Authority {
     const authentication = await this.authenticate(request.credential, service, request.scopes);
     const outcomes: string[] = authentication.session ? [(authentication.session as CachedSession).cacheOutcome ?? 'miss'] : [];
     const lookups = new ForgeLookups(request.anonymousBudget);
-    const decisions = await Promise.all(request.scopes.map((scope) => this.decideOne(authentication, scope, outcomes, lookups)));
+    const decide = (scope: Scope) => this.decideOne(authentication, scope, outcomes, lookups);
+    const decisions = await Promise.all(request.scopes.map(decide));
     const token = await this.options.signer.sign(authentication.identity.subject, service, toGrants(decisions));
     const result: TokenResult = { authentication, decisions, token, cache: summarize(outcomes) };
     if (request.offline && authentication.refresh) {
@@ -103,7 +104,11 @@ export class Authority {
   }
 
   /** Decides every scope; forge lookups for different scopes run concurrently. */
-  async decide(authentication: Authentication, scopes: readonly Scope[], anonymousBudget?: ForgeCallBudget): Promise<Decision[]> {
+  async decide(
+    authentication: Authentication,
+    scopes: readonly Scope[],
+    anonymousBudget?: ForgeCallBudget,
+  ): Promise<Decision[]> {
     const lookups = new ForgeLookups(anonymousBudget);
     return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [], lookups)));
   }
@@ -112,10 +117,18 @@ export class Authority {
   // else what the image's forge allows anyone. Forge callers count on their own forge only:
   // elsewhere they are anonymous. The ACL never speaks for a forge caller, whatever its name:
   // a forge login that equals an ACL account is not that account.
-  private async decideOne(authentication: Authentication, scope: Scope, outcomes: string[], lookups: ForgeLookups): Promise<Decision> {
+  private async decideOne(
+    authentication: Authentication,
+    scope: Scope,
+    outcomes: string[],
+    lookups: ForgeLookups,
+  ): Promise<Decision> {
     const { acl, router, oidc } = this.options;
     // A CI job decides its own project by its issuer's rules, and is anonymous elsewhere.
-    if (authentication.oidc !== undefined) return oidc!.decide(authentication.oidc, scope, router) ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes, lookups);
+    if (authentication.oidc !== undefined) {
+      const own = oidc!.decide(authentication.oidc, scope, router);
+      return own ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes, lookups);
+    }
     const { identity, session } = authentication;
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
@@ -123,7 +136,10 @@ export class Authority {
       if (session === undefined) return acl.decide('', scope);
       // The session's own forge judges it: admins, through a token whose scopes reach the registry.
       const forge = router.byName(identity.source);
-      if (forge === undefined) return decide(scope, denying('catalog', `no forge "${identity.source}" vouches for ${identity.subject} any more`));
+      if (forge === undefined) {
+        const because = `no forge "${identity.source}" vouches for ${identity.subject} any more`;
+        return decide(scope, denying('catalog', because));
+      }
       return decide(scope, replay(forge.judgeCatalog(session)));
     }
     const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
@@ -131,7 +147,10 @@ export class Authority {
     // Scopes are admitted in request order (decideOne runs synchronously up to here): the same
     // ones are judged whatever the forges answer, and whatever is cached.
     if (!lookups.admit(route.forge.name, route.path)) {
-      return decide(scope, denying('too-many-images', `not judged: one request may name at most ${MAX_FORGE_IMAGES} images served by forges; ask for ${scope.name} in another request`));
+      const because =
+        `not judged: one request may name at most ${MAX_FORGE_IMAGES} images served by forges; ` +
+        `ask for ${scope.name} in another request`;
+      return decide(scope, denying('too-many-images', because));
     }
     const own = session !== undefined && route.forge.name === identity.source;
     const judged: ForgeJudgement & { cacheOutcome?: string } = own
@@ -157,7 +176,9 @@ export class Authority {
     // One of our own refresh tokens typed with a username: it is no forge's token, and sent to
     // one it would hand that forge a credential for forgegate (and for another forge, maybe).
     if (looksLikeRefreshToken(password)) {
-      throw new AuthenticationFailed('invalid username or token', 'the password is a forgegate refresh token: present it with an empty username, or as refresh_token');
+      const reason =
+        'the password is a forgegate refresh token: present it with an empty username, or as refresh_token';
+      throw new AuthenticationFailed('invalid username or token', reason);
     }
     const imageForges = scopes.flatMap((scope) => router.forImage(scope.name)?.forge ?? []);
     const forge = router.forCredential(username, password, imageForges);

@@ -81,7 +81,8 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   const forgeCalls = observeAll(observers.forgeCalls, forgeHealth);
   const forges = config.forges.map((forge) => new CachedForge(createForge(forge, forgeCalls), cache, cacheSecret, config.cache, logger, observers.cache));
 
-  const staticAccounts = new StaticAccounts(htpasswd, deriveSecret(key.privateKey, 'credential-hmac'), config.cache.identityTtl);
+  const credentialSecret = deriveSecret(key.privateKey, 'credential-hmac');
+  const staticAccounts = new StaticAccounts(htpasswd, credentialSecret, config.cache.identityTtl);
   const authority = new Authority({
     service: config.token.service,
     staticAccounts,
@@ -101,7 +102,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
     observer: observers.bans,
     // Only names forgegate owns are counted as accounts; forge logins per credential.
     ownsAccount: (username) => staticAccounts.has(username),
-    secret: deriveSecret(key.privateKey, 'credential-hmac'),
+    secret: credentialSecret,
   });
   if (keyMode === 'generate') keys.watch(); // last: a failed start leaves no watcher behind
   const close = async () => {

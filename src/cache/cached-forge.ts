@@ -119,12 +119,16 @@ export class CachedForge implements Forge<CachedSession> {
     } catch (error) {
       // The lookup this request joined ran out of the forge calls of the request that started
       // it (another address without credentials): this one's own budget decides, once.
-      if (error instanceof ForgeCallsSpent && error.budget !== currentForgeCallBudget()) return this.judgeShared(session, path);
+      const joined = error instanceof ForgeCallsSpent && error.budget !== currentForgeCallBudget();
+      if (joined) return this.judgeShared(session, path);
       throw error;
     }
   }
 
-  private async judgeShared(session: CachedSession | null, path: string): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
+  private async judgeShared(
+    session: CachedSession | null,
+    path: string,
+  ): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
     // Anonymous answers are shared by all anonymous callers; a session's are its own.
     const who = session === null ? 'anonymous' : (session.cacheKey ?? fingerprint(this.secret, session.account));
     const key = `dec:${this.name}:${who}:${path.toLowerCase()}`;

@@ -149,7 +149,10 @@ export const configSchema = z
       if (names.has(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `duplicate forge name "${forge.name}"` });
       // A forge's name is the `source` its callers and refresh tokens carry: it must not pass for
       // the htpasswd accounts' ("static") or the anonymous caller's ("none").
-      if (RESERVED_SOURCES.includes(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `"${forge.name}" is reserved; name the forge otherwise` });
+      if (RESERVED_SOURCES.includes(forge.name)) {
+        const message = `"${forge.name}" is reserved; name the forge otherwise`;
+        ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message });
+      }
       names.add(forge.name);
       config.forges.slice(0, i).forEach((other) => {
         // The empty prefix is the catch-all: it overlaps only another empty prefix.
@@ -174,7 +177,10 @@ function checkOidc(config: { forges: { name: string }[]; oidc: z.output<typeof o
   const names = config.forges.map((forge) => `"${forge.name}"`).join(', ');
   config.oidc.forEach((entry, i) => {
     if (entry.forge === null && config.forges.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['oidc', i, 'forge'], message: `required when forges are configured: name the forge whose images this issuer's tokens may match (${names})` });
+      const message =
+        'required when forges are configured: ' +
+        `name the forge whose images this issuer's tokens may match (${names})`;
+      ctx.addIssue({ code: 'custom', path: ['oidc', i, 'forge'], message });
     }
     const earlier = config.oidc.slice(0, i);
     if (earlier.some((other) => other.issuer === entry.issuer)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'issuer'], message: `duplicate issuer "${entry.issuer}"` });

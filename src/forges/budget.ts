@@ -23,7 +23,10 @@ export class ForgeCallsSpent extends Error {
     /** Whose budget it was: a request that joined another's lookup may still have its own. */
     readonly budget: ForgeCallBudget,
   ) {
-    super(`too many forge lookups without credentials of the forge from this address; log in, or retry in ${retryAfter} seconds`);
+    super(
+      'too many forge lookups without credentials of the forge from this address; ' +
+        `log in, or retry in ${retryAfter} seconds`,
+    );
   }
 }
 

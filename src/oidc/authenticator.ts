@@ -58,9 +58,13 @@ export class OidcAuthenticator {
     for (const config of configs) {
       // The configuration refuses this too; an issuer without a forge beside forges would let
       // its jobs' projects own those paths on every forge.
-      if (config.forge === null && forges.length > 0) throw new Error(`OIDC issuer ${config.name} names no forge (oidc[].forge) while forges are configured`);
+      if (config.forge === null && forges.length > 0) {
+        throw new Error(`OIDC issuer ${config.name} names no forge (oidc[].forge) while forges are configured`);
+      }
       const forge = config.forge === null ? undefined : forges.find((f) => f.name === config.forge);
-      if (config.forge !== null && forge === undefined) throw new Error(`OIDC issuer ${config.name} names forge "${config.forge}", which is not configured`);
+      if (config.forge !== null && forge === undefined) {
+        throw new Error(`OIDC issuer ${config.name} names forge "${config.forge}", which is not configured`);
+      }
       const style: ImageStyle = forge?.type ?? (config.preset === 'gitlab' ? 'gitlab' : 'github');
       this.issuers.set(config.issuer, {
         issuer: new OidcIssuer(config),

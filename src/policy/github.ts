@@ -61,7 +61,9 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
 }
 
 /** Who asks for `registry:catalog:*`: an installation token, or a user token and whether its user is an admin. */
-export type GitHubCatalogCaller = { kind: 'installation' } | { kind: 'user'; login: string; scopes: readonly string[] | null; admin: boolean };
+export type GitHubCatalogCaller =
+  | { kind: 'installation' }
+  | { kind: 'user'; login: string; scopes: readonly string[] | null; admin: boolean };
 
 /**
  * `registry:catalog:*` (every repository's name): site admins and the configured admins, through
@@ -70,10 +72,16 @@ export type GitHubCatalogCaller = { kind: 'installation' } | { kind: 'user'; log
  */
 export function judgeGitHubCatalog(caller: GitHubCatalogCaller): Judge {
   if (caller.kind === 'installation') return denying('catalog', 'installation tokens never list the catalog');
-  if (caller.scopes === null) return denying('scope', 'a fine-grained or app token cannot show it may read packages; use a classic token to list the catalog');
+  if (caller.scopes === null) {
+    const because =
+      'a fine-grained or app token cannot show it may read packages; use a classic token to list the catalog';
+    return denying('scope', because);
+  }
   const gate = scopeGate(caller.scopes, 'pull');
   if (gate) return () => gate;
-  if (!caller.admin) return denying('catalog', `only site admins and forges[].admins list the catalog; ${caller.login} is neither`);
+  if (!caller.admin) {
+    return denying('catalog', `only site admins and forges[].admins list the catalog; ${caller.login} is neither`);
+  }
   return allowing({ actions: ['*'], rule: 'admin', because: `${caller.login} is a GitHub admin` });
 }
 

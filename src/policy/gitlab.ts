@@ -84,16 +84,21 @@ export function scopeGate(scopes: readonly string[]): Judge | null {
   return scopes.some((scope) => REGISTRY_SCOPES.has(scope)) ? null : denying('scope', `token scopes [${scopes.join(', ')}] grant no registry access`);
 }
 
+/** Who asks for the catalog: a token's user (a job token passes null). */
+export type GitLabCatalogCaller = Pick<Extract<GitLabCallerFacts, { kind: 'user' }>, 'username' | 'admin' | 'scopes'>;
+
 /**
  * `registry:catalog:*` (every repository's name): GitLab instance admins only, and only through
  * a token whose scopes reach the registry at all; a `read_user` token of an admin lists nothing.
  * `null`: a CI job token, which never does.
  */
-export function judgeGitLabCatalog(caller: Pick<Extract<GitLabCallerFacts, { kind: 'user' }>, 'username' | 'admin' | 'scopes'> | null): Judge {
+export function judgeGitLabCatalog(caller: GitLabCatalogCaller | null): Judge {
   if (caller === null) return denying('catalog', 'job tokens never list the catalog');
   const gate = scopeGate(caller.scopes);
   if (gate) return gate;
-  if (!caller.admin) return denying('catalog', `only GitLab instance admins list the catalog; ${caller.username} is not one`);
+  if (!caller.admin) {
+    return denying('catalog', `only GitLab instance admins list the catalog; ${caller.username} is not one`);
+  }
   return allowing({ actions: ['*'], rule: 'admin', because: `${caller.username} is a GitLab instance admin` });
 }
 

@@ -189,7 +189,7 @@ export class FakeGitHub extends FakeServer {
     this.#buckets.clear();
   }
 
-  /** Requests counted so far against the quota `token` draws on (its user's; its own for an installation); absent: anonymous. */
+  /** Requests counted against the quota `token` draws on (its user's; an installation's own); absent: anonymous. */
   quotaUsed(token?: string): number {
     const found = token === undefined ? undefined : this.#tokens.get(token);
     if (token !== undefined && !found) throw new Error('unknown token');

@@ -81,7 +81,10 @@ describe('ACL rules do not follow names onto forge users', () => {
     assert.deepEqual(answer.access, [], 'a read_user token earns nothing, by rule or by name');
     const line = fg.logs().findLast((l) => l.msg === 'token request') as Record<string, any>;
     assert.equal(line.subject, 'registry-admin');
-    assert.ok((line.denied as string[]).some((d) => d.startsWith('catalog: *') && /grant no registry access/.test(d)), JSON.stringify(line.denied));
+    assert.ok(
+      (line.denied as string[]).some((d) => d.startsWith('catalog: *') && /grant no registry access/.test(d)),
+      JSON.stringify(line.denied),
+    );
   });
 
   test('a GitHub user named like the ACL admin account gets no catalog either', async () => {
@@ -103,7 +106,7 @@ describe("a forge admin's catalog goes through the token's scope gate first", ()
     assert.deepEqual((await token('root', gl.rootApi, CATALOG)).access, CATALOG_GRANT, 'api');
   });
 
-  test('GitHub: a site admin lists it with a classic packages token, not with a fine-grained or gist-only one', async () => {
+  test('GitHub: a site admin lists it with a classic packages token, not a fine-grained or gist-only one', async () => {
     assert.deepEqual((await token('octo-admin', gh.siteAdminPackages, CATALOG)).access, CATALOG_GRANT, 'read:packages');
     assert.deepEqual((await token('octo-admin', gh.siteAdminFine, CATALOG)).access, [], 'fine-grained');
     assert.deepEqual((await token('octo-admin', gh.siteAdminGist, CATALOG)).access, [], 'gist');

@@ -14,12 +14,13 @@ const SERVICE = 'registry.test';
 const github = new FakeGitHub();
 const gitlab = new FakeGitLab();
 const GITLAB_USER_TOKEN = 'glpat-explain-anon-Qx7Zk2Lm9';
+const GITHUB_SERVICE = 'ghp_serviceExplainQx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1';
 let fg: TestForgegate;
 
 before(async () => {
   await Promise.all([github.start(), gitlab.start()]);
   github.addUser({ login: 'forgegate-bot' });
-  github.addToken({ token: 'ghp_serviceExplainQx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1', kind: 'classic', user: 'forgegate-bot', scopes: ['repo'] });
+  github.addToken({ token: GITHUB_SERVICE, kind: 'classic', user: 'forgegate-bot', scopes: ['repo'] });
   github.addOrg({ login: 'acme' });
   github.addOrgMember('acme', 'forgegate-bot'); // the service token sees the organisation's private repositories
   github.addRepo({ full_name: 'acme/private-app', visibility: 'private' });
@@ -32,7 +33,7 @@ before(async () => {
   fg = await startForgegate({
     token: { service: SERVICE },
     forges: [
-      { type: 'github', url: github.url, prefix: 'gh/', serviceToken: 'ghp_serviceExplainQx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1' },
+      { type: 'github', url: github.url, prefix: 'gh/', serviceToken: GITHUB_SERVICE },
       { type: 'gitlab', url: gitlab.url, serviceToken: 'glpat-service-explain-Qx7Zk2' },
     ],
   });
@@ -44,7 +45,14 @@ after(async () => {
 });
 
 async function explain(image: string, username = '', password = ''): Promise<Record<string, any>> {
-  const response = await fetch(`${fg.url}/explain`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password, image }) });
+  const response = await fetch(
+    `${fg.url}/explain`,
+    {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password, image }),
+    },
+  );
   assert.equal(response.status, 200);
   return (await response.json()) as Record<string, any>;
 }
@@ -62,7 +70,10 @@ describe('one answer for "private" and "absent"', () => {
     assert.equal(hidden.identity.kind, 'anonymous');
     assert.deepEqual(shape(hidden), shape(absent));
     for (const verdict of hidden.verdicts) assert.equal(verdict.granted, false);
-    assert.match(hidden.verdicts[0].reason, /^pull denied: nothing lets a caller without a credential of this forge pull gh\/acme\/private-app/);
+    assert.match(
+      hidden.verdicts[0].reason,
+      /^pull denied: nothing lets a caller without a credential of this forge pull gh\/acme\/private-app/,
+    );
     // The operator still sees why.
     const lines = fg.logs().filter((l) => l.explain === true).slice(-2) as Record<string, any>[];
     assert.match(lines[0]!.denied[0], /acme\/private-app is not public/);
@@ -80,10 +91,16 @@ describe('one answer for "private" and "absent"', () => {
     assert.deepEqual(shape(hidden), shape(absent));
   });
 
-  test('what anyone may do is granted in words that name only the image asked about, not what the forge calls it', async () => {
+  test('what anyone may do is granted in words naming only the image asked about, not the forge\'s name', async () => {
     const body = await explain('gh/acme/public-lib');
     const pull = body.verdicts.find((v: { action: string }) => v.action === 'pull');
-    assert.deepEqual(pull, { action: 'pull', granted: true, rule: 'anonymous', reason: 'pull granted: anyone may pull gh/acme/public-lib' });
-    assert.ok(!JSON.stringify(body.verdicts).includes('Acme/Public-Lib'), "the forge's own spelling of the name is not shown");
+    assert.deepEqual(
+      pull,
+      { action: 'pull', granted: true, rule: 'anonymous', reason: 'pull granted: anyone may pull gh/acme/public-lib' },
+    );
+    assert.ok(
+      !JSON.stringify(body.verdicts).includes('Acme/Public-Lib'),
+      "the forge's own spelling of the name is not shown",
+    );
   });
 });

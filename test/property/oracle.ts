@@ -186,8 +186,10 @@ function aclHolds(rules: readonly AuthAclRule[], account: string, type: string, 
   const rule = rules.find((r) => {
     if (r.type !== type) return false;
     // "" is anonymous only; a glob never matches the anonymous caller.
-    const accountOk = r.account === '' ? account === '' : account !== '' && (r.account === '*' || r.account === account);
-    const nameOk = r.name === '**' || (r.name === 'catalog' ? name === 'catalog' : name.startsWith(r.name.slice(0, -2)));
+    const named = r.account === '*' || r.account === account;
+    const accountOk = r.account === '' ? account === '' : account !== '' && named;
+    const prefix = r.name.slice(0, -2); // "pub/**" -> "pub/"
+    const nameOk = r.name === '**' || (r.name === 'catalog' ? name === 'catalog' : name.startsWith(prefix));
     return accountOk && nameOk;
   });
   if (rule === undefined) return null;
@@ -210,7 +212,8 @@ function standIn(path: string, ownLogin: string | null): Holds {
  * write:packages or repo (a fine-grained token cannot show it)."
  */
 function forgeCatalog(caller: Extract<AuthCaller, { kind: 'forge' }>): Holds {
-  const registryScopes = caller.forge === 'gitlab' ? ['read_registry', 'write_registry', 'read_api', 'api'] : ['read:packages', 'write:packages', 'repo'];
+  const gitlab = ['read_registry', 'write_registry', 'read_api', 'api'];
+  const registryScopes = caller.forge === 'gitlab' ? gitlab : ['read:packages', 'write:packages', 'repo'];
   const scoped = caller.scopes !== null && caller.scopes.some((s) => registryScopes.includes(s));
   return caller.admin && scoped ? { explicit: new Set(EXPLICIT), star: true } : NOTHING();
 }
@@ -234,7 +237,11 @@ function jobOwns(caller: Extract<AuthCaller, { kind: 'oidc' }>, name: string): b
  *   anonymous everywhere else, the ACL's "" rules included;
  * - at most MAX_FORGE_IMAGES distinct images per request reach a forge; later ones earn nothing.
  */
-export function authorityAllows(caller: AuthCaller, scopes: readonly { type: string; name: string }[], acl: readonly AuthAclRule[]): Holds[] {
+export function authorityAllows(
+  caller: AuthCaller,
+  scopes: readonly { type: string; name: string }[],
+  acl: readonly AuthAclRule[],
+): Holds[] {
   const judged = new Set<string>();
   const forgeJudges = (name: string, ownLogin: string | null): Holds => {
     const { forge, path } = routeOf(name);
@@ -255,7 +262,9 @@ export function authorityAllows(caller: AuthCaller, scopes: readonly { type: str
       case 'anonymous':
         return asAnyone(scope);
       case 'oidc':
-        if (scope.type === 'repository' && jobOwns(caller, scope.name)) return { explicit: new Set<Explicit>(['pull', 'push']), star: false };
+        if (scope.type === 'repository' && jobOwns(caller, scope.name)) {
+          return { explicit: new Set<Explicit>(['pull', 'push']), star: false };
+        }
         return asAnyone(scope);
       case 'forge':
         if (scope.type === 'registry' && scope.name === 'catalog') return forgeCatalog(caller);

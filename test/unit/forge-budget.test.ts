@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CachedForge } from '../../src/cache/cached-forge.js';
 import { TieredCache } from '../../src/cache/tiered.js';
-import { chargeForgeCall, ForgeCallsSpent, withForgeCallBudget, type ForgeCallBudget } from '../../src/forges/budget.js';
+import { chargeForgeCall, ForgeCallsSpent, withForgeCallBudget } from '../../src/forges/budget.js';
+import type { ForgeCallBudget } from '../../src/forges/budget.js';
 import type { Forge, ForgeJudgement, ForgeSession } from '../../src/forges/forge.js';
 import { allowing, judgeAll } from '../../src/policy/grant.js';
 import { networkOf } from '../../src/http/guard/anonymous.js';
@@ -13,7 +14,10 @@ import { createLogger } from '../../src/log.js';
 // lookup another request started (identical concurrent lookups are collapsed) is not refused
 // because that other request's budget ran out.
 
-const PUBLIC: ForgeJudgement = { judgements: judgeAll(allowing({ actions: ['pull'], rule: 'public', because: 'public' })), project: 'acme/lib' };
+const PUBLIC: ForgeJudgement = {
+  judgements: judgeAll(allowing({ actions: ['pull'], rule: 'public', because: 'public' })),
+  project: 'acme/lib',
+};
 
 /** A forge whose one lookup charges the budget, and waits for `release` before answering. */
 function slowForge(): { forge: Forge; release: () => void; calls: () => number } {
@@ -62,7 +66,8 @@ function budget(left: number): ForgeCallBudget & { spent: () => number } {
 function cached(forge: Forge): { cached: CachedForge; close: () => void } {
   const cache = new TieredCache(null);
   const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 10, staleIfError: 0 };
-  return { cached: new CachedForge(forge, cache, new Uint8Array(32), policy, createLogger('silent')), close: () => cache.close() };
+  const cached = new CachedForge(forge, cache, new Uint8Array(32), policy, createLogger('silent'));
+  return { cached, close: () => cache.close() };
 }
 
 test('a request that joined a lookup whose starter ran out of calls is judged on its own budget', async () => {
@@ -102,7 +107,9 @@ test('cache hits and unmetered requests cost no budget', async () => {
 test('budgets are per IPv4 address and per IPv6 /64', () => {
   assert.equal(networkOf('203.0.113.5'), '203.0.113.5');
   assert.equal(networkOf('::ffff:192.0.2.1'), '192.0.2.1', 'an IPv4-mapped address is its IPv4 address');
-  for (const ip of ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::9', '2001:DB8:0001:0002::', '2001:db8:1:2:3:4:1.2.3.4']) assert.equal(networkOf(ip), '2001:db8:1:2::/64', ip);
+  for (const ip of ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::9', '2001:DB8:0001:0002::', '2001:db8:1:2:3:4:1.2.3.4']) {
+    assert.equal(networkOf(ip), '2001:db8:1:2::/64', ip);
+  }
   assert.equal(networkOf('fe80::1%eth0'), 'fe80:0:0:0::/64', 'a zone index is dropped');
   assert.notEqual(networkOf('2001:db8:1:3::1'), networkOf('2001:db8:1:2::1'));
 });

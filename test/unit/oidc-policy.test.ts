@@ -62,10 +62,14 @@ describe('configuration', () => {
       { type: 'github', url: 'https://api.github.com', prefix: 'gh/' },
       { type: 'gitlab', url: 'https://gitlab.example' },
     ];
-    rejects([issuer], /^config test: oidc\[0\]\.forge: required when forges are configured: name the forge whose images this issuer's tokens may match \("github", "gitlab"\)$/, forges);
-    rejects([{ ...issuer, forge: 'github' }, { ...issuer, issuer: 'https://gitlab.example', preset: 'gitlab' }], /^config test: oidc\[1\]\.forge: required/, forges);
-    assert.throws(() => parseConfig({ oidc: [issuer] }, {}, 'test'), /oidc\[0\]\.forge: required when forges are configured: .*\("gitlab"\)/, 'the default forge counts');
-    assert.equal(parseConfig({ forges: [], oidc: [issuer] }, {}, 'test').oidc[0]!.forge, null, 'no forge at all: an OIDC-only server');
+    const required = "required when forges are configured: name the forge whose images this issuer's tokens may match";
+    rejects([issuer], new RegExp(`^config test: oidc\\[0\\]\\.forge: ${required} \\("github", "gitlab"\\)$`), forges);
+    const second = { ...issuer, issuer: 'https://gitlab.example', preset: 'gitlab' };
+    rejects([{ ...issuer, forge: 'github' }, second], /^config test: oidc\[1\]\.forge: required/, forges);
+    const byDefault = /oidc\[0\]\.forge: required when forges are configured: .*\("gitlab"\)/;
+    assert.throws(() => parseConfig({ oidc: [issuer] }, {}, 'test'), byDefault, 'the default forge counts');
+    const alone = parseConfig({ forges: [], oidc: [issuer] }, {}, 'test');
+    assert.equal(alone.oidc[0]!.forge, null, 'no forge at all: an OIDC-only server');
   });
 
   test('the section defaults to no issuers, and a forge it names must exist', () => {

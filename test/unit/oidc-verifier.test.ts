@@ -45,11 +45,12 @@ describe('what an ID token is', () => {
 });
 
 describe('which forge an issuer answers for', () => {
-  test('an issuer without a forge beside configured forges is refused at construction (the configuration refuses it first)', () => {
-    const config = oidcSchema.parse([{ issuer: issuer.url, audience: 'registry.test', preset: 'github-actions' }]);
-    assert.throws(() => new OidcAuthenticator(config, [{ name: 'gitlab', type: 'gitlab', prefix: '' }]), /names no forge/);
-    const named = oidcSchema.parse([{ issuer: issuer.url, audience: 'registry.test', preset: 'github-actions', forge: 'gh' }]);
-    assert.throws(() => new OidcAuthenticator(named, [{ name: 'gitlab', type: 'gitlab', prefix: '' }]), /names forge "gh", which is not configured/);
+  test('an issuer without a forge beside forges is refused at construction (the configuration first)', () => {
+    const gitlabOnly = [{ name: 'gitlab', type: 'gitlab' as const, prefix: '' }];
+    const entry = { issuer: issuer.url, audience: 'registry.test', preset: 'github-actions' };
+    assert.throws(() => new OidcAuthenticator(oidcSchema.parse([entry]), gitlabOnly), /names no forge/);
+    const named = oidcSchema.parse([{ ...entry, forge: 'gh' }]);
+    assert.throws(() => new OidcAuthenticator(named, gitlabOnly), /names forge "gh", which is not configured/);
   });
 });
 

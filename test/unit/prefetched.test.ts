@@ -67,7 +67,7 @@ test('bounded: the oldest credential gives way', () => {
   assert.notEqual(ahead.take('c', 'p'), undefined, 'the newest is kept');
 });
 
-test('bounded per credential: one credential naming a million images holds a few dozen lookups, oldest first out', () => {
+test('bounded per credential: one credential naming 100,000 images holds a few dozen lookups, oldest out first', () => {
   const ahead = new Prefetched<string>();
   const lookup = counter();
   ahead.put('glpat-a', 'first/image', lookup.start);

@@ -20,7 +20,7 @@ test('an index lives as long as its longest-lived entry', async () => {
   }
 });
 
-test('an index holds only what the local level still holds: one account filing many decisions stays bounded', async () => {
+test('an index holds only what the local level holds: an account filing many decisions stays bounded', async () => {
   const cache = new TieredCache(null);
   try {
     // Decisions filed under one account's index, as a credential asking for ever new images

@@ -52,8 +52,8 @@ export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
   private readonly exhausted = new MemoryCache<number>(10_000);
-  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with (bounded, and forgotten after a while). */
-  private readonly validators = new LRUCache<string, Validated>({ max: 10_000, ttl: VALIDATOR_TTL_MS, ttlAutopurge: false });
+  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with (bounded, forgotten in time). */
+  private readonly validators = new LRUCache<string, Validated>({ max: 10_000, ttl: VALIDATOR_TTL_MS });
 
   constructor(
     private readonly forge: string,

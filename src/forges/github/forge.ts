@@ -77,7 +77,9 @@ export class GitHubForge implements Forge<GitHubSession> {
 
   judgeCatalog(session: GitHubSession): Judgements {
     const { caller } = session;
-    return judgeAll(judgeGitHubCatalog(caller.kind === 'user' ? { kind: 'user', login: caller.login, scopes: caller.scopes, admin: session.admin } : { kind: 'installation' }));
+    if (caller.kind !== 'user') return judgeAll(judgeGitHubCatalog({ kind: 'installation' }));
+    const { login, scopes } = caller;
+    return judgeAll(judgeGitHubCatalog({ kind: 'user', login, scopes, admin: session.admin }));
   }
 
   persist(session: GitHubSession): unknown {

@@ -1,7 +1,8 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { judgeGitLab, judgeGitLabCatalog, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
+import { judgeGitLab, judgeGitLabCatalog, scopeGate } from '../../policy/gitlab.js';
+import type { GitLabCallerFacts, GitLabProjectFacts } from '../../policy/gitlab.js';
 import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import { LRUCache } from 'lru-cache';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement } from '../forge.js';

@@ -26,7 +26,9 @@ export class AnonymousForgeCalls {
     this.logger = options.logger;
     const base = { points: calls, duration: WINDOW_SECONDS, keyPrefix: 'anonymous-calls' };
     const memory = new RateLimiterMemory(base);
-    this.limiter = options.redis ? new RateLimiterRedis({ ...base, storeClient: options.redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
+    const redis = options.redis;
+    const shared = { ...base, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory };
+    this.limiter = redis ? new RateLimiterRedis(shared) : memory;
   }
 
   /** The budget of one request from `clientIp`, for what it has judged as for anyone. */
@@ -37,7 +39,9 @@ export class AnonymousForgeCalls {
         try {
           await this.limiter.consume(key);
         } catch (res) {
-          if (res instanceof RateLimiterRes) throw new ForgeCallsSpent(Math.max(1, Math.ceil(res.msBeforeNext / 1000)), budget);
+          if (res instanceof RateLimiterRes) {
+            throw new ForgeCallsSpent(Math.max(1, Math.ceil(res.msBeforeNext / 1000)), budget);
+          }
           this.logger?.warn({ err: (res as Error).message }, 'forge call budget unavailable: call allowed');
         }
       },
@@ -57,7 +61,11 @@ export function networkOf(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;
   const [head = '', tail] = address.split('::');
-  const groups = (text: string) => (text === '' ? [] : text.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
-  const full = tail === undefined ? groups(head) : [...groups(head), ...Array<string>(8 - groups(head).length - groups(tail).length).fill('0'), ...groups(tail)];
+  // An embedded IPv4 address (::ffff:1.2.3.4, 64:ff9b::1.2.3.4) takes two groups.
+  const groups = (text: string): string[] =>
+    text === '' ? [] : text.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
+  const [first, last] = [groups(head), tail === undefined ? [] : groups(tail)];
+  const zeros = Array<string>(8 - first.length - last.length).fill('0');
+  const full = tail === undefined ? first : [...first, ...zeros, ...last];
   return `${full.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }

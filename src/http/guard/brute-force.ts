@@ -57,7 +57,11 @@ export class TooManyAttempts extends Error {
   }
 }
 
-const WHERE: Record<BanScope, string> = { ip: 'from this address', account: 'for this account', credential: 'with this credential' };
+const WHERE: Record<BanScope, string> = {
+  ip: 'from this address',
+  account: 'for this account',
+  credential: 'with this credential',
+};
 
 /** What the guard learnt about a request at admission, reused when it is settled. */
 export interface Admission {
@@ -163,8 +167,14 @@ export class BruteForceGuard {
     const owned = await this.ownsAccount(credential.username);
     // Job tokens pass; a static account that happens to be named like them is a password like any other.
     if (!owned && credential.username === JOB_TOKEN_USER) return null;
-    const subject = owned ? accountKey(credential.username) : `credential:${fingerprint(this.secret, 'guard', credential.password).slice(0, 22)}`;
-    return { ip: `ip:${clientIp}`, subject, scope: owned ? 'account' : 'credential', pair: `pair:${clientIp}:${subject}` };
+    const subject = owned ? accountKey(credential.username) : this.credentialKey(credential.password);
+    const scope = owned ? 'account' : 'credential';
+    return { ip: `ip:${clientIp}`, subject, scope, pair: `pair:${clientIp}:${subject}` };
+  }
+
+  // Keyed: a Redis reader must not be able to test password guesses against the counters.
+  private credentialKey(password: string): string {
+    return `credential:${fingerprint(this.secret, 'guard', password).slice(0, 22)}`;
   }
 
   private async read(key: string): Promise<RateLimiterRes | null> {
@@ -189,7 +199,8 @@ export class BruteForceGuard {
       await this.limiter.block(key, this.config.ban);
       this.clean.clear(); // no caller of this replica slips past the new ban
       this.observer?.banned(scope);
-      this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, `brute-force ban: too many failed logins for one ${BANNED[scope]}`);
+      const message = `brute-force ban: too many failed logins for one ${BANNED[scope]}`;
+      this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, message);
     }
   }
 }

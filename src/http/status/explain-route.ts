@@ -60,7 +60,13 @@ export function jsonBody() {
   };
 }
 
-export function explainHandler(authority: Authority, registry: string | null, audit: Logger, metrics: Metrics, guard?: BruteForceGuard) {
+export function explainHandler(
+  authority: Authority,
+  registry: string | null,
+  audit: Logger,
+  metrics: Metrics,
+  guard?: BruteForceGuard,
+) {
   return async (ctx: Context): Promise<void> => {
     const started = process.hrtime.bigint();
     let request: TokenRequest | undefined;
@@ -113,7 +119,8 @@ function asForAnyone(decision: Decision, repository: string): Verdict[] {
     rule: 'anonymous',
     reason: granted
       ? `${action} granted: anyone may ${action} ${repository}`
-      : `${action} denied: nothing lets a caller without a credential of this forge ${action} ${repository} (it may not exist, or not be open to them); log in to see what you may do`,
+      : `${action} denied: nothing lets a caller without a credential of this forge ${action} ${repository} ` +
+        '(it may not exist, or not be open to them); log in to see what you may do',
   }));
 }
 
