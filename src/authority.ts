@@ -1,14 +1,15 @@
 import type { Credential } from './credentials/credential.js';
 import type { CachedSession } from './cache/cached-forge.js';
+import { withForgeCallBudget, type ForgeCallBudget } from './forges/budget.js';
 import type { Forge, ForgeJudgement, ForgeSession } from './forges/forge.js';
 import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
 import { AuthenticationFailed, BadRequest } from './errors.js';
 import type { Acl } from './policy/acl.js';
 import type { OidcAuthenticator, OidcSession } from './oidc/authenticator.js';
-import { allowing, decide, denying, replay, toGrants } from './policy/grant.js';
+import { decide, denying, replay, toGrants } from './policy/grant.js';
 import { ANONYMOUS, type Decision, type Identity, type Scope } from './policy/types.js';
-import { InvalidRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
+import { InvalidRefreshToken, looksLikeRefreshToken, type RefreshClaims, type RefreshTokens } from './token/refresh.js';
 import type { SignedToken, TokenSigner } from './token/signer.js';
 
 // The authority answers one token request: who is calling (credentials), what they may do
@@ -22,6 +23,11 @@ export interface TokenRequest {
   credential: Credential;
   /** offline_token=true / access_type=offline: the client wants a refresh token. */
   offline: boolean;
+  /**
+   * Charged for the forge calls made to judge scopes as for anyone (the caller holds no
+   * credential of the image's forge): those run on the service token, whose quota all share.
+   */
+  anonymousBudget?: ForgeCallBudget | undefined;
 }
 
 export interface Authentication {
@@ -67,7 +73,9 @@ export class Authority {
     const service = this.checkService(request.service);
     const authentication = await this.authenticate(request.credential, service, request.scopes);
     const outcomes: string[] = authentication.session ? [(authentication.session as CachedSession).cacheOutcome ?? 'miss'] : [];
-    const decisions = await Promise.all(request.scopes.map((scope) => this.decideOne(authentication, scope, outcomes)));
+    const lookups = new ForgeLookups(request.anonymousBudget);
+    const decide = (scope: Scope) => this.decideOne(authentication, scope, outcomes, lookups);
+    const decisions = await Promise.all(request.scopes.map(decide));
     const token = await this.options.signer.sign(authentication.identity.subject, service, toGrants(decisions));
     const result: TokenResult = { authentication, decisions, token, cache: summarize(outcomes) };
     if (request.offline && authentication.refresh) {
@@ -96,33 +104,62 @@ export class Authority {
   }
 
   /** Decides every scope; forge lookups for different scopes run concurrently. */
-  async decide(authentication: Authentication, scopes: readonly Scope[]): Promise<Decision[]> {
-    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [])));
+  async decide(
+    authentication: Authentication,
+    scopes: readonly Scope[],
+    anonymousBudget?: ForgeCallBudget,
+  ): Promise<Decision[]> {
+    const lookups = new ForgeLookups(anonymousBudget);
+    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [], lookups)));
   }
 
   // Static accounts answer to the ACL only. Anonymous callers get the ACL's anonymous rules,
   // else what the image's forge allows anyone. Forge callers count on their own forge only:
-  // elsewhere they are anonymous.
-  private async decideOne(authentication: Authentication, scope: Scope, outcomes: string[]): Promise<Decision> {
+  // elsewhere they are anonymous. The ACL never speaks for a forge caller, whatever its name:
+  // a forge login that equals an ACL account is not that account.
+  private async decideOne(
+    authentication: Authentication,
+    scope: Scope,
+    outcomes: string[],
+    lookups: ForgeLookups,
+  ): Promise<Decision> {
     const { acl, router, oidc } = this.options;
     // A CI job decides its own project by its issuer's rules, and is anonymous elsewhere.
     if (authentication.oidc !== undefined) {
       const own = await oidc!.decide(authentication.oidc, scope, router);
-      return own ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes);
+      return own ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes, lookups);
     }
     const { identity, session } = authentication;
     if (identity.kind === 'static') return acl.decide(identity.subject, scope);
     if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
     if (scope.type === 'registry' && scope.name === 'catalog') {
-      if (session?.admin) return decide(scope, allowing({ actions: ['*'], rule: 'admin', because: `${identity.subject} is an instance admin of forge "${identity.source}"` }));
-      return acl.decide(identity.subject, scope);
+      if (session === undefined) return acl.decide('', scope);
+      // The session's own forge judges it: admins, through a token whose scopes reach the registry.
+      const forge = router.byName(identity.source);
+      if (forge === undefined) {
+        const because = `no forge "${identity.source}" vouches for ${identity.subject} any more`;
+        return decide(scope, denying('catalog', because));
+      }
+      return decide(scope, replay(forge.judgeCatalog(session)));
     }
     const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
     if (route === null) return decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`));
+    // Scopes are admitted in request order (decideOne runs synchronously up to here): the same
+    // ones are judged whatever the forges answer, and whatever is cached.
+    if (!lookups.admit(route.forge.name, route.path)) {
+      const because =
+        `not judged: one request may name at most ${MAX_FORGE_IMAGES} images served by forges; ` +
+        `ask for ${scope.name} in another request`;
+      return decide(scope, denying('too-many-images', because));
+    }
     const own = session !== undefined && route.forge.name === identity.source;
-    const judged: ForgeJudgement & { cacheOutcome?: string } = await route.forge.judge(own ? session : null, route.path);
+    const judged: ForgeJudgement & { cacheOutcome?: string } = own
+      ? await route.forge.judge(session, route.path)
+      : await withForgeCallBudget(lookups.anonymousBudget, () => route.forge.judge(null, route.path));
     outcomes.push(judged.cacheOutcome ?? 'miss');
-    return decide(scope, replay(judged.judgements));
+    const decision = decide(scope, replay(judged.judgements));
+    if (!own) decision.asAnonymous = true;
+    return decision;
   }
 
   private async authenticatePassword(username: string, password: string, scopes: readonly Scope[]): Promise<Authentication> {
@@ -135,6 +172,13 @@ export class Authority {
       // No refresh token: it would outlive the ID token, whose `exp` bounds what the job may do.
       const { cached, ...session } = await oidc.authenticate(password);
       return { identity: session.identity, via: 'password', cached, refresh: null, oidc: session };
+    }
+    // One of our own refresh tokens typed with a username: it is no forge's token, and sent to
+    // one it would hand that forge a credential for forgegate (and for another forge, maybe).
+    if (looksLikeRefreshToken(password)) {
+      const reason =
+        'the password is a forgegate refresh token: present it with an empty username, or as refresh_token';
+      throw new AuthenticationFailed('invalid username or token', reason);
     }
     const imageForges = scopes.flatMap((scope) => router.forImage(scope.name)?.forge ?? []);
     const forge = router.forCredential(username, password, imageForges);
@@ -154,7 +198,7 @@ export class Authority {
     const images = scopes.flatMap((scope) => {
       const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
       return route?.forge === forge ? [route.path] : [];
-    });
+    }).slice(0, MAX_FORGE_IMAGES);
     const session = await forge.authenticate(username, password, images);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
@@ -187,6 +231,29 @@ export class Authority {
 }
 
 const ANONYMOUS_AUTHENTICATION: Authentication = { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
+
+/**
+ * The images one request may have judged by forges. Each costs a forge up to one repository's
+ * lookups (cache misses), on the service token for callers without credentials; docker asks
+ * for one to three. Past this, scopes are denied without a forge call.
+ */
+export const MAX_FORGE_IMAGES = 16;
+
+/** The distinct images (per forge, case-insensitive) one request has sent to forges so far, and its budget. */
+class ForgeLookups {
+  private readonly images = new Set<string>();
+
+  constructor(readonly anonymousBudget: ForgeCallBudget | undefined) {}
+
+  /** Whether the image may be judged: already counted, or within MAX_FORGE_IMAGES. */
+  admit(forge: string, path: string): boolean {
+    const key = `${forge}\u0000${path.toLowerCase()}`;
+    if (this.images.has(key)) return true;
+    if (this.images.size >= MAX_FORGE_IMAGES) return false;
+    this.images.add(key);
+    return true;
+  }
+}
 const FORGE_TOKEN_TEXT = /^[\x21-\x7e]+$/;
 
 function summarize(outcomes: readonly string[]): TokenResult['cache'] {

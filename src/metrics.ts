@@ -63,7 +63,7 @@ export class Metrics {
 
   private readonly bans = new Counter({
     name: 'forgegate_bans_total',
-    help: 'Brute-force bans started, by what was banned (client ip or account)',
+    help: 'Brute-force bans started, by what was banned (client ip, static account or forge credential)',
     labelNames: ['scope'] as const,
     registers: [this.registry],
   });

@@ -81,9 +81,11 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   const forgeCalls = observeAll(observers.forgeCalls, forgeHealth);
   const forges = config.forges.map((forge) => new CachedForge(createForge(forge, forgeCalls), cache, cacheSecret, config.cache, logger, observers.cache));
 
+  const credentialSecret = deriveSecret(key.privateKey, 'credential-hmac');
+  const staticAccounts = new StaticAccounts(htpasswd, credentialSecret, config.cache.identityTtl);
   const authority = new Authority({
     service: config.token.service,
-    staticAccounts: new StaticAccounts(htpasswd, deriveSecret(key.privateKey, 'credential-hmac'), config.cache.identityTtl),
+    staticAccounts,
     acl: new Acl(config.acl),
     router: new ForgeRouter(forges),
     signer: new TokenSigner(keys, { issuer: config.token.issuer, ttl: config.token.ttl, header: config.token.header }),
@@ -94,7 +96,14 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   // limiter falls back to a per-process one by itself when this one is down.
   const guardRedis = config.cache.redisUrl === null || !config.limits.enabled ? undefined : connect(config.cache.redisUrl, config.cache.keyPrefix);
   guardRedis?.on('error', () => {}); // the cache level reports Redis outages
-  const guard = new BruteForceGuard(config.limits, { redis: guardRedis, logger, observer: observers.bans });
+  const guard = new BruteForceGuard(config.limits, {
+    redis: guardRedis,
+    logger,
+    observer: observers.bans,
+    // Only names forgegate owns are counted as accounts; forge logins per credential.
+    ownsAccount: (username) => staticAccounts.has(username),
+    secret: credentialSecret,
+  });
   if (keyMode === 'generate') keys.watch(); // last: a failed start leaves no watcher behind
   const close = async () => {
     keys.close();

@@ -1,8 +1,9 @@
 import { fingerprint } from '../credentials/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
+import { currentForgeCallBudget, ForgeCallsSpent } from '../forges/budget.js';
 import type { Forge, ForgeJudgement, ForgeSession, ProjectFacts } from '../forges/forge.js';
 import type { Logger } from '../log.js';
-import type { Judge } from '../policy/grant.js';
+import type { Judge, Judgements } from '../policy/grant.js';
 import type { ProtectedCaller } from '../policy/protection.js';
 import { SingleFlight } from './single-flight.js';
 import type { Cached, TieredCache } from './tiered.js';
@@ -77,8 +78,13 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.notices?.() ?? [];
   }
 
+  credentialKey(username: string, password: string): readonly string[] {
+    return this.inner.credentialKey(username, password);
+  }
+
   async authenticate(username: string, password: string, images: readonly string[] = []): Promise<CachedSession> {
-    const credential = fingerprint(this.secret, this.name, username, password);
+    // Keyed by what the forge reads: a new username does not make a known token cold again.
+    const credential = fingerprint(this.secret, this.name, ...this.inner.credentialKey(username, password));
     const key = `id:${this.name}:${credential}`;
     // The verified entry first: the warm path ends in the in-process level, with no Redis call
     // for a rejection that a verified credential never has (a rejection deletes the entry).
@@ -119,6 +125,21 @@ export class CachedForge implements Forge<CachedSession> {
   }
 
   async judge(session: CachedSession | null, path: string): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
+    try {
+      return await this.judgeShared(session, path);
+    } catch (error) {
+      // The lookup this request joined ran out of the forge calls of the request that started
+      // it (another address without credentials): this one's own budget decides, once.
+      const joined = error instanceof ForgeCallsSpent && error.budget !== currentForgeCallBudget();
+      if (joined) return this.judgeShared(session, path);
+      throw error;
+    }
+  }
+
+  private async judgeShared(
+    session: CachedSession | null,
+    path: string,
+  ): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
     // Anonymous answers are shared by all anonymous callers; a session's are its own.
     const who = session === null ? 'anonymous' : (session.cacheKey ?? fingerprint(this.secret, session.account));
     const key = `dec:${this.name}:${who}:${path.toLowerCase()}`;
@@ -153,6 +174,10 @@ export class CachedForge implements Forge<CachedSession> {
         throw error;
       }
     });
+  }
+
+  judgeCatalog(session: CachedSession): Judgements {
+    return this.inner.judgeCatalog(session);
   }
 
   /** Drops what is cached about a project or repository (a webhook said it changed). */

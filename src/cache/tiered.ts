@@ -27,11 +27,16 @@ const INVALIDATION_CHANNEL = 'invalidate';
 const LOCAL_MAX_SIZE = 32 * 1024 * 1024;
 const LOCAL_MAX_ENTRIES = 100_000;
 const PURGE_INTERVAL_MS = 15_000;
+const INDEX_PRUNE_AT = 1024;
 
 export class TieredCache {
   private readonly local = new LRUCache<string, Entry>({ max: LOCAL_MAX_ENTRIES, maxSize: LOCAL_MAX_SIZE, sizeCalculation: () => 1 });
-  /** In-process index: index key -> cache keys, for replicas without Redis and for local copies. */
-  private readonly localIndex = new LRUCache<string, Set<string>>({ max: LOCAL_MAX_ENTRIES });
+  /**
+   * In-process index: index key -> cache keys, for replicas without Redis and for local copies.
+   * Only keys the local level still holds matter: the members of an index are pruned of the
+   * others as it grows, so one account filing a million decisions holds no million names.
+   */
+  private readonly localIndex = new LRUCache<string, IndexMembers>({ max: LOCAL_MAX_ENTRIES });
 
   /** Expired entries are dropped on this beat, not only when the bound evicts them. */
   private readonly purger: NodeJS.Timeout;
@@ -79,8 +84,9 @@ export class TieredCache {
     this.local.set(key, entry, { ttl: lifetimeMs, size: Math.max(1, text.length) });
     this.redis?.set(key, text, lifetimeMs);
     for (const index of indexes) {
-      const members = this.localIndex.get(index) ?? new Set<string>();
-      members.add(key);
+      const members = this.localIndex.get(index) ?? { keys: new Set<string>(), pruneAt: INDEX_PRUNE_AT };
+      members.keys.add(key);
+      if (members.keys.size >= members.pruneAt) this.prune(members);
       // The index lives as long as its longest-lived entry, so a webhook still finds them all.
       this.localIndex.set(index, members, { ttl: Math.max(lifetimeMs, this.localIndex.getRemainingTTL(index)) });
       this.redis?.index(index, key, lifetimeMs);
@@ -94,7 +100,7 @@ export class TieredCache {
 
   /** Drops every entry filed under `index`, here, in Redis, and on every other replica. */
   async invalidate(index: string): Promise<number> {
-    const keys = new Set(this.localIndex.get(index) ?? []);
+    const keys = new Set(this.localIndex.get(index)?.keys ?? []);
     this.localIndex.delete(index);
     if (this.redis !== null) for (const key of await this.redis.dropIndex(index)) keys.add(key);
     for (const key of keys) this.local.delete(key);
@@ -102,4 +108,22 @@ export class TieredCache {
     return keys.size;
   }
 
+  /** Members held by an index (tests and memory checks). */
+  indexSize(index: string): number {
+    return this.localIndex.get(index)?.keys.size ?? 0;
+  }
+
+  // Drops the members whose entry the local level no longer holds (evicted or expired: Redis
+  // keeps its own index of what it holds). The next pruning waits until the index has doubled,
+  // so the cost stays constant per entry filed.
+  private prune(members: IndexMembers): void {
+    for (const key of members.keys) if (!this.local.has(key)) members.keys.delete(key);
+    members.pruneAt = Math.max(INDEX_PRUNE_AT, members.keys.size * 2);
+  }
+}
+
+interface IndexMembers {
+  keys: Set<string>;
+  /** The size at which the members are next pruned. */
+  pruneAt: number;
 }

@@ -7,6 +7,8 @@ import { oidcSchema } from '../oidc/config.js';
 const seconds = (fallback: number, min = 0, max = 10 * 365 * 86400) => z.int().min(min).max(max).default(fallback);
 const nullableString = z.string().min(1).nullable().default(null);
 const ACTIONS = ['pull', 'push', 'delete', '*'] as const;
+/** Sources that are not forges: htpasswd accounts and anonymous callers. */
+const RESERVED_SOURCES = ['static', 'none'];
 
 const listen = z
   .string()
@@ -55,7 +57,7 @@ export const cacheSchema = z
   })
   .prefault({});
 
-/** Brute-force protection: failed password logins per client IP and per account lead to bans. */
+/** Brute-force protection (failed logins lead to bans), and the forge calls callers without credentials may cause. */
 export const limitsSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
@@ -63,6 +65,8 @@ export const limitsSchema = z
     failures: z.int().min(1).max(1_000_000).default(30),
     window: seconds(180, 1, 86400),
     ban: seconds(900, 1, 7 * 86400),
+    /** Forge calls a minute that requests without credentials from one address may cause. */
+    anonymousForgeCalls: z.int().min(1).max(1_000_000).default(60),
   })
   .prefault({});
 
@@ -157,6 +161,12 @@ export const configSchema = z
     const names = new Set<string>();
     config.forges.forEach((forge, i) => {
       if (names.has(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `duplicate forge name "${forge.name}"` });
+      // A forge's name is the `source` its callers and refresh tokens carry: it must not pass for
+      // the htpasswd accounts' ("static") or the anonymous caller's ("none").
+      if (RESERVED_SOURCES.includes(forge.name)) {
+        const message = `"${forge.name}" is reserved; name the forge otherwise`;
+        ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message });
+      }
       names.add(forge.name);
       config.forges.slice(0, i).forEach((other) => {
         // The empty prefix is the catch-all: it overlaps only another empty prefix.
@@ -174,9 +184,18 @@ export const configSchema = z
   });
 
 // One entry per issuer (a token names its issuer, nothing else picks the entry); a named
-// forge must exist, since it gives the image prefix and the anonymous rules elsewhere.
+// forge must exist, since it gives the image prefix and the anonymous rules elsewhere. With
+// forges configured every issuer must name one: an issuer without a forge would let a job's
+// project claim that path under every forge (a GitHub repository owning a GitLab project's images).
 function checkOidc(config: { forges: { name: string }[]; oidc: z.output<typeof oidcSchema> }, ctx: z.RefinementCtx): void {
+  const names = config.forges.map((forge) => `"${forge.name}"`).join(', ');
   config.oidc.forEach((entry, i) => {
+    if (entry.forge === null && config.forges.length > 0) {
+      const message =
+        'required when forges are configured: ' +
+        `name the forge whose images this issuer's tokens may match (${names})`;
+      ctx.addIssue({ code: 'custom', path: ['oidc', i, 'forge'], message });
+    }
     const earlier = config.oidc.slice(0, i);
     if (earlier.some((other) => other.issuer === entry.issuer)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'issuer'], message: `duplicate issuer "${entry.issuer}"` });
     if (earlier.some((other) => other.name === entry.name)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'name'], message: `duplicate name "${entry.name}": set oidc[].name` });

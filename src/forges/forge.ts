@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Judge, Judgements } from '../policy/grant.js';
 import type { ProtectedCaller } from '../policy/protection.js';
 import type { Identity } from '../policy/types.js';
@@ -47,6 +48,13 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
   recognises(username: string, password: string): boolean;
 
   /**
+   * What of a credential this forge reads, for cache keys: the kind of credential the username
+   * selects (GitLab's `gitlab-ci-token` means a job token) and the secret, never the free text a
+   * caller may type as username, which the forge ignores.
+   */
+  credentialKey(username: string, password: string): readonly string[];
+
+  /**
    * Verifies a credential; AuthenticationFailed when the forge rejects it, Unavailable when it
    * cannot say. `images` (prefix stripped) are those judge() will be asked about next: a hint
    * the caching layer uses to start their lookups beside the verification.
@@ -55,6 +63,9 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
 
   /** Judges every action on one image; `path` has the prefix stripped. `session` null is anonymous. */
   judge(session: S | null, path: string): Promise<ForgeJudgement>;
+
+  /** Judges `registry:catalog:*` for one of this forge's callers, from the session alone (no call). */
+  judgeCatalog(session: S): Judgements;
 
   /**
    * A hint that judge() on these images follows the re-verification of a credential this
@@ -127,22 +138,28 @@ export const IGNORE_CALLS: ForgeCallObserver = { call() {}, rateLimitRemaining()
  * (a project path), taken once by whoever needs them, dropped when stale. Credentials are
  * held only as a digest. A lookup is not started twice while it is held (a stampede costs
  * one call), nor for a second after it was taken. When the credential fails, its lookups are
- * discarded, so no later request is answered from them.
+ * discarded, so no later request is answered from them. Bounded at both levels (credentials,
+ * and lookups per credential) and expiring: one credential naming a million images holds at
+ * most `perCredential` lookups, for `maxAgeMs`.
  */
 export class Prefetched<T> {
-  private readonly byCredential = new Map<string, Map<string, { promise: Promise<T> | null; until: number }>>();
+  private readonly byCredential: LRUCache<string, LRUCache<string, { promise: Promise<T> | null; until: number }>>;
 
-  constructor(private readonly maxAgeMs = 5000, private readonly max = 10_000) {}
+  constructor(
+    private readonly maxAgeMs = 5000,
+    max = 2_000,
+    private readonly perCredential = 32,
+  ) {
+    this.byCredential = new LRUCache({ max, ttl: maxAgeMs, ttlAutopurge: false });
+  }
 
   put(credential: string, item: string, start: () => Promise<T>): void {
     const now = Date.now();
     const owner = digest(credential);
     let items = this.byCredential.get(owner);
     if ((items?.get(item)?.until ?? 0) > now) return;
-    if (items === undefined) {
-      if (this.byCredential.size >= this.max) this.byCredential.delete(this.byCredential.keys().next().value!);
-      this.byCredential.set(owner, (items = new Map()));
-    }
+    items ??= new LRUCache({ max: this.perCredential, ttl: this.maxAgeMs, ttlAutopurge: false });
+    this.byCredential.set(owner, items); // (again): the credential's lookups live as long as its newest
     const promise = start();
     promise.catch(() => {}); // whoever takes it sees the failure; nobody else must
     items.set(item, { promise, until: now + this.maxAgeMs });
@@ -163,6 +180,13 @@ export class Prefetched<T> {
   /** The credential failed: what was started for it answers nobody. */
   discard(credential: string): void {
     this.byCredential.delete(digest(credential));
+  }
+
+  /** Lookups held, over every credential (for tests and memory checks). */
+  get size(): number {
+    let total = 0;
+    for (const items of this.byCredential.values()) total += items.size;
+    return total;
   }
 }
 

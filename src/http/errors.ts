@@ -32,6 +32,9 @@ export function errorHandler(logger: Logger, basicRealm: string) {
       ctx.set('Cache-Control', 'no-store');
       if (wire.status === 401) ctx.set('WWW-Authenticate', `Basic realm="${basicRealm}"`);
       if (error instanceof Unavailable && error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
+      // A 429 of ours (a spent budget of forge calls) says when to come back.
+      const retryAfter = (error as { retryAfter?: unknown }).retryAfter;
+      if (wire.status === 429 && typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
       ctx.body =
         ctx.state.errorStyle === 'oauth'
           ? { error: wire.oauth, error_description: wire.message }

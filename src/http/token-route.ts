@@ -24,7 +24,7 @@ export function tokenHandler(authority: Authority, audit: Logger, metrics: Metri
       // Banned callers are refused here, before the authority (and any forge) sees them.
       const admission = guard ? await admitRequest(guard, ctx, request.credential) : undefined;
       try {
-        result = await authority.issue(request);
+        result = await authority.issue({ ...request, anonymousBudget: guard?.forgeBudget(ctx.ip) });
       } catch (error) {
         if (admission) await guard!.settle(admission, error);
         throw error;
@@ -136,6 +136,8 @@ function outcomeOf(error: unknown): string {
       return 'unavailable';
     case 'TooManyAttempts':
       return 'banned';
+    case 'ForgeCallsSpent':
+      return 'throttled';
     case 'BadRequest':
     case 'ScopeError':
       return 'bad_request';

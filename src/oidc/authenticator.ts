@@ -56,7 +56,15 @@ export class OidcAuthenticator {
 
   constructor(configs: readonly OidcIssuerConfig[], forges: readonly ForgeLayout[]) {
     for (const config of configs) {
+      // The configuration refuses this too; an issuer without a forge beside forges would let
+      // its jobs' projects own those paths on every forge.
+      if (config.forge === null && forges.length > 0) {
+        throw new Error(`OIDC issuer ${config.name} names no forge (oidc[].forge) while forges are configured`);
+      }
       const forge = config.forge === null ? undefined : forges.find((f) => f.name === config.forge);
+      if (config.forge !== null && forge === undefined) {
+        throw new Error(`OIDC issuer ${config.name} names forge "${config.forge}", which is not configured`);
+      }
       const style: ImageStyle = forge?.type ?? (config.preset === 'gitlab' ? 'gitlab' : 'github');
       this.issuers.set(config.issuer, {
         issuer: new OidcIssuer(config),
@@ -138,7 +146,9 @@ export class OidcAuthenticator {
 
   /** The image's path under the issuer's prefix, lower-cased; null when the image is routed elsewhere. */
   private imagePath(issuer: TrustedIssuer, name: string, router: ForgeRouter): string | null {
-    if (issuer.forge !== null && router.forImage(name)?.forge.name !== issuer.forge) return null;
+    // Without a forge (only where none is configured) no image is routed anywhere else.
+    const routed = router.forImage(name)?.forge.name ?? null;
+    if (routed !== issuer.forge) return null;
     if (!name.startsWith(issuer.prefix)) return null;
     return name.slice(issuer.prefix.length).toLowerCase();
   }

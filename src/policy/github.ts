@@ -1,4 +1,4 @@
-import { denying, type Judge, type Judgement } from './grant.js';
+import { allowing, denying, type Judge, type Judgement } from './grant.js';
 
 // The GitHub permission matrix (docs/github.md), as a pure function of facts the
 // forge bridge gathered: what the credential itself was granted gates each action (classic
@@ -95,6 +95,31 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
     case 'user':
       return judgeUser(caller, repo);
   }
+}
+
+/** Who asks for `registry:catalog:*`: an installation token, or a user token and whether its user is an admin. */
+export type GitHubCatalogCaller =
+  | { kind: 'installation' }
+  | { kind: 'user'; login: string; scopes: readonly string[] | null; admin: boolean };
+
+/**
+ * `registry:catalog:*` (every repository's name): site admins and the configured admins, through
+ * a classic token whose scopes reach packages. A fine-grained or app token carries no scopes to
+ * show it (GitHub Packages takes classic tokens only); installation tokens never list it.
+ */
+export function judgeGitHubCatalog(caller: GitHubCatalogCaller): Judge {
+  if (caller.kind === 'installation') return denying('catalog', 'installation tokens never list the catalog');
+  if (caller.scopes === null) {
+    const because =
+      'a fine-grained or app token cannot show it may read packages; use a classic token to list the catalog';
+    return denying('scope', because);
+  }
+  const gate = scopeGate(caller.scopes, 'pull');
+  if (gate) return () => gate;
+  if (!caller.admin) {
+    return denying('catalog', `only site admins and forges[].admins list the catalog; ${caller.login} is neither`);
+  }
+  return allowing({ actions: ['*'], rule: 'admin', because: `${caller.login} is a GitHub admin` });
 }
 
 function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: GitHubRepoFacts): Judge {

@@ -1,4 +1,4 @@
-import { denying, type Judge, type Judgement } from './grant.js';
+import { allowing, denying, type Judge, type Judgement } from './grant.js';
 import type { Action } from './types.js';
 
 // The GitLab permission matrix of docs/forges.md, as a pure function of facts the
@@ -99,6 +99,24 @@ function judgeAnonymous(anonymousPull: boolean, project: GitLabProjectFacts): Ju
 /** The scope gate alone: a denial when the token's scopes earn no registry access at all, else null. */
 export function scopeGate(scopes: readonly string[]): Judge | null {
   return scopes.some((scope) => REGISTRY_SCOPES.has(scope)) ? null : denying('scope', `token scopes [${scopes.join(', ')}] grant no registry access`);
+}
+
+/** Who asks for the catalog: a token's user (a job token passes null). */
+export type GitLabCatalogCaller = Pick<Extract<GitLabCallerFacts, { kind: 'user' }>, 'username' | 'admin' | 'scopes'>;
+
+/**
+ * `registry:catalog:*` (every repository's name): GitLab instance admins only, and only through
+ * a token whose scopes reach the registry at all; a `read_user` token of an admin lists nothing.
+ * `null`: a CI job token, which never does.
+ */
+export function judgeGitLabCatalog(caller: GitLabCatalogCaller | null): Judge {
+  if (caller === null) return denying('catalog', 'job tokens never list the catalog');
+  const gate = scopeGate(caller.scopes);
+  if (gate) return gate;
+  if (!caller.admin) {
+    return denying('catalog', `only GitLab instance admins list the catalog; ${caller.username} is not one`);
+  }
+  return allowing({ actions: ['*'], rule: 'admin', because: `${caller.username} is a GitLab instance admin` });
 }
 
 function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project: GitLabProjectFacts): Judge {

@@ -48,4 +48,9 @@ export interface Verdict {
 export interface Decision {
   scope: Scope;
   verdicts: Verdict[];
+  /**
+   * Set when a forge judged the scope as for a caller without credentials (it may have looked
+   * with the service token): its reasons may tell what only the service token sees.
+   */
+  asAnonymous?: true;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { FakeGitHub } from '../fakes/github.js';
+import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import { FakeOidcIssuer, githubClaims } from '../fakes/oidc-issuer.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { buildOciImage, type OciImage } from '../support/oci-image.js';
@@ -158,5 +159,80 @@ oidc:
 
   test('no ID token reaches the logs', () => {
     assert.ok(!/eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/.test(fg.logs()), 'a JWT-looking string is in the forgegate log');
+  });
+});
+
+describe('CI ID tokens never cross forges (registry 2.8, a fake GitLab beside a fake GitHub)', () => {
+  const github = new FakeGitHub();
+  const gitlab = new FakeGitLab();
+  const actions = new FakeOidcIssuer();
+  let fg: ForgegateProcess;
+  let registry: RunningRegistry;
+  let image: OciImage;
+  const ownerToken = 'glpat-owner-crossforge-e2e';
+
+  const ref = (name: string) => `docker://${registry.host}/${name}`;
+  const explain = (result: SkopeoResult) =>
+    `skopeo (${result.code}): ${result.stderr}\nforgegate:\n${fg.logs().slice(-3000)}`;
+  const config = (forgeLine: string) => `
+server: { listen: "127.0.0.1:{{PORT}}" }
+token: { issuer: ${ISSUER}, service: ${SERVICE}, keyDir: "{{DIR}}/keys" }
+forges:
+  - { type: gitlab, url: ${JSON.stringify(gitlab.url)} }
+  - { type: github, url: ${JSON.stringify(github.url)}, prefix: gh/ }
+oidc:
+  - issuer: ${JSON.stringify(actions.url)}
+    audience: ${SERVICE}
+    preset: github-actions
+${forgeLine}`;
+
+  before(async () => {
+    await Promise.all([github.start(), gitlab.start(), actions.start()]);
+    // acme/priv exists on both forges, owned by different people.
+    github.addOrg({ login: 'acme' });
+    github.addRepo({ full_name: 'acme/priv', visibility: 'private' });
+    const owner = gitlab.addUser({ username: 'gl-owner' });
+    gitlab.addProject({ path_with_namespace: 'acme/priv', visibility: 'private' });
+    gitlab.addMember('acme/priv', owner.id, ACCESS.owner);
+    gitlab.addToken({ token: ownerToken, user_id: owner.id, scopes: ['api'] });
+    fg = await startForgegateProcess(config('    forge: github'));
+    const registryOptions = { realm: fg.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: fg.certificate };
+    registry = await startRegistry(registryOptions);
+    image = await buildOciImage(undefined, { marker: 'oidc-cross-forge' });
+  });
+
+  after(async () => {
+    await registry?.stop();
+    await fg?.stop();
+    await Promise.all([github.stop(), gitlab.stop(), actions.stop()]);
+  });
+
+  test('an issuer without forge: the server does not start, and says which key in one line', async () => {
+    const dir = await makeTempDir('cross-forge');
+    const file = join(dir, 'forgegate.yaml');
+    await writeFile(file, config('').replaceAll('{{PORT}}', '0').replaceAll('{{DIR}}', dir));
+    const run = await cli(['serve', '--config', file]);
+    assert.equal(run.code, 1, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+    assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
+    assert.match(run.stderr, /^forgegate: config .*forgegate\.yaml: oidc\[0\]\.forge: required when forges are/);
+  });
+
+  test("a GitHub job of acme/priv cannot reach GitLab's acme/priv; it pushes its own under gh/", async () => {
+    const seeded = await copy(image.ref, ref('acme/priv/app:v1'), { creds: `gl-owner:${ownerToken}` });
+    assert.equal(seeded.code, 0, explain(seeded));
+
+    const token = await actions.sign(githubClaims('acme/priv', { aud: SERVICE }));
+    const push = await copy(image.ref, ref('acme/priv/app:evil'), { creds: `oidc:${token}` });
+    assert.notEqual(push.code, 0, 'the registry must refuse the push');
+    assert.match(push.stderr, /denied|unauthorized/i);
+    const pull = await inspect(ref('acme/priv/app:v1'), { creds: `oidc:${token}` });
+    assert.notEqual(pull.code, 0, 'nor may it read the GitLab project');
+    const line = await fg.waitForAudit((l) => (l.requested as string[]).includes('repository:acme/priv/app:pull,push'));
+    assert.deepEqual(line.granted, []);
+
+    const own = await copy(image.ref, ref('gh/acme/priv/app:v1'), { creds: `oidc:${token}` });
+    assert.equal(own.code, 0, explain(own));
+    const evil = await inspect(ref('acme/priv/app:evil'), { creds: `gl-owner:${ownerToken}` });
+    assert.notEqual(evil.code, 0, 'no image was pushed into the GitLab project');
   });
 });

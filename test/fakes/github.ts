@@ -233,6 +233,14 @@ export class FakeGitHub extends FakeServer {
     this.#buckets.clear();
   }
 
+  /** Requests counted against the quota `token` draws on (its user's; an installation's own); absent: `address`'s. */
+  quotaUsed(token?: string, address = '127.0.0.1'): number {
+    const found = token === undefined ? undefined : this.#tokens.get(token);
+    if (token !== undefined && !found) throw new Error('unknown token');
+    const caller = found && { token: found, user: found.user ? this.#requireUser(found.user) : undefined };
+    return this.#bucket(caller, address).used;
+  }
+
   // ---- endpoints ------------------------------------------------------------------------------
 
   #user(caller: Caller): Reply {

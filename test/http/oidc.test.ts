@@ -194,6 +194,40 @@ describe('GitLab CI ID tokens', () => {
   });
 });
 
+describe('ID tokens never cross forges', () => {
+  test('with forges configured, an issuer without `forge` stops the start in one line naming the key', async () => {
+    const forges = [
+      { type: 'gitlab', url: gl.url },
+      { type: 'github', url: gh.url, prefix: 'gh/' },
+    ];
+    const [preset, token] = ['github-actions', { service: SERVICE }];
+    await assert.rejects(
+      startForgegate({ token, forges, oidc: [{ issuer: actions.url, audience: SERVICE, preset }] }),
+      (error: Error) => {
+        assert.equal(error.name, 'ConfigError');
+        assert.ok(!error.message.includes('\n'), 'one line');
+        assert.match(error.message, /^config test: oidc\[0\]\.forge: required when forges are configured: /);
+        assert.match(error.message, /\("gitlab", "github"\)$/, 'naming the forges there are');
+        return true;
+      },
+    );
+  });
+
+  test('an Actions token of acme/app gets nothing on the GitLab project acme/app, judged as for anyone', async () => {
+    // The same path on both forges: gh/acme/app is the job's repository, acme/app (no prefix)
+    // a private GitLab project that has nothing to do with it.
+    gl.addProject({ path_with_namespace: 'acme/app', visibility: 'private' });
+    const token = await actions.sign(githubClaims('acme/app'));
+    gl.resetCalls();
+    const answer = await ask(token, [repo('acme/app', 'pull,push,delete'), repo('acme/app/web', 'pull,push')]);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.access, [], 'a private GitLab project: nothing for a GitHub job');
+    assert.ok(gl.calls('GET /projects/:id') > 0, 'GitLab was asked, as for any anonymous caller');
+    const own = await ask(token, repo('gh/acme/app/web', 'pull,push'));
+    assert.deepEqual(own.access, granted('gh/acme/app/web', 'pull', 'push'), 'its own repository still pushes');
+  });
+});
+
 test('no ID token appears in any log line', () => {
   const text = fg.rawLogs();
   for (const token of sent) {

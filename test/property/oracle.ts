@@ -250,3 +250,125 @@ export function expectedGrant(requested: readonly string[], holds: { explicit: S
   }
   return ['pull', 'push', 'delete', '*'].filter((a) => out.has(a));
 }
+
+// ---- the authority: whom each rule speaks for -----------------------------------------------
+// Independent of the matrices above: which rules decide a scope for which caller. A world of two
+// forges (GitLab under "", GitHub under "gh/") whose matrices are stand-ins the property test
+// gives its stub forges: anyone pulls `pub/...`; a forge's own user also pushes `<login>/...`.
+
+export type AuthCaller =
+  | { kind: 'anonymous' }
+  | { kind: 'static'; name: string }
+  /** `scopes`: GitLab token scopes, or GitHub classic scopes (null: a fine-grained token). */
+  | { kind: 'forge'; forge: 'gitlab' | 'github'; login: string; admin: boolean; scopes: readonly string[] | null }
+  /** A verified CI ID token of `project`, from the issuer that names `forge`. */
+  | { kind: 'oidc'; forge: 'gitlab' | 'github'; project: string };
+
+export interface AuthAclRule {
+  account: string;
+  type: string;
+  name: '**' | 'catalog' | 'pub/**' | 'alice/**';
+  actions: ('pull' | 'push' | 'delete' | '*')[];
+}
+
+export const MAX_FORGE_IMAGES = 16;
+
+type Holds = { explicit: Set<Explicit>; star: boolean };
+const NOTHING = (): Holds => ({ explicit: new Set(), star: false });
+
+/** "gh/..." goes to GitHub, everything else to GitLab (the empty prefix). */
+export function routeOf(name: string): { forge: 'gitlab' | 'github'; path: string } {
+  return name.startsWith('gh/') ? { forge: 'github', path: name.slice(3) } : { forge: 'gitlab', path: name };
+}
+
+function aclHolds(rules: readonly AuthAclRule[], account: string, type: string, name: string): Holds | null {
+  const rule = rules.find((r) => {
+    if (r.type !== type) return false;
+    // "" is anonymous only; a glob never matches the anonymous caller.
+    const named = r.account === '*' || r.account === account;
+    const accountOk = r.account === '' ? account === '' : account !== '' && named;
+    const prefix = r.name.slice(0, -2); // "pub/**" -> "pub/"
+    const nameOk = r.name === '**' || (r.name === 'catalog' ? name === 'catalog' : name.startsWith(prefix));
+    return accountOk && nameOk;
+  });
+  if (rule === undefined) return null;
+  const star = rule.actions.includes('*');
+  return { explicit: new Set(EXPLICIT.filter((a) => star || rule.actions.includes(a))), star };
+}
+
+/** The stand-in matrix: anyone pulls pub/...; the forge's own user also pushes its login's namespace. */
+function standIn(path: string, ownLogin: string | null): Holds {
+  const holds = NOTHING();
+  if (path.startsWith('pub/')) holds.explicit.add('pull');
+  if (ownLogin !== null && path.startsWith(`${ownLogin}/`)) holds.explicit.add('pull').add('push');
+  return holds;
+}
+
+/**
+ * "The catalog of a forge caller is its forge's to judge: instance admins (GitHub: site admins
+ * or the configured list), through a token whose scopes reach the registry: GitLab
+ * read_registry, write_registry, read_api or api; GitHub a classic token with read:packages,
+ * write:packages or repo (a fine-grained token cannot show it)."
+ */
+function forgeCatalog(caller: Extract<AuthCaller, { kind: 'forge' }>): Holds {
+  const gitlab = ['read_registry', 'write_registry', 'read_api', 'api'];
+  const registryScopes = caller.forge === 'gitlab' ? gitlab : ['read:packages', 'write:packages', 'repo'];
+  const scoped = caller.scopes !== null && caller.scopes.some((s) => registryScopes.includes(s));
+  return caller.admin && scoped ? { explicit: new Set(EXPLICIT), star: true } : NOTHING();
+}
+
+/** "A job owns its project's images on its issuer's forge only: GitLab adds at most two segments, GitHub any." */
+function jobOwns(caller: Extract<AuthCaller, { kind: 'oidc' }>, name: string): boolean {
+  const { forge, path } = routeOf(name);
+  if (forge !== caller.forge) return false;
+  if (path === caller.project) return true;
+  if (!path.startsWith(`${caller.project}/`)) return false;
+  return forge === 'github' || path.split('/').length - caller.project.split('/').length <= 2;
+}
+
+/**
+ * What the authority may grant on each scope of one request, in order:
+ * - static accounts: their ACL rules, nothing else;
+ * - anonymous callers: the ACL's "" rules where one matches, else the image's forge as for anyone;
+ * - forge users: never the ACL, whatever their name; their own forge's matrix on its images,
+ *   the other forge as for anyone; the catalog by forgeCatalog;
+ * - CI jobs: pull and push on their own project's images (on their issuer's forge), and
+ *   anonymous everywhere else, the ACL's "" rules included;
+ * - at most MAX_FORGE_IMAGES distinct images per request reach a forge; later ones earn nothing.
+ */
+export function authorityAllows(
+  caller: AuthCaller,
+  scopes: readonly { type: string; name: string }[],
+  acl: readonly AuthAclRule[],
+): Holds[] {
+  const judged = new Set<string>();
+  const forgeJudges = (name: string, ownLogin: string | null): Holds => {
+    const { forge, path } = routeOf(name);
+    const key = `${forge}:${path}`;
+    if (!judged.has(key) && judged.size >= MAX_FORGE_IMAGES) return NOTHING();
+    judged.add(key);
+    return standIn(path, ownLogin);
+  };
+  const asAnyone = (scope: { type: string; name: string }): Holds => {
+    const byAcl = aclHolds(acl, '', scope.type, scope.name);
+    if (byAcl !== null) return byAcl;
+    return scope.type === 'repository' ? forgeJudges(scope.name, null) : NOTHING();
+  };
+  return scopes.map((scope) => {
+    switch (caller.kind) {
+      case 'static':
+        return aclHolds(acl, caller.name, scope.type, scope.name) ?? NOTHING();
+      case 'anonymous':
+        return asAnyone(scope);
+      case 'oidc':
+        if (scope.type === 'repository' && jobOwns(caller, scope.name)) {
+          return { explicit: new Set<Explicit>(['pull', 'push']), star: false };
+        }
+        return asAnyone(scope);
+      case 'forge':
+        if (scope.type === 'registry' && scope.name === 'catalog') return forgeCatalog(caller);
+        if (scope.type !== 'repository') return NOTHING();
+        return forgeJudges(scope.name, routeOf(scope.name).forge === caller.forge ? caller.login : null);
+    }
+  });
+}

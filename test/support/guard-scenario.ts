@@ -105,7 +105,10 @@ export async function runScenario(): Promise<Scenario> {
   // GitHub: a classic token, then a wrong one.
   await get('github token', 'ada', ghToken, 'repository:gh/ada/app:pull');
   await get('github token', 'ada', ghToken, 'repository:gh/ada/app:pull');
-  await get('github wrong', 'ada', 'ghp_wrongScenarioS3cr3tQx7xxxxxxxxxxxxxx', 'repository:gh/ada/app:pull');
+  // From another address: a wrong token is not forgiven by the right one (they are different
+  // credentials), and a third failure from 192.0.2.10 would ban it before the scenario's own ban.
+  const wrong = 'ghp_wrongScenarioS3cr3tQx7xxxxxxxxxxxxxx';
+  await get('github wrong', 'ada', wrong, 'repository:gh/ada/app:pull', '192.0.2.11');
 
   // Anonymous, then a ban: the failures that reach the count, then a refused right password.
   await get('anonymous', null, '', 'repository:gl/group/app:pull');

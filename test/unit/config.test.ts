@@ -98,6 +98,8 @@ forges:
     ['forges:\n  - {type: github, url: "https://g", installationTokenPush: [acme]}', 'forges[0].installationTokenPush[0]: expected an owner/repo glob'],
     ['forges:\n  - {type: github, url: "https://g", installationTokenPush: ["acme/app/x"]}', 'forges[0].installationTokenPush[0]: expected an owner/repo glob'],
     ['forges:\n  - {type: github, url: "https://g", trustUserTokenRole: "yes"}', 'forges[0].trustUserTokenRole'],
+    ['forges:\n  - {name: static, type: gitlab, url: "https://a"}', 'forges[0].name: "static" is reserved'],
+    ['forges:\n  - {name: none, type: github, url: "https://a"}', 'forges[0].name: "none" is reserved'],
     ['server: [', 'invalid YAML'],
     ['a: 1\na: 2', 'invalid YAML'],
     ['- 1', 'expected a mapping of sections'],

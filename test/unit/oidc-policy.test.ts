@@ -56,6 +56,22 @@ describe('configuration', () => {
     );
   });
 
+  test('with any forge configured (the default gitlab.com included), every issuer names one', () => {
+    const issuer = { issuer: 'https://token.actions.githubusercontent.com', audience: 'r', preset: 'github-actions' };
+    const forges = [
+      { type: 'github', url: 'https://api.github.com', prefix: 'gh/' },
+      { type: 'gitlab', url: 'https://gitlab.example' },
+    ];
+    const required = "required when forges are configured: name the forge whose images this issuer's tokens may match";
+    rejects([issuer], new RegExp(`^config test: oidc\\[0\\]\\.forge: ${required} \\("github", "gitlab"\\)$`), forges);
+    const second = { ...issuer, issuer: 'https://gitlab.example', preset: 'gitlab' };
+    rejects([{ ...issuer, forge: 'github' }, second], /^config test: oidc\[1\]\.forge: required/, forges);
+    const byDefault = /oidc\[0\]\.forge: required when forges are configured: .*\("gitlab"\)/;
+    assert.throws(() => parseConfig({ oidc: [issuer] }, {}, 'test'), byDefault, 'the default forge counts');
+    const alone = parseConfig({ forges: [], oidc: [issuer] }, {}, 'test');
+    assert.equal(alone.oidc[0]!.forge, null, 'no forge at all: an OIDC-only server');
+  });
+
   test('the section defaults to no issuers, and a forge it names must exist', () => {
     assert.deepEqual(parseConfig({}, {}, 'test').oidc, []);
     const config = parseConfig({ forges: [{ type: 'github', url: 'https://api.github.com', prefix: 'gh/' }], oidc: [{ issuer: 'https://token.actions.githubusercontent.com', audience: 'r', preset: 'github-actions', forge: 'github' }] }, {}, 'test');

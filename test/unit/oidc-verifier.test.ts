@@ -44,6 +44,16 @@ describe('what an ID token is', () => {
   });
 });
 
+describe('which forge an issuer answers for', () => {
+  test('an issuer without a forge beside forges is refused at construction (the configuration first)', () => {
+    const gitlabOnly = [{ name: 'gitlab', type: 'gitlab' as const, prefix: '' }];
+    const entry = { issuer: issuer.url, audience: 'registry.test', preset: 'github-actions' };
+    assert.throws(() => new OidcAuthenticator(oidcSchema.parse([entry]), gitlabOnly), /names no forge/);
+    const named = oidcSchema.parse([{ ...entry, forge: 'gh' }]);
+    assert.throws(() => new OidcAuthenticator(named, gitlabOnly), /names forge "gh", which is not configured/);
+  });
+});
+
 describe('verification', () => {
   test('a valid token yields the job: project, id, ref, workflow, subject and the matching rule', async () => {
     const session = await authenticator().authenticate(await issuer.sign(githubClaims('Acme/App')));

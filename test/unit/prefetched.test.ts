@@ -66,3 +66,13 @@ test('bounded: the oldest credential gives way', () => {
   assert.equal(ahead.take('a', 'p'), undefined, 'the first credential was dropped');
   assert.notEqual(ahead.take('c', 'p'), undefined, 'the newest is kept');
 });
+
+test('bounded per credential: one credential naming 100,000 images holds a few dozen lookups, oldest out first', () => {
+  const ahead = new Prefetched<string>();
+  const lookup = counter();
+  ahead.put('glpat-a', 'first/image', lookup.start);
+  for (let i = 0; i < 100_000; i++) ahead.put('glpat-a', `group/p${i}`, lookup.start);
+  assert.ok(ahead.size <= 32, `lookups held for one credential: ${ahead.size}`);
+  assert.equal(ahead.take('glpat-a', 'first/image'), undefined, 'the oldest lookup gave way');
+  assert.notEqual(ahead.take('glpat-a', 'group/p99999'), undefined, 'the newest is kept');
+});

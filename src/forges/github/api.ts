@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
+import { chargeForgeCall } from '../budget.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitHub REST calls forgegate makes (docs/forges.md, GitHub), through @octokit/rest.
@@ -52,6 +53,8 @@ export interface AppInstallations {
 }
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
+/** Far beyond any decision's lifetime: a validator older than this rarely still matches. */
+const VALIDATOR_TTL_MS = 30 * 60_000;
 
 interface Answer {
   status: number;
@@ -72,8 +75,8 @@ export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
   private readonly exhausted = new MemoryCache<number>(10_000);
-  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with. */
-  private readonly validators = new LRUCache<string, Validated>({ max: 10_000 });
+  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with (bounded, forgotten in time). */
+  private readonly validators = new LRUCache<string, Validated>({ max: 10_000, ttl: VALIDATOR_TTL_MS });
 
   constructor(
     private readonly forge: string,
@@ -132,6 +135,7 @@ export class GitHubApi {
     const quotaKey = createHash('sha256').update(token ?? '(anonymous)').digest('base64url');
     const resetAt = this.exhausted.get(quotaKey);
     if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
+    await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);

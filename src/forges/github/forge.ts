@@ -1,8 +1,8 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { denying, judgeAll, type Judge } from '../../policy/grant.js';
-import { judgeGitHub, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
+import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
+import { judgeGitHub, judgeGitHubCatalog, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
 import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js';
 
@@ -54,6 +54,10 @@ export class GitHubForge implements Forge<GitHubSession> {
     return TOKEN_PREFIX.test(password);
   }
 
+  credentialKey(_username: string, password: string): readonly string[] {
+    return ['token', password];
+  }
+
   authenticate(_username: string, password: string): Promise<GitHubSession> {
     return this.unexpected(password.startsWith('ghs_') ? this.installation(password) : this.user(password));
   }
@@ -83,6 +87,15 @@ export class GitHubForge implements Forge<GitHubSession> {
 
   judge(session: GitHubSession | null, path: string): Promise<ForgeJudgement> {
     return this.unexpected(this.judgeImage(session, path));
+  }
+
+  judgeCatalog(session: GitHubSession): Judgements {
+    const { caller } = session;
+    if (caller.kind !== 'user') return judgeAll(judgeGitHubCatalog({ kind: 'installation' }));
+    // Only classic scopes can show a token may read packages: App and fine-grained tokens list nothing.
+    const { login, grant } = caller;
+    const scopes = grant.kind === 'scopes' ? grant.scopes : null;
+    return judgeAll(judgeGitHubCatalog({ kind: 'user', login, scopes, admin: session.admin }));
   }
 
   persist(session: GitHubSession): unknown {

@@ -11,6 +11,7 @@ import {
 } from '@gitbeaker/rest';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
+import { chargeForgeCall } from '../budget.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitLab REST calls forgegate makes (docs/forges.md, GitLab), through @gitbeaker/rest.
@@ -206,6 +207,7 @@ export class GitLabApi {
   }
 
   private async call<T>(endpoint: string, shape: z.ZodType<T>, request: () => Promise<unknown>): Promise<T> {
+    await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     let body: unknown;
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;

@@ -1,8 +1,9 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { judgeGitLab, MAINTAINER, scopeGate, type GitLabCallerFacts, type GitLabProjectFacts } from '../../policy/gitlab.js';
-import { denying, judgeAll, type Judge } from '../../policy/grant.js';
+import { judgeGitLab, judgeGitLabCatalog, MAINTAINER, scopeGate } from '../../policy/gitlab.js';
+import type { GitLabCallerFacts, GitLabProjectFacts } from '../../policy/gitlab.js';
+import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import type { ProtectedCaller } from '../../policy/protection.js';
 import { LRUCache } from 'lru-cache';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
@@ -60,6 +61,10 @@ export class GitLabForge implements Forge<GitLabSession> {
 
   recognises(username: string, password: string): boolean {
     return username === JOB_TOKEN_USER || TOKEN_PREFIXES.test(password);
+  }
+
+  credentialKey(username: string, password: string): readonly string[] {
+    return [username === JOB_TOKEN_USER ? 'job-token' : 'token', password];
   }
 
   authenticate(username: string, password: string): Promise<GitLabSession> {
@@ -177,6 +182,11 @@ export class GitLabForge implements Forge<GitLabSession> {
     return { admin: false, ownToken: null, role };
   }
   // ---- end of protected container repositories ----
+
+  judgeCatalog(session: GitLabSession): Judgements {
+    const { caller } = session;
+    return judgeAll(judgeGitLabCatalog(caller.kind === 'token' ? caller : null));
+  }
 
   persist(session: GitLabSession): unknown {
     const { token: _secret, ...caller } = session.caller;

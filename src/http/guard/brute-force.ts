@@ -1,22 +1,30 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import type { Credential } from '../../credentials/credential.js';
+import { fingerprint } from '../../credentials/fingerprint.js';
 import { AuthenticationFailed } from '../../errors.js';
 import { JOB_TOKEN_USER } from '../../forges/gitlab/credentials.js';
+import type { ForgeCallBudget } from '../../forges/budget.js';
 import type { Logger } from '../../log.js';
+import { AnonymousForgeCalls } from './anonymous.js';
 
 // Brute-force protection for password logins. Failed attempts are counted per client IP and
-// per account; reaching `limits.failures` within `limits.window` seconds bans the key for
+// per subject; reaching `limits.failures` within `limits.window` seconds bans the key for
 // `limits.ban` seconds. Counters live in Redis when configured, so replicas share bans.
+//
+// The subject is the account only for names forgegate owns (static accounts). A forge ignores
+// the username of a token login, so people share a few (`oauth2`, `x-access-token`, their own
+// name): counting those would let one address ban every user of `oauth2` everywhere. Forge-token
+// (and ID token) failures count per credential instead, as a keyed digest of the secret.
 //
 // What counts: AuthenticationFailed for a password credential. Anonymous requests, refresh
 // tokens and GitLab CI job tokens never count and are never refused: runners share NAT
 // addresses and retry, and every job shares the username "gitlab-ci-token" (a ban on it
-// would stop all CI). A success forgives that account's failures, and on the IP counter
-// only the failures this account made from that IP: forgiving the whole IP would let one
+// would stop all CI). A success forgives that subject's failures, and on the IP counter
+// only the failures this subject made from that IP: forgiving the whole IP would let one
 // valid login reset a password spray.
 //
 // The warm path stays free of Redis calls: a caller found with no failures at all is
@@ -26,7 +34,7 @@ import type { Logger } from '../../log.js';
 // Fail open: the limiter is a defence, not a dependency. Redis down falls back to a
 // per-process limiter, and any other limiter error admits the request.
 
-export type BanScope = 'ip' | 'account';
+export type BanScope = 'ip' | 'account' | 'credential';
 
 export interface BanObserver {
   /** A key just reached the failure count and is banned. */
@@ -45,16 +53,33 @@ export class TooManyAttempts extends Error {
     /** Whole seconds until the ban ends. */
     readonly retryAfter: number,
   ) {
-    super(`too many failed login attempts ${scope === 'ip' ? 'from this address' : 'for this account'}; retry in ${retryAfter} seconds`);
+    super(`too many failed login attempts ${WHERE[scope]}; retry in ${retryAfter} seconds`);
   }
 }
 
+const WHERE: Record<BanScope, string> = {
+  ip: 'from this address',
+  account: 'for this account',
+  credential: 'with this credential',
+};
+
 /** What the guard learnt about a request at admission, reused when it is settled. */
 export interface Admission {
-  keys: { ip: string; account: string; pair: string } | null;
-  /** Failures on record for the account, and for this account from this IP. */
-  accountFailures: number;
+  /** `subject`: the static account, or the forge credential's digest (`scope` says which). */
+  keys: { ip: string; subject: string; scope: 'account' | 'credential'; pair: string } | null;
+  /** Failures on record for the subject, and for this subject from this IP. */
+  subjectFailures: number;
   pairFailures: number;
+}
+
+export interface GuardOptions {
+  redis?: Redis | Cluster;
+  logger?: Logger;
+  observer?: BanObserver;
+  /** Whether a username is a static account's (counted per account); absent: none is. */
+  ownsAccount?: (username: string) => Promise<boolean> | boolean;
+  /** Keys the credential digests: a Redis reader must not be able to test guesses against them. */
+  secret?: Uint8Array;
 }
 
 export type LimitsConfig = Config['limits'];
@@ -67,16 +92,30 @@ export class BruteForceGuard {
   private readonly clean = new LRUCache<string, true>({ max: 10_000, ttl: CLEAN_MS, ttlAutopurge: false });
   private readonly logger: Logger | undefined;
   private readonly observer: BanObserver | undefined;
+  private readonly ownsAccount: (username: string) => Promise<boolean> | boolean;
+  private readonly secret: Uint8Array;
+  private readonly anonymous: AnonymousForgeCalls | null;
 
   constructor(
     private readonly config: LimitsConfig,
-    options: { redis?: Redis | Cluster; logger?: Logger; observer?: BanObserver } = {},
+    options: GuardOptions = {},
   ) {
     const base = { points: config.failures, duration: config.window, keyPrefix: 'limits' };
     const memory = new RateLimiterMemory(base);
     this.limiter = options.redis ? new RateLimiterRedis({ ...base, storeClient: options.redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
     this.logger = options.logger;
     this.observer = options.observer;
+    this.ownsAccount = options.ownsAccount ?? (() => false);
+    this.secret = options.secret ?? randomBytes(32);
+    this.anonymous = config.enabled ? new AnonymousForgeCalls(config.anonymousForgeCalls, options) : null;
+  }
+
+  /**
+   * The budget of forge calls a request from `clientIp` may spend on scopes judged as for anyone
+   * (no credential of the image's forge); undefined when limits are off.
+   */
+  forgeBudget(clientIp: string): ForgeCallBudget | undefined {
+    return this.anonymous?.budget(clientIp);
   }
 
   get enabled(): boolean {
@@ -85,17 +124,17 @@ export class BruteForceGuard {
 
   /** Refuses a banned caller with TooManyAttempts; otherwise returns what `settle` needs. */
   async admit(clientIp: string, credential: Credential | undefined): Promise<Admission> {
-    const keys = this.keysFor(clientIp, credential);
-    if (keys === null || this.clean.has(keys.pair)) return { keys, accountFailures: 0, pairFailures: 0 };
-    const [ip, account, pair] = await Promise.all([this.read(keys.ip), this.read(keys.account), this.read(keys.pair)]);
-    for (const [scope, res] of [['ip', ip], ['account', account]] as const) {
+    const keys = await this.keysFor(clientIp, credential);
+    if (keys === null || this.clean.has(keys.pair)) return { keys, subjectFailures: 0, pairFailures: 0 };
+    const [ip, subject, pair] = await Promise.all([this.read(keys.ip), this.read(keys.subject), this.read(keys.pair)]);
+    for (const [scope, res] of [['ip', ip], [keys.scope, subject]] as const) {
       if (res !== null && res.consumedPoints > this.config.failures && res.msBeforeNext > 0) {
         this.observer?.refused(scope);
         throw new TooManyAttempts(scope, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
       }
     }
-    if (live(ip) + live(account) + live(pair) === 0) this.clean.set(keys.pair, true);
-    return { keys, accountFailures: live(account), pairFailures: live(pair) };
+    if (live(ip) + live(subject) + live(pair) === 0) this.clean.set(keys.pair, true);
+    return { keys, subjectFailures: live(subject), pairFailures: live(pair) };
   }
 
   /** Counts a failed authentication, or forgives on success; other errors change nothing. */
@@ -105,12 +144,12 @@ export class BruteForceGuard {
     try {
       if (error === undefined) {
         const work: Promise<unknown>[] = [];
-        if (admission.accountFailures > 0) work.push(this.limiter.delete(keys.account));
+        if (admission.subjectFailures > 0) work.push(this.limiter.delete(keys.subject));
         if (admission.pairFailures > 0) work.push(this.limiter.reward(keys.ip, admission.pairFailures), this.limiter.delete(keys.pair));
         await Promise.all(work);
       } else if (error instanceof AuthenticationFailed) {
         this.clean.delete(keys.pair);
-        await Promise.all([this.fail(keys.ip, 'ip'), this.fail(keys.account, 'account'), this.fail(keys.pair, null)]);
+        await Promise.all([this.fail(keys.ip, 'ip'), this.fail(keys.subject, keys.scope), this.fail(keys.pair, null)]);
       }
     } catch (failure) {
       this.logger?.warn({ err: (failure as Error).message }, 'brute-force limiter unavailable: attempt not recorded');
@@ -123,10 +162,19 @@ export class BruteForceGuard {
     await Promise.all([this.limiter.delete(`ip:${clientIp}`), this.limiter.delete(accountKey(username))]);
   }
 
-  private keysFor(clientIp: string, credential: Credential | undefined): Admission['keys'] {
-    if (!this.config.enabled || credential?.kind !== 'password' || credential.username === JOB_TOKEN_USER) return null;
-    const account = accountKey(credential.username);
-    return { ip: `ip:${clientIp}`, account, pair: `pair:${clientIp}:${account}` };
+  private async keysFor(clientIp: string, credential: Credential | undefined): Promise<Admission['keys']> {
+    if (!this.config.enabled || credential?.kind !== 'password') return null;
+    const owned = await this.ownsAccount(credential.username);
+    // Job tokens pass; a static account that happens to be named like them is a password like any other.
+    if (!owned && credential.username === JOB_TOKEN_USER) return null;
+    const subject = owned ? accountKey(credential.username) : this.credentialKey(credential.password);
+    const scope = owned ? 'account' : 'credential';
+    return { ip: `ip:${clientIp}`, subject, scope, pair: `pair:${clientIp}:${subject}` };
+  }
+
+  // Keyed: a Redis reader must not be able to test password guesses against the counters.
+  private credentialKey(password: string): string {
+    return `credential:${fingerprint(this.secret, 'guard', password).slice(0, 22)}`;
   }
 
   private async read(key: string): Promise<RateLimiterRes | null> {
@@ -151,10 +199,13 @@ export class BruteForceGuard {
       await this.limiter.block(key, this.config.ban);
       this.clean.clear(); // no caller of this replica slips past the new ban
       this.observer?.banned(scope);
-      this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, `brute-force ban: too many failed logins for one ${scope === 'ip' ? 'client IP' : 'account'}`);
+      const message = `brute-force ban: too many failed logins for one ${BANNED[scope]}`;
+      this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, message);
     }
   }
 }
+
+const BANNED: Record<BanScope, string> = { ip: 'client IP', account: 'account', credential: 'credential' };
 
 // Usernames are hashed: the counters (in Redis, possibly) need not name accounts.
 function accountKey(username: string): string {

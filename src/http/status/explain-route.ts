@@ -6,8 +6,9 @@ import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, passwordCredential, type Cred
 import { AuthenticationFailed, BadRequest } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
+import type { BruteForceGuard } from '../guard/brute-force.js';
 import { formatScope, MAX_NAME_LENGTH, parseResourceScope } from '../../policy/scope.js';
-import type { Decision } from '../../policy/types.js';
+import type { Decision, Verdict } from '../../policy/types.js';
 import { observe } from '../token-route.js';
 import { dockerLogin, splitImage } from './image.js';
 
@@ -59,7 +60,13 @@ export function jsonBody() {
   };
 }
 
-export function explainHandler(authority: Authority, registry: string | null, audit: Logger, metrics: Metrics) {
+export function explainHandler(
+  authority: Authority,
+  registry: string | null,
+  audit: Logger,
+  metrics: Metrics,
+  guard?: BruteForceGuard,
+) {
   return async (ctx: Context): Promise<void> => {
     const started = process.hrtime.bigint();
     let request: TokenRequest | undefined;
@@ -84,14 +91,14 @@ export function explainHandler(authority: Authority, registry: string | null, au
         ctx.body = { authenticated: false, message: error.message, repository, scope: formatScope(scope), verdicts: [], login } satisfies ExplainAnswer;
         return;
       }
-      const decisions = await authority.decide(authentication, request.scopes);
+      const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(ctx.ip));
       observe(audit, metrics, ctx, started, request, { authentication, decisions, cache: 'none' }, undefined, 'explain');
       ctx.body = {
         authenticated: true,
         identity: authentication.identity,
         repository,
         scope: formatScope(scope),
-        verdicts: decisions.flatMap((d) => d.verdicts),
+        verdicts: decisions.flatMap((d) => (d.asAnonymous ? asForAnyone(d, repository) : d.verdicts)),
         login,
       } satisfies ExplainAnswer;
     } catch (error) {
@@ -99,6 +106,22 @@ export function explainHandler(authority: Authority, registry: string | null, au
       throw error;
     }
   };
+}
+
+// A forge judges callers without its credentials through the service token, which sees
+// private projects and follows renames. Its reasons would tell such a caller a private project
+// from an absent one, or where a project went; the page answers them in words that name only
+// the image asked about, the same for every case. The audit line keeps the forge's reasons.
+function asForAnyone(decision: Decision, repository: string): Verdict[] {
+  return decision.verdicts.map(({ action, granted }) => ({
+    action,
+    granted,
+    rule: 'anonymous',
+    reason: granted
+      ? `${action} granted: anyone may ${action} ${repository}`
+      : `${action} denied: nothing lets a caller without a credential of this forge ${action} ${repository} ` +
+        '(it may not exist, or not be open to them); log in to see what you may do',
+  }));
 }
 
 /** The caller's credential for the brute-force guard; undefined (no guard) when the body is unreadable. */

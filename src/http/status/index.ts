@@ -63,6 +63,6 @@ export function statusRoutes(runtime: Runtime, audit: Logger, metrics: Metrics):
       ctx.body = asset.body;
     },
     jsonBody: jsonBody(),
-    explain: explainHandler(runtime.authority, ui.registry, audit, metrics),
+    explain: explainHandler(runtime.authority, ui.registry, audit, metrics, runtime.guard),
   };
 }
