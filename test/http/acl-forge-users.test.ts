@@ -63,7 +63,7 @@ before(async () => {
       { account: '', type: 'registry', name: 'catalog', actions: ['*'] },
     ],
     forges: [
-      { type: 'gitlab', url: gitlabUrl, serviceToken: 'glpat-service-acl-Qx7Zk2Lm9Pw' },
+      { type: 'gitlab', url: gitlabUrl, adminMode: false, serviceToken: 'glpat-service-acl-Qx7Zk2Lm9Pw' },
       { type: 'github', url: githubUrl, prefix: 'gh/' },
     ],
   });

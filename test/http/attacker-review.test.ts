@@ -28,7 +28,7 @@ const config = (overrides: Record<string, unknown> = {}) => ({
     { account: 'admin', type: 'registry', name: 'catalog', actions: ['*'] },
   ],
   forges: [
-    { type: 'gitlab', url: gitlab.url },
+    { type: 'gitlab', url: gitlab.url, adminMode: false },
     { type: 'github', url: github.url, prefix: 'gh/' },
   ],
   ...overrides,
