@@ -4,7 +4,7 @@ import { join } from 'node:path';
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs this polyfill first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { exportJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
+import { exportJWK, type JWK } from 'jose';
 import { jwkThumbprint, libtrustKeyId } from './kid.js';
 
 // The signing key and its self-signed certificate, kept in token.keyDir:
@@ -18,9 +18,8 @@ export type Algorithm = 'ES256' | 'RS256';
 
 export interface SigningKey {
   algorithm: Algorithm;
+  /** Signs tokens (token/signer.ts, node:crypto) and derives the server's secrets. */
   privateKey: KeyObject;
-  /** The same private key as a WebCrypto key: jose signs with it about 3x faster than with a KeyObject. */
-  signingKey: CryptoKey;
   publicKey: KeyObject;
   certificatePem: string;
   /** Base64 DER of the certificate, as the JWT `x5c` header carries it. */
@@ -145,7 +144,6 @@ export async function keyFromPem(algorithm: Algorithm | null, keyPem: string, ce
   return {
     algorithm,
     privateKey,
-    signingKey: await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, algorithm),
     publicKey,
     certificatePem: certificate.toString(),
     certificateBase64: certificate.raw.toString('base64'),
