@@ -30,6 +30,11 @@ export type GitHubRepoJson = z.infer<typeof repository>;
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** As Octokit's own token auth sends it: a JWT (three dot-separated parts) as bearer, any other token as token. */
+function authorization(token: string): string {
+  return token.split('.').length === 3 ? `bearer ${token}` : `token ${token}`;
+}
+
 interface Answer {
   status: number;
   data: unknown;
@@ -51,6 +56,12 @@ export class GitHubApi {
   private readonly exhausted = new MemoryCache<number>(10_000);
   /** sha256(token) + resource -> the last answer and its ETag, to revalidate with. */
   private readonly validators = new LRUCache<string, Validated>({ max: 10_000 });
+  /**
+   * One client for every call to this forge: the token goes in each request's own
+   * Authorization header. (A client per call, as before, was garbage of every cold call.)
+   * It has no `auth` option, so Octokit adds no authorization of its own.
+   */
+  private readonly octokit: Octokit;
 
   constructor(
     private readonly forge: string,
@@ -59,6 +70,7 @@ export class GitHubApi {
     private readonly observer: ForgeCallObserver = IGNORE_CALLS,
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
+    this.octokit = new Octokit({ baseUrl: this.baseUrl, log: SILENT });
   }
 
   /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
@@ -91,14 +103,13 @@ export class GitHubApi {
     const quotaKey = createHash('sha256').update(token ?? '(anonymous)').digest('base64url');
     const resetAt = this.exhausted.get(quotaKey);
     if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
-    const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const response = await request(octokit, {
-        headers: known ? { 'if-none-match': known.etag } : {},
+      const response = await request(this.octokit, {
+        headers: { ...(token === null ? {} : { authorization: authorization(token) }), ...(known ? { 'if-none-match': known.etag } : {}) },
         request: { signal: AbortSignal.timeout(this.timeoutMs) },
       });
       this.observer.call(this.forge, endpoint, String(response.status), seconds());
