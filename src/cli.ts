@@ -1,16 +1,12 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { explain } from './commands/explain.js';
-import { check } from './commands/check.js';
-import { hashPassword } from './commands/hash-password.js';
 import { CommandError } from './commands/io.js';
-import { keysGenerate, keysPromote, keysPrune, keysRotate, keysShow } from './commands/keys.js';
-import { serve } from './commands/serve.js';
 import { loadConfig } from './config/load.js';
 import { VERSION } from './version.js';
 
 // The forgegate command (interface.md "Commands"). Every failure is one line on stderr
-// and a non-zero exit: nothing starts half-configured.
+// and a non-zero exit: nothing starts half-configured. Each command's modules load when it
+// runs: a server does not carry the key-generation, check or explain code in its memory.
 
 const USAGE = `usage: forgegate [command] [options]
   serve [--config FILE]                          run the token server (the default)
@@ -49,21 +45,23 @@ async function main(argv: string[]): Promise<void> {
   const config = () => loadConfig(values.config);
   switch (command) {
     case 'serve':
-      return void (await serve(await config(), undefined, true));
-    case 'keys':
-      if (sub === 'generate') return keysGenerate((await config()).config, values.force ?? false);
-      if (sub === 'show') return keysShow((await config()).config);
-      if (sub === 'rotate') return keysRotate((await config()).config);
-      if (sub === 'promote') return keysPromote((await config()).config);
-      if (sub === 'prune') return keysPrune((await config()).config);
+      return void (await (await import('./commands/serve.js')).serve(await config(), undefined, true));
+    case 'keys': {
+      const keys = await import('./commands/keys.js');
+      if (sub === 'generate') return keys.keysGenerate((await config()).config, values.force ?? false);
+      if (sub === 'show') return keys.keysShow((await config()).config);
+      if (sub === 'rotate') return keys.keysRotate((await config()).config);
+      if (sub === 'promote') return keys.keysPromote((await config()).config);
+      if (sub === 'prune') return keys.keysPrune((await config()).config);
       throw new CommandError('keys takes "generate", "show", "rotate", "promote" or "prune"', 2);
+    }
     case 'hash-password':
       if (rest.length > 0) throw new CommandError('hash-password takes at most one USER', 2);
-      return hashPassword(sub, values.cost === undefined ? undefined : Number(values.cost));
+      return (await import('./commands/hash-password.js')).hashPassword(sub, values.cost === undefined ? undefined : Number(values.cost));
     case 'check':
-      return check(await config(), values.offline ?? false);
+      return (await import('./commands/check.js')).check(await config(), values.offline ?? false);
     case 'explain':
-      return explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
+      return (await import('./commands/explain.js')).explain((await config()).config, values.user, values.scope ?? [], values.json ?? false);
     default:
       throw new CommandError(`unknown command "${command}"\n${USAGE}`, 2);
   }
