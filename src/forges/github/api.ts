@@ -30,6 +30,13 @@ export type GitHubRepoJson = z.infer<typeof repository>;
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** The remembered answers' bound, in characters of their JSON (a repository list can hold 100 repositories). */
+const VALIDATORS_MAX_SIZE = 8 * 1024 * 1024;
+
+function validatedSize(validated: Validated, key: string): number {
+  return key.length + validated.etag.length + JSON.stringify(validated.data).length + 256; // headers kept: a few hundred characters
+}
+
 /** As Octokit's own token auth sends it: a JWT (three dot-separated parts) as bearer, any other token as token. */
 function authorization(token: string): string {
   return token.split('.').length === 3 ? `bearer ${token}` : `token ${token}`;
@@ -54,8 +61,8 @@ export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
   private readonly exhausted = new MemoryCache<number>(10_000);
-  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with. */
-  private readonly validators = new LRUCache<string, Validated>({ max: 10_000 });
+  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with; bounded by the answers' size. */
+  private readonly validators = new LRUCache<string, Validated>({ maxSize: VALIDATORS_MAX_SIZE, sizeCalculation: validatedSize });
   /**
    * One client for every call to this forge: the token goes in each request's own
    * Authorization header. (A client per call, as before, was garbage of every cold call.)

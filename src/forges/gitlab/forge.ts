@@ -24,7 +24,7 @@ export class GitLabForge implements Forge<GitLabSession> {
   private readonly ctx: CredentialContext;
   private readonly pushAllowlist: { source: string; targets: RegExp[] }[];
   /** Image path -> the project found for it by anyone: try it first, skip the other candidates. */
-  private readonly resolved = new LRUCache<string, string>({ max: 50_000, ttl: 10 * 60_000 });
+  private readonly resolved = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (project, image) => image.length + project.length, ttl: 10 * 60_000 });
   private readonly prefetched = new Prefetched<GitLabProjectJson | null>();
 
   constructor(
