@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,14 +63,23 @@ async function forgegate(algorithm: 'ES256' | 'RS256'): Promise<{ args: string[]
     cache: { identityTtl: WARM_TTL_SECONDS },
   };
   await writeFile(file, JSON.stringify(config));
-  if (!existsSync(join(keyDir, 'key.pem'))) execFileSync(process.execPath, ['dist/cli.js', 'keys', 'generate', '--config', file], { cwd: ROOT, stdio: 'ignore' });
+  generateKey(file);
   return { args: ['dist/cli.js', 'serve', '--config', file], keyDir };
+}
+
+/**
+ * The key exists before a measured server starts, as on every start but a server's first: the
+ * floors need it, and a server that makes its key loads the certificate code for good.
+ */
+function generateKey(configFile: string): void {
+  execFileSync(process.execPath, ['dist/cli.js', 'keys', 'generate', '--config', configFile], { cwd: ROOT, stdio: 'ignore' });
 }
 
 /** forgegate in front of the fake GitLab and Redis. */
 async function gitlabForgegate(name: string, fake: FakeForge, redisUrl: string, ttl?: number): Promise<string[]> {
   const file = join(dir, `forgegate-${name}.yaml`);
   await writeFile(file, JSON.stringify(gitlabConfig(fake.url, redisUrl, join(dir, `keys-${name}`), ttl)));
+  generateKey(file);
   return ['dist/cli.js', 'serve', '--config', file];
 }
 
