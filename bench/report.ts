@@ -73,7 +73,32 @@ export interface Results {
 /** What profiles of the warm path showed (node --cpu-prof): the reading of the CPU column. */
 const WARM_PATH_NOTES = `## Where the warm path's time goes
 
-TODO
+From CPU profiles of the server under this load (\`node --cpu-prof\`), written by hand, not by
+the bench. What was cut, largest first:
+
+- **The signature.** jose signs only through WebCrypto: argument checks, then a hand-off to
+  libuv's thread pool and back for each token, which cost more than the ES256 signature itself
+  (about 30 µs on this machine). \`token/signer.ts\` writes the compact JWS with \`crypto.sign\`:
+  ES256 (raw R||S) on the event loop, RS256 (about 10 times the work) in the thread pool; the
+  header segment is encoded once per key, the token id sliced from a pooled random buffer.
+- **The audit line.** pino's wildcard redaction paths cost about 10 µs per line, more than the
+  rest of the line; a one-level check of field names (\`log.ts\`, \`censorSecrets\`) keeps the
+  same safety net. Each line was also its own write through the thread pool; stdout is now
+  written in 4 KiB blocks, flushed at least every 100 ms.
+- **Metrics.** prom-client hashes and checks the labels on every update; the token route's
+  counts, latencies and verdicts are queued as plain numbers and applied when scraped.
+- **Routing and small things.** The token GET skips the router's route list; the htpasswd
+  check and the static account's proof cost no await or hash when nothing changed.
+- **JIT warm-up.** forgegate's path has hundreds of functions: for its first seconds under load
+  V8's compiler threads kept working (about 70 µs of CPU per request two seconds in), so every
+  request of a row is measured after an ${WARMUP_SECONDS} s warm-up.
+
+What remains is forgegate's own work, spread thin: reading the query and the Basic credential,
+the credential's HMAC (the cache key) and the guard's hash of the account, the ACL decision and
+its reason, the audit line (about 8 µs alone), the metrics queue, three more response headers.
+Each costs a few microseconds in a tight loop; on a shared core, where other processes evict
+the CPU caches between requests, the larger code and data of this path cost more than in a
+loop, which is why the CPU column moves with the machine's load more than the floors' do.
 `;
 
 /** Above this, other processes or guests competed for the cores enough to move the figures. */
@@ -354,10 +379,12 @@ ${WARM_PATH_NOTES}
 - **Load.** Debian's \`wrk\` (one thread, ${CONNECTIONS} keep-alive connections, as fast as the server answers) and
   \`hey\` (${STEADY_WORKERS} workers of ${STEADY_RATE / STEADY_WORKERS} requests a second each: \`hey -c ${STEADY_WORKERS} -q ${STEADY_RATE / STEADY_WORKERS}\`), which the bench
   installs with apt-get when they are missing; where it cannot, autocannon in its own process
-  (the notes say which ran). Each full-load row is a ${WARMUP_SECONDS} s warm-up (discarded: the JIT compiles
-  forgegate's warm path within it, connections open) and ${MEASURE_SECONDS} s measured; each steady-rate row
-  ${STEADY_WARMUP_SECONDS} s and ${MEASURE_SECONDS} s. *req/s* counts 2xx responses; *p50/p99* are the load generator's.
-  A non-zero *failed* column (non-2xx, socket errors, timeouts) invalidates its row.
+  (the notes say which ran). Every server is started first; each request gets one warm-up
+  (${WARMUP_SECONDS} s at full load, then ${STEADY_WARMUP_SECONDS} s at the steady rate, discarded: the JIT compiles the path, connections
+  open); then the rows take turns, ${ROUNDS} rounds of ${MEASURE_SECONDS} s each, so that every row sees the machine
+  at about the same moments, and the tables show each figure's median over the rounds.
+  *req/s* counts 2xx responses; *p50/p99* are the load generator's. A non-zero *failed*
+  column (non-2xx, socket errors, timeouts) invalidates its row.
 - **CPU µs/req** is the server process's CPU time (user + system, all threads, from
   \`/proc/<pid>/stat\`) over the measured run divided by its responses. The difference to the
   node:crypto floor of the same algorithm is *forgegate's own* CPU per request.
