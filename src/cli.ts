@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { CommandError } from './commands/io.js';
+import { tuneMemory } from './commands/memory.js';
 import { loadConfig } from './config/load.js';
 import { VERSION } from './version.js';
 
@@ -44,8 +45,11 @@ async function main(argv: string[]): Promise<void> {
   const [command = 'serve', sub, ...rest] = positionals;
   const config = () => loadConfig(values.config);
   switch (command) {
-    case 'serve':
-      return void (await (await import('./commands/serve.js')).serve(await config(), undefined, true));
+    case 'serve': {
+      const loaded = await config();
+      tuneMemory(loaded.config.server); // before the server's modules load
+      return void (await (await import('./commands/serve.js')).serve(loaded, undefined, true));
+    }
     case 'keys': {
       const keys = await import('./commands/keys.js');
       if (sub === 'generate') return keys.keysGenerate((await config()).config, values.force ?? false);

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import v8 from 'node:v8';
 import type { LoadedConfig } from '../config/load.js';
 import { runtimeApp } from '../http/app.js';
 import { redisStatus, registrySettings } from '../http/status/facts.js';
@@ -9,6 +8,7 @@ import { Metrics } from '../metrics.js';
 import { buildRuntime, certificateDaysLeft, type Runtime } from '../runtime.js';
 import { VERSION } from '../version.js';
 import { CommandError } from './io.js';
+import { tuneMemory } from './memory.js';
 
 // `forgegate serve`: start, print the registry settings that match, stop gracefully.
 
@@ -23,7 +23,7 @@ export interface Serving {
 
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
 export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
-  const v8Flags = tuneMemory(loaded.config.server.optimizeForSize);
+  const v8Flags = tuneMemory(loaded.config.server);
   const metrics = new Metrics();
   const runtime = await buildRuntime(loaded.config, logger, 'generate', metrics.observers);
   const { config, key } = runtime;
@@ -60,19 +60,6 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings, v8Flags }, 'forgegate started');
 
   return { runtime, server, realm, stop };
-}
-
-/**
- * V8's memory-saving mode, unless server.optimizeForSize is off. V8 reads it as it goes: its
- * heap then grows close to the live data instead of to several times it, which keeps the
- * garbage of cold forge calls (each a fetch, with its Request, Response and streams) from
- * swelling the process. Set here rather than on node's command line, so that no operator has
- * to know it (NODE_OPTIONS does not take it). Returns the flags set, for the start-up line.
- */
-function tuneMemory(optimizeForSize: boolean): string[] {
-  if (!optimizeForSize) return [];
-  v8.setFlagsFromString('--optimize-for-size');
-  return ['--optimize-for-size'];
 }
 
 async function readiness(runtime: Runtime): Promise<Record<string, unknown>> {
