@@ -25,9 +25,13 @@ const live = new Set<ChildProcess>();
 // Last resort for a crash or Ctrl-C in the bench itself.
 process.on('exit', () => live.forEach((child) => child.kill('SIGKILL')));
 
-/** `args` are node's arguments, relative to the repository root. */
-export async function startServer(args: string[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * `args` are node's arguments, relative to the repository root. `pin`: a command prefix that
+ * puts the process on its CPU (load.ts serverPin); taskset executes node in its own process.
+ */
+export async function startServer(args: string[], pin: string[] = []): Promise<ServerProcess> {
+  const [command, ...prefix] = [...pin, process.execPath];
+  const child = spawn(command!, [...prefix, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   let stderr = '';
   const port = await new Promise<number>((resolve, reject) => {

@@ -13,7 +13,7 @@ import {
   type BenchUser,
   type ForgeCallStats,
 } from './forge-model.js';
-import { measure, type Figures } from './load.js';
+import type { Figures } from './load.js';
 
 // The scenarios with a GitLab forge behind forgegate (the fake of the tests, 50 ms per
 // answer, in its own process): the warm path of a GitLab token, forge economy, a stampede,
@@ -62,13 +62,16 @@ export async function startFakeGitLab(modelFile: string): Promise<FakeForge> {
   }
 }
 
-/** forgegate in front of the fake: the benchmark's configuration, plus where to listen and keep keys. */
-export function gitlabConfig(fakeUrl: string, redisUrl: string, keyDir: string): unknown {
+/**
+ * forgegate in front of the fake: the configuration of the issue, plus where to listen and keep
+ * keys. `ttl`: cache.identityTtl and cache.decisionTtl, 60 s unless a process must stay warm longer.
+ */
+export function gitlabConfig(fakeUrl: string, redisUrl: string, keyDir: string, ttl = 60): unknown {
   return {
     server: { listen: '127.0.0.1:0' },
     token: { service: SERVICE, algorithm: 'ES256', keyDir },
     forges: [{ type: 'gitlab', url: fakeUrl }],
-    cache: { redisUrl, identityTtl: 60, decisionTtl: 60 },
+    cache: { redisUrl, identityTtl: ttl, decisionTtl: ttl },
   };
 }
 
@@ -174,23 +177,31 @@ function commandsBetween(before: Record<string, number> | null, after: Record<st
 
 export interface WarmGitLab {
   figures: Figures;
+  /** The same request at the steady rate. */
+  steady: Figures;
   /** Forge calls during warm-up and measurement: 0 means every answer came from the cache. */
   forgeCalls: number;
   /** Redis commands per measured request, by command; null when INFO could not be read. */
   redisPerRequest: Record<string, number> | null;
 }
 
-/** The warm path for a GitLab PAT: identity and decision cached, Redis configured. */
-export async function warmGitLab(server: ServerProcess, fake: FakeForge, redisUrl: string, user: BenchUser): Promise<WarmGitLab> {
+/**
+ * The warm path for a GitLab PAT (identity and decision cached, Redis configured): one request
+ * fills the cache and must be granted; then the fake's call log starts afresh, so that any
+ * forge call the measured load makes shows. Returns the request to measure.
+ */
+export async function prepareWarmGitLab(server: ServerProcess, fake: FakeForge, user: BenchUser): Promise<{ url: string; headers: Record<string, string> }> {
   const image = project(1);
   const first = await withAgent(1, (agent) => tokenFor(agent, server.url, user, image));
   if (!first.ok) throw new Error(`setup check failed for the GitLab PAT: HTTP ${first.status}: ${first.body}`);
   await fake.reset();
-  let before: Record<string, number> | null = null;
-  const figures = await measure(server.url + tokenPath(image), basicAuth(user), async () => void (before = await redisCommandCalls(redisUrl)));
-  const commands = commandsBetween(before, await redisCommandCalls(redisUrl));
-  const redisPerRequest = commands && Object.fromEntries(Object.entries(commands).map(([command, calls]) => [command, calls / Math.max(1, figures.requests)]));
-  return { figures, forgeCalls: (await fake.stats()).total, redisPerRequest };
+  return { url: server.url + tokenPath(image), headers: basicAuth(user) };
+}
+
+/** Redis commands per request between two INFO commandstats readings; null when either failed. */
+export function redisPerRequest(before: Record<string, number> | null, after: Record<string, number> | null, requests: number): Record<string, number> | null {
+  const commands = commandsBetween(before, after);
+  return commands && Object.fromEntries(Object.entries(commands).map(([command, calls]) => [command, calls / Math.max(1, requests)]));
 }
 
 /** p50 of one forge round trip as the bench sees it: GET /api/v4/user, sequential, keep-alive. */

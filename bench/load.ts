@@ -1,12 +1,34 @@
-import autocannon from 'autocannon';
+import { execFile, execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { ServerProcess } from './child.js';
+import { processCpuSeconds } from './cpu.js';
 
-// One warm-path measurement: a warm-up whose figures are thrown away, then the measured run.
+// The load generators. Debian's `wrk` (as fast as the server answers) and `hey` (a steady
+// rate) run in their own processes; the bench installs them with apt when they are missing
+// and it may, and falls back to autocannon, in its own process too, when it cannot. With
+// `taskset` and two cores or more, every server under test runs on CPU 0 (SERVER_CPU) and the
+// load generator on CPU 1, so that neither steals the other's core; without, both float (and
+// the report says so).
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const CONNECTIONS = 50;
-export const WARMUP_SECONDS = 3;
-export const MEASURE_SECONDS = 10;
+export const WARMUP_SECONDS = 8;
+/** Each round measures every row this long; rows take turns, ROUNDS times. */
+export const MEASURE_SECONDS = 5;
+export const ROUNDS = 3;
+/** The steady rate: `hey -c 10 -q 100`, ten workers of 100 requests a second each. */
+export const STEADY_WORKERS = 10;
+export const STEADY_RATE = 1000;
+export const STEADY_WARMUP_SECONDS = 3;
+export const SERVER_CPU = '0';
+const LOAD_CPU = '1';
 
 export interface Figures {
+  /** 2xx responses per second of the measured run. */
   rps: number;
   p50: number;
   p99: number;
@@ -14,26 +36,180 @@ export interface Figures {
   failures: number;
   /** Responses of the measured run, all statuses. */
   requests: number;
+  /** CPU time the server process (all its threads) used per response of the measured run, µs. */
+  cpuUs: number;
+  /** Where the figures are medians: the rounds they come from. */
+  rounds?: Figures[];
 }
 
-/** `beforeMeasured` runs between the warm-up and the measured run (to read counters). */
-export async function measure(url: string, headers: Record<string, string> = {}, beforeMeasured?: () => Promise<void>): Promise<Figures> {
-  await run(url, headers, WARMUP_SECONDS);
-  await beforeMeasured?.();
-  return run(url, headers, MEASURE_SECONDS);
+export interface LoadTools {
+  saturate: 'wrk' | 'autocannon';
+  steady: 'hey' | 'autocannon';
+  /** Servers on CPU 0 and load generators on CPU 1. */
+  pinned: boolean;
+  warnings: string[];
 }
 
-function run(url: string, headers: Record<string, string>, duration: number): Promise<Figures> {
-  // autocannon's own histogram keeps whole milliseconds; sub-millisecond p50s need the raw times.
-  const times: number[] = [];
-  return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, headers, connections: CONNECTIONS, duration }, (error, result) => {
-      if (error) return reject(error);
-      times.sort((a, b) => a - b);
-      const at = (q: number) => times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)] ?? NaN;
-      resolve({ rps: result['2xx'] / result.duration, p50: at(0.5), p99: at(0.99), failures: result.non2xx + result.errors + result.timeouts, requests: result['2xx'] + result.non2xx });
-    });
-    // The response time is the last argument (@types/autocannon leaves out the leading client).
-    instance.on('response', (...args: unknown[]) => void times.push(args.at(-1) as number));
-  });
+let tools: LoadTools | undefined;
+
+const has = (command: string) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Finds (or installs) wrk, hey and taskset; call once before measuring. */
+export function prepareTools(): LoadTools {
+  if (tools) return tools;
+  const warnings: string[] = [];
+  if ((!has('wrk') || !has('hey')) && has('apt-get') && process.getuid?.() === 0) {
+    console.error('installing wrk and hey with apt-get ...');
+    const apt = (...args: string[]) => execFileSync('apt-get', args, { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000 });
+    try {
+      apt('install', '-y', 'wrk', 'hey');
+    } catch {
+      try {
+        apt('update');
+        apt('install', '-y', 'wrk', 'hey');
+      } catch (error) {
+        warnings.push(`apt-get could not install wrk and hey (${(error as Error).message.split('\n')[0]})`);
+      }
+    }
+  }
+  const pinned = has('taskset') && availableParallelism() >= 2;
+  if (!pinned) warnings.push('not pinned: taskset or a second CPU is missing, so servers and load generators share the CPUs');
+  tools = { saturate: has('wrk') ? 'wrk' : 'autocannon', steady: has('hey') ? 'hey' : 'autocannon', pinned, warnings };
+  if (tools.saturate === 'autocannon' || tools.steady === 'autocannon') warnings.push('wrk or hey missing: autocannon (in its own process) generated that load instead');
+  for (const warning of warnings) console.error(`WARNING: ${warning}`);
+  return tools;
+}
+
+/** The command prefix that puts a server on its CPU (none when not pinned). */
+export function serverPin(): string[] {
+  return prepareTools().pinned ? ['taskset', '-c', SERVER_CPU] : [];
+}
+
+/** Lets a pinned server use every CPU again (for scenarios that are not about its own CPU). */
+export function unpin(pid: number): void {
+  if (prepareTools().pinned) execFileSync('taskset', ['-a', '-p', '-c', `0-${availableParallelism() - 1}`, String(pid)], { stdio: 'ignore' });
+}
+
+function loadCommand(command: string, args: string[]): [string, string[]] {
+  return prepareTools().pinned ? ['taskset', ['-c', LOAD_CPU, command, ...args]] : [command, args];
+}
+
+interface Raw {
+  rps: number;
+  p50: number;
+  p99: number;
+  failures: number;
+  requests: number;
+}
+
+/** Discarded load, as fast as the server answers: the JIT compiles the path, connections open. */
+export async function warmUp(url: string, headers: Record<string, string> = {}): Promise<void> {
+  await saturate(url, headers, WARMUP_SECONDS);
+  await steady(url, headers, STEADY_WARMUP_SECONDS);
+}
+
+/** One measured run as fast as the server answers. */
+export function measure(server: ServerProcess, url: string, headers: Record<string, string> = {}): Promise<Figures> {
+  return withCpu(server, () => saturate(url, headers, MEASURE_SECONDS));
+}
+
+/** One measured run at STEADY_RATE requests a second from STEADY_WORKERS connections: latency when not overloaded. */
+export function measureSteady(server: ServerProcess, url: string, headers: Record<string, string> = {}): Promise<Figures> {
+  return withCpu(server, () => steady(url, headers, MEASURE_SECONDS));
+}
+
+/** The median of each figure over rounds (each figure on its own), failures added up. */
+export function median(rounds: readonly Figures[]): Figures {
+  const mid = (pick: (f: Figures) => number) => {
+    const values = rounds.map(pick).sort((a, b) => a - b);
+    const n = values.length;
+    return n % 2 === 1 ? values[(n - 1) / 2]! : (values[n / 2 - 1]! + values[n / 2]!) / 2;
+  };
+  return {
+    rps: mid((f) => f.rps),
+    p50: mid((f) => f.p50),
+    p99: mid((f) => f.p99),
+    cpuUs: mid((f) => f.cpuUs),
+    failures: rounds.reduce((n, f) => n + f.failures, 0),
+    requests: rounds.reduce((n, f) => n + f.requests, 0),
+    rounds: [...rounds],
+  };
+}
+
+async function withCpu(server: ServerProcess, work: () => Promise<Raw>): Promise<Figures> {
+  const before = processCpuSeconds(server.pid);
+  const raw = await work();
+  const cpu = processCpuSeconds(server.pid) - before;
+  return { ...raw, cpuUs: (cpu * 1e6) / Math.max(1, raw.requests) };
+}
+
+function saturate(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
+  return prepareTools().saturate === 'wrk' ? wrk(url, headers, seconds) : autocannon(url, headers, seconds, ['-c', String(CONNECTIONS)]);
+}
+
+function steady(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
+  return prepareTools().steady === 'hey'
+    ? hey(url, headers, seconds)
+    : autocannon(url, headers, seconds, ['-c', String(STEADY_WORKERS), '-R', String(STEADY_RATE)]);
+}
+
+const headerArgs = (headers: Record<string, string>, flag: string, join: string) => Object.entries(headers).flatMap(([k, v]) => [flag, `${k}${join}${v}`]);
+
+/** wrk's figures: one thread (one core), --latency for the percentiles. */
+async function wrk(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
+  const [command, args] = loadCommand('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headerArgs(headers, '-H', ': '), url]);
+  const { stdout } = await run(command, args, { maxBuffer: 1 << 20 });
+  const requests = Number(/(\d+) requests in ([\d.]+)(m?s)/.exec(stdout)?.[1]);
+  const duration = durationSeconds(/requests in ([\d.]+\w+)/.exec(stdout)![1]!);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const errors = socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0;
+  const percentile = (q: string) => durationSeconds(new RegExp(`^\\s+${q}%\\s+(\\S+)`, 'm').exec(stdout)![1]!) * 1000;
+  if (!Number.isFinite(requests)) throw new Error(`unreadable wrk output:\n${stdout}`);
+  return { rps: (requests - non2xx) / duration, p50: percentile('50'), p99: percentile('99'), failures: non2xx + errors, requests };
+}
+
+/** hey's figures: -q is each worker's rate, so the total is STEADY_RATE. */
+async function hey(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
+  const perWorker = String(STEADY_RATE / STEADY_WORKERS);
+  const [command, args] = loadCommand('hey', ['-z', `${seconds}s`, '-c', String(STEADY_WORKERS), '-q', perWorker, ...headerArgs(headers, '-H', ': '), url]);
+  const { stdout } = await run(command, args, { maxBuffer: 1 << 20 });
+  const statuses = [...stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)].map((m) => ({ status: Number(m[1]), count: Number(m[2]) }));
+  const ok = statuses.filter((s) => s.status >= 200 && s.status < 300).reduce((n, s) => n + s.count, 0);
+  const requests = statuses.reduce((n, s) => n + s.count, 0);
+  const errors = [...(/Error distribution:([\s\S]*)$/.exec(stdout)?.[1] ?? '').matchAll(/\[(\d+)\]/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const percentile = (q: string) => Number(new RegExp(`${q}% in ([\\d.]+) secs`).exec(stdout)?.[1]) * 1000;
+  const total = Number(/Total:\s+([\d.]+) secs/.exec(stdout)?.[1]);
+  if (requests === 0) throw new Error(`unreadable hey output:\n${stdout}`);
+  return { rps: ok / total, p50: percentile('50'), p99: percentile('99'), failures: requests - ok + errors, requests };
+}
+
+/** The fallback: autocannon's command line, in its own process, JSON out. */
+async function autocannon(url: string, headers: Record<string, string>, seconds: number, extra: string[]): Promise<Raw> {
+  const cli = `${ROOT}node_modules/autocannon/autocannon.js`;
+  const [command, args] = loadCommand(process.execPath, [cli, '--json', '-d', String(seconds), ...extra, ...headerArgs(headers, '-H', '='), url]);
+  const { stdout } = await run(command, args, { maxBuffer: 16 << 20 });
+  const result = JSON.parse(stdout) as { '2xx': number; non2xx: number; errors: number; timeouts: number; duration: number; latency: { p50: number; p99: number } };
+  return {
+    rps: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.non2xx + result.errors + result.timeouts,
+    requests: result['2xx'] + result.non2xx,
+  };
+}
+
+/** wrk's durations: 850.00us, 1.23ms, 2.01s, 1.50m. */
+function durationSeconds(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!match) throw new Error(`unreadable duration "${text}"`);
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1e6 : match[2] === 'ms' ? value / 1e3 : match[2] === 'm' ? value * 60 : value;
 }

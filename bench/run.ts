@@ -1,55 +1,85 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcryptjs';
 import { startRedis } from '../test/support/redis.js';
 import { startServer, type ServerProcess } from './child.js';
 import { machineCpuSeconds, processCpuSeconds } from './cpu.js';
 import { createModel } from './forge-model.js';
-import { coldLatency, economy, forgeRoundTrip, gitlabConfig, memory, SERVICE, stampede, startFakeGitLab, warmGitLab, type FakeForge } from './forge-scenarios.js';
-import { measure } from './load.js';
-import { renderMarkdown, renderText, type ForgeResults, type Results } from './report.js';
+import {
+  coldLatency,
+  economy,
+  forgeRoundTrip,
+  gitlabConfig,
+  memory,
+  prepareWarmGitLab,
+  redisCommandCalls,
+  redisPerRequest,
+  SERVICE,
+  stampede,
+  startFakeGitLab,
+  type FakeForge,
+  type WarmGitLab,
+} from './forge-scenarios.js';
+import { measure, measureSteady, median, prepareTools, ROUNDS, serverPin, unpin, warmUp, type Figures } from './load.js';
+import { renderMarkdown, renderText, WARM_TTL_SECONDS, type ForgeResults, type Results } from './report.js';
 
-// `npm run bench`: warm-path throughput and latency of the token endpoint against a bare Koa
-// server, ES256 vs RS256, anonymous requests, and peak memory; then, with a real Redis and a
-// fake GitLab answering in 50 ms, a GitLab token's warm path, forge economy, a stampede, cold
-// latency and memory over many credentials (bench/forge-scenarios.ts). It reports; it never
-// fails on a missed goal. forgegate runs as `node dist/cli.js serve`, so `npm run bench` builds first.
+// `npm run bench`: the warm path of the token endpoint next to what signing alone costs (a
+// minimal Koa app signing the same token with node:crypto, and with jose), at full load and at a
+// steady rate, pinned (servers on CPU 0, load generators on CPU 1: bench/load.ts); ES256 and
+// RS256, anonymous requests; then, with a real Redis and a fake GitLab answering in 50 ms, a
+// GitLab token's warm path, forge economy, a stampede, cold latency and memory over many
+// credentials (bench/forge-scenarios.ts). It reports; it never fails on a missed goal.
+// forgegate runs as `node dist/cli.js serve`, so `npm run bench` builds first.
 
-/** The V8 flag of the memory-optimized start-up (docs/configuration.md, Memory). */
-const SMALL_HEAP = '--optimize-for-size';
 const USER = 'ci-bench';
 const PASSWORD = randomBytes(18).toString('base64url');
 const TOKEN_PATH = `/token?${new URLSearchParams({ service: SERVICE, scope: 'repository:bench/app:pull,push' })}`;
 const BASIC = { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` };
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const dir = await mkdtemp(join(tmpdir(), 'forgegate-bench-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130)); // so the exit handlers above and in child.ts run
 
-/** Writes a configuration file (JSON is YAML) and returns the arguments that serve it. */
-async function forgegate(algorithm: 'ES256' | 'RS256'): Promise<string[]> {
+/** Writes a configuration file (JSON is YAML), creates its key, and returns the arguments that serve it. */
+async function forgegate(algorithm: 'ES256' | 'RS256'): Promise<{ args: string[]; keyDir: string }> {
   const file = join(dir, `forgegate-${algorithm}.yaml`);
+  const keyDir = join(dir, `keys-${algorithm}`);
   const config = {
     server: { listen: '127.0.0.1:0' },
-    token: { service: SERVICE, algorithm, keyDir: join(dir, `keys-${algorithm}`) },
+    token: { service: SERVICE, algorithm, keyDir },
     users: { htpasswd: join(dir, 'htpasswd') },
     acl: [
       { account: USER, name: 'bench/**', actions: ['pull', 'push'] },
       { account: '', name: 'bench/**', actions: ['pull'] },
     ],
     forges: [],
+    // Longer than every measurement of the process: the verified account stays cached throughout.
+    cache: { identityTtl: WARM_TTL_SECONDS },
   };
   await writeFile(file, JSON.stringify(config));
-  return ['dist/cli.js', 'serve', '--config', file];
+  generateKey(file);
+  return { args: ['dist/cli.js', 'serve', '--config', file], keyDir };
+}
+
+/**
+ * The key exists before a measured server starts, as on every start but a server's first: the
+ * floors need it, and a server that makes its key loads the certificate code for good.
+ */
+function generateKey(configFile: string): void {
+  execFileSync(process.execPath, ['dist/cli.js', 'keys', 'generate', '--config', configFile], { cwd: ROOT, stdio: 'ignore' });
 }
 
 /** forgegate in front of the fake GitLab and Redis. */
-async function gitlabForgegate(name: string, fake: FakeForge, redisUrl: string): Promise<string[]> {
+async function gitlabForgegate(name: string, fake: FakeForge, redisUrl: string, ttl?: number): Promise<string[]> {
   const file = join(dir, `forgegate-${name}.yaml`);
-  await writeFile(file, JSON.stringify(gitlabConfig(fake.url, redisUrl, join(dir, `keys-${name}`))));
+  await writeFile(file, JSON.stringify(gitlabConfig(fake.url, redisUrl, join(dir, `keys-${name}`), ttl)));
+  generateKey(file);
   return ['dist/cli.js', 'serve', '--config', file];
 }
 
@@ -69,121 +99,193 @@ function childPids(command: string): number[] {
 }
 
 let serverCpuSeconds = 0;
+const running: ServerProcess[] = [];
 
-/** Runs `work` against a fresh server process, then reads its peak RSS and stops it. */
-async function withServer<T>(args: string[], work: (server: ServerProcess) => Promise<T>): Promise<T & { rssMiB: number }> {
-  const server = await startServer(args);
-  try {
-    const result = await work(server);
-    serverCpuSeconds += server.cpuSeconds();
-    return { ...result, rssMiB: server.peakRssMiB() };
-  } finally {
-    await server.stop();
-  }
+/** A server under test, pinned when the bench pins; stopped at the end (or by stopServer). */
+async function start(args: string[]): Promise<ServerProcess> {
+  const server = await startServer(args, serverPin());
+  running.push(server);
+  return server;
+}
+
+/** Stops a server, adding up its CPU time, and returns its peak RSS. */
+async function stopServer(server: ServerProcess): Promise<number> {
+  const rss = server.peakRssMiB();
+  serverCpuSeconds += server.cpuSeconds();
+  await server.stop();
+  running.splice(running.indexOf(server), 1);
+  return rss;
 }
 
 // One request before the load: it fails loudly if the setup is wrong, and it pays the bcrypt
-// check so that the measured requests are the warm path.
-async function checkToken(url: string, headers: Record<string, string>, actions: string[]): Promise<void> {
+// check so that the measured requests are the warm path. Returns the token's header.
+async function checkToken(url: string, headers: Record<string, string>, actions: string[]): Promise<Record<string, unknown>> {
   const response = await fetch(url + TOKEN_PATH, { headers });
   const body = (await response.json()) as { token?: string };
-  const claims = body.token ? JSON.parse(Buffer.from(body.token.split('.')[1]!, 'base64url').toString()) : undefined;
+  const [header, claims] = (body.token ?? '..').split('.').slice(0, 2).map((part) => (part ? JSON.parse(Buffer.from(part, 'base64url').toString()) : undefined));
   const granted = claims?.access?.[0]?.actions;
   if (response.status !== 200 || JSON.stringify(granted) !== JSON.stringify(actions)) {
     throw new Error(`setup check failed: HTTP ${response.status}, granted ${JSON.stringify(granted)}, expected ${JSON.stringify(actions)}: ${JSON.stringify(body)}`);
   }
+  return header as Record<string, unknown>;
+}
+
+/** A floor must sign what forgegate signs: the same header (alg, kid, x5c), hence the same key. */
+function sameHeader(floor: Record<string, unknown>, ours: Record<string, unknown>, name: string): void {
+  if (JSON.stringify(floor) !== JSON.stringify(ours)) throw new Error(`${name} signs with another header: ${JSON.stringify(floor)} vs ${JSON.stringify(ours)}`);
+}
+
+/** One row of the warm-path tables: a request against a server, as fast as it answers or at the steady rate. */
+interface Row {
+  key: string;
+  server: ServerProcess;
+  url: string;
+  headers: Record<string, string>;
+  kind: 'saturate' | 'steady';
+}
+
+/**
+ * Every row in turn, ROUNDS times, after one warm-up per request: the rows of a round see
+ * about the same machine, and the median of each row's rounds is what the report shows.
+ */
+async function measureRows(rows: Row[]): Promise<Record<string, Figures>> {
+  const warmed = new Set<string>();
+  for (const row of rows) {
+    const id = `${row.server.pid} ${row.url} ${JSON.stringify(row.headers)}`;
+    if (warmed.has(id)) continue;
+    warmed.add(id);
+    console.error(`warming up ${row.key} ...`);
+    await warmUp(row.url, row.headers);
+  }
+  const rounds: Record<string, Figures[]> = Object.fromEntries(rows.map((row) => [row.key, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.error(`round ${round} of ${ROUNDS}: ${rows.length} rows ...`);
+    for (const row of rows) rounds[row.key]!.push(await (row.kind === 'saturate' ? measure : measureSteady)(row.server, row.url, row.headers));
+  }
+  return Object.fromEntries(Object.entries(rounds).map(([key, figures]) => [key, median(figures)]));
 }
 
 async function main(): Promise<void> {
+  const loadTools = prepareTools();
   const started = { wall: performance.now(), machine: machineCpuSeconds(), bench: processCpuSeconds(process.pid) };
   await writeFile(join(dir, 'htpasswd'), `${USER}:${await bcrypt.hash(PASSWORD, 10)}\n`, { mode: 0o600 });
+  const es = await forgegate('ES256');
+  const rs = await forgegate('RS256');
 
-  console.error('measuring bare Koa ...');
-  const bare = await withServer(['bench/servers/koa-hello.mjs'], async (s) => ({ figures: await measure(s.url) }));
-
-  console.error('measuring forgegate ES256 (static account, then anonymous) ...');
-  const es256 = await withServer(await forgegate('ES256'), async (s) => {
-    await checkToken(s.url, BASIC, ['pull', 'push']);
-    const figures = await measure(s.url + TOKEN_PATH, BASIC);
-    await checkToken(s.url, {}, ['pull']);
-    return { figures, anonymous: await measure(s.url + TOKEN_PATH) };
-  });
-
-  console.error('measuring forgegate RS256 (static account) ...');
-  const rs256 = await withServer(await forgegate('RS256'), async (s) => {
-    await checkToken(s.url, BASIC, ['pull', 'push']);
-    return { figures: await measure(s.url + TOKEN_PATH, BASIC) };
-  });
-
-  // The memory-optimized start-up (docs: node --optimize-for-size): its cost on the warm path.
-  console.error('measuring forgegate ES256 (static account) under node --optimize-for-size ...');
-  const es256Small = await withServer([SMALL_HEAP, ...(await forgegate('ES256'))], async (s) => {
-    await checkToken(s.url, BASIC, ['pull', 'push']);
-    return { figures: await measure(s.url + TOKEN_PATH, BASIC) };
-  });
-
-  const forge = await forgeScenarios();
-
-  const wallSeconds = (performance.now() - started.wall) / 1000;
-  const ours = processCpuSeconds(process.pid) - started.bench + serverCpuSeconds;
-  const machine = machineCpuSeconds();
-  const capacity = wallSeconds * availableParallelism();
-  const results: Results = {
-    date: new Date(),
-    node: process.version,
-    cores: availableParallelism(),
-    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
-    bare: bare.figures,
-    es256: es256.figures,
-    rs256: rs256.figures,
-    es256Small: es256Small.figures,
-    anonymous: es256.anonymous,
-    forge,
-    rssMiB: { es256: es256.rssMiB, rs256: rs256.rssMiB, bare: bare.rssMiB },
-    foreignCpuShare: Math.max(0, machine.busy - started.machine.busy - ours) / capacity,
-    stolenCpuShare: (machine.stolen - started.machine.stolen) / capacity,
-  };
-  console.log(renderText(results));
-  await writeFile(new URL('../BENCHMARKS.md', import.meta.url), renderMarkdown(results));
-  console.log('wrote BENCHMARKS.md');
-}
-
-async function forgeScenarios(): Promise<ForgeResults> {
-  console.error('starting Redis and the fake GitLab ...');
+  console.error('starting Redis, the fake GitLab and the servers under test ...');
   const { model, users } = createModel();
   const modelFile = join(dir, 'gitlab-model.json');
   await writeFile(modelFile, JSON.stringify(model));
   const redis = await startRedis();
   const redisPids = childPids('redis-server');
+  const fake = await startFakeGitLab(modelFile);
   try {
-    const fake = await startFakeGitLab(modelFile);
-    try {
-      console.error('measuring forgegate with GitLab: warm path (GitLab PAT), cold latency, stampede, economy ...');
-      const scenarios = await withServer(await gitlabForgegate('gitlab', fake, redis.url), async (s) => {
-        const warm = await warmGitLab(s, fake, redis.url, users.warm);
-        const roundTripMs = await forgeRoundTrip(fake, users.warm);
-        const cold = await coldLatency(s, fake, users.coldWarmup, users.cold);
-        const crowd = await stampede(s, fake, users.stampede);
-        return { warm, roundTripMs, cold, stampede: crowd, economy: await economy(s, fake, users.economy) };
-      });
-      console.error('measuring forgegate memory over many credentials ...');
-      // Started so that a signal makes it write a heap snapshot (after the figures are read): its full GC tells live data from garbage.
-      const snapshots = join(dir, 'heap');
-      await mkdir(snapshots);
-      const args = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`, ...(await gitlabForgegate('memory', fake, redis.url))];
-      const { memory: mem } = await withServer(args, async (s) => ({ memory: await memory(s, fake, users.memory, snapshots) }));
-      console.error('measuring forgegate memory over many credentials under node --optimize-for-size ...');
-      const small = await withServer([SMALL_HEAP, ...(await gitlabForgegate('memory-small', fake, redis.url))], async (s) => ({ memory: await memory(s, fake, users.memory) }));
-      const { rssMiB, ...rest } = scenarios;
-      return { ...rest, memory: mem, memorySmall: small.memory, rssMiB };
-    } finally {
-      serverCpuSeconds += fake.process.cpuSeconds();
-      await fake.process.stop();
-    }
-  } finally {
+    const bare = await start(['bench/servers/koa-hello.mjs']);
+    const es256 = await start(es.args);
+    const header = await checkToken(es256.url, BASIC, ['pull', 'push']);
+    await checkToken(es256.url, {}, ['pull']);
+    const rs256 = await start(rs.args);
+    const rsHeader = await checkToken(rs256.url, BASIC, ['pull', 'push']);
+    const floor = async (name: string, script: string, keyDir: string, expected: Record<string, unknown>) => {
+      const server = await start([script, keyDir]);
+      sameHeader(await checkToken(server.url, BASIC, ['pull', 'push']), expected, name);
+      return server;
+    };
+    const nodeFloor = await floor('node:crypto floor', 'bench/servers/koa-node-crypto.mjs', es.keyDir, header);
+    const joseFloor = await floor('jose floor', 'bench/servers/koa-jose.mjs', es.keyDir, header);
+    const nodeFloorRs = await floor('node:crypto RS256 floor', 'bench/servers/koa-node-crypto.mjs', rs.keyDir, rsHeader);
+    const gitlab = await start(await gitlabForgegate('gitlab', fake, redis.url, WARM_TTL_SECONDS));
+    const warmGitLab = await prepareWarmGitLab(gitlab, fake, users.warm);
+
+    const token = (server: ServerProcess, headers: Record<string, string> = BASIC) => ({ server, url: server.url + TOKEN_PATH, headers });
+    const rows: Row[] = [
+      { key: 'bare', server: bare, url: bare.url, headers: {}, kind: 'saturate' },
+      { key: 'nodeFloor', ...token(nodeFloor), kind: 'saturate' },
+      { key: 'joseFloor', ...token(joseFloor), kind: 'saturate' },
+      { key: 'es256', ...token(es256), kind: 'saturate' },
+      { key: 'gitlab', server: gitlab, ...warmGitLab, kind: 'saturate' },
+      { key: 'anonymous', ...token(es256, {}), kind: 'saturate' },
+      { key: 'nodeFloorRs', ...token(nodeFloorRs), kind: 'saturate' },
+      { key: 'rs256', ...token(rs256), kind: 'saturate' },
+      { key: 'steadyNodeFloor', ...token(nodeFloor), kind: 'steady' },
+      { key: 'steadyJoseFloor', ...token(joseFloor), kind: 'steady' },
+      { key: 'steadyEs256', ...token(es256), kind: 'steady' },
+      { key: 'steadyGitlab', server: gitlab, ...warmGitLab, kind: 'steady' },
+    ];
+    const redisBefore = await redisCommandCalls(redis.url);
+    const figures = await measureRows(rows);
+    const gitlabRequests = figures.gitlab!.requests + figures.steadyGitlab!.requests;
+    const warm = {
+      figures: figures.gitlab!,
+      steady: figures.steadyGitlab!,
+      forgeCalls: (await fake.stats()).total,
+      redisPerRequest: redisPerRequest(redisBefore, await redisCommandCalls(redis.url), gitlabRequests),
+    };
+    const rssMiB = {
+      bare: await stopServer(bare),
+      nodeFloor: await stopServer(nodeFloor),
+      es256: await stopServer(es256),
+      rs256: await stopServer(rs256),
+    };
+    for (const server of [joseFloor, nodeFloorRs]) await stopServer(server);
+
+    const forge = await forgeScenarios(gitlab, fake, redis.url, users, warm);
+
+    const wallSeconds = (performance.now() - started.wall) / 1000;
     for (const pid of redisPids) serverCpuSeconds += processCpuSeconds(pid);
+    serverCpuSeconds += fake.process.cpuSeconds();
+    const ours = processCpuSeconds(process.pid) - started.bench + serverCpuSeconds;
+    const machine = machineCpuSeconds();
+    const capacity = wallSeconds * availableParallelism();
+    const results: Results = {
+      date: new Date(),
+      node: process.version,
+      cores: availableParallelism(),
+      cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
+      tools: loadTools,
+      bare: figures.bare!,
+      nodeFloor: figures.nodeFloor!,
+      joseFloor: figures.joseFloor!,
+      nodeFloorRs: figures.nodeFloorRs!,
+      es256: figures.es256!,
+      rs256: figures.rs256!,
+      anonymous: figures.anonymous!,
+      steady: { nodeFloor: figures.steadyNodeFloor!, joseFloor: figures.steadyJoseFloor!, es256: figures.steadyEs256!, gitlab: figures.steadyGitlab! },
+      forge,
+      rssMiB,
+      foreignCpuShare: Math.max(0, machine.busy - started.machine.busy - ours) / capacity,
+      stolenCpuShare: (machine.stolen - started.machine.stolen) / capacity,
+    };
+    console.log(renderText(results));
+    await writeFile(new URL('../BENCHMARKS.md', import.meta.url), renderMarkdown(results));
+    console.log('wrote BENCHMARKS.md');
+  } finally {
+    for (const server of [...running]) await stopServer(server);
+    await fake.process.stop();
     await redis.stop();
   }
+}
+
+/** Forge economy, stampede and cold latency on the GitLab process of the warm path; memory on a fresh one. */
+async function forgeScenarios(gitlab: ServerProcess, fake: FakeForge, redisUrl: string, users: ReturnType<typeof createModel>['users'], warm: WarmGitLab): Promise<ForgeResults> {
+  // These are about forge calls and their latency, not forgegate's CPU: every CPU again.
+  unpin(gitlab.pid);
+  console.error('measuring forgegate with GitLab: cold latency, stampede, economy ...');
+  const roundTripMs = await forgeRoundTrip(fake, users.warm);
+  const cold = await coldLatency(gitlab, fake, users.coldWarmup, users.cold);
+  const crowd = await stampede(gitlab, fake, users.stampede);
+  const economics = await economy(gitlab, fake, users.economy);
+  const rssMiB = await stopServer(gitlab);
+
+  console.error('measuring forgegate memory over many credentials ...');
+  // Started so that a signal makes it write a heap snapshot (after the figures are read): its full GC tells live data from garbage.
+  const snapshots = join(dir, 'heap');
+  await mkdir(snapshots);
+  const server = await start(['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`, ...(await gitlabForgegate('memory', fake, redisUrl))]);
+  unpin(server.pid);
+  const mem = await memory(server, fake, users.memory, snapshots);
+  await stopServer(server);
+  return { warm, roundTripMs, cold, stampede: crowd, economy: economics, memory: mem, rssMiB };
 }
 
 await main();

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { CommandError } from './commands/io.js';
 import { commandUsage, findCommand, generalUsage, KEYS_SYNOPSIS, keysUsage, OPTIONS } from './commands/usage.js';
 import type { CommandSpec, OptionName } from './commands/usage.js';
+import { tuneMemory } from './commands/memory.js';
 import { VERSION } from './version.js';
 
 // The forgegate command (the table in README.md "Commands"). Every failure is one line on
@@ -85,8 +86,11 @@ async function main(argv: string[]): Promise<void> {
   const config = async () => (await import('./config/load.js')).loadConfig(values.config);
   const keys = () => import('./commands/keys.js');
   switch (spec.name) {
-    case 'serve':
-      return void (await (await import('./commands/serve.js')).serve(await config(), undefined, true));
+    case 'serve': {
+      const loaded = await config();
+      tuneMemory(loaded.config.server); // before the server's modules load
+      return void (await (await import('./commands/serve.js')).serve(loaded, undefined, true));
+    }
     case 'keys generate':
       return (await keys()).keysGenerate((await config()).config, values.force ?? false);
     case 'keys show':

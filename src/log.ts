@@ -1,9 +1,13 @@
 import { pino, type Logger } from 'pino';
 
 // One JSON line per event on stdout. Nothing here may carry a secret: call sites log
-// chosen fields only, and the redact list is the safety net for a careless one.
+// chosen fields only, and `censorSecrets` is the safety net for a careless one.
 
 export type { Logger };
+
+/** Field names whose values are never written, at the top level or one object down. */
+const SECRET_FIELDS = new Set(['password', 'token', 'refresh_token', 'access_token', 'authorization']);
+export const CENSORED = '[redacted]';
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
   return pino(
@@ -11,14 +15,58 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destinatio
       level,
       base: { service: 'forgegate' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: {
-        paths: ['password', 'token', 'refresh_token', 'authorization', '*.password', '*.token', '*.authorization', 'headers.authorization'],
-        censor: '[redacted]',
-      },
+      // Not pino's `redact`: its wildcard paths cost about 10 microseconds per line, more than the
+      // rest of the line, and the audit line of every token request goes through here.
+      formatters: { level: (label) => ({ level: label }), log: censorSecrets },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? stdout(),
   );
+}
+
+/** Lines wait at most this long in the buffer when traffic is too light to fill it. */
+export const LOG_FLUSH_MS = 100;
+const LOG_BUFFER_BYTES = 4096;
+
+/**
+ * stdout, written in blocks of about 4 KiB rather than a write per line: each write is a
+ * round trip through libuv's thread pool, which cost more than building the line itself.
+ * A quiet server still shows every line within LOG_FLUSH_MS; pino writes what is left
+ * synchronously when the process exits (and `serve` flushes on SIGTERM).
+ */
+function stdout(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
+}
+
+/**
+ * The object with every secret-named field (SECRET_FIELDS) at the top level or one level down
+ * replaced by CENSORED. Copies only what it censors: the caller's object is left as it was,
+ * and a line without such a field (nearly all) costs one look-up per field.
+ */
+export function censorSecrets(object: Record<string, unknown>): Record<string, unknown> {
+  let out = object;
+  for (const key in object) {
+    const value = object[key];
+    let censored: unknown = value;
+    if (SECRET_FIELDS.has(key.toLowerCase())) censored = value === undefined ? value : CENSORED;
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) censored = censorOneLevel(value as Record<string, unknown>);
+    if (censored !== value) {
+      if (out === object) out = { ...object };
+      out[key] = censored;
+    }
+  }
+  return out;
+}
+
+function censorOneLevel(object: Record<string, unknown>): Record<string, unknown> {
+  for (const key in object) {
+    if (!SECRET_FIELDS.has(key.toLowerCase()) || object[key] === undefined) continue;
+    // An Error's message and stack are not own enumerable fields: keep them in the copy.
+    const base = object instanceof Error ? { type: object.name, message: object.message, stack: object.stack } : {};
+    const copy: Record<string, unknown> = { ...base, ...object };
+    for (const name in copy) if (SECRET_FIELDS.has(name.toLowerCase()) && copy[name] !== undefined) copy[name] = CENSORED;
+    return copy;
+  }
+  return object;
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

@@ -6,6 +6,39 @@ import type { Decision } from './policy/types.js';
 
 // Prometheus metrics (GET /metrics). Labels are low-cardinality codes only: the verdict's
 // `rule`, never its sentence (which names projects), and never a subject.
+//
+// What every token request records (its count, latency, verdicts, cache lookups) is queued as
+// plain numbers and handed to prom-client in batches, when /metrics is read or the queue is
+// long: prom-client hashes and checks the labels on every call, which cost more per request
+// than the rest of the bookkeeping together.
+
+/** Label values joined into one map key; no label value contains it. */
+const SEP = '\u0000';
+/** Queued latencies beyond this are applied at once, so the queue stays small without scrapes. */
+const MAX_QUEUED = 4096;
+
+/** Counts per label set, applied to `counter` by `flush`. */
+class CountQueue<L extends string> {
+  private readonly counts = new Map<string, number>();
+
+  constructor(
+    private readonly counter: Counter<L>,
+    private readonly labelNames: readonly L[],
+  ) {}
+
+  add(...values: string[]): void {
+    const key = values.join(SEP);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  flush(): void {
+    for (const [key, count] of this.counts) {
+      const values = key.split(SEP);
+      this.counter.inc(Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as Partial<Record<L, string>>, count);
+    }
+    this.counts.clear();
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -15,6 +48,8 @@ export class Metrics {
     help: 'Token requests by outcome, credential kind and the source that vouched for the caller',
     labelNames: ['outcome', 'credential', 'source'] as const,
     registers: [this.registry],
+    // A scrape applies what the hot path queued first (see flush).
+    collect: () => this.flush(),
   });
 
   private readonly latency = new Histogram({
@@ -23,6 +58,8 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
+    // A scrape applies what the hot path queued first (see flush).
+    collect: () => this.flush(),
   });
 
   private readonly verdicts = new Counter({
@@ -30,6 +67,8 @@ export class Metrics {
     help: 'Decisions on requested actions, by the rule that decided',
     labelNames: ['action', 'verdict', 'rule', 'source'] as const,
     registers: [this.registry],
+    // A scrape applies what the hot path queued first (see flush).
+    collect: () => this.flush(),
   });
 
   private readonly cache = new Counter({
@@ -37,6 +76,8 @@ export class Metrics {
     help: 'Forge answers looked up in the cache: verified credentials, rejected ones, decisions',
     labelNames: ['kind', 'outcome'] as const,
     registers: [this.registry],
+    // A scrape applies what the hot path queued first (see flush).
+    collect: () => this.flush(),
   });
 
   private readonly forgeCalls = new Counter({
@@ -79,6 +120,12 @@ export class Metrics {
   // from which rate() ratios over any window can be computed.
   private readonly cacheTally = new Map<string, { hits: number; lookups: number }>();
 
+  private readonly queuedRequests = new CountQueue(this.requests, ['outcome', 'credential', 'source']);
+  private readonly queuedVerdicts = new CountQueue(this.verdicts, ['action', 'verdict', 'rule', 'source']);
+  private readonly queuedCache = new CountQueue(this.cache, ['kind', 'outcome']);
+  /** Latencies in seconds, alternating with their outcome: [outcome, seconds, outcome, seconds, ...]. */
+  private queuedLatencies: (string | number)[] = [];
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const tally = this.cacheTally;
@@ -113,7 +160,7 @@ export class Metrics {
 
   /** For the caching layer: counts hits, misses and stale serves. */
   readonly cacheObserver = (kind: CacheKind, outcome: CacheOutcome): void => {
-    this.cache.inc({ kind, outcome });
+    this.queuedCache.add(kind, outcome);
     const tally = this.cacheTally.get(kind) ?? { hits: 0, lookups: 0 };
     tally.lookups += 1;
     if (outcome !== 'miss') tally.hits += 1;
@@ -121,12 +168,21 @@ export class Metrics {
   };
 
   tokenRequest(outcome: string, credential: string, source: string, seconds: number, decisions: readonly Decision[]): void {
-    this.requests.inc({ outcome, credential, source });
-    this.latency.observe({ outcome }, seconds);
+    this.queuedRequests.add(outcome, credential, source);
+    this.queuedLatencies.push(outcome, seconds);
     for (const decision of decisions) {
-      for (const verdict of decision.verdicts) {
-        this.verdicts.inc({ action: verdict.action, verdict: verdict.granted ? 'granted' : 'denied', rule: verdict.rule, source });
-      }
+      for (const verdict of decision.verdicts) this.queuedVerdicts.add(verdict.action, verdict.granted ? 'granted' : 'denied', verdict.rule, source);
     }
+    if (this.queuedLatencies.length >= 2 * MAX_QUEUED) this.flush();
+  }
+
+  /** Applies what the hot path queued to the prom-client metrics. */
+  private flush(): void {
+    this.queuedRequests.flush();
+    this.queuedVerdicts.flush();
+    this.queuedCache.flush();
+    const latencies = this.queuedLatencies;
+    this.queuedLatencies = [];
+    for (let i = 0; i < latencies.length; i += 2) this.latency.observe({ outcome: latencies[i] as string }, latencies[i + 1] as number);
   }
 }

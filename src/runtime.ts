@@ -1,12 +1,10 @@
 import { Authority } from './authority.js';
 import { CachedForge, type CacheObserver } from './cache/cached-forge.js';
-import { connect, RedisLevel } from './cache/redis.js';
+import type { RedisLevel } from './cache/redis.js';
 import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
 import type { Forge, ForgeCallObserver } from './forges/forge.js';
-import { GitHubForge } from './forges/github/forge.js';
-import { GitLabForge } from './forges/gitlab/forge.js';
 import { ForgeHealth, observeAll } from './forges/health.js';
 import { ForgeRouter } from './forges/router.js';
 import { BruteForceGuard, type BanObserver } from './http/guard/brute-force.js';
@@ -74,12 +72,15 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
       ? null
       : await HtpasswdFile.load(config.users.htpasswd, (error) => logger.error({ err: error.message }, 'htpasswd reload failed; keeping the previous content'));
 
-  const redis = config.cache.redisUrl === null ? null : new RedisLevel(config.cache.redisUrl, config.cache.keyPrefix, logger);
+  // ioredis and each forge's client library load only when configured (see createForge).
+  const redisModule = config.cache.redisUrl === null ? null : await import('./cache/redis.js');
+  const redis = redisModule === null ? null : new redisModule.RedisLevel(config.cache.redisUrl!, config.cache.keyPrefix, logger);
   const cache = new TieredCache(redis);
   const cacheSecret = deriveSecret(key.privateKey, 'credential-hmac');
   const forgeHealth = new ForgeHealth();
   const forgeCalls = observeAll(observers.forgeCalls, forgeHealth);
-  const forges = config.forges.map((forge) => new CachedForge(createForge(forge, forgeCalls), cache, cacheSecret, config.cache, logger, observers.cache));
+  const inner = await Promise.all(config.forges.map((forge) => createForge(forge, forgeCalls)));
+  const forges = inner.map((forge) => new CachedForge(forge, cache, cacheSecret, config.cache, logger, observers.cache));
 
   const credentialSecret = deriveSecret(key.privateKey, 'credential-hmac');
   const staticAccounts = new StaticAccounts(htpasswd, credentialSecret, config.cache.identityTtl);
@@ -94,7 +95,7 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   });
   // Its own connection: the cache level's skip-after-failure must not hide bans, and the
   // limiter falls back to a per-process one by itself when this one is down.
-  const guardRedis = config.cache.redisUrl === null || !config.limits.enabled ? undefined : connect(config.cache.redisUrl, config.cache.keyPrefix);
+  const guardRedis = redisModule === null || !config.limits.enabled ? undefined : redisModule.connect(config.cache.redisUrl!, config.cache.keyPrefix);
   guardRedis?.on('error', () => {}); // the cache level reports Redis outages
   const guard = new BruteForceGuard(config.limits, {
     redis: guardRedis,
@@ -127,8 +128,10 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   };
 }
 
-function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Forge {
-  return config.type === 'gitlab' ? (new GitLabForge(config, observer) as Forge) : (new GitHubForge(config, observer) as Forge);
+/** Loads a forge's module (and its client library, gitbeaker or Octokit) only for a forge configured. */
+async function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Promise<Forge> {
+  if (config.type === 'gitlab') return new (await import('./forges/gitlab/forge.js')).GitLabForge(config, observer) as Forge;
+  return new (await import('./forges/github/forge.js')).GitHubForge(config, observer) as Forge;
 }
 
 /** Days until the signing certificate expires (negative once it has). */

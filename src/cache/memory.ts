@@ -1,12 +1,14 @@
 import { LRUCache } from 'lru-cache';
 
-// The in-process cache level: bounded in entries, each entry with its own lifetime.
+// A small in-process cache: bounded in entries, each entry with its own lifetime. Its users
+// keep short keys (digests) and small values, so the entry count bounds its bytes. The count
+// is a size of 1 per entry rather than lru-cache's `max`, which preallocates room for all.
 
 export class MemoryCache<V extends {}> {
   private readonly lru: LRUCache<string, V>;
 
-  constructor(max: number) {
-    this.lru = new LRUCache<string, V>({ max, ttlAutopurge: false });
+  constructor(maxEntries: number) {
+    this.lru = new LRUCache<string, V>({ maxSize: maxEntries, sizeCalculation: () => 1, ttlAutopurge: false });
   }
 
   get(key: string): V | undefined {

@@ -25,18 +25,26 @@ interface Entry {
 const INVALIDATION_CHANNEL = 'invalidate';
 /** The in-process level's bound, in characters of JSON (about the bytes it holds, twice over). */
 const LOCAL_MAX_SIZE = 32 * 1024 * 1024;
-const LOCAL_MAX_ENTRIES = 100_000;
+/** The index's bound, in characters of its keys (an index key and the cache keys filed under it). */
+const INDEX_MAX_SIZE = 8 * 1024 * 1024;
+/** What a cache key filed under an index is counted as: its characters, with room for the Set's own. */
+const INDEXED_KEY_SIZE = 128;
 const PURGE_INTERVAL_MS = 15_000;
 const INDEX_PRUNE_AT = 1024;
 
+// Both bounds are sizes only, no entry count: lru-cache preallocates arrays for `max` entries
+// (100,000 of them held 3.5 MiB each, empty), and sizes bound the entries anyway.
 export class TieredCache {
-  private readonly local = new LRUCache<string, Entry>({ max: LOCAL_MAX_ENTRIES, maxSize: LOCAL_MAX_SIZE, sizeCalculation: () => 1 });
+  private readonly local = new LRUCache<string, Entry>({ maxSize: LOCAL_MAX_SIZE, sizeCalculation: () => 1 });
   /**
    * In-process index: index key -> cache keys, for replicas without Redis and for local copies.
    * Only keys the local level still holds matter: the members of an index are pruned of the
    * others as it grows, so one account filing a million decisions holds no million names.
    */
-  private readonly localIndex = new LRUCache<string, IndexMembers>({ max: LOCAL_MAX_ENTRIES });
+  private readonly localIndex = new LRUCache<string, IndexMembers>({
+    maxSize: INDEX_MAX_SIZE,
+    sizeCalculation: (members, index) => index.length + members.keys.size * INDEXED_KEY_SIZE,
+  });
 
   /** Expired entries are dropped on this beat, not only when the bound evicts them. */
   private readonly purger: NodeJS.Timeout;

@@ -9,6 +9,7 @@ import { buildRuntime, certificateDaysLeft, type Runtime } from '../runtime.js';
 import { VERSION } from '../version.js';
 import { banner } from './banner.js';
 import { CommandError, requireHtpasswd } from './io.js';
+import { tuneMemory } from './memory.js';
 
 // `forgegate serve`: start, print the registry settings that match, stop gracefully.
 
@@ -23,6 +24,7 @@ export interface Serving {
 
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
 export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
+  const v8Flags = tuneMemory(loaded.config.server);
   await requireHtpasswd(loaded.config.users.htpasswd);
   const metrics = new Metrics();
   const runtime = await buildRuntime(loaded.config, logger, 'generate', metrics.observers);
@@ -57,7 +59,7 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   const realm = realmUrl(runtime, server);
   const settings = registrySettings(runtime, realm);
   process.stderr.write(banner(loaded, runtime, server, settings));
-  logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings }, 'forgegate started');
+  logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings, v8Flags }, 'forgegate started');
 
   return { runtime, server, realm, stop };
 }

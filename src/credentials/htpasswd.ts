@@ -59,7 +59,7 @@ export class HtpasswdFile {
 
   /** The bcrypt hash of `user`, or undefined. */
   async hashOf(user: string): Promise<string | undefined> {
-    await this.refresh();
+    if (Date.now() - this.checkedAt >= RECHECK_MS) await this.refresh(); // the warm path skips an await
     return this.users.get(user);
   }
 

@@ -67,7 +67,17 @@ function sameText(a: string, b: string): boolean {
 }
 
 // A digest of the bcrypt hash, not the hash itself: the refresh token is encrypted, but
-// there is no reason to carry offline-crackable material in it.
+// there is no reason to carry offline-crackable material in it. Remembered per hash (one per
+// account, changed only by editing htpasswd), since every request of a robot needs it.
+const proofs = new Map<string, string>();
+const MAX_PROOFS = 10_000;
+
 function hashProof(hash: string): string {
-  return createHash('sha256').update(hash).digest('base64url').slice(0, 22);
+  let proof = proofs.get(hash);
+  if (proof === undefined) {
+    proof = createHash('sha256').update(hash).digest('base64url').slice(0, 22);
+    if (proofs.size >= MAX_PROOFS) proofs.clear();
+    proofs.set(hash, proof);
+  }
+  return proof;
 }

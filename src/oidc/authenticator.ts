@@ -51,8 +51,8 @@ export interface ForgeLayout {
 export class OidcAuthenticator {
   private readonly issuers = new Map<string, TrustedIssuer>();
   private readonly algorithms: Set<string>;
-  /** Verified tokens by digest, each kept until its own `exp`: replays cost no crypto. */
-  private readonly verified = new LRUCache<string, OidcSession>({ max: 10_000 });
+  /** Verified tokens by digest, each kept until its own `exp`: replays cost no crypto. Bounded by size, as 10,000 sessions. */
+  private readonly verified = new LRUCache<string, OidcSession>({ maxSize: 10_000, sizeCalculation: () => 1 });
 
   constructor(configs: readonly OidcIssuerConfig[], forges: readonly ForgeLayout[]) {
     for (const config of configs) {

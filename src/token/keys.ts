@@ -1,10 +1,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-// @peculiar/x509 resolves its algorithms through tsyringe, which needs this polyfill first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { exportJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
+import { exportJWK, type JWK } from 'jose';
 import { jwkThumbprint, libtrustKeyId } from './kid.js';
 
 // The signing key and its self-signed certificate, kept in token.keyDir:
@@ -18,9 +15,8 @@ export type Algorithm = 'ES256' | 'RS256';
 
 export interface SigningKey {
   algorithm: Algorithm;
+  /** Signs tokens (token/signer.ts, node:crypto) and derives the server's secrets. */
   privateKey: KeyObject;
-  /** The same private key as a WebCrypto key: jose signs with it about 3x faster than with a KeyObject. */
-  signingKey: CryptoKey;
   publicKey: KeyObject;
   certificatePem: string;
   /** Base64 DER of the certificate, as the JWT `x5c` header carries it. */
@@ -40,8 +36,17 @@ const VALIDITY_YEARS = 10;
 // Registries on machines whose clocks trail ours must not see a not-yet-valid certificate.
 const BACKDATE_MS = 60 * 60 * 1000;
 
-// Node's WebCrypto, typed as the DOM Crypto @peculiar/x509 expects (no DOM lib here).
-const provider = webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0];
+type X509 = typeof import('@peculiar/x509');
+
+/**
+ * @peculiar/x509, loaded only to make a certificate: it and its dependencies hold about 19 MB
+ * of memory, which a server that finds its key in place never needs.
+ */
+async function loadX509(): Promise<X509> {
+  // It resolves its algorithms through tsyringe, which needs this polyfill first.
+  await import('reflect-metadata');
+  return import('@peculiar/x509');
+}
 
 const WEBCRYPTO_PARAMS = {
   ES256: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
@@ -74,6 +79,9 @@ export async function generateKey(keyDir: string, algorithm: Algorithm, force = 
 
 /** A new key pair and its self-signed certificate, as PEM text. */
 export async function createKeyMaterial(algorithm: Algorithm): Promise<{ keyPem: string; certificatePem: string }> {
+  const x509 = await loadX509();
+  // Node's WebCrypto, typed as the DOM Crypto @peculiar/x509 expects (no DOM lib here).
+  const provider = webcrypto as unknown as Parameters<X509['cryptoProvider']['set']>[0];
   const params = WEBCRYPTO_PARAMS[algorithm];
   const keys = (await webcrypto.subtle.generateKey(params, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
@@ -145,7 +153,6 @@ export async function keyFromPem(algorithm: Algorithm | null, keyPem: string, ce
   return {
     algorithm,
     privateKey,
-    signingKey: await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, algorithm),
     publicKey,
     certificatePem: certificate.toString(),
     certificateBase64: certificate.raw.toString('base64'),

@@ -118,6 +118,23 @@ describe('forgegate CLI', () => {
     assert.match(stdout, /"msg":"forgegate stopped"/);
   });
 
+  for (const [setting, expected] of [['', ['--optimize-for-size']], ['optimizeForSize: false', []]] as const) {
+    test(`serve ${setting ? `with ${setting}` : 'by default'} sets the V8 flags ${JSON.stringify(expected)} and says so`, async () => {
+      const { file } = await configFile(`server: {listen: "127.0.0.1:0", ${setting}}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []`);
+      const child = spawn(process.execPath, [CLI, 'serve', '--config', file]);
+      let stdout = '';
+      child.stdout.on('data', (c) => (stdout += c));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 10_000;
+      // The log is written in blocks: the start-up line shows within a flush interval or so.
+      while (!stdout.includes('forgegate started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const started = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'forgegate started');
+      assert.deepEqual(started?.v8Flags, expected, stdout);
+    });
+  }
+
   test('check validates and reports each part', async () => {
     const { file } = await configFile(`users: {htpasswd: "${HTPASSWD}"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []`);
     const run = await forgegate(['check', '--config', file]);

@@ -116,7 +116,8 @@ function harness(get: () => { fg: ForgegateProcess; registry: RunningRegistry })
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
-  const mark = () => get().fg.auditLines().length;
+  /** Taken once forgegate's earlier log lines are written: later lines belong to later requests. */
+  const mark = () => get().fg.settledLineCount();
   const requesting = (scope: string) => (l: Record<string, unknown>) => (l.requested as string[]).includes(scope);
   return { ref, explain, pull, digestOf, auditSince, mark, requesting };
 }
@@ -175,7 +176,7 @@ forges:
   });
 
   test('a write collaborator pushes; a read collaborator pulls it back but cannot push', async () => {
-    let m = mark();
+    let m = await mark();
     const push = await copy(images.v1.ref, ref('acme/app/web:v1'), { creds: creds(GH.writer) });
     assert.equal(push.code, 0, explain(push));
     const pushed = await auditSince(m, requesting('repository:acme/app/web:pull,push'));
@@ -187,7 +188,7 @@ forges:
     assert.equal(await pull('acme/app/web:v1', { creds: creds(GH.reader) }), images.v1.manifestDigest);
     assert.equal(await digestOf('acme/app/web:v1', { creds: creds(GH.reader) }), images.v1.manifestDigest);
 
-    m = mark();
+    m = await mark();
     const refused = await copy(images.v2.ref, ref('acme/app/web:v2'), { creds: creds(GH.reader) });
     assert.notEqual(refused.code, 0, 'a read collaborator must not push');
     assert.match(refused.stderr, /denied|unauthorized/i);
@@ -207,7 +208,7 @@ forges:
     assert.equal(await digestOf('acme/app/web:throwaway', { creds: creds(GH.writer) }), images.throwaway.manifestDigest);
 
     // The writer's repo-scoped token: no delete:packages, and no admin either.
-    let m = mark();
+    let m = await mark();
     const writerDelete = await deleteImage(ref('acme/app/web:throwaway'), { creds: creds(GH.writer) });
     assert.notEqual(writerDelete.code, 0, 'a write collaborator must not delete');
     let line = await auditSince(m, requesting('repository:acme/app/web:*'));
@@ -215,7 +216,7 @@ forges:
     assert.deepEqual(line.granted, ['repository:acme/app/web:pull,push'], '* narrowed to what a writer holds');
 
     // Even with delete:packages, write is not admin: the repository permission refuses.
-    m = mark();
+    m = await mark();
     const scoped = await deleteImage(ref('acme/app/web:throwaway'), { creds: creds(GH.writerDelete) });
     assert.notEqual(scoped.code, 0, 'delete:packages does not make a write collaborator an admin');
     line = await auditSince(m, requesting('repository:acme/app/web:*'));
@@ -234,7 +235,7 @@ forges:
     }
     assert.equal(await digestOf('acme/app/web:throwaway', { creds: creds(GH.admin) }), images.throwaway.manifestDigest, 'still there');
 
-    m = mark();
+    m = await mark();
     const removed = await deleteImage(ref('acme/app/web:throwaway'), { creds: creds(GH.admin) });
     assert.equal(removed.code, 0, explain(removed));
     line = await auditSince(m, requesting('repository:acme/app/web:*'));
@@ -247,7 +248,7 @@ forges:
   });
 
   test('an installation token pushes to its repository named in installationTokenPush, and nowhere else', async () => {
-    let m = mark();
+    let m = await mark();
     const push = await copy(images.ci.ref, ref('acme/app/ci:1'), { creds: creds(GH.installation, 'x-access-token') });
     assert.equal(push.code, 0, explain(push));
     const pushed = await auditSince(m, requesting('repository:acme/app/ci:pull,push'));
@@ -257,7 +258,7 @@ forges:
     assert.equal(await digestOf('acme/app/ci:1', { creds: creds(GH.reader) }), images.ci.manifestDigest);
     assert.equal(await digestOf('acme/app/ci:1', { creds: creds(GH.installation, 'x-access-token') }), images.ci.manifestDigest);
 
-    m = mark();
+    m = await mark();
     const refused = await copy(images.ci.ref, ref('acme/other/x:1'), { creds: creds(GH.installation, 'x-access-token') });
     assert.notEqual(refused.code, 0, 'the installation does not reach acme/other');
     assert.match(refused.stderr, /denied|unauthorized/i);
@@ -269,7 +270,7 @@ forges:
     assert.match(other.stderr, /manifest unknown|not found/i, 'the admin may look, and finds nothing');
 
     // "pull + push on that repo only": an installation token never deletes.
-    m = mark();
+    m = await mark();
     const removed = await deleteImage(ref('acme/app/ci:1'), { creds: creds(GH.installation, 'x-access-token') });
     assert.notEqual(removed.code, 0, 'an installation token must not delete');
     const star = await auditSince(m, requesting('repository:acme/app/ci:*'));
@@ -297,7 +298,7 @@ forges:
 
     // Mallory moves acme/tool to her account; GitHub now answers 301 for acme/tool.
     github.moveRepo('acme/tool', 'mallory/tool');
-    let m = mark();
+    let m = await mark();
     const evil = await copy(images.evil.ref, ref('acme/tool/web:v1'), { creds: creds(GH.mallory) });
     assert.notEqual(evil.code, 0, 'the old path is no longer hers, nor anybody\'s');
     assert.match(evil.stderr, /denied|unauthorized/i);
@@ -309,7 +310,7 @@ forges:
     // Acme re-creates acme/tool: the writer's again, still not Mallory's.
     github.addRepo({ full_name: 'acme/tool', visibility: 'private', collaborators: { writer: 'write' } });
     assert.equal(await digestOf('acme/tool/web:v1', { creds: creds(GH.writer) }), images.tool.manifestDigest, 'Mallory overwrote nothing');
-    m = mark();
+    m = await mark();
     const again = await copy(images.evil.ref, ref('acme/tool/web:v2'), { creds: creds(GH.mallory) });
     assert.notEqual(again.code, 0, 'not after the re-creation either');
     line = await auditSince(m, requesting('repository:acme/tool/web:pull,push'));
@@ -326,7 +327,7 @@ forges:
     assert.equal(await pull('acme/site/web:v1', { noCreds: true }), images.site.manifestDigest);
     assert.equal(await digestOf('acme/site/web:v1', { noCreds: true }), images.site.manifestDigest);
 
-    let m = mark();
+    let m = await mark();
     const refused = await inspect(ref('acme/app/web:v1'), { noCreds: true });
     assert.notEqual(refused.code, 0, 'anonymous must not pull a private repository');
     assert.match(refused.stderr, /unauthorized|denied|authentication required/i);
@@ -334,7 +335,7 @@ forges:
     assert.deepEqual(line.granted, []);
 
     // GitHub answers 404 to outsiders: a private repository reads exactly like a missing one.
-    m = mark();
+    m = await mark();
     const missing = await inspect(ref('acme/nope/web:v1'), { noCreds: true });
     assert.notEqual(missing.code, 0);
     const missingLine = await auditSince(m, (l) => l.credential === 'anonymous' && requesting('repository:acme/nope/web:pull')(l));
@@ -427,7 +428,7 @@ forges:
   });
 
   test('each forge\'s user pushes and pulls its own image, and is refused a push on the other\'s', async () => {
-    let m = mark();
+    let m = await mark();
     const glPush = await copy(glImage.ref, ref('group/proj/app:v1'), { creds: creds(GL.dev) });
     assert.equal(glPush.code, 0, explain(glPush));
     const glLine = await auditSince(m, requesting('repository:group/proj/app:pull,push'));
@@ -435,7 +436,7 @@ forges:
     assert.equal(glLine.source, 'gitlab');
     assert.deepEqual(glLine.granted, ['repository:group/proj/app:pull,push']);
 
-    m = mark();
+    m = await mark();
     const ghPush = await copy(ghImage.ref, ref('gh/acme/app/web:v1'), { creds: creds(GH.writer) });
     assert.equal(ghPush.code, 0, explain(ghPush));
     const ghLine = await auditSince(m, requesting('repository:gh/acme/app/web:pull,push'));
@@ -449,7 +450,7 @@ forges:
     assert.equal(await digestOf('gh/acme/app/web:v1', { creds: creds(GH.writer) }), ghImage.manifestDigest);
 
     // A forge's caller is anonymous on the other forge: private images there stay shut.
-    m = mark();
+    m = await mark();
     const glOnGh = await copy(strayImage.ref, ref('gh/acme/app/web:from-gitlab'), { creds: creds(GL.dev) });
     assert.notEqual(glOnGh.code, 0, 'a GitLab Developer must not push to a GitHub repository');
     assert.match(glOnGh.stderr, /denied|unauthorized/i);
@@ -457,7 +458,7 @@ forges:
     assert.equal(glOnGhLine.source, 'gitlab');
     assert.deepEqual(glOnGhLine.granted, []);
 
-    m = mark();
+    m = await mark();
     const ghOnGl = await copy(strayImage.ref, ref('group/proj/app:from-github'), { creds: creds(GH.writer) });
     assert.notEqual(ghOnGl.code, 0, 'a GitHub writer must not push to a GitLab project');
     assert.match(ghOnGl.stderr, /denied|unauthorized/i);

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LOG_FLUSH_MS } from '../../src/log.js';
 import { onFreePort } from './ports.js';
 import { makeTempDir, spawnManaged, waitUntilReady } from './processes.js';
 
@@ -18,6 +19,11 @@ export interface ForgegateProcess {
   auditLines(): Record<string, unknown>[];
   /** The newest token-request line matching `predicate`, waiting for the asynchronous log write. */
   waitForAudit(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /**
+   * The number of log lines once forgegate has written all it had buffered (no new line for a
+   * few flush intervals): a mark after which only lines of later requests appear.
+   */
+  settledLineCount(): Promise<number>;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -56,6 +62,16 @@ export function startForgegateProcess(configYaml: string): Promise<ForgegateProc
           if (Date.now() > deadline) throw new Error(`no matching audit line; log:\n${proc.logs().slice(-3000)}`);
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
+      },
+      async settledLineCount() {
+        let count = auditLines().length;
+        for (let quiet = 0; quiet < 3; ) {
+          await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS));
+          const now = auditLines().length;
+          quiet = now === count ? quiet + 1 : 0;
+          count = now;
+        }
+        return count;
       },
       logs: () => proc.logs(),
       stop: () => proc.stop(),

@@ -56,6 +56,18 @@ const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 /** Far beyond any decision's lifetime: a validator older than this rarely still matches. */
 const VALIDATOR_TTL_MS = 30 * 60_000;
 
+/** The remembered answers' bound, in characters of their JSON (a repository list can hold 100 repositories). */
+const VALIDATORS_MAX_SIZE = 8 * 1024 * 1024;
+
+function validatedSize(validated: Validated, key: string): number {
+  return key.length + validated.etag.length + JSON.stringify(validated.data).length + 256; // headers kept: a few hundred characters
+}
+
+/** As Octokit's own token auth sends it: a JWT (three dot-separated parts) as bearer, any other token as token. */
+function authorization(token: string): string {
+  return token.split('.').length === 3 ? `bearer ${token}` : `token ${token}`;
+}
+
 interface Answer {
   status: number;
   data: unknown;
@@ -75,8 +87,14 @@ export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
   private readonly exhausted = new MemoryCache<number>(10_000);
-  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with (bounded, forgotten in time). */
-  private readonly validators = new LRUCache<string, Validated>({ max: 10_000, ttl: VALIDATOR_TTL_MS });
+  /** sha256(token) + resource -> the last answer and its ETag, to revalidate with; bounded by the answers' size. */
+  private readonly validators = new LRUCache<string, Validated>({ maxSize: VALIDATORS_MAX_SIZE, sizeCalculation: validatedSize, ttl: VALIDATOR_TTL_MS });
+  /**
+   * One client for every call to this forge: the token goes in each request's own
+   * Authorization header. (A client per call, as before, was garbage of every cold call.)
+   * It has no `auth` option, so Octokit adds no authorization of its own.
+   */
+  private readonly octokit: Octokit;
 
   constructor(
     private readonly forge: string,
@@ -85,6 +103,7 @@ export class GitHubApi {
     private readonly observer: ForgeCallObserver = IGNORE_CALLS,
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
+    this.octokit = new Octokit({ baseUrl: this.baseUrl, log: SILENT });
   }
 
   /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
@@ -136,14 +155,13 @@ export class GitHubApi {
     const resetAt = this.exhausted.get(quotaKey);
     if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
     await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
-    const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const response = await request(octokit, {
-        headers: known ? { 'if-none-match': known.etag } : {},
+      const response = await request(this.octokit, {
+        headers: { ...(token === null ? {} : { authorization: authorization(token) }), ...(known ? { 'if-none-match': known.etag } : {}) },
         request: { signal: AbortSignal.timeout(this.timeoutMs) },
       });
       this.observer.call(this.forge, endpoint, String(response.status), seconds());

@@ -38,7 +38,11 @@ export class GitLabForge implements Forge<GitLabSession> {
    * Image path -> the candidate where anyone last found its project: asked first. Only an order:
    * every request still asks GitLab, and takes the answer only for the path it asked.
    */
-  private readonly resolved = new LRUCache<string, string>({ max: 50_000, ttl: 10 * 60_000 });
+  private readonly resolved = new LRUCache<string, string>({
+    maxSize: 4 * 1024 * 1024,
+    sizeCalculation: (project, image) => image.length + project.length,
+    ttl: 10 * 60_000,
+  });
   private readonly prefetched = new Prefetched<GitLabProjectJson | null>();
   /** Protected container repositories: the rules each project's writes are also held to. */
   private readonly protection: ProtectionRules;

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { censorSecrets, CENSORED, createLogger } from '../../src/log.js';
+
+// The logger's safety net: a field named like a secret is never written, at the top level or
+// one object down, whoever logged it.
+
+test('secret-named fields are censored at the top level and one level down, any case', () => {
+  const input = {
+    msg: 'x',
+    password: 'hunter2',
+    Authorization: 'Basic abc',
+    headers: { authorization: 'Bearer t', accept: 'json' },
+    request: { token: 'glpat-123', refresh_token: 'r', access_token: 'a', path: '/token' },
+    list: [{ token: 'deeper arrays are data' }],
+    absent: undefined,
+    password2: 'kept: another name',
+  };
+  const copy = structuredClone(input);
+  const out = censorSecrets(input);
+  assert.deepEqual(out, {
+    msg: 'x',
+    password: CENSORED,
+    Authorization: CENSORED,
+    headers: { authorization: CENSORED, accept: 'json' },
+    request: { token: CENSORED, refresh_token: CENSORED, access_token: CENSORED, path: '/token' },
+    list: [{ token: 'deeper arrays are data' }],
+    absent: undefined,
+    password2: 'kept: another name',
+  });
+  assert.deepEqual(input, copy, 'the caller’s object is untouched');
+});
+
+test('a line without secret-named fields is passed through as it is', () => {
+  const line = { reqId: '1', subject: 'alice', oidc: { issuer: 'https://ci' }, granted: ['repository:a/b:pull'] };
+  assert.equal(censorSecrets(line), line);
+});
+
+test('an error carrying a secret keeps its message and stack', () => {
+  const err = Object.assign(new Error('forge said no'), { token: 'ghp_secret' });
+  const out = censorSecrets({ err }).err as Record<string, unknown>;
+  assert.equal(out.token, CENSORED);
+  assert.equal(out.message, 'forge said no');
+  assert.match(String(out.stack), /forge said no/);
+});
+
+test('the logger writes censored lines', async () => {
+  let text = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  const logger = createLogger('info', sink);
+  logger.info({ user: 'alice', password: 'hunter2', request: { authorization: 'Basic xyz' } }, 'login');
+  logger.flush();
+  await new Promise((resolve) => setImmediate(resolve));
+  const line = JSON.parse(text) as Record<string, unknown>;
+  assert.equal(line.user, 'alice');
+  assert.equal(line.password, CENSORED);
+  assert.deepEqual(line.request, { authorization: CENSORED });
+  assert.ok(!text.includes('hunter2') && !text.includes('Basic xyz'));
+});
