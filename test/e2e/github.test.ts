@@ -279,7 +279,7 @@ forges:
   });
 
   test('a read-only GITHUB_TOKEN of a repository installationTokenPush does not name: the registry refuses its push', async () => {
-    const m = mark();
+    const m = await mark();
     const refused = await copy(images.fork.ref, ref('acme/site/ci:pr-1'), { creds: creds(GH.installationReadOnly, 'x-access-token') });
     assert.notEqual(refused.code, 0, 'a read-only installation token must not push');
     assert.match(refused.stderr, /denied|unauthorized/i);
