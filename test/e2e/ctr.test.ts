@@ -39,7 +39,11 @@ describe('ctr (containerd 1.6)', () => {
   const explain = (result: CommandResult) =>
     `${describeRun(result)}\nregistry:\n${registry.logs().slice(-2000)}\nforgegate:\n${fg.logs().slice(-3000)}`;
   const fromCtr = fromClient('containerd/');
-  const ctrRequestsSince = (mark: number) => fg.auditLines().slice(mark).filter(fromCtr);
+  // The audit log is written in blocks: wait until what was buffered is out.
+    const ctrRequestsSince = async (mark: number) => {
+      await fg.settledLineCount();
+      return fg.auditLines().slice(mark).filter(fromCtr);
+    };
 
   before(async () => {
     fg = await startForgegateProcess(CONFIG);
@@ -61,11 +65,11 @@ describe('ctr (containerd 1.6)', () => {
   });
 
   test('ctr pull --user asks for its token by POST with grant_type=password', async () => {
-    const mark = fg.auditLines().length;
+    const mark = await fg.settledLineCount();
     const pull = await remote('pull', 'alice/base:v1', ['--user', `alice:${PASSWORD.alice}`]);
     assert.equal(pull.code, 0, explain(pull));
     await fg.waitForAudit(fromCtr);
-    const lines = ctrRequestsSince(mark);
+    const lines = (await ctrRequestsSince(mark));
     assert.ok(lines.length > 0);
     for (const line of lines) {
       assert.equal(line.method, 'POST', JSON.stringify(line));
@@ -79,11 +83,11 @@ describe('ctr (containerd 1.6)', () => {
 
   test('ctr push --user to the account\'s own repository, read back by skopeo', async () => {
     assert.equal((await ctr(['images', 'tag', ref('alice/base:v1'), ref('alice/copy:v1')])).code, 0);
-    const mark = fg.auditLines().length;
+    const mark = await fg.settledLineCount();
     const push = await remote('push', 'alice/copy:v1', ['--user', `alice:${PASSWORD.alice}`]);
     assert.equal(push.code, 0, explain(push));
     await fg.waitForAudit((l) => fromCtr(l) && granted(l).includes('repository:alice/copy:pull,push'));
-    assert.ok(ctrRequestsSince(mark).every((l) => l.method === 'POST' && l.credential === 'password'));
+    assert.ok((await ctrRequestsSince(mark)).every((l) => l.method === 'POST' && l.credential === 'password'));
 
     const info = await inspect(`docker://${ref('alice/copy:v1')}`, { creds: `alice:${PASSWORD.alice}` });
     assert.equal(info.code, 0, info.stderr);
@@ -97,11 +101,11 @@ describe('ctr (containerd 1.6)', () => {
     const { refresh_token: refreshToken } = (await login.json()) as { refresh_token?: string };
     assert.ok(refreshToken);
     assert.equal((await ctr(['images', 'rm', ref('alice/copy:v1')])).code, 0);
-    const mark = fg.auditLines().length;
+    const mark = await fg.settledLineCount();
     const pull = await remote('pull', 'alice/copy:v1', ['--refresh', refreshToken]);
     assert.equal(pull.code, 0, explain(pull));
     await fg.waitForAudit((l) => fromCtr(l) && l.credential === 'refresh');
-    for (const line of ctrRequestsSince(mark)) {
+    for (const line of (await ctrRequestsSince(mark))) {
       assert.equal(line.method, 'POST', JSON.stringify(line));
       assert.equal(line.credential, 'refresh', JSON.stringify(line));
       assert.equal(line.subject, 'alice', JSON.stringify(line));
@@ -109,14 +113,14 @@ describe('ctr (containerd 1.6)', () => {
   });
 
   test('a wrong password fails the pull, and ctr says why', async () => {
-    const mark = fg.auditLines().length;
+    const mark = await fg.settledLineCount();
     const pull = await remote('pull', 'alice/base:v1', ['--user', 'alice:wrong']);
     assert.notEqual(pull.code, 0, explain(pull));
     assert.match(pull.stderr, /failed to fetch oauth token: unexpected status: 401 Unauthorized/, explain(pull));
     // A 401 to the POST makes containerd try GET with Basic auth: one wrong password, two
     // refused token requests (and two failures for the brute-force guard).
     await fg.waitForAudit((l) => fromCtr(l) && l.method === 'GET');
-    const refused = ctrRequestsSince(mark);
+    const refused = (await ctrRequestsSince(mark));
     assert.deepEqual(refused.map((l) => `${l.method} ${l.outcome}`), ['POST unauthorized', 'GET unauthorized']);
   });
 
@@ -133,13 +137,13 @@ describe('ctr (containerd 1.6)', () => {
   // with 401 insufficient_scope, and containerd gives up instead of uploading (docker uploads).
   test('containerd 1.6 fails a push whose layers came from a repository the pusher cannot read', async () => {
     assert.equal((await ctr(['images', 'tag', ref('alice/base:v1'), ref('ci/app:v1')])).code, 0);
-    const mark = fg.auditLines().length;
+    const mark = await fg.settledLineCount();
     const push = await remote('push', 'ci/app:v1', ['--user', `ci:${PASSWORD.ci}`]);
     assert.notEqual(push.code, 0, explain(push));
     assert.match(push.stderr, /server message: insufficient_scope: authorization failed/, explain(push));
     const mountSource = /^repository:alice\/(base|copy):pull$/;
-    const asked = ctrRequestsSince(mark).find((l) => requested(l).some((scope) => mountSource.test(scope)));
-    assert.ok(asked, JSON.stringify(ctrRequestsSince(mark)));
+    const asked = (await ctrRequestsSince(mark)).find((l) => requested(l).some((scope) => mountSource.test(scope)));
+    assert.ok(asked, JSON.stringify((await ctrRequestsSince(mark))));
     assert.deepEqual(asked.granted, ['repository:ci/app:pull,push'], 'ci is granted nothing in alice/');
     assert.match(registry.logs(), /blobs\/uploads\/\?mount=sha256:[0-9a-f]{64}&from=alice\//);
   });

@@ -50,7 +50,11 @@ for (const { path: cli, version } of clis) {
       ].join('\n');
     /** The engine's token requests (its User-Agent starts with docker/). */
     const fromDocker = fromClient('docker/');
-    const dockerRequestsSince = (mark: number) => fg.auditLines().slice(mark).filter(fromDocker);
+    // The audit log is written in blocks: wait until what was buffered is out.
+    const dockerRequestsSince = async (mark: number) => {
+      await fg.settledLineCount();
+      return fg.auditLines().slice(mark).filter(fromDocker);
+    };
     let pushedDigest: string;
 
     before(async () => {
@@ -95,14 +99,14 @@ for (const { path: cli, version } of clis) {
     });
 
     test('docker push authenticates with the identity token (POST, grant_type=refresh_token)', async () => {
-      const mark = fg.auditLines().length;
+      const mark = await fg.settledLineCount();
       const push = await docker(['push', image('alice/app:v1')]);
       assert.equal(push.code, 0, explain(push));
       pushedDigest = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1] ?? '';
       assert.ok(pushedDigest, push.stdout);
 
       await fg.waitForAudit((l) => fromDocker(l) && granted(l).includes('repository:alice/app:pull,push'));
-      const used = dockerRequestsSince(mark);
+      const used = (await dockerRequestsSince(mark));
       assert.ok(used.length > 0, fg.logs().slice(-3000));
       for (const line of used) {
         assert.equal(line.method, 'POST', JSON.stringify(line));
@@ -120,28 +124,28 @@ for (const { path: cli, version } of clis) {
     });
 
     test('a push outside what the account may push is refused, and docker says so', async () => {
-      const mark = fg.auditLines().length;
+      const mark = await fg.settledLineCount();
       assert.equal((await docker(['tag', image('alice/app:v1'), image('bob/app:v1')])).code, 0);
       const push = await docker(['push', image('bob/app:v1')]);
       assert.notEqual(push.code, 0, explain(push));
       assert.match(push.stderr, /denied: requested access to the resource is denied/, explain(push));
 
       // docker asks for push,pull (in that order) on the target.
-      const asked = dockerRequestsSince(mark).find((l) => requested(l).includes('repository:bob/app:push,pull'));
+      const asked = (await dockerRequestsSince(mark)).find((l) => requested(l).includes('repository:bob/app:push,pull'));
       assert.ok(asked, fg.logs().slice(-3000));
       assert.deepEqual(asked.granted, [], 'alice may neither pull nor push bob/app');
       assert.ok(denied(asked).some((reason) => reason.startsWith('bob/app: ')), JSON.stringify(asked.denied));
     });
 
     test('a push to another repository of the account mounts the layer across repositories', async () => {
-      const mark = fg.auditLines().length;
+      const mark = await fg.settledLineCount();
       assert.equal((await docker(['tag', image('alice/app:v1'), image('alice/other:v1')])).code, 0);
       const push = await docker(['push', image('alice/other:v1')]);
       assert.equal(push.code, 0, explain(push));
       assert.match(push.stdout, /Mounted from alice\/app/, explain(push));
       // The engine asks for the source repository's pull beside the target's push.
-      const asked = dockerRequestsSince(mark).find((l) => requested(l).includes('repository:alice/app:pull'));
-      assert.ok(asked, JSON.stringify(dockerRequestsSince(mark)));
+      const asked = (await dockerRequestsSince(mark)).find((l) => requested(l).includes('repository:alice/app:pull'));
+      assert.ok(asked, JSON.stringify((await dockerRequestsSince(mark))));
       assert.deepEqual(asked.granted, ['repository:alice/other:pull,push', 'repository:alice/app:pull']);
     });
 
@@ -156,7 +160,7 @@ for (const { path: cli, version } of clis) {
       const result = await login('ci');
       assert.equal(result.code, 0, explain(result));
       assert.equal((await docker(['tag', image('alice/app:v1'), image('ci/app:v1')])).code, 0);
-      const mark = fg.auditLines().length;
+      const mark = await fg.settledLineCount();
       const push = await docker(['push', image('ci/app:v1')]);
       assert.equal(push.code, 0, explain(push));
       assert.doesNotMatch(push.stdout, /Mounted from/, explain(push));
@@ -164,7 +168,7 @@ for (const { path: cli, version } of clis) {
       // The engine remembers where the layer came from (alice/app, alice/other) and tries a mount
       // from one of them first: forgegate grants ci nothing there, the registry refuses the mount,
       // and docker uploads the layer instead.
-      const lines = dockerRequestsSince(mark);
+      const lines = (await dockerRequestsSince(mark));
       const mountSource = /^repository:alice\/(app|other):pull$/;
       const triedMount = lines.some((l) => requested(l).some((scope) => mountSource.test(scope)));
       assert.ok(triedMount, JSON.stringify(lines));
