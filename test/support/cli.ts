@@ -18,8 +18,9 @@ export interface CliOptions {
 
 export function forgegateCli(args: string[], options: CliOptions = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
+    const { cwd, timeoutMs = 20_000 } = options;
     const env = { ...process.env, ...options.env };
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env, timeout: options.timeoutMs ?? 20_000 });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));

@@ -41,7 +41,8 @@ export function checkMatrix<Caller, Target>(
         const got = matrix.granted(caller, target, request);
         const want = matrix.expected(caller, target, request);
         if (got.join(',') !== want.join(',')) {
-          const asks = `${matrix.describeCaller(caller)} on ${matrix.describeTarget(target)} asks [${request.join(',')}]`;
+          const who = `${matrix.describeCaller(caller)} on ${matrix.describeTarget(target)}`;
+          const asks = `${who} asks [${request.join(',')}]`;
           mismatches.push(`${asks}: got [${got.join(',')}], want [${want.join(',')}]`);
         }
       }
