@@ -5,6 +5,7 @@ import { AuthenticationFailed, Unavailable } from '../../src/errors.js';
 import type { ForgeJudgement } from '../../src/forges/forge.js';
 import { GitHubForge } from '../../src/forges/github/forge.js';
 import { FakeGitHub } from '../fakes/github.js';
+import { summary } from '../support/judgements.js';
 
 // GitHubForge on its own, against a FakeGitHub: what it judges for a token and an image, with
 // the reasons, without forgegate's HTTP server, cache or audit lines in between.
@@ -45,14 +46,6 @@ after(() => gh.stop());
 async function judge(password: string | null, image: string, on = forge): Promise<ForgeJudgement> {
   const session = password === null ? null : await on.authenticate('anything', password);
   return on.judge(session, image);
-}
-
-/** The granted actions, and the reason of each denied one. */
-function summary({ judgements }: ForgeJudgement): { granted: string[]; denied: Record<string, string> } {
-  const all = Object.entries(judgements);
-  const granted = all.filter(([, j]) => j.granted).map(([action]) => action);
-  const denied = Object.fromEntries(all.filter(([, j]) => !j.granted).map(([action, j]) => [action, j.because]));
-  return { granted, denied };
 }
 
 describe('GitHubForge', () => {

@@ -5,6 +5,7 @@ import { AuthenticationFailed, Unavailable } from '../../src/errors.js';
 import type { ForgeJudgement } from '../../src/forges/forge.js';
 import { GitLabForge } from '../../src/forges/gitlab/forge.js';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
+import { summary } from '../support/judgements.js';
 
 // GitLabForge on its own, against a FakeGitLab: what it judges for a credential and an image,
 // with the reasons, without forgegate's HTTP server, cache or audit lines in between.
@@ -50,14 +51,6 @@ after(() => gl.stop());
 async function judge(password: string | null, image: string, on = forge, user = 'anything'): Promise<ForgeJudgement> {
   const session = password === null ? null : await on.authenticate(user, password);
   return on.judge(session, image);
-}
-
-/** The granted actions, and the reason of each denied one. */
-function summary({ judgements }: ForgeJudgement): { granted: string[]; denied: Record<string, string> } {
-  const all = Object.entries(judgements);
-  const granted = all.filter(([, j]) => j.granted).map(([action]) => action);
-  const denied = Object.fromEntries(all.filter(([, j]) => !j.granted).map(([action, j]) => [action, j.because]));
-  return { granted, denied };
 }
 
 describe('GitLabForge', () => {
