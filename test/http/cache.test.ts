@@ -8,6 +8,7 @@ import { decodeJwt } from 'jose';
 import { FakeGitHub } from '../fakes/github.js';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import type { FakeServer } from '../fakes/server.js';
+import { tokenRequests as audits } from '../support/assertions.js';
 import { eventually } from '../support/eventually.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { makeTempDir } from '../support/processes.js';
@@ -159,10 +160,6 @@ const GITHUB_ROUND = { 'GET /user': 1, 'GET /repos/:owner/:repo': 1 };
 /** The `cache` field of every token audit line, oldest first. */
 function cacheField(on: TestForgegate): unknown[] {
   return audits(on).map((line) => line.cache);
-}
-
-function audits(on: TestForgegate): Record<string, any>[] {
-  return on.logs().filter((line) => line.msg === 'token request');
 }
 
 /** Waits until the forgegate's Redis connection is ready, so a first request does not find it still connecting. */

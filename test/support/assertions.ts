@@ -9,9 +9,14 @@ export interface Logged {
   logs(): Record<string, unknown>[];
 }
 
+/** The audit lines of the token requests `on` answered, oldest first. */
+export function tokenRequests(on: Logged): Record<string, any>[] {
+  return on.logs().filter((line) => line.msg === 'token request');
+}
+
 /** The audit line of the last token request `on` answered. */
 export function lastAudit(on: Logged): Record<string, any> {
-  const line = on.logs().filter((l) => l.msg === 'token request').at(-1);
+  const line = tokenRequests(on).at(-1);
   assert.ok(line, 'no audit line');
   return line;
 }
