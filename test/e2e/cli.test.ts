@@ -6,31 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { FakeGitLab } from '../fakes/gitlab.js';
+import { CLI, forgegateCli as forgegate } from '../support/cli.js';
 import { inOwnNetwork, ownNetworkAvailable } from '../support/netns.js';
 import { makeTempDir } from '../support/processes.js';
 
 // The forgegate command as an operator types it (README.md "Commands").
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const HTPASSWD = fileURLToPath(new URL('../fixtures/htpasswd', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function forgegate(args: string[], options: { stdin?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 20_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.stdin.end(options.stdin ?? '');
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function configFile(yaml: string): Promise<{ dir: string; file: string }> {
   const dir = await makeTempDir('cli');

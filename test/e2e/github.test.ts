@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { FakeGitHub } from '../fakes/github.js';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import type { RecordedRequest } from '../fakes/server.js';
+import { forgegateCli as runCli } from '../support/cli.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { buildOciImage, type OciImage } from '../support/oci-image.js';
 import { makeTempDir } from '../support/processes.js';
@@ -55,22 +54,11 @@ const GH_ENDPOINTS: Record<keyof typeof GH, string[]> = {
   mallory: ['GET /user', 'GET /repos/:owner/:repo', 'GET /repositories/:id'],
 };
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 const creds = (token: string, user = 'anything') => `${user}:${token}`;
 
 /** The built CLI as a user types it, with `stdin` piped in as `echo "$TOKEN" |` would. */
-function forgegateCli(args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: process.env, timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.stdin.end(stdin);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const forgegateCli = (args: string[], stdin: string) => runCli(args, { stdin, timeoutMs: 30_000 });
 
 /** Every secret-looking value a request carried, in any header or in its URL. */
 function carried(request: RecordedRequest): string {

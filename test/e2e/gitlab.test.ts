@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ACCESS, FakeGitLab, type GitLabToken } from '../fakes/gitlab.js';
+import { forgegateCli as runCli } from '../support/cli.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { buildOciImage, type OciImage } from '../support/oci-image.js';
 import { makeTempDir } from '../support/processes.js';
@@ -16,7 +15,6 @@ import { copy, deleteImage, inspect, type SkopeoResult } from '../support/skopeo
 // a CI job token and no credentials at all, and `forgegate explain` says why a push is refused.
 // The tests build on each other's pushes and run in order.
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const ISSUER = 'forgegate-gitlab-e2e';
 const SERVICE = 'registry-gitlab-e2e';
 
@@ -62,24 +60,8 @@ const EXPECTED: Record<keyof typeof TOKENS, { endpoints: string[]; headers: stri
   acme: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** The built CLI as a user types it, with `stdin` piped in as `echo "$TOKEN" |` would. */
-function forgegateCli(args: string[], stdin: string, cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: process.env, timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.stdin.end(stdin);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const forgegateCli = (args: string[], stdin: string, cwd: string) => runCli(args, { stdin, cwd, timeoutMs: 30_000 });
 
 /** Every secret a request carried, by header. */
 function presented(headers: IncomingHttpHeaders): { header: string; value: string }[] {

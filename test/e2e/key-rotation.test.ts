@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
 import { publish } from '../../src/token/rotation.js';
+import { forgegateCli as runCli } from '../support/cli.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { makeTempDir } from '../support/processes.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -17,23 +17,13 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 // by itself (it polls key.pem and jwks.json). Only the end of the publication period is
 // reached by moving the clock (publish's `now`), never by waiting.
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const HTPASSWD = fileURLToPath(new URL('../fixtures/htpasswd', import.meta.url));
 const SERVICE = 'registry.test';
 const ISSUER = 'forgegate-rotation';
 const TTL = 300;
 const REFRESH_TTL = 3600;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { timeout: 20_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   for (let i = 0; i < 100; i++) {

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { FakeGitHub } from '../fakes/github.js';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import { FakeOidcIssuer, githubClaims } from '../fakes/oidc-issuer.js';
+import { forgegateCli as runCli } from '../support/cli.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { buildOciImage, type OciImage } from '../support/oci-image.js';
 import { makeTempDir } from '../support/processes.js';
@@ -20,20 +19,9 @@ import { copy, inspect, type SkopeoResult } from '../support/skopeo.js';
 
 const ISSUER = 'forgegate-oidc-e2e';
 const SERVICE = 'registry-oidc-e2e';
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /** The built CLI, with `stdin` piped in as `echo "$TOKEN" |` would. */
-function cli(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.stdin.end(stdin);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], stdin = '') => runCli(args, { stdin, timeoutMs: 30_000 });
 
 describe('CI ID tokens with registry 2.8, skopeo, a fake GitHub and a fake issuer', () => {
   const github = new FakeGitHub();

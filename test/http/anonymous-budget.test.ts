@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FakeGitHub } from '../fakes/github.js';
 import { FakeGitLab } from '../fakes/gitlab.js';
+import { lastAudit as lastLine } from '../support/assertions.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { repo } from '../support/token-client.js';
 
@@ -64,7 +65,6 @@ async function pull(fg: TestForgegate, ip: string, image: string, auth?: string)
   return (await ask(fg, ip, [repo(image, 'pull')], auth)).status;
 }
 
-const lastLine = (fg: TestForgegate) => fg.logs().findLast((l) => l.msg === 'token request') as Record<string, any>;
 
 describe('one request: at most 16 images judged by forges', () => {
   let fg: TestForgegate;

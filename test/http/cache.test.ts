@@ -8,6 +8,8 @@ import { decodeJwt } from 'jose';
 import { FakeGitHub } from '../fakes/github.js';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import type { FakeServer } from '../fakes/server.js';
+import { tokenRequests as audits } from '../support/assertions.js';
+import { eventually } from '../support/eventually.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { makeTempDir } from '../support/processes.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
@@ -158,18 +160,6 @@ const GITHUB_ROUND = { 'GET /user': 1, 'GET /repos/:owner/:repo': 1 };
 /** The `cache` field of every token audit line, oldest first. */
 function cacheField(on: TestForgegate): unknown[] {
   return audits(on).map((line) => line.cache);
-}
-
-function audits(on: TestForgegate): Record<string, any>[] {
-  return on.logs().filter((line) => line.msg === 'token request');
-}
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(25);
-  }
 }
 
 /** Waits until the forgegate's Redis connection is ready, so a first request does not find it still connecting. */

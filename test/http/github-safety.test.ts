@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FakeGitHub, type GitHubToken } from '../fakes/github.js';
+import { assertDenied, lastAuditOf } from '../support/assertions.js';
 import { startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { granted, repo, tokenClient } from '../support/token-client.js';
 
@@ -86,17 +87,7 @@ const client = tokenClient(SERVICE, () => fg);
 const { token } = client;
 const APP = 'acme/app/img';
 
-function lastAudit(on: TestForgegate = fg): Record<string, any> {
-  const line = on.logs().filter((l) => l.msg === 'token request').at(-1);
-  assert.ok(line, 'no audit line');
-  return line;
-}
-
-function assertDenied(on: TestForgegate, fragment: string | RegExp): void {
-  const denied = lastAudit(on).denied as string[];
-  const hit = denied.some((d) => (typeof fragment === 'string' ? d.includes(fragment) : fragment.test(d)));
-  assert.ok(hit, `no denied reason matching ${String(fragment)} in ${JSON.stringify(denied)}`);
-}
+const lastAudit = lastAuditOf(() => fg);
 
 describe('1. installation tokens (GITHUB_TOKEN) pull only, unless installationTokenPush names the repository', () => {
   const install = (t: GitHubToken, scope: string, on = fg) => token('x-access-token', t.token, scope, on);

@@ -4,8 +4,9 @@ import { decodeJwt } from 'jose';
 import { FakeGitHub, type GitHubToken, type Role } from '../fakes/github.js';
 import { ACCESS, FakeGitLab, type GitLabToken } from '../fakes/gitlab.js';
 import type { FakeServer, Injection } from '../fakes/server.js';
+import { assertDenied, assertUnauthorized, assertUnavailableFrom, lastAuditOf } from '../support/assertions.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
-import { granted, repo, tokenClient, type Answer } from '../support/token-client.js';
+import { granted, repo, tokenClient } from '../support/token-client.js';
 
 // docs/forges.md, GitHub, over real HTTP: forgegate in-process in front of a FakeGitHub
 // (and, for section 6, a FakeGitLab next to it), every answer decoded down to the JWT
@@ -204,33 +205,8 @@ function buildTwoForgeModel(hub: FakeGitHub, lab: FakeGitLab) {
 const { token, post } = client;
 const CATALOG = 'registry:catalog:*';
 
-/** The audit line of the last token request `on` answered. */
-function lastAudit(on: TestForgegate = fg): Record<string, any> {
-  const line = on.logs().filter((l) => l.msg === 'token request').at(-1);
-  assert.ok(line, 'no audit line');
-  return line;
-}
-
-function assertDenied(on: TestForgegate, fragment: string | RegExp): void {
-  const denied = lastAudit(on).denied as string[];
-  const hit = denied.some((d) => (typeof fragment === 'string' ? d.includes(fragment) : fragment.test(d)));
-  assert.ok(hit, `no denied reason matching ${String(fragment)} in ${JSON.stringify(denied)}`);
-}
-
-function assertUnauthorized(answer: Answer): void {
-  assert.equal(answer.status, 401, JSON.stringify(answer.body));
-  assert.equal(answer.access, undefined);
-  assert.equal(answer.body.errors[0].code, 'UNAUTHORIZED');
-  assert.equal(typeof answer.body.errors[0].message, 'string');
-  assert.match(answer.headers.get('www-authenticate') ?? '', /^Basic realm="/);
-}
-
-function assertUnavailable(answer: Answer, message: RegExp = /^GitHub "github" /): void {
-  assert.equal(answer.status, 503, JSON.stringify(answer.body));
-  assert.equal(answer.access, undefined);
-  assert.equal(answer.body.errors[0].code, 'UNAVAILABLE');
-  assert.match(answer.body.errors[0].message, message);
-}
+const lastAudit = lastAuditOf(() => fg);
+const assertUnavailable = assertUnavailableFrom(/^GitHub "github" /);
 
 /** Whether any request the fake received carried `secret`, in its URL or any header. */
 const reached = (fake: FakeServer, secret: string): boolean => fake.requests().some((r) => JSON.stringify(r).includes(secret));

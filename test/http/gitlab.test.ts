@@ -3,8 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ACCESS, FakeGitLab, type GitLabToken, type GitLabUser } from '../fakes/gitlab.js';
 import type { Injection } from '../fakes/server.js';
+import { assertDenied, assertUnauthorized, assertUnavailableFrom, lastAuditOf } from '../support/assertions.js';
 import { startForgegate, type TestForgegate } from '../support/forgegate.js';
-import { granted, repo, tokenClient, type Answer } from '../support/token-client.js';
+import { granted, repo, tokenClient } from '../support/token-client.js';
 
 // docs/forges.md, GitLab, over real HTTP: forgegate in-process in front of a FakeGitLab, every
 // answer decoded down to the JWT `access` claim. One fake model serves every forgegate below;
@@ -192,32 +193,8 @@ function buildModel(gl: FakeGitLab) {
 
 const { token, post } = client;
 
-/** The audit line of the last token request `on` answered. */
-function lastAudit(on: TestForgegate = fg): Record<string, any> {
-  const line = on.logs().filter((l) => l.msg === 'token request').at(-1);
-  assert.ok(line, 'no audit line');
-  return line;
-}
-
-function assertDenied(on: TestForgegate, fragment: string | RegExp): void {
-  const denied = lastAudit(on).denied as string[];
-  const hit = denied.some((d) => (typeof fragment === 'string' ? d.includes(fragment) : fragment.test(d)));
-  assert.ok(hit, `no denied reason matching ${String(fragment)} in ${JSON.stringify(denied)}`);
-}
-
-function assertUnauthorized(answer: Answer): void {
-  assert.equal(answer.status, 401, JSON.stringify(answer.body));
-  assert.equal(answer.body.errors[0].code, 'UNAUTHORIZED');
-  assert.equal(typeof answer.body.errors[0].message, 'string');
-  assert.match(answer.headers.get('www-authenticate') ?? '', /^Basic realm="/);
-}
-
-function assertUnavailable(answer: Answer): void {
-  assert.equal(answer.status, 503, JSON.stringify(answer.body));
-  assert.equal(answer.access, undefined);
-  assert.equal(answer.body.errors[0].code, 'UNAVAILABLE');
-  assert.match(answer.body.errors[0].message, /^GitLab "gitlab" /);
-}
+const lastAudit = lastAuditOf(() => fg);
+const assertUnavailable = assertUnavailableFrom(/^GitLab "gitlab" /);
 
 const PROJ = 'group/sub/proj/app';
 

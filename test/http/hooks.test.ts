@@ -6,6 +6,7 @@ import { decodeJwt } from 'jose';
 import { FakeGitHub, type GitHubToken } from '../fakes/github.js';
 import { ACCESS, FakeGitLab, type GitLabProject, type GitLabToken, type GitLabUser } from '../fakes/gitlab.js';
 import type { FakeServer } from '../fakes/server.js';
+import { eventually } from '../support/eventually.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
 import { makeTempDir } from '../support/processes.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
@@ -678,11 +679,3 @@ describe('two forgegates sharing Redis', () => {
     await stillCached(gl, sam(a), ['pull', 'push']);
   });
 });
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(25);
-  }
-}

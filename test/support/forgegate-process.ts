@@ -1,14 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LOG_FLUSH_MS } from '../../src/log.js';
+import { CLI } from './cli.js';
 import { onFreePort } from './ports.js';
 import { makeTempDir, spawnManaged, waitUntilReady } from './processes.js';
 
 // The built program (`node dist/cli.js serve`), as an operator runs it: for end-to-end tests
 // that must prove the binary, its config loading and its start-up, not just the library.
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export interface ForgegateProcess {
   url: string;

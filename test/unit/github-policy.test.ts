@@ -9,6 +9,7 @@ import {
 } from '../../src/policy/github.js';
 import { decide, grantedActions } from '../../src/policy/grant.js';
 import type { Action } from '../../src/policy/types.js';
+import { checkMatrix, product } from '../support/matrix.js';
 
 // ---------------------------------------------------------------------------------------
 // The expected grant, written from docs/forges.md (GitHub) alone (not from
@@ -131,15 +132,6 @@ function expectedGrant(caller: GitHubCallerFacts, repo: GitHubRepoFacts, request
 // Combinatorics and the harness.
 // ---------------------------------------------------------------------------------------
 
-/** Cartesian product of named dimensions: product({a: [1, 2], b: ['x']}) -> [{a: 1, b: 'x'}, {a: 2, b: 'x'}]. */
-function product<T extends Record<string, readonly unknown[]>>(dims: T): { [K in keyof T]: T[K][number] }[] {
-  let rows: Record<string, unknown>[] = [{}];
-  for (const [key, values] of Object.entries(dims)) {
-    rows = rows.flatMap((row) => values.map((value) => ({ ...row, [key]: value })));
-  }
-  return rows as { [K in keyof T]: T[K][number] }[];
-}
-
 const NAME = 'o/r';
 
 const REPOS: GitHubRepoFacts[] = product({
@@ -204,27 +196,8 @@ let totalChecked = 0;
 
 /** Checks every caller against every repository and request; fails listing the first 20 mismatches. */
 function checkAll(t: { diagnostic(message: string): void }, family: string, callers: readonly GitHubCallerFacts[]): void {
-  const mismatches: string[] = [];
-  let checked = 0;
-  for (const caller of callers) {
-    for (const repo of REPOS) {
-      for (const request of REQUESTS) {
-        checked++;
-        const got = granted(caller, repo, request);
-        const want = expectedGrant(caller, repo, request);
-        if (got.join(',') !== want.join(',')) {
-          mismatches.push(`${describeCaller(caller)} on ${describeRepo(repo)} asks [${request.join(',')}]: got [${got.join(',')}], want [${want.join(',')}]`);
-        }
-      }
-    }
-  }
-  totalChecked += checked;
-  t.diagnostic(`${family}: ${checked} combinations checked, ${mismatches.length} mismatches`);
-  assert.equal(
-    mismatches.length,
-    0,
-    `${mismatches.length} of ${checked} ${family} combinations disagree with docs/forges.md; first 20:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
-  );
+  const matrix = { targets: REPOS, requests: REQUESTS, granted, expected: expectedGrant, describeCaller, describeTarget: describeRepo };
+  totalChecked += checkMatrix<GitHubCallerFacts, GitHubRepoFacts>(t, family, callers, matrix);
 }
 
 // ---------------------------------------------------------------------------------------

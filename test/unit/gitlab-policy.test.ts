@@ -9,6 +9,7 @@ import {
 } from '../../src/policy/gitlab.js';
 import { decide, grantedActions } from '../../src/policy/grant.js';
 import type { Action } from '../../src/policy/types.js';
+import { checkMatrix, product } from '../support/matrix.js';
 
 // ---------------------------------------------------------------------------------------
 // The expected grant, written from docs/forges.md (GitLab) alone (not from
@@ -133,15 +134,6 @@ function expectedGrant(caller: GitLabCallerFacts, project: GitLabProjectFacts, r
 // Combinatorics and the harness.
 // ---------------------------------------------------------------------------------------
 
-/** Cartesian product of named dimensions: product({a: [1, 2], b: ['x']}) -> [{a: 1, b: 'x'}, {a: 2, b: 'x'}]. */
-function product<T extends Record<string, readonly unknown[]>>(dims: T): { [K in keyof T]: T[K][number] }[] {
-  let rows: Record<string, unknown>[] = [{}];
-  for (const [key, values] of Object.entries(dims)) {
-    rows = rows.flatMap((row) => values.map((value) => ({ ...row, [key]: value })));
-  }
-  return rows as { [K in keyof T]: T[K][number] }[];
-}
-
 const PATH = 'g/p';
 const SOURCE = 'a/src';
 
@@ -192,27 +184,8 @@ let totalChecked = 0;
 
 /** Checks every caller against every project and request; fails listing the first 20 mismatches. */
 function checkAll(t: { diagnostic(message: string): void }, family: string, callers: readonly GitLabCallerFacts[]): void {
-  const mismatches: string[] = [];
-  let checked = 0;
-  for (const caller of callers) {
-    for (const project of PROJECTS) {
-      for (const request of REQUESTS) {
-        checked++;
-        const got = granted(caller, project, request);
-        const want = expectedGrant(caller, project, request);
-        if (got.join(',') !== want.join(',')) {
-          mismatches.push(`${describeCaller(caller)} on ${describeProject(project)} asks [${request.join(',')}]: got [${got.join(',')}], want [${want.join(',')}]`);
-        }
-      }
-    }
-  }
-  totalChecked += checked;
-  t.diagnostic(`${family}: ${checked} combinations checked, ${mismatches.length} mismatches`);
-  assert.equal(
-    mismatches.length,
-    0,
-    `${mismatches.length} of ${checked} ${family} combinations disagree with docs/forges.md; first 20:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
-  );
+  const matrix = { targets: PROJECTS, requests: REQUESTS, granted, expected: expectedGrant, describeCaller, describeTarget: describeProject };
+  totalChecked += checkMatrix<GitLabCallerFacts, GitLabProjectFacts>(t, family, callers, matrix);
 }
 
 // ---------------------------------------------------------------------------------------
