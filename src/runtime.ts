@@ -4,7 +4,7 @@ import { connect, RedisLevel } from './cache/redis.js';
 import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
-import type { Forge, ForgeCallObserver } from './forges/forge.js';
+import type { CacheableForge, ForgeCallObserver } from './forges/forge.js';
 import { GitHubForge } from './forges/github/forge.js';
 import { GitLabForge } from './forges/gitlab/forge.js';
 import { ForgeHealth, observeAll } from './forges/health.js';
@@ -127,8 +127,8 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   };
 }
 
-function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Forge {
-  return config.type === 'gitlab' ? (new GitLabForge(config, observer) as Forge) : (new GitHubForge(config, observer) as Forge);
+function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): CacheableForge {
+  return config.type === 'gitlab' ? (new GitLabForge(config, observer) as CacheableForge) : (new GitHubForge(config, observer) as CacheableForge);
 }
 
 /** Days until the signing certificate expires (negative once it has). */
