@@ -13,8 +13,10 @@ export function encodeProof(proof: RefreshProof): string {
   switch (proof.kind) {
     case 'static':
       return JSON.stringify({ kind: 'static', digest: proof.digest });
-    case 'forge':
-      return JSON.stringify({ kind: 'forge', username: proof.credential.username, password: proof.credential.password });
+    case 'forge': {
+      const { username, password } = proof.credential;
+      return JSON.stringify({ kind: 'forge', username, password });
+    }
   }
 }
 
