@@ -165,7 +165,12 @@ export class Authority {
     return this.judgeImage(scope, lookups, null);
   }
 
-  private decideForgeCaller(session: ForgeSession, identity: Identity, scope: Scope, lookups: ForgeLookups): Promise<Decided> {
+  private decideForgeCaller(
+    session: ForgeSession,
+    identity: Identity,
+    scope: Scope,
+    lookups: ForgeLookups,
+  ): Promise<Decided> {
     if (scope.type === 'registry' && scope.name === 'catalog') {
       // The session's own forge judges it: admins, through a token whose scopes reach the registry.
       const forge = this.options.router.byName(identity.source);
@@ -190,7 +195,9 @@ export class Authority {
     own: { session: ForgeSession; forge: string } | null,
   ): Promise<Decided> {
     const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
-    if (route === null) return unjudged(decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`)));
+    if (route === null) {
+      return unjudged(decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`)));
+    }
     // Scopes are admitted in request order (decideOne runs synchronously up to here): the same
     // ones are judged whatever the forges answer, and whatever is cached.
     if (!lookups.admit(route.forge.name, route.path)) {
@@ -208,12 +215,16 @@ export class Authority {
     return { decision, cache: judged.cacheOutcome ?? 'miss' };
   }
 
-  private async authenticatePassword(credential: PasswordCredential, scopes: readonly Scope[]): Promise<Authentication> {
+  private async authenticatePassword(
+    credential: PasswordCredential,
+    scopes: readonly Scope[],
+  ): Promise<Authentication> {
     const { staticAccounts, router, oidc } = this.options;
     const { username, password } = credential;
     if (await staticAccounts.has(username)) {
       const { identity, cached, proof } = await staticAccounts.authenticate(username, password);
-      const refresh = { sub: identity.subject, source: STATIC_SOURCE, proof: encodeProof({ kind: 'static', digest: proof }) };
+      const sealed = encodeProof({ kind: 'static', digest: proof });
+      const refresh = { sub: identity.subject, source: STATIC_SOURCE, proof: sealed };
       return { identity, caller: { kind: 'static' }, via: 'password', cached, refresh };
     }
     if (oidc?.recognises(password)) {
@@ -236,7 +247,12 @@ export class Authority {
     return this.authenticateWithForge(forge, credential, 'password', scopes);
   }
 
-  private async authenticateWithForge(forge: Forge, credential: PasswordCredential, via: Credential['kind'], scopes: readonly Scope[]): Promise<Authentication> {
+  private async authenticateWithForge(
+    forge: Forge,
+    credential: PasswordCredential,
+    via: Credential['kind'],
+    scopes: readonly Scope[],
+  ): Promise<Authentication> {
     // Forge tokens are printable ASCII. Anything else cannot travel in a header: the HTTP
     // client would fail (a 503 naming a character of the secret) instead of a plain 401.
     if (!FORGE_TOKEN_TEXT.test(credential.password)) {
@@ -250,7 +266,8 @@ export class Authority {
     const session = await forge.authenticate(credential, images);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
-    const refresh = { sub: session.identity.subject, source: forge.name, proof: encodeProof({ kind: 'forge', credential }) };
+    const sealed = encodeProof({ kind: 'forge', credential });
+    const refresh = { sub: session.identity.subject, source: forge.name, proof: sealed };
     const cached = session.cacheOutcome === 'hit';
     return { identity: session.identity, caller: { kind: 'forge', session }, via, cached, refresh };
   }
@@ -267,13 +284,15 @@ export class Authority {
     // A static account's proof names no forge, and a forge's names no static account.
     const expected = claims.source === STATIC_SOURCE ? 'static' : 'forge';
     if (proof?.kind !== expected) {
-      throw new AuthenticationFailed('refresh token is not valid', `refresh token carries no ${expected} proof for "${claims.source}"`);
+      const reason = `refresh token carries no ${expected} proof for "${claims.source}"`;
+      throw new AuthenticationFailed('refresh token is not valid', reason);
     }
     switch (proof.kind) {
       case 'static': {
         const identity = await this.options.staticAccounts.recheck(claims.sub, proof.digest);
         const refresh = { sub: claims.sub, source: claims.source, proof: claims.proof };
-        return { identity, caller: { kind: 'static' }, via: 'refresh', cached: false, refresh, presentedRefreshToken: token };
+        const caller = { kind: 'static' } as const;
+        return { identity, caller, via: 'refresh', cached: false, refresh, presentedRefreshToken: token };
       }
       case 'forge': {
         const forge = this.options.router.byName(claims.source);

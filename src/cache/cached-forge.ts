@@ -2,7 +2,8 @@ import type { PasswordCredential } from '../credentials/credential.js';
 import { fingerprint } from '../credentials/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
 import { currentForgeCallBudget, ForgeCallsSpent } from '../forges/budget.js';
-import type { CacheableForge, CacheOutcome, Forge, ForgeJudgement, ForgeSession, ProjectFacts } from '../forges/forge.js';
+import type { CacheableForge, CacheOutcome, Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
+import type { ProjectFacts } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import type { Judge, Judgements } from '../policy/grant.js';
 import type { ProtectedCaller } from '../policy/protection.js';
@@ -197,7 +198,12 @@ export class CachedForge implements Forge<CachedSession> {
     })().catch(() => {});
   }
 
-  private revive(data: unknown, presented: PasswordCredential, credential: string, outcome: CacheOutcome): CachedSession {
+  private revive(
+    data: unknown,
+    presented: PasswordCredential,
+    credential: string,
+    outcome: CacheOutcome,
+  ): CachedSession {
     this.observe('identity', outcome);
     return { ...this.inner.restore(data, presented), cacheKey: credential, cacheOutcome: outcome };
   }

@@ -101,7 +101,8 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
 function oidcFields(authentication: TokenResult['authentication'] | undefined): Record<string, unknown> | undefined {
   if (authentication?.caller.kind !== 'oidc') return undefined;
   const { caller, issuer, rule } = authentication.caller.session;
-  return { issuer: issuer.config.issuer, repository: caller.project, repositoryId: caller.projectId, ref: caller.ref, workflow: caller.workflow, rule: rule?.label ?? null };
+  const { project: repository, projectId: repositoryId, ref, workflow } = caller;
+  return { issuer: issuer.config.issuer, repository, repositoryId, ref, workflow, rule: rule?.label ?? null };
 }
 
 // People paste tokens into the username field (`docker login -u $TOKEN`). forgegate cannot
