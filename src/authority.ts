@@ -1,7 +1,7 @@
-import type { Credential } from './credentials/credential.js';
-import type { CachedSession } from './cache/cached-forge.js';
+import type { Credential, PasswordCredential } from './credentials/credential.js';
+import { decodeProof, encodeProof } from './credentials/proof.js';
 import { withForgeCallBudget, type ForgeCallBudget } from './forges/budget.js';
-import type { Forge, ForgeJudgement, ForgeSession } from './forges/forge.js';
+import type { CacheOutcome, Forge, ForgeSession } from './forges/forge.js';
 import type { ForgeRouter } from './forges/router.js';
 import { STATIC_SOURCE, type StaticAccounts } from './credentials/static.js';
 import { AuthenticationFailed, BadRequest } from './errors.js';
@@ -30,8 +30,23 @@ export interface TokenRequest {
   anonymousBudget?: ForgeCallBudget | undefined;
 }
 
+/**
+ * Who a verified caller is, as far as deciding scopes goes: each kind is decided by its own
+ * rules (Authority.decideOne), and nothing else about the caller changes a decision.
+ */
+export type Caller =
+  /** No credential: the ACL's anonymous rules, else what each image's forge allows anyone. */
+  | { kind: 'anonymous' }
+  /** A static account: the ACL only. */
+  | { kind: 'static' }
+  /** A forge's user, job or installation: its own forge's judgement, anonymous elsewhere. */
+  | { kind: 'forge'; session: ForgeSession }
+  /** A CI ID token: its issuer's rules on its own project, anonymous elsewhere. */
+  | { kind: 'oidc'; session: OidcSession };
+
 export interface Authentication {
   identity: Identity;
+  caller: Caller;
   /** How the caller authenticated this time: a refresh token stands in for the original credential. */
   via: Credential['kind'];
   /** Whether the credential was verified from cache (for logs and metrics). */
@@ -40,10 +55,6 @@ export interface Authentication {
   refresh: RefreshClaims | null;
   /** The refresh token presented, when that is how the caller authenticated. */
   presentedRefreshToken?: string;
-  /** The forge's view of the caller, when a forge verified the credential. */
-  session?: ForgeSession;
-  /** The verified CI ID token, when that is how the caller authenticated. */
-  oidc?: OidcSession;
 }
 
 export interface TokenResult {
@@ -66,18 +77,25 @@ export interface AuthorityOptions {
   oidc?: OidcAuthenticator;
 }
 
+/** One scope's decision, and how the forge's judgement behind it was found (null: no forge judged it). */
+interface Decided {
+  decision: Decision;
+  cache: CacheOutcome | null;
+}
+
 export class Authority {
   constructor(private readonly options: AuthorityOptions) {}
 
   async issue(request: TokenRequest): Promise<TokenResult> {
     const service = this.checkService(request.service);
     const authentication = await this.authenticate(request.credential, service, request.scopes);
-    const outcomes: string[] = authentication.session ? [(authentication.session as CachedSession).cacheOutcome ?? 'miss'] : [];
-    const lookups = new ForgeLookups(request.anonymousBudget);
-    const decide = (scope: Scope) => this.decideOne(authentication, scope, outcomes, lookups);
-    const decisions = await Promise.all(request.scopes.map(decide));
+    const { caller } = authentication;
+    const verified = caller.kind === 'forge' ? [caller.session.cacheOutcome ?? 'miss'] : [];
+    const decided = await this.decideAll(authentication, request.scopes, request.anonymousBudget);
+    const decisions = decided.map((d) => d.decision);
+    const judged = decided.flatMap((d) => d.cache ?? []);
     const token = await this.options.signer.sign(authentication.identity.subject, service, toGrants(decisions));
-    const result: TokenResult = { authentication, decisions, token, cache: summarize(outcomes) };
+    const result: TokenResult = { authentication, decisions, token, cache: summarize([...verified, ...judged]) };
     if (request.offline && authentication.refresh) {
       // Never rotated: docker keeps the first identity token it was given for good.
       result.refreshToken = authentication.presentedRefreshToken ?? (await this.options.refreshTokens.issue(authentication.refresh, service));
@@ -95,9 +113,9 @@ export class Authority {
   async authenticate(credential: Credential, service: string, scopes: readonly Scope[] = []): Promise<Authentication> {
     switch (credential.kind) {
       case 'anonymous':
-        return { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
+        return ANONYMOUS_AUTHENTICATION;
       case 'password':
-        return this.authenticatePassword(credential.username, credential.password, scopes);
+        return this.authenticatePassword(credential, scopes);
       case 'refresh':
         return this.authenticateRefresh(credential.token, service, scopes);
     }
@@ -109,69 +127,110 @@ export class Authority {
     scopes: readonly Scope[],
     anonymousBudget?: ForgeCallBudget,
   ): Promise<Decision[]> {
+    return (await this.decideAll(authentication, scopes, anonymousBudget)).map((d) => d.decision);
+  }
+
+  private decideAll(
+    authentication: Authentication,
+    scopes: readonly Scope[],
+    anonymousBudget: ForgeCallBudget | undefined,
+  ): Promise<Decided[]> {
     const lookups = new ForgeLookups(anonymousBudget);
-    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, [], lookups)));
+    return Promise.all(scopes.map((scope) => this.decideOne(authentication, scope, lookups)));
   }
 
   // Static accounts answer to the ACL only. Anonymous callers get the ACL's anonymous rules,
   // else what the image's forge allows anyone. Forge callers count on their own forge only:
   // elsewhere they are anonymous. The ACL never speaks for a forge caller, whatever its name:
-  // a forge login that equals an ACL account is not that account.
-  private async decideOne(
-    authentication: Authentication,
-    scope: Scope,
-    outcomes: string[],
-    lookups: ForgeLookups,
-  ): Promise<Decision> {
-    const { acl, router, oidc } = this.options;
-    // A CI job decides its own project by its issuer's rules, and is anonymous elsewhere.
-    if (authentication.oidc !== undefined) {
-      const own = await oidc!.decide(authentication.oidc, scope, router);
-      return own ?? this.decideOne(ANONYMOUS_AUTHENTICATION, scope, outcomes, lookups);
+  // a forge login that equals an ACL account is not that account. A CI job decides its own
+  // project by its issuer's rules, and is anonymous elsewhere.
+  private decideOne(authentication: Authentication, scope: Scope, lookups: ForgeLookups): Promise<Decided> {
+    const { identity, caller } = authentication;
+    switch (caller.kind) {
+      case 'static':
+        return Promise.resolve(unjudged(this.options.acl.decide(identity.subject, scope)));
+      case 'anonymous':
+        return this.decideAnonymous(scope, lookups);
+      case 'forge':
+        return this.decideForgeCaller(caller.session, identity, scope, lookups);
+      case 'oidc':
+        return this.decideJob(caller.session, scope, lookups);
     }
-    const { identity, session } = authentication;
-    if (identity.kind === 'static') return acl.decide(identity.subject, scope);
-    if (session === undefined && acl.match('', scope)) return acl.decide('', scope);
+  }
+
+  private decideAnonymous(scope: Scope, lookups: ForgeLookups): Promise<Decided> {
+    const { acl } = this.options;
+    const catalog = scope.type === 'registry' && scope.name === 'catalog';
+    if (catalog || acl.match('', scope)) return Promise.resolve(unjudged(acl.decide('', scope)));
+    return this.judgeImage(scope, lookups, null);
+  }
+
+  private decideForgeCaller(
+    session: ForgeSession,
+    identity: Identity,
+    scope: Scope,
+    lookups: ForgeLookups,
+  ): Promise<Decided> {
     if (scope.type === 'registry' && scope.name === 'catalog') {
-      if (session === undefined) return acl.decide('', scope);
       // The session's own forge judges it: admins, through a token whose scopes reach the registry.
-      const forge = router.byName(identity.source);
+      const forge = this.options.router.byName(identity.source);
       if (forge === undefined) {
         const because = `no forge "${identity.source}" vouches for ${identity.subject} any more`;
-        return decide(scope, denying('catalog', because));
+        return Promise.resolve(unjudged(decide(scope, denying('catalog', because))));
       }
-      return decide(scope, replay(forge.judgeCatalog(session)));
+      return Promise.resolve(unjudged(decide(scope, replay(forge.judgeCatalog(session)))));
     }
-    const route = scope.type === 'repository' ? router.forImage(scope.name) : null;
-    if (route === null) return decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`));
+    return this.judgeImage(scope, lookups, { session, forge: identity.source });
+  }
+
+  private async decideJob(session: OidcSession, scope: Scope, lookups: ForgeLookups): Promise<Decided> {
+    const own = await this.options.oidc!.decide(session, scope, this.options.router);
+    return own === null ? this.decideAnonymous(scope, lookups) : unjudged(own);
+  }
+
+  /** An image judged by its forge: for `own`'s session on its own forge, else as for anyone. */
+  private async judgeImage(
+    scope: Scope,
+    lookups: ForgeLookups,
+    own: { session: ForgeSession; forge: string } | null,
+  ): Promise<Decided> {
+    const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
+    if (route === null) {
+      return unjudged(decide(scope, denying('no-forge', `no forge serves ${scope.type} ${scope.name}`)));
+    }
     // Scopes are admitted in request order (decideOne runs synchronously up to here): the same
     // ones are judged whatever the forges answer, and whatever is cached.
     if (!lookups.admit(route.forge.name, route.path)) {
       const because =
         `not judged: one request may name at most ${MAX_FORGE_IMAGES} images served by forges; ` +
         `ask for ${scope.name} in another request`;
-      return decide(scope, denying('too-many-images', because));
+      return unjudged(decide(scope, denying('too-many-images', because)));
     }
-    const own = session !== undefined && route.forge.name === identity.source;
-    const judged: ForgeJudgement & { cacheOutcome?: string } = own
+    const session = own !== null && route.forge.name === own.forge ? own.session : null;
+    const judged = session !== null
       ? await route.forge.judge(session, route.path)
       : await withForgeCallBudget(lookups.anonymousBudget, () => route.forge.judge(null, route.path));
-    outcomes.push(judged.cacheOutcome ?? 'miss');
     const decision = decide(scope, replay(judged.judgements));
-    if (!own) decision.asAnonymous = true;
-    return decision;
+    if (session === null) decision.asAnonymous = true;
+    return { decision, cache: judged.cacheOutcome ?? 'miss' };
   }
 
-  private async authenticatePassword(username: string, password: string, scopes: readonly Scope[]): Promise<Authentication> {
+  private async authenticatePassword(
+    credential: PasswordCredential,
+    scopes: readonly Scope[],
+  ): Promise<Authentication> {
     const { staticAccounts, router, oidc } = this.options;
+    const { username, password } = credential;
     if (await staticAccounts.has(username)) {
       const { identity, cached, proof } = await staticAccounts.authenticate(username, password);
-      return { identity, via: 'password', cached, refresh: { sub: identity.subject, source: STATIC_SOURCE, proof } };
+      const sealed = encodeProof({ kind: 'static', digest: proof });
+      const refresh = { sub: identity.subject, source: STATIC_SOURCE, proof: sealed };
+      return { identity, caller: { kind: 'static' }, via: 'password', cached, refresh };
     }
     if (oidc?.recognises(password)) {
       // No refresh token: it would outlive the ID token, whose `exp` bounds what the job may do.
       const { cached, ...session } = await oidc.authenticate(password);
-      return { identity: session.identity, via: 'password', cached, refresh: null, oidc: session };
+      return { identity: session.identity, caller: { kind: 'oidc', session }, via: 'password', cached, refresh: null };
     }
     // One of our own refresh tokens typed with a username: it is no forge's token, and sent to
     // one it would hand that forge a credential for forgegate (and for another forge, maybe).
@@ -181,17 +240,22 @@ export class Authority {
       throw new AuthenticationFailed('invalid username or token', reason);
     }
     const imageForges = scopes.flatMap((scope) => router.forImage(scope.name)?.forge ?? []);
-    const forge = router.forCredential(username, password, imageForges);
+    const forge = router.forCredential(credential, imageForges);
     if (forge === null) {
       throw new AuthenticationFailed('invalid username or password', `no static account "${username}", and no single forge could be told apart for the credential`);
     }
-    return this.authenticateWithForge(forge, username, password, 'password', scopes);
+    return this.authenticateWithForge(forge, credential, 'password', scopes);
   }
 
-  private async authenticateWithForge(forge: Forge, username: string, password: string, via: Credential['kind'], scopes: readonly Scope[]): Promise<Authentication> {
+  private async authenticateWithForge(
+    forge: Forge,
+    credential: PasswordCredential,
+    via: Credential['kind'],
+    scopes: readonly Scope[],
+  ): Promise<Authentication> {
     // Forge tokens are printable ASCII. Anything else cannot travel in a header: the HTTP
     // client would fail (a 503 naming a character of the secret) instead of a plain 401.
-    if (!FORGE_TOKEN_TEXT.test(password)) {
+    if (!FORGE_TOKEN_TEXT.test(credential.password)) {
       throw new AuthenticationFailed('invalid username or token', `the password is not a ${forge.type} token: it holds characters outside printable ASCII`);
     }
     // The images this forge will judge: their lookups may start beside the verification.
@@ -199,11 +263,13 @@ export class Authority {
       const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
       return route?.forge === forge ? [route.path] : [];
     }).slice(0, MAX_FORGE_IMAGES);
-    const session = await forge.authenticate(username, password, images);
+    const session = await forge.authenticate(credential, images);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
-    const refresh = { sub: session.identity.subject, source: forge.name, proof: JSON.stringify([username, password]) };
-    return { identity: session.identity, via, cached: (session as CachedSession).cacheOutcome === 'hit', refresh, session };
+    const sealed = encodeProof({ kind: 'forge', credential });
+    const refresh = { sub: session.identity.subject, source: forge.name, proof: sealed };
+    const cached = session.cacheOutcome === 'hit';
+    return { identity: session.identity, caller: { kind: 'forge', session }, via, cached, refresh };
   }
 
   private async authenticateRefresh(token: string, service: string, scopes: readonly Scope[]): Promise<Authentication> {
@@ -214,23 +280,45 @@ export class Authority {
       if (error instanceof InvalidRefreshToken) throw new AuthenticationFailed('refresh token is not valid', error.message);
       throw error;
     }
-    if (claims.source !== STATIC_SOURCE) {
-      const forge = this.options.router.byName(claims.source);
-      if (forge === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
-      const [username, password] = JSON.parse(claims.proof) as [string, string];
-      const authentication = await this.authenticateWithForge(forge, username, password, 'refresh', scopes);
-      // Bound to its subject: a credential that now names another account (renamed, reassigned) does not carry it over.
-      if (authentication.identity.subject !== claims.sub) {
-        throw new AuthenticationFailed('refresh token is no longer valid', `refresh token was issued to "${claims.sub}"; its credential now names "${authentication.identity.subject}"`);
-      }
-      return { ...authentication, presentedRefreshToken: token };
+    const proof = decodeProof(claims.proof);
+    // A static account's proof names no forge, and a forge's names no static account.
+    const expected = claims.source === STATIC_SOURCE ? 'static' : 'forge';
+    if (proof?.kind !== expected) {
+      const reason = `refresh token carries no ${expected} proof for "${claims.source}"`;
+      throw new AuthenticationFailed('refresh token is not valid', reason);
     }
-    const identity = await this.options.staticAccounts.recheck(claims.sub, claims.proof);
-    return { identity, via: 'refresh', cached: false, refresh: { sub: claims.sub, source: claims.source, proof: claims.proof }, presentedRefreshToken: token };
+    switch (proof.kind) {
+      case 'static': {
+        const identity = await this.options.staticAccounts.recheck(claims.sub, proof.digest);
+        const refresh = { sub: claims.sub, source: claims.source, proof: claims.proof };
+        const caller = { kind: 'static' } as const;
+        return { identity, caller, via: 'refresh', cached: false, refresh, presentedRefreshToken: token };
+      }
+      case 'forge': {
+        const forge = this.options.router.byName(claims.source);
+        if (forge === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
+        const authentication = await this.authenticateWithForge(forge, proof.credential, 'refresh', scopes);
+        // Bound to its subject: a credential that now names another account (renamed, reassigned) does not carry it over.
+        if (authentication.identity.subject !== claims.sub) {
+          throw new AuthenticationFailed('refresh token is no longer valid', `refresh token was issued to "${claims.sub}"; its credential now names "${authentication.identity.subject}"`);
+        }
+        return { ...authentication, presentedRefreshToken: token };
+      }
+    }
   }
 }
 
-const ANONYMOUS_AUTHENTICATION: Authentication = { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
+const ANONYMOUS_AUTHENTICATION: Authentication = {
+  identity: ANONYMOUS,
+  caller: { kind: 'anonymous' },
+  via: 'anonymous',
+  cached: false,
+  refresh: null,
+};
+
+function unjudged(decision: Decision): Decided {
+  return { decision, cache: null };
+}
 
 /**
  * The images one request may have judged by forges. Each costs a forge up to one repository's
@@ -256,7 +344,7 @@ class ForgeLookups {
 }
 const FORGE_TOKEN_TEXT = /^[\x21-\x7e]+$/;
 
-function summarize(outcomes: readonly string[]): TokenResult['cache'] {
+function summarize(outcomes: readonly CacheOutcome[]): TokenResult['cache'] {
   if (outcomes.length === 0) return 'none';
   if (outcomes.includes('stale')) return 'stale';
   return outcomes.every((o) => o === 'hit') ? 'hit' : 'miss';

@@ -4,7 +4,7 @@ import type { RedisLevel } from './cache/redis.js';
 import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
 import { HtpasswdFile } from './credentials/htpasswd.js';
-import type { Forge, ForgeCallObserver } from './forges/forge.js';
+import type { CacheableForge, ForgeCallObserver } from './forges/forge.js';
 import { ForgeHealth, observeAll } from './forges/health.js';
 import { ForgeRouter } from './forges/router.js';
 import { BruteForceGuard, type BanObserver } from './http/guard/brute-force.js';
@@ -129,9 +129,9 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
 }
 
 /** Loads a forge's module (and its client library, gitbeaker or Octokit) only for a forge configured. */
-async function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Promise<Forge> {
-  if (config.type === 'gitlab') return new (await import('./forges/gitlab/forge.js')).GitLabForge(config, observer) as Forge;
-  return new (await import('./forges/github/forge.js')).GitHubForge(config, observer) as Forge;
+async function createForge(config: Config['forges'][number], observer?: ForgeCallObserver): Promise<CacheableForge> {
+  if (config.type === 'gitlab') return new (await import('./forges/gitlab/forge.js')).GitLabForge(config, observer);
+  return new (await import('./forges/github/forge.js')).GitHubForge(config, observer);
 }
 
 /** Days until the signing certificate expires (negative once it has). */

@@ -1,7 +1,9 @@
+import type { PasswordCredential } from '../credentials/credential.js';
 import { fingerprint } from '../credentials/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
 import { currentForgeCallBudget, ForgeCallsSpent } from '../forges/budget.js';
-import type { Forge, ForgeJudgement, ForgeSession, ProjectFacts } from '../forges/forge.js';
+import type { CacheableForge, CacheOutcome, Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
+import type { ProjectFacts } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import type { Judge, Judgements } from '../policy/grant.js';
 import type { ProtectedCaller } from '../policy/protection.js';
@@ -20,17 +22,16 @@ export interface CachePolicy {
   staleIfError: number;
 }
 
-export type CacheOutcome = 'hit' | 'miss' | 'stale';
+export type { CacheOutcome };
 export type CacheKind = 'identity' | 'rejected' | 'decision';
 
 export interface CacheObserver {
   (kind: CacheKind, outcome: CacheOutcome): void;
 }
 
-/** What the caching layer adds to a session: its cache key and how it was found. */
+/** What the caching layer adds to a session: its cache key (how it was found is on every ForgeSession). */
 export interface CachedSession extends ForgeSession {
   cacheKey?: string;
-  cacheOutcome?: CacheOutcome;
 }
 
 export class CachedForge implements Forge<CachedSession> {
@@ -38,7 +39,7 @@ export class CachedForge implements Forge<CachedSession> {
   private readonly judgements = new SingleFlight<ForgeJudgement>();
 
   constructor(
-    private readonly inner: Forge,
+    private readonly inner: CacheableForge,
     private readonly cache: TieredCache,
     private readonly secret: Uint8Array,
     private readonly policy: CachePolicy,
@@ -58,16 +59,8 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.prefix;
   }
 
-  recognises(username: string, password: string): boolean {
-    return this.inner.recognises(username, password);
-  }
-
-  persist(session: CachedSession): unknown {
-    return this.inner.persist(session);
-  }
-
-  restore(data: unknown, password: string): CachedSession {
-    return this.inner.restore(data, password);
+  recognises(credential: PasswordCredential): boolean {
+    return this.inner.recognises(credential);
   }
 
   restrict(judge: Judge, project: string, path: string, caller: ProtectedCaller): Promise<Judge> {
@@ -78,38 +71,34 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.notices?.() ?? [];
   }
 
-  credentialKey(username: string, password: string): readonly string[] {
-    return this.inner.credentialKey(username, password);
-  }
-
-  async authenticate(username: string, password: string, images: readonly string[] = []): Promise<CachedSession> {
+  async authenticate(presented: PasswordCredential, images: readonly string[] = []): Promise<CachedSession> {
     // Keyed by what the forge reads: a new username does not make a known token cold again.
-    const credential = fingerprint(this.secret, this.name, ...this.inner.credentialKey(username, password));
+    const credential = fingerprint(this.secret, this.name, ...this.inner.credentialKey(presented));
     const key = `id:${this.name}:${credential}`;
     // The verified entry first: the warm path ends in the in-process level, with no Redis call
     // for a rejection that a verified credential never has (a rejection deletes the entry).
     const cached = await this.cache.get<unknown>(key);
-    if (cached?.fresh) return this.revive(cached.value, password, credential, 'hit');
+    if (cached?.fresh) return this.revive(cached.value, presented, credential, 'hit');
     const rejected = await this.cache.get<string>(`neg:${this.name}:${credential}`);
     if (rejected?.fresh) {
       this.observe('rejected', 'hit');
       throw new AuthenticationFailed('invalid username or token', `${rejected.value} (remembered for cache.negativeTtl)`);
     }
-    if (images.length > 0 && (this.inner.prefetch ?? this.inner.speculate)) this.lookAhead(username, password, credential, cached, images);
+    if (images.length > 0 && (this.inner.prefetch ?? this.inner.speculate)) this.lookAhead(presented, credential, cached, images);
 
     return this.identities.run(key, async () => {
       // A flight that ended while this request read Redis may have just stored the answer.
       const landed = await this.cache.get<unknown>(key);
-      if (landed?.fresh) return this.revive(landed.value, password, credential, 'hit');
+      if (landed?.fresh) return this.revive(landed.value, presented, credential, 'hit');
       try {
-        const session = await this.inner.authenticate(username, password);
+        const session = await this.inner.authenticate(presented);
         // Held for a second TTL beyond freshness: a re-verification can then start its lookups early (lookAhead).
         const keep = Math.max(this.policy.staleIfError, this.policy.identityTtl);
         this.cache.set(key, this.inner.persist(session), this.policy.identityTtl, keep, [this.accountIndex(session.account)]);
         this.observe('identity', 'miss');
         return { ...session, cacheKey: credential, cacheOutcome: 'miss' };
       } catch (error) {
-        this.inner.abandon?.(username, password);
+        this.inner.abandon?.(presented);
         if (error instanceof AuthenticationFailed) {
           this.cache.delete(key);
           this.cache.set(`neg:${this.name}:${credential}`, error.reason, this.policy.negativeTtl);
@@ -117,14 +106,14 @@ export class CachedForge implements Forge<CachedSession> {
         }
         if (error instanceof Unavailable && this.usableStale(cached, this.policy.identityTtl)) {
           this.logger.warn({ forge: this.name, kind: 'identity', ageMs: cached!.ageMs }, 'forge unavailable: serving a stale verified credential');
-          return this.revive(cached!.value, password, credential, 'stale');
+          return this.revive(cached!.value, presented, credential, 'stale');
         }
         throw error;
       }
     });
   }
 
-  async judge(session: CachedSession | null, path: string): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
+  async judge(session: CachedSession | null, path: string): Promise<ForgeJudgement> {
     try {
       return await this.judgeShared(session, path);
     } catch (error) {
@@ -136,10 +125,7 @@ export class CachedForge implements Forge<CachedSession> {
     }
   }
 
-  private async judgeShared(
-    session: CachedSession | null,
-    path: string,
-  ): Promise<ForgeJudgement & { cacheOutcome?: CacheOutcome }> {
+  private async judgeShared(session: CachedSession | null, path: string): Promise<ForgeJudgement> {
     // Anonymous answers are shared by all anonymous callers; a session's are its own.
     const who = session === null ? 'anonymous' : (session.cacheKey ?? fingerprint(this.secret, session.account));
     const key = `dec:${this.name}:${who}:${path.toLowerCase()}`;
@@ -197,19 +183,29 @@ export class CachedForge implements Forge<CachedSession> {
    * but still held) what its remembered session says (prefetch); for one never seen, what
    * the credential alone allows (speculate).
    */
-  private lookAhead(username: string, password: string, credential: string, known: Cached<unknown> | undefined, images: readonly string[]): void {
+  private lookAhead(
+    presented: PasswordCredential,
+    credential: string,
+    known: Cached<unknown> | undefined,
+    images: readonly string[],
+  ): void {
     void (async () => {
       const cold = [];
       for (const path of images) if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
       if (cold.length === 0) return;
-      if (known === undefined) this.inner.speculate?.(username, password, cold);
-      else this.inner.prefetch?.(this.inner.restore(known.value, password), cold);
+      if (known === undefined) this.inner.speculate?.(presented, cold);
+      else this.inner.prefetch?.(this.inner.restore(known.value, presented), cold);
     })().catch(() => {});
   }
 
-  private revive(data: unknown, password: string, credential: string, outcome: CacheOutcome): CachedSession {
+  private revive(
+    data: unknown,
+    presented: PasswordCredential,
+    credential: string,
+    outcome: CacheOutcome,
+  ): CachedSession {
     this.observe('identity', outcome);
-    return { ...this.inner.restore(data, password), cacheKey: credential, cacheOutcome: outcome };
+    return { ...this.inner.restore(data, presented), cacheKey: credential, cacheOutcome: outcome };
   }
 
   /** A stale entry may stand in only within cache.staleIfError past its TTL. */

@@ -8,6 +8,9 @@ export type Credential =
   | { kind: 'password'; username: string; password: string }
   | { kind: 'refresh'; token: string };
 
+/** A username and password: what a forge or a static account verifies. */
+export type PasswordCredential = Extract<Credential, { kind: 'password' }>;
+
 export const MAX_USERNAME_LENGTH = 256;
 /** Forge tokens are short; OIDC ID tokens and our refresh tokens stay well under this. */
 export const MAX_PASSWORD_LENGTH = 8192;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { PasswordCredential } from '../credentials/credential.js';
 import type { Judge, Judgements } from '../policy/grant.js';
 import type { ProtectedCaller } from '../policy/protection.js';
 import type { Identity } from '../policy/types.js';
@@ -8,6 +9,12 @@ import type { Identity } from '../policy/types.js';
 // decide a scope for a caller. Each forge gathers its own facts through its API and hands
 // them to its pure matrix in policy/; the authority never sees forge specifics.
 
+/**
+ * How an answer was found when a cache stands between the authority and the forge (cache/):
+ * remembered, asked anew, or remembered past its freshness while the forge is down.
+ */
+export type CacheOutcome = 'hit' | 'miss' | 'stale';
+
 /** A verified forge caller. `identity` is what logs and JWTs show. */
 export interface ForgeSession {
   identity: Identity;
@@ -15,6 +22,8 @@ export interface ForgeSession {
   admin: boolean;
   /** The forge's stable account id (user id, login), for invalidating what is cached about it. */
   account: string;
+  /** How the verification was found; absent: the forge was asked just now. */
+  cacheOutcome?: CacheOutcome;
 }
 
 /** What a forge concluded about one image for one caller, for every action. */
@@ -24,6 +33,8 @@ export interface ForgeJudgement {
   project: string | null;
   /** Seconds it may be reused at most, when facts it rests on (ProjectFacts) expire before cache.decisionTtl. */
   maxAge?: number;
+  /** How the judgement was found; absent: the forge was asked just now. */
+  cacheOutcome?: CacheOutcome;
 }
 
 /**
@@ -38,6 +49,7 @@ export interface ProjectFacts {
   set(project: string, fact: string, value: unknown): void;
 }
 
+/** What the authority needs from a forge: verify a credential, judge images and the catalog. */
 export interface Forge<S extends ForgeSession = ForgeSession> {
   readonly name: string;
   readonly type: 'gitlab' | 'github';
@@ -45,27 +57,49 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
   readonly prefix: string;
 
   /** Whether a credential of this shape was issued by this forge: by its prefix, or username convention. */
-  recognises(username: string, password: string): boolean;
-
-  /**
-   * What of a credential this forge reads, for cache keys: the kind of credential the username
-   * selects (GitLab's `gitlab-ci-token` means a job token) and the secret, never the free text a
-   * caller may type as username, which the forge ignores.
-   */
-  credentialKey(username: string, password: string): readonly string[];
+  recognises(credential: PasswordCredential): boolean;
 
   /**
    * Verifies a credential; AuthenticationFailed when the forge rejects it, Unavailable when it
    * cannot say. `images` (prefix stripped) are those judge() will be asked about next: a hint
    * the caching layer uses to start their lookups beside the verification.
    */
-  authenticate(username: string, password: string, images?: readonly string[]): Promise<S>;
+  authenticate(credential: PasswordCredential, images?: readonly string[]): Promise<S>;
 
   /** Judges every action on one image; `path` has the prefix stripped. `session` null is anonymous. */
   judge(session: S | null, path: string): Promise<ForgeJudgement>;
 
   /** Judges `registry:catalog:*` for one of this forge's callers, from the session alone (no call). */
   judgeCatalog(session: S): Judgements;
+
+  /**
+   * Applies to a judge made elsewhere (an OIDC rule on the job's own `project`) what the forge
+   * itself restricts beyond roles (GitLab's protected container repositories); `path` has the
+   * prefix stripped.
+   */
+  restrict?(judge: Judge, project: string, path: string, caller: ProtectedCaller): Promise<Judge>;
+
+  /** What an operator should know about this forge's configuration (start-up banner, status page). */
+  notices?(): string[];
+}
+
+/**
+ * What only the caching layer (cache/cached-forge.ts) asks of a forge: how to key, keep and
+ * revive its sessions, and hints to start lookups early. The authority never sees these.
+ */
+export interface Cacheable<S extends ForgeSession = ForgeSession> {
+  /**
+   * What of a credential this forge reads, for cache keys: the kind of credential the username
+   * selects (GitLab's `gitlab-ci-token` means a job token) and the secret, never the free text a
+   * caller may type as username, which the forge ignores.
+   */
+  credentialKey(credential: PasswordCredential): readonly string[];
+
+  /** The session without its secret, as plain data a cache may keep. */
+  persist(session: S): unknown;
+
+  /** A persisted session made whole again with the credential presented now. */
+  restore(data: unknown, credential: PasswordCredential): S;
 
   /**
    * A hint that judge() on these images follows the re-verification of a credential this
@@ -80,33 +114,20 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
    * the credential, so a cold token costs about one round trip instead of two. A credential
    * that fails wastes those calls, once per credential per cache.negativeTtl. Never required.
    */
-  speculate?(username: string, password: string, paths: readonly string[]): void;
+  speculate?(credential: PasswordCredential, paths: readonly string[]): void;
 
   /** The credential's verification failed: drop what prefetch or speculate started for it. */
-  abandon?(username: string, password: string): void;
+  abandon?(credential: PasswordCredential): void;
 
   /** Forgets anything the forge itself remembers about a project (it was renamed, moved, deleted). */
   forget?(project: string): void;
 
   /** Where to keep facts about projects; without it, a forge asks for them every time. */
   useProjectFacts?(facts: ProjectFacts): void;
-
-  /**
-   * Applies to a judge made elsewhere (an OIDC rule on the job's own `project`) what the forge
-   * itself restricts beyond roles (GitLab's protected container repositories); `path` has the
-   * prefix stripped.
-   */
-  restrict?(judge: Judge, project: string, path: string, caller: ProtectedCaller): Promise<Judge>;
-
-  /** What an operator should know about this forge's configuration (start-up banner, status page). */
-  notices?(): string[];
-
-  /** The session without its secret, as plain data a cache may keep. */
-  persist(session: S): unknown;
-
-  /** A persisted session made whole again with the credential presented now. */
-  restore(data: unknown, password: string): S;
 }
+
+/** A forge as runtime.ts builds it, before the cache wraps it. */
+export type CacheableForge<S extends ForgeSession = ForgeSession> = Forge<S> & Cacheable<S>;
 
 /**
  * A forge's deliberate answer to a call (401, 403, 404...), as opposed to its failure to

@@ -1,3 +1,4 @@
+import type { PasswordCredential } from '../credentials/credential.js';
 import type { Forge } from './forge.js';
 
 // Which forge answers for an image, and which may see a credential. A credential is only
@@ -24,9 +25,9 @@ export class ForgeRouter {
    * `imageForges` (the forges of the requested images) break a tie between unrecognised
    * credentials, so a token is never tried on a forge it was not meant for.
    */
-  forCredential(username: string, password: string, imageForges: readonly Forge[]): Forge | null {
+  forCredential(credential: PasswordCredential, imageForges: readonly Forge[]): Forge | null {
     if (this.forges.length === 1) return this.forges[0]!;
-    const recognised = this.forges.filter((forge) => forge.recognises(username, password));
+    const recognised = this.forges.filter((forge) => forge.recognises(credential));
     if (recognised.length === 1) return recognised[0]!;
     const targets = [...new Set(imageForges)];
     return targets.length === 1 ? targets[0]! : null;

@@ -99,9 +99,10 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
 
 /** Who the CI job was, by its verified ID token: issuer, repository, ref and workflow. */
 function oidcFields(authentication: TokenResult['authentication'] | undefined): Record<string, unknown> | undefined {
-  const caller = authentication?.oidc?.caller;
-  if (caller === undefined) return undefined;
-  return { issuer: authentication!.oidc!.issuer.config.issuer, repository: caller.project, repositoryId: caller.projectId, ref: caller.ref, workflow: caller.workflow, rule: authentication!.oidc!.rule?.label ?? null };
+  if (authentication?.caller.kind !== 'oidc') return undefined;
+  const { caller, issuer, rule } = authentication.caller.session;
+  const { project: repository, projectId: repositoryId, ref, workflow } = caller;
+  return { issuer: issuer.config.issuer, repository, repositoryId, ref, workflow, rule: rule?.label ?? null };
 }
 
 // People paste tokens into the username field (`docker login -u $TOKEN`). forgegate cannot

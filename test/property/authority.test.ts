@@ -34,10 +34,7 @@ function stubForge(name: 'gitlab' | 'github', prefix: string): Forge<StubSession
     type: name,
     prefix,
     recognises: () => false,
-    credentialKey: (_u, p) => [p],
     authenticate: () => Promise.reject(new Error('unused')),
-    persist: (s) => s,
-    restore: (d) => d as StubSession,
     // The oracle's stand-in matrix: anyone pulls pub/...; the forge's own user pushes <login>/...
     judge: async (session, path): Promise<ForgeJudgement> => {
       const actions: ('pull' | 'push')[] = [];
@@ -76,10 +73,10 @@ const oidc = new OidcAuthenticator(
 function authenticationOf(caller: AuthCaller): Authentication {
   switch (caller.kind) {
     case 'anonymous':
-      return { identity: ANONYMOUS, via: 'anonymous', cached: false, refresh: null };
+      return { identity: ANONYMOUS, caller: { kind: 'anonymous' }, via: 'anonymous', cached: false, refresh: null };
     case 'static':
       const identity = { subject: caller.name, kind: 'static', source: 'static' };
-      return { identity, via: 'password', cached: false, refresh: null };
+      return { identity, caller: { kind: 'static' }, via: 'password', cached: false, refresh: null };
     case 'forge': {
       const session: StubSession = {
         identity: { subject: caller.login, kind: `${caller.forge}-token`, source: caller.forge },
@@ -88,7 +85,7 @@ function authenticationOf(caller: AuthCaller): Authentication {
         login: caller.login,
         scopes: caller.scopes === null ? null : [...caller.scopes],
       };
-      return { identity: session.identity, via: 'password', cached: false, refresh: null, session };
+      return { identity: session.identity, caller: { kind: 'forge', session }, via: 'password', cached: false, refresh: null };
     }
     case 'oidc': {
       // A verified token's session, without signing one: verification is oidc-verifier.test.ts's.
@@ -96,7 +93,7 @@ function authenticationOf(caller: AuthCaller): Authentication {
       const internals = oidc as unknown as Internals;
       const payload = { project: caller.project, sub: `job:${caller.project}`, exp: 4_000_000_000 };
       const session = internals.sessionOf(internals.issuers.get(ISSUERS[caller.forge]), payload);
-      return { identity: session.identity, via: 'password', cached: false, refresh: null, oidc: session };
+      return { identity: session.identity, caller: { kind: 'oidc', session }, via: 'password', cached: false, refresh: null };
     }
   }
 }

@@ -4,7 +4,7 @@ import { CachedForge } from '../../src/cache/cached-forge.js';
 import { TieredCache } from '../../src/cache/tiered.js';
 import { chargeForgeCall, ForgeCallsSpent, withForgeCallBudget } from '../../src/forges/budget.js';
 import type { ForgeCallBudget } from '../../src/forges/budget.js';
-import type { Forge, ForgeJudgement, ForgeSession } from '../../src/forges/forge.js';
+import type { CacheableForge, ForgeJudgement, ForgeSession } from '../../src/forges/forge.js';
 import { allowing, judgeAll } from '../../src/policy/grant.js';
 import { networkOf } from '../../src/http/guard/anonymous.js';
 import { createLogger } from '../../src/log.js';
@@ -20,7 +20,7 @@ const PUBLIC: ForgeJudgement = {
 };
 
 /** A forge whose one lookup charges the budget, and waits for `release` before answering. */
-function slowForge(): { forge: Forge; release: () => void; calls: () => number } {
+function slowForge(): { forge: CacheableForge; release: () => void; calls: () => number } {
   let calls = 0;
   let release!: () => void;
   let gate = new Promise<void>((resolve) => (release = resolve));
@@ -29,7 +29,7 @@ function slowForge(): { forge: Forge; release: () => void; calls: () => number }
     type: 'github',
     prefix: '',
     recognises: () => false,
-    credentialKey: (_u: string, p: string) => [p],
+    credentialKey: ({ password }) => [password],
     authenticate: () => Promise.reject(new Error('unused')),
     judgeCatalog: () => PUBLIC.judgements,
     persist: (s: ForgeSession) => s,
@@ -40,7 +40,7 @@ function slowForge(): { forge: Forge; release: () => void; calls: () => number }
       calls++;
       return PUBLIC;
     },
-  } satisfies Forge;
+  } satisfies CacheableForge;
   return {
     forge,
     release: () => {
@@ -63,7 +63,7 @@ function budget(left: number): ForgeCallBudget & { spent: () => number } {
   return b;
 }
 
-function cached(forge: Forge): { cached: CachedForge; close: () => void } {
+function cached(forge: CacheableForge): { cached: CachedForge; close: () => void } {
   const cache = new TieredCache(null);
   const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 10, staleIfError: 0 };
   const cached = new CachedForge(forge, cache, new Uint8Array(32), policy, createLogger('silent'));

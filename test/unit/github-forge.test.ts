@@ -44,7 +44,7 @@ after(() => gh.stop());
 
 /** The one place these tests meet the Forge interface: authenticate (unless anonymous), then judge. */
 async function judge(password: string | null, image: string, on = forge): Promise<ForgeJudgement> {
-  const session = password === null ? null : await on.authenticate('anything', password);
+  const session = password === null ? null : await on.authenticate({ kind: 'password', username: 'anything', password });
   return on.judge(session, image);
 }
 

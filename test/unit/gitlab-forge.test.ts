@@ -49,7 +49,7 @@ after(() => gl.stop());
 
 /** The one place these tests meet the Forge interface: authenticate (unless anonymous), then judge. */
 async function judge(password: string | null, image: string, on = forge, user = 'anything'): Promise<ForgeJudgement> {
-  const session = password === null ? null : await on.authenticate(user, password);
+  const session = password === null ? null : await on.authenticate({ kind: 'password', username: user, password });
   return on.judge(session, image);
 }
 

@@ -1,9 +1,10 @@
 import type { ForgeConfig } from '../../config/schema.js';
+import type { PasswordCredential } from '../../credentials/credential.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import { judgeGitHub, judgeGitHubCatalog, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
-import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
+import { ForgeRefusal, Prefetched, type CacheableForge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
 import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js';
 
 // GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
@@ -31,7 +32,7 @@ export interface GitHubSession extends ForgeSession {
   caller: GitHubCaller;
 }
 
-export class GitHubForge implements Forge<GitHubSession> {
+export class GitHubForge implements CacheableForge<GitHubSession> {
   readonly type = 'github';
   readonly name: string;
   readonly prefix: string;
@@ -50,15 +51,15 @@ export class GitHubForge implements Forge<GitHubSession> {
     this.installationPush = (config.installationTokenPush ?? []).map((glob) => compileGlob(glob.toLowerCase()));
   }
 
-  recognises(_username: string, password: string): boolean {
+  recognises({ password }: PasswordCredential): boolean {
     return TOKEN_PREFIX.test(password);
   }
 
-  credentialKey(_username: string, password: string): readonly string[] {
+  credentialKey({ password }: PasswordCredential): readonly string[] {
     return ['token', password];
   }
 
-  authenticate(_username: string, password: string): Promise<GitHubSession> {
+  authenticate({ password }: PasswordCredential): Promise<GitHubSession> {
     return this.unexpected(password.startsWith('ghs_') ? this.installation(password) : this.user(password));
   }
 
@@ -69,11 +70,11 @@ export class GitHubForge implements Forge<GitHubSession> {
   }
 
   // A token never seen before: the same, at the price of one wasted call when it turns out bad.
-  speculate(_username: string, password: string, paths: readonly string[]): void {
+  speculate({ password }: PasswordCredential, paths: readonly string[]): void {
     if (TOKEN_PREFIX.test(password)) this.lookAhead(password, paths);
   }
 
-  abandon(_username: string, password: string): void {
+  abandon({ password }: PasswordCredential): void {
     this.prefetched.discard(password);
   }
 
@@ -103,7 +104,7 @@ export class GitHubForge implements Forge<GitHubSession> {
     return { ...session, caller };
   }
 
-  restore(data: unknown, password: string): GitHubSession {
+  restore(data: unknown, { password }: PasswordCredential): GitHubSession {
     const session = data as GitHubSession;
     return { ...session, caller: { ...session.caller, token: password } as GitHubCaller };
   }

@@ -1,4 +1,5 @@
 import type { ForgeConfig } from '../../config/schema.js';
+import type { PasswordCredential } from '../../credentials/credential.js';
 import { AuthenticationFailed, Unavailable } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { judgeGitLab, judgeGitLabCatalog, MAINTAINER, scopeGate } from '../../policy/gitlab.js';
@@ -6,7 +7,7 @@ import type { GitLabCallerFacts, GitLabProjectFacts } from '../../policy/gitlab.
 import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import type { ProtectedCaller } from '../../policy/protection.js';
 import { LRUCache } from 'lru-cache';
-import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
+import { ForgeRefusal, Prefetched, type CacheableForge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import {
   JOB_TOKEN_USER,
@@ -27,7 +28,7 @@ const TOKEN_PREFIXES = /^(glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|gl
 /** Personal, project, group and service account tokens: the ones that may read projects. */
 const ACCESS_TOKEN_PREFIX = 'glpat-';
 
-export class GitLabForge implements Forge<GitLabSession> {
+export class GitLabForge implements CacheableForge<GitLabSession> {
   readonly type = 'gitlab';
   readonly name: string;
   readonly prefix: string;
@@ -63,15 +64,15 @@ export class GitLabForge implements Forge<GitLabSession> {
     this.protection = new ProtectionRules(this.api, config);
   }
 
-  recognises(username: string, password: string): boolean {
+  recognises({ username, password }: PasswordCredential): boolean {
     return username === JOB_TOKEN_USER || TOKEN_PREFIXES.test(password);
   }
 
-  credentialKey(username: string, password: string): readonly string[] {
+  credentialKey({ username, password }: PasswordCredential): readonly string[] {
     return [username === JOB_TOKEN_USER ? 'job-token' : 'token', password];
   }
 
-  authenticate(username: string, password: string): Promise<GitLabSession> {
+  authenticate({ username, password }: PasswordCredential): Promise<GitLabSession> {
     if (username !== JOB_TOKEN_USER) return this.unexpected(verifyAccessToken(password, this.ctx));
     if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
     return this.unexpected(
@@ -95,12 +96,12 @@ export class GitLabForge implements Forge<GitLabSession> {
   // A personal (or project, group, service account) access token never seen before: its
   // project lookup needs only the token, so it goes out beside the verification. Wasted when
   // the token is bad or cannot read projects (read_registry only): one call per cold token.
-  speculate(username: string, password: string, paths: readonly string[]): void {
+  speculate({ username, password }: PasswordCredential, paths: readonly string[]): void {
     if (username === JOB_TOKEN_USER || !password.startsWith(ACCESS_TOKEN_PREFIX)) return;
     this.lookAhead(password, paths);
   }
 
-  abandon(_username: string, password: string): void {
+  abandon({ password }: PasswordCredential): void {
     this.prefetched.discard(password);
   }
 
@@ -197,7 +198,7 @@ export class GitLabForge implements Forge<GitLabSession> {
     return { ...session, caller };
   }
 
-  restore(data: unknown, password: string): GitLabSession {
+  restore(data: unknown, { password }: PasswordCredential): GitLabSession {
     const session = data as GitLabSession;
     const caller = revive({ ...session.caller, token: password }, this.config.adminMode);
     return { ...session, admin: caller.kind === 'token' && caller.admin, caller };
