@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Authority, TokenRequest, TokenResult } from '../authority.js';
+import { forgeTokenShaped } from '../forges/token-prefixes.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
@@ -107,11 +108,11 @@ function oidcFields(authentication: TokenResult['authentication'] | undefined): 
 // People paste tokens into the username field (`docker login -u $TOKEN`). forgegate cannot
 // know a name is a secret, but a name shaped like one (a GitLab or GitHub token prefix, a
 // JWT/JWE, a long run of base64) is not written to the audit log, nor in a reason quoting it.
-const SECRET_SHAPED = /^(?:(?:glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt|glffct)-|gh[pousr]_|github_pat_)|^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
+const SECRET_SHAPED = /^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
 const REDACTED_NAME = '[redacted: shaped like a token]';
 
 function loggableName(username: string): string {
-  return SECRET_SHAPED.test(username) ? REDACTED_NAME : username;
+  return forgeTokenShaped(username) || SECRET_SHAPED.test(username) ? REDACTED_NAME : username;
 }
 
 function withoutName(reason: string, request: TokenRequest | undefined): string {

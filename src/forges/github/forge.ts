@@ -4,14 +4,12 @@ import { compileGlob } from '../../policy/glob.js';
 import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import { judgeGitHub, judgeGitHubCatalog, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
+import { issuedBy } from '../token-prefixes.js';
 import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js';
 
 // GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
 // follow that repository's permissions. The facts come from the API; the verdicts from
 // policy/github.ts.
-
-/** ghp_ classic, github_pat_ fine-grained, gho_ OAuth, ghu_ App user, ghs_ installation, ghr_ refresh. */
-const TOKEN_PREFIX = /^(ghp|gho|ghu|ghs|ghr)_|^github_pat_/;
 
 /**
  * What a user token was itself granted, as far as GitHub tells (see TokenGrant): classic and
@@ -51,7 +49,7 @@ export class GitHubForge implements Forge<GitHubSession> {
   }
 
   recognises(_username: string, password: string): boolean {
-    return TOKEN_PREFIX.test(password);
+    return issuedBy('github', password);
   }
 
   credentialKey(_username: string, password: string): readonly string[] {
@@ -70,7 +68,7 @@ export class GitHubForge implements Forge<GitHubSession> {
 
   // A token never seen before: the same, at the price of one wasted call when it turns out bad.
   speculate(_username: string, password: string, paths: readonly string[]): void {
-    if (TOKEN_PREFIX.test(password)) this.lookAhead(password, paths);
+    if (issuedBy('github', password)) this.lookAhead(password, paths);
   }
 
   abandon(_username: string, password: string): void {

@@ -17,15 +17,12 @@ import {
   type GitLabCaller,
   type GitLabSession,
 } from './credentials.js';
+import { GITLAB_ACCESS_TOKEN_PREFIX, issuedBy } from '../token-prefixes.js';
 import { ProtectionRules, type ProtectedProject, type RuleReader } from './protection.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
 // members and visibility. The facts come from the API; the verdicts from policy/gitlab.ts.
 
-/** GitLab's token prefixes (personal, OAuth app secret, CI build, trigger, deploy, feed, service account ...). */
-const TOKEN_PREFIXES = /^(glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt)-/;
-/** Personal, project, group and service account tokens: the ones that may read projects. */
-const ACCESS_TOKEN_PREFIX = 'glpat-';
 
 export class GitLabForge implements Forge<GitLabSession> {
   readonly type = 'gitlab';
@@ -60,7 +57,7 @@ export class GitLabForge implements Forge<GitLabSession> {
   }
 
   recognises(username: string, password: string): boolean {
-    return username === JOB_TOKEN_USER || TOKEN_PREFIXES.test(password);
+    return username === JOB_TOKEN_USER || issuedBy('gitlab', password);
   }
 
   credentialKey(username: string, password: string): readonly string[] {
@@ -92,7 +89,7 @@ export class GitLabForge implements Forge<GitLabSession> {
   // project lookup needs only the token, so it goes out beside the verification. Wasted when
   // the token is bad or cannot read projects (read_registry only): one call per cold token.
   speculate(username: string, password: string, paths: readonly string[]): void {
-    if (username === JOB_TOKEN_USER || !password.startsWith(ACCESS_TOKEN_PREFIX)) return;
+    if (username === JOB_TOKEN_USER || !password.startsWith(GITLAB_ACCESS_TOKEN_PREFIX)) return;
     this.lookAhead(password, paths);
   }
 
