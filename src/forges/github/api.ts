@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
+import { ForgeCalls } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitHub REST calls forgegate makes (docs/forges.md, GitHub), through @octokit/rest.
@@ -78,6 +79,8 @@ export class GitHubApi {
   /** sha256(token) + resource -> the last answer and its ETag, to revalidate with (bounded, forgotten in time). */
   private readonly validators = new LRUCache<string, Validated>({ max: 10_000, ttl: VALIDATOR_TTL_MS });
 
+  private readonly calls: ForgeCalls;
+
   constructor(
     private readonly forge: string,
     private readonly baseUrl: string,
@@ -85,6 +88,7 @@ export class GitHubApi {
     private readonly observer: ForgeCallObserver = IGNORE_CALLS,
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
+    this.calls = new ForgeCalls('GitHub', forge, this.timeoutMs, observer);
   }
 
   /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
@@ -92,7 +96,7 @@ export class GitHubApi {
     const response = await this.call('GET /user', token, '/user', (octokit, request) => octokit.rest.users.getAuthenticated(request));
     const header = response.headers['x-oauth-scopes'];
     const scopes = header === undefined ? null : String(header).split(',').map((s) => s.trim()).filter(Boolean);
-    return { user: this.parse('GET /user', user, response.data), scopes };
+    return { user: this.calls.parse('GET /user', user, response.data), scopes };
   }
 
   /**
@@ -103,7 +107,7 @@ export class GitHubApi {
   async repository(owner: string, repo: string, token: string | null): Promise<GitHubRepoJson | null> {
     try {
       const response = await this.call('GET /repos/{owner}/{repo}', token, `/repos/${owner}/${repo}`, (octokit, request) => octokit.rest.repos.get({ owner, repo, ...request }));
-      const found = this.parse('GET /repos/{owner}/{repo}', repository, response.data);
+      const found = this.calls.parse('GET /repos/{owner}/{repo}', repository, response.data);
       return found.full_name.toLowerCase() === `${owner}/${repo}`.toLowerCase() ? found : null;
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
@@ -116,7 +120,7 @@ export class GitHubApi {
     const response = await this.call('GET /user/installations', token, '/user/installations', (octokit, request) =>
       octokit.rest.apps.listInstallationsForAuthenticatedUser({ per_page: 100, ...request }),
     );
-    const { total_count, installations } = this.parse('GET /user/installations', userInstallations, response.data);
+    const { total_count, installations } = this.calls.parse('GET /user/installations', userInstallations, response.data);
     const accounts = installations.flatMap(({ account, permissions: { contents, packages } }) => {
       if (account === null) return [];
       return [{ accountId: account.id, ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }];
@@ -128,7 +132,7 @@ export class GitHubApi {
     const response = await this.call('GET /installation/repositories', token, '/installation/repositories', (octokit, request) =>
       octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 100, ...request }),
     );
-    return this.parse('GET /installation/repositories', installationRepositories, response.data).repositories;
+    return this.calls.parse('GET /installation/repositories', installationRepositories, response.data).repositories;
   }
 
   private async call(endpoint: string, token: string | null, resource: string, request: (octokit: Octokit, options: RequestOptions) => Promise<Answer>): Promise<Answer> {
@@ -139,14 +143,13 @@ export class GitHubApi {
     const octokit = new Octokit({ auth: token ?? undefined, baseUrl: this.baseUrl, log: SILENT });
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const done = this.calls.start(endpoint);
     try {
       const response = await request(octokit, {
         headers: known ? { 'if-none-match': known.etag } : {},
         request: { signal: AbortSignal.timeout(this.timeoutMs) },
       });
-      this.observer.call(this.forge, endpoint, String(response.status), seconds());
+      done(String(response.status));
       this.noteQuota(quotaKey, response.headers);
       // Only a body that parsed as JSON is worth revalidating: a 304 would replay it.
       const etag = response.headers.etag;
@@ -156,7 +159,7 @@ export class GitHubApi {
       return response;
     } catch (error) {
       const status = (error as { status?: number; response?: unknown }).response === undefined ? 'error' : String((error as { status: number }).status);
-      this.observer.call(this.forge, endpoint, status, seconds());
+      done(status);
       // Octokit reports 304 Not Modified as an error: it means the answer we hold is current.
       if (status === '304' && known) return { status: 304, data: known.data, headers: { ...known.headers, ...(error as { response: Answer }).response.headers } };
       throw this.classify(endpoint, quotaKey, error);
@@ -170,13 +173,11 @@ export class GitHubApi {
       // No answer at all: a timeout, a reset, a refused connection (octokit reports status 500).
       const cause = (error as { cause?: { name?: string; code?: string } }).cause;
       const why = cause?.name === 'TimeoutError' || (error as Error).name === 'AbortError' ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? (error as Error).message.slice(0, 100));
-      return this.unavailable(endpoint, why);
+      return this.calls.unavailable(endpoint, why);
     }
     const resetAt = this.noteQuota(quotaKey, response.headers);
     if (resetAt !== undefined && (status === 403 || status === 429)) return this.rateLimited(endpoint, resetAt);
-    if (status === 429 || status >= 500) return this.unavailable(endpoint, `HTTP ${status}`);
-    const message = (error as Error).message.split(' - ')[0]!.slice(0, 200);
-    return new ForgeRefusal(endpoint, status, message);
+    return this.calls.byStatus(endpoint, status, (error as Error).message.split(' - ')[0]!.slice(0, 200));
   }
 
   /** Remembers a spent quota; returns its reset time when it is spent. */
@@ -190,18 +191,8 @@ export class GitHubApi {
     return resetAt;
   }
 
-  private parse<T>(endpoint: string, shape: z.ZodType<T>, body: unknown): T {
-    const parsed = shape.safeParse(body);
-    if (!parsed.success) throw this.unavailable(endpoint, 'an unexpected body');
-    return parsed.data;
-  }
-
   private rateLimited(endpoint: string, resetAt: number): Unavailable {
     const retryAfter = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
     return new Unavailable(`GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`, this.forge, retryAfter);
-  }
-
-  private unavailable(endpoint: string, why: string): Unavailable {
-    return new Unavailable(`GitHub "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
   }
 }

@@ -1,9 +1,11 @@
 import type { ForgeConfig } from '../../config/schema.js';
-import { AuthenticationFailed, Unavailable } from '../../errors.js';
+import { AuthenticationFailed } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
+import { denying, judgeAll, type Judgements } from '../../policy/grant.js';
 import { judgeGitHub, judgeGitHubCatalog, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
+import { unexpected } from '../call.js';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
+import { judged } from '../judged.js';
 import { issuedBy } from '../token-prefixes.js';
 import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js';
 
@@ -220,10 +222,7 @@ export class GitHubForge implements Forge<GitHubSession> {
   }
 
   private unexpected<T>(work: Promise<T>): Promise<T> {
-    return work.catch((error: unknown) => {
-      if (!(error instanceof ForgeRefusal)) throw error;
-      throw new Unavailable(`GitHub "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus})`, this.name);
-    });
+    return unexpected('GitHub', this.name, work);
   }
 }
 
@@ -246,9 +245,6 @@ async function userTokenGrant(
   return { kind: 'scopes', scopes };
 }
 
-function judged(judge: Judge, repository: string | null): ForgeJudgement {
-  return { judgements: judgeAll(judge), project: repository };
-}
 
 function facts(repo: GitHubRepoJson): GitHubRepoFacts {
   return { fullName: repo.full_name, visibility: repo.visibility ?? (repo.private ? 'private' : 'public'), archived: repo.archived };

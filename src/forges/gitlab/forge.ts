@@ -1,11 +1,12 @@
 import type { ForgeConfig } from '../../config/schema.js';
-import { AuthenticationFailed, Unavailable } from '../../errors.js';
+import { AuthenticationFailed } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { judgeGitLab, judgeGitLabCatalog, MAINTAINER, scopeGate } from '../../policy/gitlab.js';
 import type { GitLabCallerFacts, GitLabProjectFacts } from '../../policy/gitlab.js';
 import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import type { ProtectedCaller } from '../../policy/protection.js';
 import { LRUCache } from 'lru-cache';
+import { unexpected } from '../call.js';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import {
@@ -17,6 +18,7 @@ import {
   type GitLabCaller,
   type GitLabSession,
 } from './credentials.js';
+import { judged } from '../judged.js';
 import { GITLAB_ACCESS_TOKEN_PREFIX, issuedBy } from '../token-prefixes.js';
 import { ProtectionRules, type ProtectedProject, type RuleReader } from './protection.js';
 
@@ -196,13 +198,8 @@ export class GitLabForge implements Forge<GitLabSession> {
     return { ...session, admin: caller.kind === 'token' && caller.admin, caller };
   }
 
-  // A refusal no rule expected (a service token lacking rights, say) is a misconfiguration:
-  // a clear 503 naming the forge and the call, never a grant and never a misleading status.
   private unexpected<T>(work: Promise<T>): Promise<T> {
-    return work.catch((error: unknown) => {
-      if (!(error instanceof ForgeRefusal)) throw error;
-      throw new Unavailable(`GitLab "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus}); check forges[].serviceToken`, this.name);
-    });
+    return unexpected('GitLab', this.name, work, '; check forges[].serviceToken');
   }
 
   private async judgeImage(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
@@ -334,9 +331,6 @@ export class GitLabForge implements Forge<GitLabSession> {
   }
 }
 
-function judged(judge: Judge, project: string | null): ForgeJudgement {
-  return { judgements: judgeAll(judge), project };
-}
 
 /** Longest first: the full path, minus its last segment, minus its last two; at least group/project. */
 export function candidates(imagePath: string): string[] {
