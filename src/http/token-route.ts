@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
-import { errorStyle } from './errors.js';
+import { errorStyle, outcomeOf } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
 import { admitRequest } from './guard/middleware.js';
 import { readGet, readPost } from './token-request.js';
@@ -127,22 +127,4 @@ function answeredOutcome(result: Observed | undefined): 'login' | 'granted' | 'p
   if (verdicts.length === 0) return 'login';
   const granted = verdicts.filter((v) => v.granted).length;
   return granted === verdicts.length ? 'granted' : granted === 0 ? 'denied' : 'partial';
-}
-
-function outcomeOf(error: unknown): string {
-  switch ((error as Error).name) {
-    case 'AuthenticationFailed':
-      return 'unauthorized';
-    case 'Unavailable':
-      return 'unavailable';
-    case 'TooManyAttempts':
-      return 'banned';
-    case 'ForgeCallsSpent':
-      return 'throttled';
-    case 'BadRequest':
-    case 'ScopeError':
-      return 'bad_request';
-    default:
-      return 'error';
-  }
 }

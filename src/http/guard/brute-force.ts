@@ -43,11 +43,9 @@ export interface BanObserver {
   refused(scope: BanScope): void;
 }
 
-/** 429 with Retry-After. Carries `status` and `expose` like the http-errors Koa throws, so http/errors.ts formats it. */
+/** 429 with Retry-After (http/errors.ts maps it). */
 export class TooManyAttempts extends Error {
   override name = 'TooManyAttempts';
-  readonly status = 429;
-  readonly expose = true;
   constructor(
     readonly scope: BanScope,
     /** Whole seconds until the ban ends. */
