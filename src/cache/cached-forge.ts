@@ -1,4 +1,4 @@
-import { fingerprint } from '../credentials/fingerprint.js';
+import { fingerprint } from './fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
 import { currentForgeCallBudget, ForgeCallsSpent } from '../forges/budget.js';
 import type { Forge, ForgeJudgement, ForgeSession, ProjectFacts } from '../forges/forge.js';

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
 import { ForgeCalls } from '../call.js';
@@ -75,7 +74,7 @@ interface Validated {
 export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
-  private readonly exhausted = new MemoryCache<number>(10_000);
+  private readonly exhausted = new LRUCache<string, number>({ max: 10_000, ttlAutopurge: false });
   /** sha256(token) + resource -> the last answer and its ETag, to revalidate with (bounded, forgotten in time). */
   private readonly validators = new LRUCache<string, Validated>({ max: 10_000, ttl: VALIDATOR_TTL_MS });
 
@@ -187,7 +186,7 @@ export class GitHubApi {
     if (headers['x-ratelimit-remaining'] !== '0' && headers['x-ratelimit-remaining'] !== 0) return undefined;
     const resetAt = Number(headers['x-ratelimit-reset']) * 1000;
     if (!(resetAt > Date.now())) return undefined;
-    this.exhausted.set(quotaKey, resetAt, Math.ceil((resetAt - Date.now()) / 1000));
+    this.exhausted.set(quotaKey, resetAt, { ttl: Math.ceil((resetAt - Date.now()) / 1000) * 1000 });
     return resetAt;
   }
 
