@@ -1,5 +1,6 @@
 // Every forge's token prefixes, in one table: a forge recognises the credentials it issued by
 // them, and the audit log redacts any username shaped like one (people paste tokens there).
+// Beside them, the one username that says what a credential is: GitLab's CI job login.
 
 export type ForgeType = 'gitlab' | 'github';
 
@@ -16,6 +17,9 @@ export const TOKEN_PREFIXES: Record<ForgeType, readonly string[]> = {
 
 /** Personal, project, group and service account tokens: the GitLab tokens that may read projects. */
 export const GITLAB_ACCESS_TOKEN_PREFIX = 'glpat-';
+
+/** The username of every GitLab CI job token login (the brute-force guard never counts it). */
+export const JOB_TOKEN_USER = 'gitlab-ci-token';
 
 /** Whether `secret` bears a prefix of the tokens `forge` issues. */
 export function issuedBy(forge: ForgeType, secret: string): boolean {

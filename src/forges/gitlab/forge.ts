@@ -10,7 +10,6 @@ import { unexpected } from '../call.js';
 import { ForgeRefusal, Prefetched, type Forge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import {
-  JOB_TOKEN_USER,
   revive,
   verifyAccessToken,
   verifyJobToken,
@@ -19,7 +18,7 @@ import {
   type GitLabSession,
 } from './credentials.js';
 import { judged } from '../judged.js';
-import { GITLAB_ACCESS_TOKEN_PREFIX, issuedBy } from '../token-prefixes.js';
+import { GITLAB_ACCESS_TOKEN_PREFIX, issuedBy, JOB_TOKEN_USER } from '../token-prefixes.js';
 import { ProtectionRules, type ProtectedProject, type RuleReader } from './protection.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's

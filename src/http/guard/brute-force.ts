@@ -6,7 +6,7 @@ import type { Config } from '../../config/schema.js';
 import type { Credential } from '../../credentials/credential.js';
 import { fingerprint } from '../../cache/fingerprint.js';
 import { AuthenticationFailed } from '../../errors.js';
-import { JOB_TOKEN_USER } from '../../forges/gitlab/credentials.js';
+import { JOB_TOKEN_USER } from '../../forges/token-prefixes.js';
 import type { ForgeCallBudget } from '../../forges/budget.js';
 import type { Logger } from '../../log.js';
 import type { BanObserver, BanScope } from '../../metrics.js';
