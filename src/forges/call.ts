@@ -21,7 +21,8 @@ export class ForgeCalls {
   /** Starts timing a call; the function returned reports it with its status (or "timeout"/"error"). */
   start(endpoint: string): (status: string) => void {
     const started = process.hrtime.bigint();
-    return (status) => this.observer.call(this.forge, endpoint, status, Number(process.hrtime.bigint() - started) / 1e9);
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    return (status) => this.observer.call(this.forge, endpoint, status, seconds());
   }
 
   /** The body, if it has the fields forgegate reads; a body of another shape is no answer. */

@@ -83,8 +83,8 @@ export function outcomeOf(error: unknown): FailureOutcome {
 
 /** Seconds after which asking again can help, when the failure says (a ban, a spent budget or quota). */
 function retryAfterOf(error: unknown): number | undefined {
-  if (!(error instanceof TooManyAttempts || error instanceof ForgeCallsSpent || error instanceof Unavailable)) return undefined;
-  return error.retryAfter;
+  const timed = error instanceof TooManyAttempts || error instanceof ForgeCallsSpent || error instanceof Unavailable;
+  return timed ? error.retryAfter : undefined;
 }
 
 function toWire(error: unknown): WireError {

@@ -80,7 +80,8 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
         }
         // GitHub lists a read-only GITHUB_TOKEN's repositories exactly like a writing one's.
         if (caller.ownRepository && caller.pushOptIn) {
-          return writable(repo.fullName, repo.archived, 'installation-push', `installationTokenPush names ${repo.fullName}`);
+          const because = `installationTokenPush names ${repo.fullName}`;
+          return writable(repo.fullName, repo.archived, 'installation-push', because);
         }
         if (caller.ownRepository) {
           return no(

@@ -143,7 +143,8 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
     const needed = action === 'push' ? DEVELOPER : MAINTAINER;
     const below = `role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`;
     if (caller.role < needed) return no('role', `${below}${adminModeNote(caller)}`);
-    return writable(project.path, project.archived, 'role', `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`);
+    const because = `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`;
+    return writable(project.path, project.archived, 'role', because);
   };
 }
 
@@ -170,11 +171,13 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
     if (action === '*') return no('star-not-granted', '* is never granted to job tokens');
     if (caller.ownProject) {
       if (action === 'pull') return yes('job-own-project', `job token of ${project.path} (its own project)`);
-      return writable(project.path, project.archived, 'job-own-project', `job token of ${project.path} (its own project)`);
+      const because = `job token of ${project.path} (its own project)`;
+      return writable(project.path, project.archived, 'job-own-project', because);
     }
     if (caller.pushAllowed && action !== 'delete') {
       const because = `forgegate's job token push allowlist lets ${caller.sourcePath} into ${project.path}`;
-      return action === 'pull' ? yes('job-push-allowlist', because) : writable(project.path, project.archived, 'job-push-allowlist', because);
+      if (action === 'pull') return yes('job-push-allowlist', because);
+      return writable(project.path, project.archived, 'job-push-allowlist', because);
     }
     if (action !== 'pull') return no('job-cross-project', `job token of ${caller.sourcePath} may only pull from other projects`);
     if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);

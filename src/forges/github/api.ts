@@ -119,7 +119,8 @@ export class GitHubApi {
     const response = await this.call('GET /user/installations', token, '/user/installations', (octokit, request) =>
       octokit.rest.apps.listInstallationsForAuthenticatedUser({ per_page: 100, ...request }),
     );
-    const { total_count, installations } = this.calls.parse('GET /user/installations', userInstallations, response.data);
+    const listed = this.calls.parse('GET /user/installations', userInstallations, response.data);
+    const { total_count, installations } = listed;
     const accounts = installations.flatMap(({ account, permissions: { contents, packages } }) => {
       if (account === null) return [];
       return [{ accountId: account.id, ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }];

@@ -234,7 +234,9 @@ export class GitLabApi {
     if (name === 'GitbeakerTimeoutError' || name === 'TimeoutError' || name === 'AbortError') {
       return this.calls.noAnswerInTime(endpoint);
     }
-    if (name === 'GitbeakerRetryError') return this.calls.unavailable(endpoint, 'rate limited (HTTP 429) after retries');
+    if (name === 'GitbeakerRetryError') {
+      return this.calls.unavailable(endpoint, 'rate limited (HTTP 429) after retries');
+    }
     const code = (error as { cause?: { code?: string } }).cause?.code;
     const why = code ?? (name === 'SyntaxError' ? 'malformed JSON' : (error as Error).message.slice(0, 100));
     return this.calls.unavailable(endpoint, why);

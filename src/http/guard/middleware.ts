@@ -8,7 +8,11 @@ import { BruteForceGuard, type Admission } from './brute-force.js';
 // as POST /explain) mounts `guardRoute` in front of its handler.
 
 /** Admits the request or throws TooManyAttempts (429; http/errors.ts sets its Retry-After). */
-export function admitRequest(guard: BruteForceGuard, ctx: Context, credential: Credential | undefined): Promise<Admission> {
+export function admitRequest(
+  guard: BruteForceGuard,
+  ctx: Context,
+  credential: Credential | undefined,
+): Promise<Admission> {
   return guard.admit(ctx.ip, credential);
 }
 
