@@ -1,8 +1,18 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ForgeCallObserver } from './forges/forge.js';
 import type { CacheKind, CacheOutcome } from './cache/cached-forge.js';
-import type { BanObserver } from './http/guard/brute-force.js';
 import type { Decision } from './policy/types.js';
+
+/** Whose failures a brute-force ban counted: a client address, a static account, or one credential. */
+export type BanScope = 'ip' | 'account' | 'credential';
+
+/** Told about the brute-force guard's bans (http/guard/brute-force.ts). */
+export interface BanObserver {
+  /** A key just reached the failure count and is banned. */
+  banned(scope: BanScope): void;
+  /** A request was refused because of a ban. */
+  refused(scope: BanScope): void;
+}
 
 // Prometheus metrics (GET /metrics). Labels are low-cardinality codes only: the verdict's
 // `rule`, never its sentence (which names projects), and never a subject.

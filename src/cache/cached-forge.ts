@@ -1,5 +1,5 @@
 import type { PasswordCredential } from '../credentials/credential.js';
-import { fingerprint } from '../credentials/fingerprint.js';
+import { fingerprint } from './fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
 import { currentForgeCallBudget, ForgeCallsSpent } from '../forges/budget.js';
 import type { CacheableForge, CacheOutcome, Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';

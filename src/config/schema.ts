@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { oidcSchema } from '../oidc/config.js';
+import { oidcSchema } from './oidc.js';
 
 // The configuration, key for key (docs/configuration.md documents each). Every object is strict (an unknown key is an
 // error, never ignored) and every key has a default, so an empty file is a valid config.

@@ -3,7 +3,7 @@ import { MemoryCache } from '../cache/memory.js';
 import { SingleFlight } from '../cache/single-flight.js';
 import { AuthenticationFailed } from '../errors.js';
 import type { Identity } from '../policy/types.js';
-import { fingerprint } from './fingerprint.js';
+import { fingerprint } from '../cache/fingerprint.js';
 import { verifyPassword, type HtpasswdFile } from './htpasswd.js';
 
 // Static robot and admin accounts from htpasswd. bcrypt is slow by design (cost 10 is about

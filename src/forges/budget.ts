@@ -12,11 +12,9 @@ export interface ForgeCallBudget {
   spend(): Promise<void>;
 }
 
-/** 429 with Retry-After. Carries `status` and `expose` like http-errors, so http/errors.ts formats it. */
+/** 429 with Retry-After (http/errors.ts maps it). */
 export class ForgeCallsSpent extends Error {
   override name = 'ForgeCallsSpent';
-  readonly status = 429;
-  readonly expose = true;
   constructor(
     /** Whole seconds until the budget allows a call again. */
     readonly retryAfter: number,

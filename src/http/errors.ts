@@ -1,7 +1,9 @@
 import type { Context, Next } from 'koa';
 import { AuthenticationFailed, BadRequest, Unavailable } from '../errors.js';
+import { ForgeCallsSpent } from '../forges/budget.js';
 import type { Logger } from '../log.js';
 import { ScopeError } from '../policy/scope.js';
+import { TooManyAttempts } from './guard/brute-force.js';
 
 // Every failure leaves as JSON in the format its client reads (docs/protocol.md section 4):
 // the registry style {"errors":[...]} on GET, RFC 6749 {"error": ...} on the POST form.
@@ -31,10 +33,8 @@ export function errorHandler(logger: Logger, basicRealm: string) {
       ctx.status = wire.status;
       ctx.set('Cache-Control', 'no-store');
       if (wire.status === 401) ctx.set('WWW-Authenticate', `Basic realm="${basicRealm}"`);
-      if (error instanceof Unavailable && error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
-      // A 429 of ours (a spent budget of forge calls) says when to come back.
-      const retryAfter = (error as { retryAfter?: unknown }).retryAfter;
-      if (wire.status === 429 && typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
+      const retryAfter = retryAfterOf(error);
+      if (retryAfter !== undefined) ctx.set('Retry-After', String(retryAfter));
       ctx.body =
         ctx.state.errorStyle === 'oauth'
           ? { error: wire.oauth, error_description: wire.message }
@@ -53,11 +53,46 @@ function unanswered(ctx: Context): void {
   }
 }
 
+/** What the audit line and the metrics call a failed request. */
+export type FailureOutcome = 'unauthorized' | 'unavailable' | 'banned' | 'throttled' | 'bad_request' | 'error';
+
+interface Failure {
+  status: number;
+  code: string;
+  oauth: string;
+  outcome: FailureOutcome;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+// Every failure forgegate names, in one table: its HTTP status, its registry and RFC 6749
+// codes, and its outcome in the audit log and metrics. First match wins.
+const FAILURES: readonly (readonly [ErrorClass, Failure])[] = [
+  [ScopeError, { status: 400, code: 'INVALID_SCOPE', oauth: 'invalid_scope', outcome: 'bad_request' }],
+  [BadRequest, { status: 400, code: 'INVALID_REQUEST', oauth: 'invalid_request', outcome: 'bad_request' }],
+  [AuthenticationFailed, { status: 401, code: 'UNAUTHORIZED', oauth: 'invalid_grant', outcome: 'unauthorized' }],
+  [TooManyAttempts, { status: 429, code: 'TOOMANYREQUESTS', oauth: 'invalid_request', outcome: 'banned' }],
+  [ForgeCallsSpent, { status: 429, code: 'TOOMANYREQUESTS', oauth: 'invalid_request', outcome: 'throttled' }],
+  [Unavailable, { status: 503, code: 'UNAVAILABLE', oauth: 'temporarily_unavailable', outcome: 'unavailable' }],
+];
+
+/** The audit and metrics outcome of a request that failed with `error`. */
+export function outcomeOf(error: unknown): FailureOutcome {
+  return FAILURES.find(([kind]) => error instanceof kind)?.[1].outcome ?? 'error';
+}
+
+/** Seconds after which asking again can help, when the failure says (a ban, a spent budget or quota). */
+function retryAfterOf(error: unknown): number | undefined {
+  const timed = error instanceof TooManyAttempts || error instanceof ForgeCallsSpent || error instanceof Unavailable;
+  return timed ? error.retryAfter : undefined;
+}
+
 function toWire(error: unknown): WireError {
-  if (error instanceof ScopeError) return { status: 400, code: 'INVALID_SCOPE', oauth: 'invalid_scope', message: error.message };
-  if (error instanceof BadRequest) return { status: 400, code: 'INVALID_REQUEST', oauth: error.oauthError, message: error.message };
-  if (error instanceof AuthenticationFailed) return { status: 401, code: 'UNAUTHORIZED', oauth: 'invalid_grant', message: error.message };
-  if (error instanceof Unavailable) return { status: 503, code: 'UNAVAILABLE', oauth: 'temporarily_unavailable', message: error.message };
+  const known = FAILURES.find(([kind]) => error instanceof kind)?.[1];
+  if (known !== undefined) {
+    const oauth = error instanceof BadRequest ? error.oauthError : known.oauth;
+    return { status: known.status, code: known.code, oauth, message: (error as Error).message };
+  }
   // Koa, the router and the body parser throw http-errors (they carry `expose`): keep their
   // 4xx status and text. Any other error with a `status` field is ours and unexpected.
   const { status, expose } = error as { status?: unknown; expose?: unknown };

@@ -1,10 +1,11 @@
 import type { Context } from 'koa';
 import type { Authority, TokenRequest, TokenResult } from '../authority.js';
+import { forgeTokenShaped } from '../forges/token-prefixes.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
-import { errorStyle } from './errors.js';
+import { errorStyle, outcomeOf } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
 import { admitRequest } from './guard/middleware.js';
 import { readGet, readPost } from './token-request.js';
@@ -108,11 +109,11 @@ function oidcFields(authentication: TokenResult['authentication'] | undefined): 
 // People paste tokens into the username field (`docker login -u $TOKEN`). forgegate cannot
 // know a name is a secret, but a name shaped like one (a GitLab or GitHub token prefix, a
 // JWT/JWE, a long run of base64) is not written to the audit log, nor in a reason quoting it.
-const SECRET_SHAPED = /^(?:(?:glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt|glffct)-|gh[pousr]_|github_pat_)|^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
+const SECRET_SHAPED = /^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|^[A-Za-z0-9+/_=-]{40,}$/;
 const REDACTED_NAME = '[redacted: shaped like a token]';
 
 function loggableName(username: string): string {
-  return SECRET_SHAPED.test(username) ? REDACTED_NAME : username;
+  return forgeTokenShaped(username) || SECRET_SHAPED.test(username) ? REDACTED_NAME : username;
 }
 
 function withoutName(reason: string, request: TokenRequest | undefined): string {
@@ -127,22 +128,4 @@ function answeredOutcome(result: Observed | undefined): 'login' | 'granted' | 'p
   if (verdicts.length === 0) return 'login';
   const granted = verdicts.filter((v) => v.granted).length;
   return granted === verdicts.length ? 'granted' : granted === 0 ? 'denied' : 'partial';
-}
-
-function outcomeOf(error: unknown): string {
-  switch ((error as Error).name) {
-    case 'AuthenticationFailed':
-      return 'unauthorized';
-    case 'Unavailable':
-      return 'unavailable';
-    case 'TooManyAttempts':
-      return 'banned';
-    case 'ForgeCallsSpent':
-      return 'throttled';
-    case 'BadRequest':
-    case 'ScopeError':
-      return 'bad_request';
-    default:
-      return 'error';
-  }
 }

@@ -6,7 +6,7 @@ import type { ForgeRouter } from '../forges/router.js';
 import { decide } from '../policy/grant.js';
 import { compileRule, findRule, judgeAlsoPull, judgeOwnProject, ownsImage, protectedCaller, type ImageStyle, type OidcCaller, type OidcRule } from '../policy/oidc.js';
 import type { Decision, Identity, Scope } from '../policy/types.js';
-import type { OidcIssuerConfig } from './config.js';
+import type { OidcIssuerConfig } from '../config/oidc.js';
 import { OidcIssuer } from './issuer.js';
 
 // CI ID tokens as docker-login passwords: told apart by their shape (a compact JWS), routed

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type RemoteJWKSet } from 'jose';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
-import type { OidcIssuerConfig } from './config.js';
+import type { OidcIssuerConfig } from '../config/oidc.js';
 
 // One trusted issuer's keys and the offline verification of its tokens. The JWKS location
 // comes from the configuration only (jwksUrl, or the issuer's own discovery document),

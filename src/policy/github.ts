@@ -1,4 +1,4 @@
-import { allowing, denying, type Judge, type Judgement } from './grant.js';
+import { allowing, denying, no, writable, yes, type Judge, type Judgement } from './grant.js';
 
 // The GitHub permission matrix (docs/github.md), as a pure function of facts the
 // forge bridge gathered: what the credential itself was granted gates each action (classic
@@ -80,7 +80,8 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
         }
         // GitHub lists a read-only GITHUB_TOKEN's repositories exactly like a writing one's.
         if (caller.ownRepository && caller.pushOptIn) {
-          return writable(repo, 'installation-push', `installationTokenPush names ${repo.fullName}`);
+          const because = `installationTokenPush names ${repo.fullName}`;
+          return writable(repo.fullName, repo.archived, 'installation-push', because);
         }
         if (caller.ownRepository) {
           return no(
@@ -142,7 +143,7 @@ function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: G
     const needed = action === 'push' ? 'push' : caller.deleteNeeds;
     const held = needed === 'maintain' ? permissions.maintain || permissions.admin : permissions[needed];
     if (!held) return no('permission', `${caller.login} lacks ${needed} on ${repo.fullName} (${strongest(permissions)})`);
-    return writable(repo, 'permission', `${caller.login} has ${needed} on ${repo.fullName}`);
+    return writable(repo.fullName, repo.archived, 'permission', `${caller.login} has ${needed} on ${repo.fullName}`);
   };
 }
 
@@ -198,10 +199,3 @@ function strongest(p: RepoPermissions): string {
   const level = p.admin ? 'admin' : p.maintain ? 'maintain' : p.push ? 'write' : p.triage ? 'triage' : p.pull ? 'read' : 'none';
   return `has ${level}`;
 }
-
-function writable(repo: GitHubRepoFacts, rule: string, because: string): Judgement {
-  return repo.archived ? no('archived', `${repo.fullName} is archived`) : yes(rule, because);
-}
-
-const yes = (rule: string, because: string): Judgement => ({ granted: true, rule, because });
-const no = (rule: string, because: string): Judgement => ({ granted: false, rule, because });

@@ -1,4 +1,4 @@
-import { allowing, denying, type Judge, type Judgement } from './grant.js';
+import { allowing, denying, no, writable, yes, type Judge, type Judgement } from './grant.js';
 import type { Action } from './types.js';
 
 // The GitLab permission matrix of docs/forges.md, as a pure function of facts the
@@ -129,18 +129,22 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
       // `*` covers delete: the token's scopes must allow every action, not only the role.
       const unscoped = (['pull', 'push', 'delete'] as const).filter((a) => !caller.scopes.some((scope) => SCOPES_FOR[a].includes(scope)));
       if (unscoped.length > 0) return no('scope', `token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
-      return writable(project, 'admin', `${caller.username} is a GitLab instance admin`);
+      return writable(project.path, project.archived, 'admin', `${caller.username} is a GitLab instance admin`);
     }
     const allowedBy = SCOPES_FOR[action];
     if (!caller.scopes.some((scope) => allowedBy.includes(scope))) {
       return no('scope', `token scopes [${caller.scopes.join(', ')}] do not include ${allowedBy.join(' or ')}`);
     }
-    if (caller.admin) return action === 'pull' ? yes('admin', `${caller.username} is a GitLab instance admin`) : writable(project, 'admin', `${caller.username} is a GitLab instance admin`);
+    if (caller.admin) {
+      const because = `${caller.username} is a GitLab instance admin`;
+      return action === 'pull' ? yes('admin', because) : writable(project.path, project.archived, 'admin', because);
+    }
     if (action === 'pull') return pullByRole(caller, project);
     const needed = action === 'push' ? DEVELOPER : MAINTAINER;
     const below = `role ${roleName(caller.role)} < ${roleName(needed)} on ${project.path}`;
     if (caller.role < needed) return no('role', `${below}${adminModeNote(caller)}`);
-    return writable(project, 'role', `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`);
+    const because = `role ${roleName(caller.role)} >= ${roleName(needed)} on ${project.path}`;
+    return writable(project.path, project.archived, 'role', because);
   };
 }
 
@@ -167,11 +171,13 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
     if (action === '*') return no('star-not-granted', '* is never granted to job tokens');
     if (caller.ownProject) {
       if (action === 'pull') return yes('job-own-project', `job token of ${project.path} (its own project)`);
-      return writable(project, 'job-own-project', `job token of ${project.path} (its own project)`);
+      const because = `job token of ${project.path} (its own project)`;
+      return writable(project.path, project.archived, 'job-own-project', because);
     }
     if (caller.pushAllowed && action !== 'delete') {
       const because = `forgegate's job token push allowlist lets ${caller.sourcePath} into ${project.path}`;
-      return action === 'pull' ? yes('job-push-allowlist', because) : writable(project, 'job-push-allowlist', because);
+      if (action === 'pull') return yes('job-push-allowlist', because);
+      return writable(project.path, project.archived, 'job-push-allowlist', because);
     }
     if (action !== 'pull') return no('job-cross-project', `job token of ${caller.sourcePath} may only pull from other projects`);
     if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);
@@ -191,12 +197,3 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
 function isOpenToAll(project: GitLabProjectFacts): boolean {
   return project.visibility === 'public' && project.registry === 'enabled';
 }
-
-// Writes are refused on archived projects whoever asks.
-function writable(project: GitLabProjectFacts, rule: string, because: string): Judgement {
-  return project.archived ? no('archived', `${project.path} is archived`) : yes(rule, because);
-}
-
-const yes = (rule: string, because: string): Judgement => ({ granted: true, rule, because });
-const no = (rule: string, because: string): Judgement => ({ granted: false, rule, because });
-

@@ -53,6 +53,14 @@ export function allowing(allowance: { actions: readonly Action[]; rule: string; 
   return (action) => ({ granted: all || allowance.actions.includes(action), rule: allowance.rule, because: allowance.because });
 }
 
+export const yes = (rule: string, because: string): Judgement => ({ granted: true, rule, because });
+export const no = (rule: string, because: string): Judgement => ({ granted: false, rule, because });
+
+/** Push and delete on something archived are refused, whatever else allows them. */
+export function writable(place: string, archived: boolean, rule: string, because: string): Judgement {
+  return archived ? no('archived', `${place} is archived`) : yes(rule, because);
+}
+
 /** A judge that denies everything with one reason (no project, failed gate, ...). */
 export function denying(rule: string, because: string): Judge {
   return () => ({ granted: false, rule, because });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { Authentication } from '../../src/authority.js';
 import type { OidcSession } from '../../src/oidc/authenticator.js';
 import { Authority } from '../../src/authority.js';
-import { oidcSchema } from '../../src/oidc/config.js';
+import { oidcSchema } from '../../src/config/oidc.js';
 import { OidcAuthenticator } from '../../src/oidc/authenticator.js';
 import type { Forge, ForgeJudgement, ForgeSession } from '../../src/forges/forge.js';
 import { ForgeRouter } from '../../src/forges/router.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { oidcSchema } from '../../src/oidc/config.js';
+import { oidcSchema } from '../../src/config/oidc.js';
 import { judgeAll } from '../../src/policy/grant.js';
 import { compileRule, findRule, judgeAlsoPull, judgeOwnProject, ownsImage, type OidcCaller } from '../../src/policy/oidc.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, mock, test } from 'node:test';
 import { AuthenticationFailed, Unavailable } from '../../src/errors.js';
-import { oidcSchema } from '../../src/oidc/config.js';
+import { oidcSchema } from '../../src/config/oidc.js';
 import { OidcAuthenticator } from '../../src/oidc/authenticator.js';
 import { FakeOidcIssuer, githubClaims, hmacToken, unsignedToken } from '../fakes/oidc-issuer.js';
 

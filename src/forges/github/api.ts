@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { MemoryCache } from '../../cache/memory.js';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
+import { ForgeCalls } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitHub REST calls forgegate makes (docs/forges.md, GitHub), through @octokit/rest.
@@ -86,7 +86,7 @@ interface Validated {
 export class GitHubApi {
   private readonly timeoutMs: number;
   /** sha256(token) -> epoch ms when its spent quota resets. */
-  private readonly exhausted = new MemoryCache<number>(10_000);
+  private readonly exhausted = new LRUCache<string, number>({ max: 10_000, ttlAutopurge: false });
   /** sha256(token) + resource -> the last answer and its ETag, to revalidate with; bounded by the answers' size. */
   private readonly validators = new LRUCache<string, Validated>({ maxSize: VALIDATORS_MAX_SIZE, sizeCalculation: validatedSize, ttl: VALIDATOR_TTL_MS });
   /**
@@ -96,6 +96,8 @@ export class GitHubApi {
    */
   private readonly octokit: Octokit;
 
+  private readonly calls: ForgeCalls;
+
   constructor(
     private readonly forge: string,
     private readonly baseUrl: string,
@@ -104,6 +106,7 @@ export class GitHubApi {
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
     this.octokit = new Octokit({ baseUrl: this.baseUrl, log: SILENT });
+    this.calls = new ForgeCalls('GitHub', forge, this.timeoutMs, observer);
   }
 
   /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
@@ -111,7 +114,7 @@ export class GitHubApi {
     const response = await this.call('GET /user', token, '/user', (octokit, request) => octokit.rest.users.getAuthenticated(request));
     const header = response.headers['x-oauth-scopes'];
     const scopes = header === undefined ? null : String(header).split(',').map((s) => s.trim()).filter(Boolean);
-    return { user: this.parse('GET /user', user, response.data), scopes };
+    return { user: this.calls.parse('GET /user', user, response.data), scopes };
   }
 
   /**
@@ -122,7 +125,7 @@ export class GitHubApi {
   async repository(owner: string, repo: string, token: string | null): Promise<GitHubRepoJson | null> {
     try {
       const response = await this.call('GET /repos/{owner}/{repo}', token, `/repos/${owner}/${repo}`, (octokit, request) => octokit.rest.repos.get({ owner, repo, ...request }));
-      const found = this.parse('GET /repos/{owner}/{repo}', repository, response.data);
+      const found = this.calls.parse('GET /repos/{owner}/{repo}', repository, response.data);
       return found.full_name.toLowerCase() === `${owner}/${repo}`.toLowerCase() ? found : null;
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
@@ -135,7 +138,8 @@ export class GitHubApi {
     const response = await this.call('GET /user/installations', token, '/user/installations', (octokit, request) =>
       octokit.rest.apps.listInstallationsForAuthenticatedUser({ per_page: 100, ...request }),
     );
-    const { total_count, installations } = this.parse('GET /user/installations', userInstallations, response.data);
+    const listed = this.calls.parse('GET /user/installations', userInstallations, response.data);
+    const { total_count, installations } = listed;
     const accounts = installations.flatMap(({ account, permissions: { contents, packages } }) => {
       if (account === null) return [];
       return [{ accountId: account.id, ...(contents ? { contents } : {}), ...(packages ? { packages } : {}) }];
@@ -147,7 +151,7 @@ export class GitHubApi {
     const response = await this.call('GET /installation/repositories', token, '/installation/repositories', (octokit, request) =>
       octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 100, ...request }),
     );
-    return this.parse('GET /installation/repositories', installationRepositories, response.data).repositories;
+    return this.calls.parse('GET /installation/repositories', installationRepositories, response.data).repositories;
   }
 
   private async call(endpoint: string, token: string | null, resource: string, request: (octokit: Octokit, options: RequestOptions) => Promise<Answer>): Promise<Answer> {
@@ -157,14 +161,13 @@ export class GitHubApi {
     await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const done = this.calls.start(endpoint);
     try {
       const response = await request(this.octokit, {
         headers: { ...(token === null ? {} : { authorization: authorization(token) }), ...(known ? { 'if-none-match': known.etag } : {}) },
         request: { signal: AbortSignal.timeout(this.timeoutMs) },
       });
-      this.observer.call(this.forge, endpoint, String(response.status), seconds());
+      done(String(response.status));
       this.noteQuota(quotaKey, response.headers);
       // Only a body that parsed as JSON is worth revalidating: a 304 would replay it.
       const etag = response.headers.etag;
@@ -174,7 +177,7 @@ export class GitHubApi {
       return response;
     } catch (error) {
       const status = (error as { status?: number; response?: unknown }).response === undefined ? 'error' : String((error as { status: number }).status);
-      this.observer.call(this.forge, endpoint, status, seconds());
+      done(status);
       // Octokit reports 304 Not Modified as an error: it means the answer we hold is current.
       if (status === '304' && known) return { status: 304, data: known.data, headers: { ...known.headers, ...(error as { response: Answer }).response.headers } };
       throw this.classify(endpoint, quotaKey, error);
@@ -188,13 +191,11 @@ export class GitHubApi {
       // No answer at all: a timeout, a reset, a refused connection (octokit reports status 500).
       const cause = (error as { cause?: { name?: string; code?: string } }).cause;
       const why = cause?.name === 'TimeoutError' || (error as Error).name === 'AbortError' ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? (error as Error).message.slice(0, 100));
-      return this.unavailable(endpoint, why);
+      return this.calls.unavailable(endpoint, why);
     }
     const resetAt = this.noteQuota(quotaKey, response.headers);
     if (resetAt !== undefined && (status === 403 || status === 429)) return this.rateLimited(endpoint, resetAt);
-    if (status === 429 || status >= 500) return this.unavailable(endpoint, `HTTP ${status}`);
-    const message = (error as Error).message.split(' - ')[0]!.slice(0, 200);
-    return new ForgeRefusal(endpoint, status, message);
+    return this.calls.byStatus(endpoint, status, (error as Error).message.split(' - ')[0]!.slice(0, 200));
   }
 
   /** Remembers a spent quota; returns its reset time when it is spent. */
@@ -204,22 +205,12 @@ export class GitHubApi {
     if (headers['x-ratelimit-remaining'] !== '0' && headers['x-ratelimit-remaining'] !== 0) return undefined;
     const resetAt = Number(headers['x-ratelimit-reset']) * 1000;
     if (!(resetAt > Date.now())) return undefined;
-    this.exhausted.set(quotaKey, resetAt, Math.ceil((resetAt - Date.now()) / 1000));
+    this.exhausted.set(quotaKey, resetAt, { ttl: Math.ceil((resetAt - Date.now()) / 1000) * 1000 });
     return resetAt;
-  }
-
-  private parse<T>(endpoint: string, shape: z.ZodType<T>, body: unknown): T {
-    const parsed = shape.safeParse(body);
-    if (!parsed.success) throw this.unavailable(endpoint, 'an unexpected body');
-    return parsed.data;
   }
 
   private rateLimited(endpoint: string, resetAt: number): Unavailable {
     const retryAfter = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
     return new Unavailable(`GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`, this.forge, retryAfter);
-  }
-
-  private unavailable(endpoint: string, why: string): Unavailable {
-    return new Unavailable(`GitHub "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
   }
 }

@@ -1,18 +1,18 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import type { PasswordCredential } from '../../credentials/credential.js';
-import { AuthenticationFailed, Unavailable } from '../../errors.js';
+import { AuthenticationFailed } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
-import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
+import { denying, judgeAll, type Judgements } from '../../policy/grant.js';
 import { judgeGitHub, judgeGitHubCatalog, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
+import { unexpected } from '../call.js';
 import { ForgeRefusal, Prefetched, type CacheableForge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
+import { judged } from '../judged.js';
+import { issuedBy } from '../token-prefixes.js';
 import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js';
 
 // GitHub (github.com or Enterprise Server) as a forge: images under owner/repo[/name]
 // follow that repository's permissions. The facts come from the API; the verdicts from
 // policy/github.ts.
-
-/** ghp_ classic, github_pat_ fine-grained, gho_ OAuth, ghu_ App user, ghs_ installation, ghr_ refresh. */
-const TOKEN_PREFIX = /^(ghp|gho|ghu|ghs|ghr)_|^github_pat_/;
 
 /**
  * What a user token was itself granted, as far as GitHub tells (see TokenGrant): classic and
@@ -52,7 +52,7 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
   }
 
   recognises({ password }: PasswordCredential): boolean {
-    return TOKEN_PREFIX.test(password);
+    return issuedBy('github', password);
   }
 
   credentialKey({ password }: PasswordCredential): readonly string[] {
@@ -71,7 +71,7 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
 
   // A token never seen before: the same, at the price of one wasted call when it turns out bad.
   speculate({ password }: PasswordCredential, paths: readonly string[]): void {
-    if (TOKEN_PREFIX.test(password)) this.lookAhead(password, paths);
+    if (issuedBy('github', password)) this.lookAhead(password, paths);
   }
 
   abandon({ password }: PasswordCredential): void {
@@ -223,10 +223,7 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
   }
 
   private unexpected<T>(work: Promise<T>): Promise<T> {
-    return work.catch((error: unknown) => {
-      if (!(error instanceof ForgeRefusal)) throw error;
-      throw new Unavailable(`GitHub "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus})`, this.name);
-    });
+    return unexpected('GitHub', this.name, work);
   }
 }
 
@@ -249,9 +246,6 @@ async function userTokenGrant(
   return { kind: 'scopes', scopes };
 }
 
-function judged(judge: Judge, repository: string | null): ForgeJudgement {
-  return { judgements: judgeAll(judge), project: repository };
-}
 
 function facts(repo: GitHubRepoJson): GitHubRepoFacts {
   return { fullName: repo.full_name, visibility: repo.visibility ?? (repo.private ? 'private' : 'public'), archived: repo.archived };

@@ -10,8 +10,8 @@ import {
   Users,
 } from '@gitbeaker/rest';
 import { z } from 'zod';
-import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
+import { ForgeCalls } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitLab REST calls forgegate makes (docs/forges.md, GitLab), through @gitbeaker/rest.
@@ -76,14 +76,16 @@ export type Auth = { bearer: string } | null;
 
 export class GitLabApi {
   private readonly timeoutMs: number;
+  private readonly calls: ForgeCalls;
 
   constructor(
-    private readonly forge: string,
+    forge: string,
     private readonly host: string,
     timeoutSeconds: number,
-    private readonly observer: ForgeCallObserver = IGNORE_CALLS,
+    observer: ForgeCallObserver = IGNORE_CALLS,
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
+    this.calls = new ForgeCalls('GitLab', forge, this.timeoutMs, observer);
   }
 
   tokenSelf(token: string): Promise<TokenSelf> {
@@ -209,40 +211,40 @@ export class GitLabApi {
   private async call<T>(endpoint: string, shape: z.ZodType<T>, request: () => Promise<unknown>): Promise<T> {
     await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     let body: unknown;
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const done = this.calls.start(endpoint);
     try {
       body = await request();
-      this.observer.call(this.forge, endpoint, '200', seconds());
+      done('200');
     } catch (error) {
       const classified = this.classify(endpoint, error);
-      this.observer.call(this.forge, endpoint, classified instanceof ForgeRefusal ? String(classified.httpStatus) : /within/.test(classified.message) ? 'timeout' : 'error', seconds());
+      const timedOut = /within/.test(classified.message);
+      done(classified instanceof ForgeRefusal ? String(classified.httpStatus) : timedOut ? 'timeout' : 'error');
       throw classified;
     }
-    const parsed = shape.safeParse(body);
-    if (!parsed.success) throw new Unavailable(`GitLab "${this.forge}" answered ${endpoint} with an unexpected body`, this.forge);
-    return parsed.data;
+    return this.calls.parse(endpoint, shape, body);
   }
 
-  // 401, 403 and 404 are answers; everything else means GitLab could not answer now.
+  // 400, 401, 403 and 404 are answers; everything else means GitLab could not answer now.
   private classify(endpoint: string, error: unknown): Error {
-    if (error instanceof ForgeRefusal) return error.httpStatus >= 500 || error.httpStatus === 429 ? this.unavailable(endpoint, `HTTP ${error.httpStatus}`) : error;
+    if (error instanceof ForgeRefusal) return this.calls.byStatus(endpoint, error.httpStatus, error.message);
     if (error instanceof GitbeakerRequestError && error.cause?.response) {
-      const status = error.cause.response.status;
-      if (status === 401 || status === 403 || status === 404 || status === 400) return new ForgeRefusal(endpoint, status, describe(error));
-      return this.unavailable(endpoint, `HTTP ${status}`);
+      return this.calls.byStatus(endpoint, error.cause.response.status, describe(error), ANSWERS);
     }
     const name = (error as Error).name;
-    if (name === 'GitbeakerTimeoutError' || name === 'TimeoutError' || name === 'AbortError') return this.unavailable(endpoint, `no answer within ${this.timeoutMs} ms`);
-    if (name === 'GitbeakerRetryError') return this.unavailable(endpoint, 'rate limited (HTTP 429) after retries');
+    if (name === 'GitbeakerTimeoutError' || name === 'TimeoutError' || name === 'AbortError') {
+      return this.calls.noAnswerInTime(endpoint);
+    }
+    if (name === 'GitbeakerRetryError') {
+      return this.calls.unavailable(endpoint, 'rate limited (HTTP 429) after retries');
+    }
     const code = (error as { cause?: { code?: string } }).cause?.code;
-    return this.unavailable(endpoint, code ?? (name === 'SyntaxError' ? 'malformed JSON' : (error as Error).message.slice(0, 100)));
-  }
-
-  private unavailable(endpoint: string, why: string): Unavailable {
-    return new Unavailable(`GitLab "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
+    const why = code ?? (name === 'SyntaxError' ? 'malformed JSON' : (error as Error).message.slice(0, 100));
+    return this.calls.unavailable(endpoint, why);
   }
 }
+
+/** The statuses that are GitLab's deliberate answer. */
+const ANSWERS: ReadonlySet<number> = new Set([400, 401, 403, 404]);
 
 // gitbeaker puts GitLab's `error` or `message` into the error message; keep it short.
 function describe(error: GitbeakerRequestError): string {

@@ -7,8 +7,6 @@ import type { GitLabApi, GitLabProjectJson, GitLabUserJson } from './api.js';
 // personal, project, group and service-account tokens and OAuth tokens (any username), and
 // CI job tokens (username gitlab-ci-token).
 
-export const JOB_TOKEN_USER = 'gitlab-ci-token';
-
 export type GitLabCaller =
   | {
       kind: 'token';

@@ -1,16 +1,16 @@
 import type { ForgeConfig } from '../../config/schema.js';
 import type { PasswordCredential } from '../../credentials/credential.js';
-import { AuthenticationFailed, Unavailable } from '../../errors.js';
+import { AuthenticationFailed } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { judgeGitLab, judgeGitLabCatalog, MAINTAINER, scopeGate } from '../../policy/gitlab.js';
 import type { GitLabCallerFacts, GitLabProjectFacts } from '../../policy/gitlab.js';
 import { denying, judgeAll, type Judge, type Judgements } from '../../policy/grant.js';
 import type { ProtectedCaller } from '../../policy/protection.js';
 import { LRUCache } from 'lru-cache';
+import { unexpected } from '../call.js';
 import { ForgeRefusal, Prefetched, type CacheableForge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import {
-  JOB_TOKEN_USER,
   revive,
   verifyAccessToken,
   verifyJobToken,
@@ -18,15 +18,13 @@ import {
   type GitLabCaller,
   type GitLabSession,
 } from './credentials.js';
+import { judged } from '../judged.js';
+import { GITLAB_ACCESS_TOKEN_PREFIX, issuedBy, JOB_TOKEN_USER } from '../token-prefixes.js';
 import { ProtectionRules, type ProtectedProject, type RuleReader } from './protection.js';
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
 // members and visibility. The facts come from the API; the verdicts from policy/gitlab.ts.
 
-/** GitLab's token prefixes (personal, OAuth app secret, CI build, trigger, deploy, feed, service account ...). */
-const TOKEN_PREFIXES = /^(glpat|gloas|glcbt|glptt|gldt|glft|glsoat|glrt|glimt|glagent|glwt)-/;
-/** Personal, project, group and service account tokens: the ones that may read projects. */
-const ACCESS_TOKEN_PREFIX = 'glpat-';
 
 export class GitLabForge implements CacheableForge<GitLabSession> {
   readonly type = 'gitlab';
@@ -65,7 +63,7 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
   }
 
   recognises({ username, password }: PasswordCredential): boolean {
-    return username === JOB_TOKEN_USER || TOKEN_PREFIXES.test(password);
+    return username === JOB_TOKEN_USER || issuedBy('gitlab', password);
   }
 
   credentialKey({ username, password }: PasswordCredential): readonly string[] {
@@ -97,7 +95,7 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
   // project lookup needs only the token, so it goes out beside the verification. Wasted when
   // the token is bad or cannot read projects (read_registry only): one call per cold token.
   speculate({ username, password }: PasswordCredential, paths: readonly string[]): void {
-    if (username === JOB_TOKEN_USER || !password.startsWith(ACCESS_TOKEN_PREFIX)) return;
+    if (username === JOB_TOKEN_USER || !password.startsWith(GITLAB_ACCESS_TOKEN_PREFIX)) return;
     this.lookAhead(password, paths);
   }
 
@@ -204,13 +202,8 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
     return { ...session, admin: caller.kind === 'token' && caller.admin, caller };
   }
 
-  // A refusal no rule expected (a service token lacking rights, say) is a misconfiguration:
-  // a clear 503 naming the forge and the call, never a grant and never a misleading status.
   private unexpected<T>(work: Promise<T>): Promise<T> {
-    return work.catch((error: unknown) => {
-      if (!(error instanceof ForgeRefusal)) throw error;
-      throw new Unavailable(`GitLab "${this.name}" refused ${error.endpoint} (HTTP ${error.httpStatus}); check forges[].serviceToken`, this.name);
-    });
+    return unexpected('GitLab', this.name, work, '; check forges[].serviceToken');
   }
 
   private async judgeImage(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
@@ -342,9 +335,6 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
   }
 }
 
-function judged(judge: Judge, project: string | null): ForgeJudgement {
-  return { judgements: judgeAll(judge), project };
-}
 
 /** Longest first: the full path, minus its last segment, minus its last two; at least group/project. */
 export function candidates(imagePath: string): string[] {

@@ -4,11 +4,12 @@ import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import type { Credential } from '../../credentials/credential.js';
-import { fingerprint } from '../../credentials/fingerprint.js';
+import { fingerprint } from '../../cache/fingerprint.js';
 import { AuthenticationFailed } from '../../errors.js';
-import { JOB_TOKEN_USER } from '../../forges/gitlab/credentials.js';
+import { JOB_TOKEN_USER } from '../../forges/token-prefixes.js';
 import type { ForgeCallBudget } from '../../forges/budget.js';
 import type { Logger } from '../../log.js';
+import type { BanObserver, BanScope } from '../../metrics.js';
 import { AnonymousForgeCalls } from './anonymous.js';
 
 // Brute-force protection for password logins. Failed attempts are counted per client IP and
@@ -34,20 +35,10 @@ import { AnonymousForgeCalls } from './anonymous.js';
 // Fail open: the limiter is a defence, not a dependency. Redis down falls back to a
 // per-process limiter, and any other limiter error admits the request.
 
-export type BanScope = 'ip' | 'account' | 'credential';
 
-export interface BanObserver {
-  /** A key just reached the failure count and is banned. */
-  banned(scope: BanScope): void;
-  /** A request was refused because of a ban. */
-  refused(scope: BanScope): void;
-}
-
-/** 429 with Retry-After. Carries `status` and `expose` like the http-errors Koa throws, so http/errors.ts formats it. */
+/** 429 with Retry-After (http/errors.ts maps it). */
 export class TooManyAttempts extends Error {
   override name = 'TooManyAttempts';
-  readonly status = 429;
-  readonly expose = true;
   constructor(
     readonly scope: BanScope,
     /** Whole seconds until the ban ends. */

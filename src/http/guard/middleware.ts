@@ -1,20 +1,19 @@
 import type { Context, Next } from 'koa';
 import type { Credential } from '../../credentials/credential.js';
 import { AuthenticationFailed } from '../../errors.js';
-import { BruteForceGuard, TooManyAttempts, type Admission } from './brute-force.js';
+import { BruteForceGuard, type Admission } from './brute-force.js';
 
 // The guard on Koa routes. The token route calls `admitRequest` and `settle` itself, so that
 // its audit line covers refused requests too; any other route that checks a password (such
 // as POST /explain) mounts `guardRoute` in front of its handler.
 
-/** Admits the request or throws TooManyAttempts (429) with Retry-After already set. */
-export async function admitRequest(guard: BruteForceGuard, ctx: Context, credential: Credential | undefined): Promise<Admission> {
-  try {
-    return await guard.admit(ctx.ip, credential);
-  } catch (error) {
-    if (error instanceof TooManyAttempts) ctx.set('Retry-After', String(error.retryAfter));
-    throw error;
-  }
+/** Admits the request or throws TooManyAttempts (429; http/errors.ts sets its Retry-After). */
+export function admitRequest(
+  guard: BruteForceGuard,
+  ctx: Context,
+  credential: Credential | undefined,
+): Promise<Admission> {
+  return guard.admit(ctx.ip, credential);
 }
 
 /**

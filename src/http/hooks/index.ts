@@ -34,9 +34,10 @@ const BODY_LIMIT = 1024 * 1024;
 
 /** The webhook targets of a runtime: its cached forges, each with its configured secret. */
 export function webhookOptions(runtime: Pick<Runtime, 'forges' | 'config' | 'redis'>): WebhookOptions {
-  const targets = runtime.forges.map((forge, i) => {
-    const config = runtime.config.forges[i];
-    if (config?.name !== forge.name) throw new Error(`forge ${i} is "${forge.name}" in the runtime but "${config?.name}" in the configuration`);
+  // Paired by name (names are unique), not by position in either list.
+  const targets = runtime.forges.map((forge) => {
+    const config = runtime.config.forges.find((entry) => entry.name === forge.name);
+    if (config === undefined) throw new Error(`forge "${forge.name}" of the runtime is not in the configuration`);
     return { forge, secret: config.webhookSecret };
   });
   const { redis } = runtime;

@@ -1,0 +1,64 @@
+import type { z } from 'zod';
+import { Unavailable } from '../errors.js';
+import { ForgeRefusal, type ForgeCallObserver } from './forge.js';
+
+// The plumbing every forge API client shares: timing and reporting each call, the two kinds
+// of failure (a refusal the forge chose, or no usable answer), and checking bodies. What
+// differs between forges (how their client library reports an error) stays in their api.ts.
+
+/** The kind of forge, as messages name it. */
+export type ForgeLabel = 'GitLab' | 'GitHub';
+
+export class ForgeCalls {
+  constructor(
+    private readonly label: ForgeLabel,
+    /** The configured forge's name. */
+    readonly forge: string,
+    readonly timeoutMs: number,
+    private readonly observer: ForgeCallObserver,
+  ) {}
+
+  /** Starts timing a call; the function returned reports it with its status (or "timeout"/"error"). */
+  start(endpoint: string): (status: string) => void {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    return (status) => this.observer.call(this.forge, endpoint, status, seconds());
+  }
+
+  /** The body, if it has the fields forgegate reads; a body of another shape is no answer. */
+  parse<T>(endpoint: string, shape: z.ZodType<T>, body: unknown): T {
+    const parsed = shape.safeParse(body);
+    if (!parsed.success) throw this.unavailable(endpoint, 'an unexpected body');
+    return parsed.data;
+  }
+
+  /**
+   * What an HTTP error status means: 429 and 5xx that the forge could not answer now; any other
+   * status in `refusals` (all when absent) is the forge's answer, any other still no answer.
+   */
+  byStatus(endpoint: string, status: number, message: string, refusals?: ReadonlySet<number>): Error {
+    if (status === 429 || status >= 500) return this.unavailable(endpoint, `HTTP ${status}`);
+    if (refusals !== undefined && !refusals.has(status)) return this.unavailable(endpoint, `HTTP ${status}`);
+    return new ForgeRefusal(endpoint, status, message);
+  }
+
+  noAnswerInTime(endpoint: string): Unavailable {
+    return this.unavailable(endpoint, `no answer within ${this.timeoutMs} ms`);
+  }
+
+  unavailable(endpoint: string, why: string): Unavailable {
+    return new Unavailable(`${this.label} "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
+  }
+
+}
+
+/**
+ * A refusal no rule expected (a service token lacking rights, say) is a misconfiguration:
+ * a clear 503 naming the forge and the call, never a grant and never a misleading status.
+ */
+export function unexpected<T>(label: ForgeLabel, forge: string, work: Promise<T>, hint = ''): Promise<T> {
+  return work.catch((error: unknown) => {
+    if (!(error instanceof ForgeRefusal)) throw error;
+    throw new Unavailable(`${label} "${forge}" refused ${error.endpoint} (HTTP ${error.httpStatus})${hint}`, forge);
+  });
+}
