@@ -11,7 +11,12 @@ const TICK = 1 / 100;
  * virtual machine's hypervisor gave to other guests, which slows the bench just the same.
  */
 export function machineCpuSeconds(): { busy: number; stolen: number } {
-  const [user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   return { busy: (user! + nice! + system!) * TICK, stolen: steal! * TICK };
 }
 

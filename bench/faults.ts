@@ -3,7 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ACCESS, FakeGitLab } from '../test/fakes/gitlab.js';
 import { basic, startForgegate } from '../test/support/forgegate.js';
 import { startRedis } from '../test/support/redis.js';
-import { ask, FORGE_FAULTS, FORGE_TIMEOUT_S, startFaultEnv, wrongGrant, type Caller, type Outcome } from '../test/faults/scenarios.js';
+import {
+  ask,
+  FORGE_FAULTS,
+  FORGE_TIMEOUT_S,
+  startFaultEnv,
+  wrongGrant,
+  type Caller,
+  type Outcome,
+} from '../test/faults/scenarios.js';
 
 // The full fault run: for every forge fault on GitLab and on GitHub,
 // --requests concurrent token requests while it lasts, against a forgegate without cache
@@ -19,21 +27,31 @@ function summary(outcomes: Outcome[]): { statuses: string; maxMs: number; p50Ms:
   const counts: Record<string, number> = {};
   for (const o of outcomes) counts[String(o.status)] = (counts[String(o.status)] ?? 0) + 1;
   const ms = outcomes.map((o) => o.ms).sort((a, b) => a - b);
-  return { statuses: Object.entries(counts).map(([s, n]) => `${s}x${n}`).join(' '), maxMs: Math.round(ms.at(-1) ?? 0), p50Ms: Math.round(ms[Math.floor(ms.length / 2)] ?? 0), hung: outcomes.filter((o) => o.status === 'aborted').length };
+  return {
+    statuses: Object.entries(counts)
+      .map(([s, n]) => `${s}x${n}`)
+      .join(' '),
+    maxMs: Math.round(ms.at(-1) ?? 0),
+    p50Ms: Math.round(ms[Math.floor(ms.length / 2)] ?? 0),
+    hung: outcomes.filter((o) => o.status === 'aborted').length,
+  };
 }
 
 async function recovery(check: () => Promise<Outcome>, caller: Caller): Promise<number> {
   const started = performance.now();
   for (;;) {
     const o = await check();
-    if (o.status === 200 && JSON.stringify(o.granted) === JSON.stringify(caller.healthy)) return Math.round(performance.now() - started);
+    if (o.status === 200 && JSON.stringify(o.granted) === JSON.stringify(caller.healthy))
+      return Math.round(performance.now() - started);
     if (performance.now() - started > 30_000) return -1;
     await sleep(20);
   }
 }
 
 console.log(`faults: ${N} concurrent requests per case, forge timeout ${FORGE_TIMEOUT_S} s, node ${process.version}`);
-console.log('forge   fault                          | no cache: statuses, p50/max ms, wrong | staleIfError: statuses, max ms, wrong | recovery ms');
+console.log(
+  'forge   fault                          | no cache: statuses, p50/max ms, wrong | staleIfError: statuses, max ms, wrong | recovery ms',
+);
 const env = await startFaultEnv();
 for (const forge of ['gitlab', 'github'] as const) {
   const caller = env.callers.find((c) => c.forge === forge)!;
@@ -44,7 +62,10 @@ for (const forge of ['gitlab', 'github'] as const) {
     fake.clearInjections();
     fake.inject(fault.injection);
     const colds = Array.from({ length: N }, () => env.fresh(forge));
-    const [cold, stale] = await Promise.all([Promise.all(colds.map((c) => ask(env.cold, c))), Promise.all(Array.from({ length: N }, () => ask(env.stale, caller)))]);
+    const [cold, stale] = await Promise.all([
+      Promise.all(colds.map((c) => ask(env.cold, c))),
+      Promise.all(Array.from({ length: N }, () => ask(env.stale, caller))),
+    ]);
     fake.clearInjections();
     const recoveredMs = await recovery(() => ask(env.cold, caller), caller);
     const c = summary(cold);
@@ -52,7 +73,9 @@ for (const forge of ['gitlab', 'github'] as const) {
     const coldWrong = cold.filter((o, i) => wrongGrant(o, colds[i]!, false)).length;
     const staleWrong = stale.filter((o) => o.status !== 200 || wrongGrant(o, caller, true)).length;
     if (coldWrong + staleWrong + c.hung + s.hung > 0 || recoveredMs < 0) failures++;
-    console.log(`${forge.padEnd(7)} ${fault.name.padEnd(30)} | ${c.statuses.padEnd(10)} ${c.p50Ms}/${c.maxMs} ms, wrong ${coldWrong} | ${s.statuses.padEnd(8)} ${s.maxMs} ms, wrong ${staleWrong} | ${recoveredMs}`);
+    console.log(
+      `${forge.padEnd(7)} ${fault.name.padEnd(30)} | ${c.statuses.padEnd(10)} ${c.p50Ms}/${c.maxMs} ms, wrong ${coldWrong} | ${s.statuses.padEnd(8)} ${s.maxMs} ms, wrong ${staleWrong} | ${recoveredMs}`,
+    );
   }
 }
 await env.stop();
@@ -64,12 +87,22 @@ const dev = gl.addUser({ username: 'dev' });
 gl.addProject({ path_with_namespace: 'team/app' });
 gl.addMember('team', dev.id, ACCESS.developer);
 await gl.start();
-const fg = await startForgegate({ token: { service: 'faults.registry' }, forges: [{ type: 'gitlab', url: gl.url, timeout: FORGE_TIMEOUT_S }], cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 } });
+const fg = await startForgegate({
+  token: { service: 'faults.registry' },
+  forges: [{ type: 'gitlab', url: gl.url, timeout: FORGE_TIMEOUT_S }],
+  cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 },
+});
 let minted = 0;
 const mint = (): Caller => {
   const token = `glpat-bench-redis-${++minted}x`;
   gl.addToken({ token, user_id: dev.id, scopes: ['api'] });
-  return { forge: 'gitlab', authorization: basic('dev', token), image: 'team/app', scope: 'repository:team/app:pull,push,delete', healthy: ['pull', 'push'] };
+  return {
+    forge: 'gitlab',
+    authorization: basic('dev', token),
+    image: 'team/app',
+    scope: 'repository:team/app:pull,push,delete',
+    healthy: ['pull', 'push'],
+  };
 };
 const warm = Array.from({ length: 20 }, mint);
 await Promise.all(warm.map((c) => ask(fg, c)));
@@ -88,7 +121,9 @@ await load('killed');
 let started = performance.now();
 await redis.restart();
 while (fg.runtime.redis?.status !== 'up') await sleep(20);
-console.log(`redis   restarted empty: forgegate reconnected by itself after ${Math.round(performance.now() - started)} ms`);
+console.log(
+  `redis   restarted empty: forgegate reconnected by itself after ${Math.round(performance.now() - started)} ms`,
+);
 await load('restarted empty');
 await redis.pause();
 await load('paused (SIGSTOP)');

@@ -98,7 +98,13 @@ function get(agent: Agent, url: string, headers: Record<string, string>): Promis
     const req = httpRequest(url, { agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString(),
+          ms: performance.now() - started,
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -111,7 +117,9 @@ function granted(answer: Answer): boolean {
   if (answer.status !== 200) return false;
   try {
     const { token } = JSON.parse(answer.body) as { token: string };
-    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { access?: { actions?: string[] }[] };
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
+      access?: { actions?: string[] }[];
+    };
     return JSON.stringify(claims.access?.[0]?.actions) === GRANTED;
   } catch {
     return false;
@@ -119,7 +127,11 @@ function granted(answer: Answer): boolean {
 }
 
 async function tokenFor(agent: Agent, base: string, user: BenchUser, image: string): Promise<Answer & { ok: boolean }> {
-  const answer = await get(agent, base + tokenPath(image), basicAuth(user)).catch((error: Error) => ({ status: 0, body: error.message, ms: NaN }));
+  const answer = await get(agent, base + tokenPath(image), basicAuth(user)).catch((error: Error) => ({
+    status: 0,
+    body: error.message,
+    ms: NaN,
+  }));
   return { ...answer, ok: granted(answer) };
 }
 
@@ -165,11 +177,15 @@ export function redisCommandCalls(url: string): Promise<Record<string, number> |
   });
 }
 
-function commandsBetween(before: Record<string, number> | null, after: Record<string, number> | null): Record<string, number> | null {
+function commandsBetween(
+  before: Record<string, number> | null,
+  after: Record<string, number> | null,
+): Record<string, number> | null {
   if (before === null || after === null) return null;
   const out: Record<string, number> = {};
   // INFO is the bench's own reading.
-  for (const [command, calls] of Object.entries(after)) if (command !== 'info' && calls > (before[command] ?? 0)) out[command] = calls - (before[command] ?? 0);
+  for (const [command, calls] of Object.entries(after))
+    if (command !== 'info' && calls > (before[command] ?? 0)) out[command] = calls - (before[command] ?? 0);
   return out;
 }
 
@@ -190,7 +206,11 @@ export interface WarmGitLab {
  * fills the cache and must be granted; then the fake's call log starts afresh, so that any
  * forge call the measured load makes shows. Returns the request to measure.
  */
-export async function prepareWarmGitLab(server: ServerProcess, fake: FakeForge, user: BenchUser): Promise<{ url: string; headers: Record<string, string> }> {
+export async function prepareWarmGitLab(
+  server: ServerProcess,
+  fake: FakeForge,
+  user: BenchUser,
+): Promise<{ url: string; headers: Record<string, string> }> {
   const image = project(1);
   const first = await withAgent(1, (agent) => tokenFor(agent, server.url, user, image));
   if (!first.ok) throw new Error(`setup check failed for the GitLab PAT: HTTP ${first.status}: ${first.body}`);
@@ -199,9 +219,16 @@ export async function prepareWarmGitLab(server: ServerProcess, fake: FakeForge, 
 }
 
 /** Redis commands per request between two INFO commandstats readings; null when either failed. */
-export function redisPerRequest(before: Record<string, number> | null, after: Record<string, number> | null, requests: number): Record<string, number> | null {
+export function redisPerRequest(
+  before: Record<string, number> | null,
+  after: Record<string, number> | null,
+  requests: number,
+): Record<string, number> | null {
   const commands = commandsBetween(before, after);
-  return commands && Object.fromEntries(Object.entries(commands).map(([command, calls]) => [command, calls / Math.max(1, requests)]));
+  return (
+    commands &&
+    Object.fromEntries(Object.entries(commands).map(([command, calls]) => [command, calls / Math.max(1, requests)]))
+  );
 }
 
 /** p50 of one forge round trip as the bench sees it: GET /api/v4/user, sequential, keep-alive. */
@@ -210,12 +237,16 @@ export async function forgeRoundTrip(fake: FakeForge, user: BenchUser): Promise<
     const out: number[] = [];
     for (let i = 0; i < ROUND_TRIP_SAMPLES + 3; i++) {
       const answer = await get(agent, `${fake.url}/api/v4/user`, { authorization: `Bearer ${user.token}` });
-      if (answer.status !== 200) throw new Error(`fake GitLab answered GET /user with ${answer.status}: ${answer.body}`);
+      if (answer.status !== 200)
+        throw new Error(`fake GitLab answered GET /user with ${answer.status}: ${answer.body}`);
       if (i >= 3) out.push(answer.ms);
     }
     return out;
   });
-  return percentile(times.sort((a, b) => a - b), 0.5);
+  return percentile(
+    times.sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 export interface ColdLatency {
@@ -228,7 +259,12 @@ export interface ColdLatency {
 }
 
 /** Tokens for users forgegate never saw, one at a time, after a few unmeasured ones. */
-export async function coldLatency(server: ServerProcess, fake: FakeForge, warmup: BenchUser[], users: BenchUser[]): Promise<ColdLatency> {
+export async function coldLatency(
+  server: ServerProcess,
+  fake: FakeForge,
+  warmup: BenchUser[],
+  users: BenchUser[],
+): Promise<ColdLatency> {
   return withAgent(1, async (agent) => {
     for (const [i, user] of warmup.entries()) await tokenFor(agent, server.url, user, project(PROJECT_COUNT - i));
     await fake.reset();
@@ -240,7 +276,14 @@ export async function coldLatency(server: ServerProcess, fake: FakeForge, warmup
       times.push(answer.ms);
     }
     times.sort((a, b) => a - b);
-    return { samples: users.length, p50: percentile(times, 0.5), p90: percentile(times, 0.9), max: times.at(-1)!, failures, calls: await fake.stats() };
+    return {
+      samples: users.length,
+      p50: percentile(times, 0.5),
+      p90: percentile(times, 0.9),
+      max: times.at(-1)!,
+      failures,
+      calls: await fake.stats(),
+    };
   });
 }
 
@@ -258,13 +301,22 @@ export interface Stampede {
  */
 export async function stampede(server: ServerProcess, fake: FakeForge, user: BenchUser): Promise<Stampede> {
   return withAgent(STAMPEDE_REQUESTS, async (agent) => {
-    const healthy = await Promise.all(Array.from({ length: STAMPEDE_REQUESTS }, () => get(agent, `${server.url}/healthz`, {})));
+    const healthy = await Promise.all(
+      Array.from({ length: STAMPEDE_REQUESTS }, () => get(agent, `${server.url}/healthz`, {})),
+    );
     if (healthy.some((a) => a.status !== 200)) throw new Error('forgegate /healthz failed before the stampede');
     await fake.reset();
     const started = performance.now();
-    const answers = await Promise.all(Array.from({ length: STAMPEDE_REQUESTS }, () => tokenFor(agent, server.url, user, project(2))));
+    const answers = await Promise.all(
+      Array.from({ length: STAMPEDE_REQUESTS }, () => tokenFor(agent, server.url, user, project(2))),
+    );
     const wallMs = performance.now() - started;
-    return { requests: STAMPEDE_REQUESTS, failures: answers.filter((a) => !a.ok).length, wallMs, calls: await fake.stats() };
+    return {
+      requests: STAMPEDE_REQUESTS,
+      failures: answers.filter((a) => !a.ok).length,
+      wallMs,
+      calls: await fake.stats(),
+    };
   });
 }
 
@@ -285,7 +337,10 @@ export async function economy(server: ServerProcess, fake: FakeForge, users: Ben
   if (users.length !== ECONOMY_USERS) throw new Error(`economy needs ${ECONOMY_USERS} users`);
   const random = seededRandom(20_000);
   const popularity = zipf(PROJECT_COUNT, ZIPF_S, random);
-  const plan = Array.from({ length: ECONOMY_REQUESTS }, () => ({ user: users[Math.floor(random() * users.length)]!, image: project(popularity()) }));
+  const plan = Array.from({ length: ECONOMY_REQUESTS }, () => ({
+    user: users[Math.floor(random() * users.length)]!,
+    image: project(popularity()),
+  }));
   const distinctCredentials = new Set(plan.map((r) => r.user.token)).size;
   const distinctPairs = new Set(plan.map((r) => `${r.user.token} ${r.image}`)).size;
   await fake.reset();
@@ -334,16 +389,28 @@ export interface Memory {
  * MEMORY_PROJECTS, so every user ends with MEMORY_PAIRS cached decisions. Waves keep each
  * user's requests within seconds of each other, inside the TTL however long the run takes.
  */
-export async function memory(server: ServerProcess, fake: FakeForge, users: BenchUser[], snapshotDir?: string): Promise<Memory> {
+export async function memory(
+  server: ServerProcess,
+  fake: FakeForge,
+  users: BenchUser[],
+  snapshotDir?: string,
+): Promise<Memory> {
   if (users.length !== MEMORY_USERS) throw new Error(`memory needs ${MEMORY_USERS} users`);
   const random = seededRandom(100_000);
   const perUser = MEMORY_REQUESTS / users.length;
-  const shuffle = <T>(items: T[]): T[] => items.map((item) => ({ item, key: random() })).sort((a, b) => a.key - b.key).map(({ item }) => item);
+  const shuffle = <T>(items: T[]): T[] =>
+    items
+      .map((item) => ({ item, key: random() }))
+      .sort((a, b) => a.key - b.key)
+      .map(({ item }) => item);
   const plan: { user: BenchUser; image: string }[] = [];
   const order = shuffle(users.map((user, i) => ({ user, i })));
   for (let start = 0; start < order.length; start += MEMORY_WAVE) {
     const wave = order.slice(start, start + MEMORY_WAVE).flatMap(({ user, i }) =>
-      Array.from({ length: perUser }, (_, k) => ({ user, image: project((((i + k) % MEMORY_PAIRS) % MEMORY_PROJECTS) + 1) })),
+      Array.from({ length: perUser }, (_, k) => ({
+        user,
+        image: project((((i + k) % MEMORY_PAIRS) % MEMORY_PROJECTS) + 1),
+      })),
     );
     plan.push(...shuffle(wave));
   }
@@ -382,7 +449,9 @@ export async function memory(server: ServerProcess, fake: FakeForge, users: Benc
 }
 
 async function heapFigures(server: ServerProcess): Promise<{ heapUsedMiB: number | null; externalMiB: number | null }> {
-  const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text()).catch(() => '');
+  const metrics = await fetch(`${server.url}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
   const gauge = (name: string) => {
     const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics);
     return match ? Number(match[1]) / 1024 / 1024 : null;
@@ -398,7 +467,8 @@ async function heapFigures(server: ServerProcess): Promise<{ heapUsedMiB: number
  */
 async function liveHeap(server: ServerProcess, snapshotDir: string): Promise<number | null> {
   process.kill(server.pid, 'SIGUSR2');
-  const snapshots = async () => (await readdir(snapshotDir).catch(() => [])).filter((name) => name.endsWith('.heapsnapshot'));
+  const snapshots = async () =>
+    (await readdir(snapshotDir).catch(() => [])).filter((name) => name.endsWith('.heapsnapshot'));
   for (let waited = 0; (await snapshots()).length === 0; waited += 100) {
     if (waited > 30_000) return null;
     await sleep(100);

@@ -67,7 +67,12 @@ export function prepareTools(): LoadTools {
   const warnings: string[] = [];
   if ((!has('wrk') || !has('hey')) && has('apt-get') && process.getuid?.() === 0) {
     console.error('installing wrk and hey with apt-get ...');
-    const apt = (...args: string[]) => execFileSync('apt-get', args, { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000 });
+    const apt = (...args: string[]) =>
+      execFileSync('apt-get', args, {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        timeout: 300_000,
+      });
     try {
       apt('install', '-y', 'wrk', 'hey');
     } catch {
@@ -80,9 +85,11 @@ export function prepareTools(): LoadTools {
     }
   }
   const pinned = has('taskset') && availableParallelism() >= 2;
-  if (!pinned) warnings.push('not pinned: taskset or a second CPU is missing, so servers and load generators share the CPUs');
+  if (!pinned)
+    warnings.push('not pinned: taskset or a second CPU is missing, so servers and load generators share the CPUs');
   tools = { saturate: has('wrk') ? 'wrk' : 'autocannon', steady: has('hey') ? 'hey' : 'autocannon', pinned, warnings };
-  if (tools.saturate === 'autocannon' || tools.steady === 'autocannon') warnings.push('wrk or hey missing: autocannon (in its own process) generated that load instead');
+  if (tools.saturate === 'autocannon' || tools.steady === 'autocannon')
+    warnings.push('wrk or hey missing: autocannon (in its own process) generated that load instead');
   for (const warning of warnings) console.error(`WARNING: ${warning}`);
   return tools;
 }
@@ -94,7 +101,8 @@ export function serverPin(): string[] {
 
 /** Lets a pinned server use every CPU again (for scenarios that are not about its own CPU). */
 export function unpin(pid: number): void {
-  if (prepareTools().pinned) execFileSync('taskset', ['-a', '-p', '-c', `0-${availableParallelism() - 1}`, String(pid)], { stdio: 'ignore' });
+  if (prepareTools().pinned)
+    execFileSync('taskset', ['-a', '-p', '-c', `0-${availableParallelism() - 1}`, String(pid)], { stdio: 'ignore' });
 }
 
 function loadCommand(command: string, args: string[]): [string, string[]] {
@@ -121,7 +129,11 @@ export function measure(server: ServerProcess, url: string, headers: Record<stri
 }
 
 /** One measured run at STEADY_RATE requests a second from STEADY_WORKERS connections: latency when not overloaded. */
-export function measureSteady(server: ServerProcess, url: string, headers: Record<string, string> = {}): Promise<Figures> {
+export function measureSteady(
+  server: ServerProcess,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Figures> {
   return withCpu(server, () => steady(url, headers, MEASURE_SECONDS));
 }
 
@@ -151,7 +163,9 @@ async function withCpu(server: ServerProcess, work: () => Promise<Raw>): Promise
 }
 
 function saturate(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
-  return prepareTools().saturate === 'wrk' ? wrk(url, headers, seconds) : autocannon(url, headers, seconds, ['-c', String(CONNECTIONS)]);
+  return prepareTools().saturate === 'wrk'
+    ? wrk(url, headers, seconds)
+    : autocannon(url, headers, seconds, ['-c', String(CONNECTIONS)]);
 }
 
 function steady(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
@@ -160,11 +174,19 @@ function steady(url: string, headers: Record<string, string>, seconds: number): 
     : autocannon(url, headers, seconds, ['-c', String(STEADY_WORKERS), '-R', String(STEADY_RATE)]);
 }
 
-const headerArgs = (headers: Record<string, string>, flag: string, join: string) => Object.entries(headers).flatMap(([k, v]) => [flag, `${k}${join}${v}`]);
+const headerArgs = (headers: Record<string, string>, flag: string, join: string) =>
+  Object.entries(headers).flatMap(([k, v]) => [flag, `${k}${join}${v}`]);
 
 /** wrk's figures: one thread (one core), --latency for the percentiles. */
 async function wrk(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
-  const [command, args] = loadCommand('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headerArgs(headers, '-H', ': '), url]);
+  const [command, args] = loadCommand('wrk', [
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    '--latency',
+    ...headerArgs(headers, '-H', ': '),
+    url,
+  ]);
   const { stdout } = await run(command, args, { maxBuffer: 1 << 20 });
   const requests = Number(/(\d+) requests in ([\d.]+)(m?s)/.exec(stdout)?.[1]);
   const duration = durationSeconds(/requests in ([\d.]+\w+)/.exec(stdout)![1]!);
@@ -173,18 +195,39 @@ async function wrk(url: string, headers: Record<string, string>, seconds: number
   const errors = socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0;
   const percentile = (q: string) => durationSeconds(new RegExp(`^\\s+${q}%\\s+(\\S+)`, 'm').exec(stdout)![1]!) * 1000;
   if (!Number.isFinite(requests)) throw new Error(`unreadable wrk output:\n${stdout}`);
-  return { rps: (requests - non2xx) / duration, p50: percentile('50'), p99: percentile('99'), failures: non2xx + errors, requests };
+  return {
+    rps: (requests - non2xx) / duration,
+    p50: percentile('50'),
+    p99: percentile('99'),
+    failures: non2xx + errors,
+    requests,
+  };
 }
 
 /** hey's figures: -q is each worker's rate, so the total is STEADY_RATE. */
 async function hey(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
   const perWorker = String(STEADY_RATE / STEADY_WORKERS);
-  const [command, args] = loadCommand('hey', ['-z', `${seconds}s`, '-c', String(STEADY_WORKERS), '-q', perWorker, ...headerArgs(headers, '-H', ': '), url]);
+  const [command, args] = loadCommand('hey', [
+    '-z',
+    `${seconds}s`,
+    '-c',
+    String(STEADY_WORKERS),
+    '-q',
+    perWorker,
+    ...headerArgs(headers, '-H', ': '),
+    url,
+  ]);
   const { stdout } = await run(command, args, { maxBuffer: 1 << 20 });
-  const statuses = [...stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)].map((m) => ({ status: Number(m[1]), count: Number(m[2]) }));
+  const statuses = [...stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)].map((m) => ({
+    status: Number(m[1]),
+    count: Number(m[2]),
+  }));
   const ok = statuses.filter((s) => s.status >= 200 && s.status < 300).reduce((n, s) => n + s.count, 0);
   const requests = statuses.reduce((n, s) => n + s.count, 0);
-  const errors = [...(/Error distribution:([\s\S]*)$/.exec(stdout)?.[1] ?? '').matchAll(/\[(\d+)\]/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const errors = [...(/Error distribution:([\s\S]*)$/.exec(stdout)?.[1] ?? '').matchAll(/\[(\d+)\]/g)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
   const percentile = (q: string) => Number(new RegExp(`${q}% in ([\\d.]+) secs`).exec(stdout)?.[1]) * 1000;
   const total = Number(/Total:\s+([\d.]+) secs/.exec(stdout)?.[1]);
   if (requests === 0) throw new Error(`unreadable hey output:\n${stdout}`);
@@ -192,11 +235,31 @@ async function hey(url: string, headers: Record<string, string>, seconds: number
 }
 
 /** The fallback: autocannon's command line, in its own process, JSON out. */
-async function autocannon(url: string, headers: Record<string, string>, seconds: number, extra: string[]): Promise<Raw> {
+async function autocannon(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+  extra: string[],
+): Promise<Raw> {
   const cli = `${ROOT}node_modules/autocannon/autocannon.js`;
-  const [command, args] = loadCommand(process.execPath, [cli, '--json', '-d', String(seconds), ...extra, ...headerArgs(headers, '-H', '='), url]);
+  const [command, args] = loadCommand(process.execPath, [
+    cli,
+    '--json',
+    '-d',
+    String(seconds),
+    ...extra,
+    ...headerArgs(headers, '-H', '='),
+    url,
+  ]);
   const { stdout } = await run(command, args, { maxBuffer: 16 << 20 });
-  const result = JSON.parse(stdout) as { '2xx': number; non2xx: number; errors: number; timeouts: number; duration: number; latency: { p50: number; p99: number } };
+  const result = JSON.parse(stdout) as {
+    '2xx': number;
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+    duration: number;
+    latency: { p50: number; p99: number };
+  };
   return {
     rps: result['2xx'] / result.duration,
     p50: result.latency.p50,

@@ -15,7 +15,17 @@ import {
   type Stampede,
   type WarmGitLab,
 } from './forge-scenarios.js';
-import { CONNECTIONS, MEASURE_SECONDS, ROUNDS, STEADY_RATE, STEADY_WARMUP_SECONDS, STEADY_WORKERS, WARMUP_SECONDS, type Figures, type LoadTools } from './load.js';
+import {
+  CONNECTIONS,
+  MEASURE_SECONDS,
+  ROUNDS,
+  STEADY_RATE,
+  STEADY_WARMUP_SECONDS,
+  STEADY_WORKERS,
+  WARMUP_SECONDS,
+  type Figures,
+  type LoadTools,
+} from './load.js';
 
 // The same figures twice: a table for the terminal and BENCHMARKS.md for the repository.
 
@@ -197,16 +207,30 @@ function goals(r: Results): string[] {
 function forgeNotes(r: Results): string[] {
   const { warm, economy: e, stampede: st, cold, memory: m } = r.forge;
   const redis = warm.redisPerRequest;
-  const redisText = redis === null ? 'unreadable (INFO commandstats failed)' : Object.keys(redis).length === 0 ? 'none' : Object.entries(redis).map(([command, perRequest]) => `${command.toUpperCase()} ${perRequest.toFixed(2)}`).join(', ');
+  const redisText =
+    redis === null
+      ? 'unreadable (INFO commandstats failed)'
+      : Object.keys(redis).length === 0
+        ? 'none'
+        : Object.entries(redis)
+            .map(([command, perRequest]) => `${command.toUpperCase()} ${perRequest.toFixed(2)}`)
+            .join(', ');
   const untimed = [e.calls, st.calls, cold.calls, m.calls].some((c) => !c.timed);
-  const ttlWarning = (wallMs: number) => (wallMs / 1000 > FORGE_TTL_SECONDS ? `; WARNING: longer than the ${FORGE_TTL_SECONDS} s TTL, so entries may have expired and been fetched again` : '');
+  const ttlWarning = (wallMs: number) =>
+    wallMs / 1000 > FORGE_TTL_SECONDS
+      ? `; WARNING: longer than the ${FORGE_TTL_SECONDS} s TTL, so entries may have expired and been fetched again`
+      : '';
   return [
     `GitLab PAT warm path: ${warm.forgeCalls} forge calls during its warm-up and measured run; Redis commands per measured request: ${redisText}`,
     `forge economy raw calls: ${rawCalls(e.calls)} = ${thousands(e.calls.total)} (${(e.calls.total / (2 * e.distinctCredentials + e.distinctPairs)).toFixed(3)}x a raw minimum of ${thousands(2 * e.distinctCredentials + e.distinctPairs)}, two identity calls per credential); ${e.calls.parallelPairs} of the identity pairs arrived in parallel; beyond the first per credential or pair: ${e.calls.repeatedIdentityRounds} identity rounds, ${e.calls.repeatedProjectCalls} project calls; ${thousands(e.requests)} requests in ${fixed(e.wallMs / 1000)} s${ttlWarning(e.wallMs)}, ${e.failures} not granted pull,push`,
     `stampede raw calls: ${rawCalls(st.calls)}; all ${st.requests} answered in ${fixed(st.wallMs, 0)} ms, ${st.failures} not granted pull,push`,
     `cold tokens: ${cold.samples} sequential, each a new credential: p50 ${ms(cold.p50)} ms, p90 ${ms(cold.p90)} ms, max ${ms(cold.max)} ms, ${cold.failures} not granted; forge calls: ${rawCalls(cold.calls)}; the project call arrived ${cold.calls.projectAfterIdentityMs === null ? 'at an unknown time' : `${ms(cold.calls.projectAfterIdentityMs)} ms`} after the identity calls (p50; ~0 means in parallel, ~${FORGE_LATENCY_MS} ms after one another)`,
     `memory scenario: ${thousands(m.requests)} requests in ${fixed(m.wallMs / 1000)} s, a credential's requests within ${fixed(m.maxSpanMs / 1000)} s of each other${ttlWarning(m.maxSpanMs)}, ${m.failures} not granted; forge calls: ${rawCalls(m.calls)} (${m.calls.repeatedIdentityRounds} identity rounds and ${m.calls.repeatedProjectCalls} project calls beyond the first); after it: RSS ${fixed(m.rssMiB)} MiB, V8 heap used ${m.heapUsedMiB === null ? '?' : fixed(m.heapUsedMiB)} MiB (${m.liveHeapMiB === null ? '?' : fixed(m.liveHeapMiB)} MiB after a full GC), external ${m.externalMiB === null ? '?' : fixed(m.externalMiB)} MiB; peak RSS of the other GitLab forgegate process: ${fixed(r.forge.rssMiB)} MiB`,
-    ...(untimed ? ['WARNING: the fake could not time its calls, so parallel identity calls were paired by count, not by arrival time'] : []),
+    ...(untimed
+      ? [
+          'WARNING: the fake could not time its calls, so parallel identity calls were paired by count, not by arrival time',
+        ]
+      : []),
   ];
 }
 
@@ -214,12 +238,19 @@ function forgeNotes(r: Results): string[] {
 function limits(r: Results): string[] {
   const { warm, economy: e, stampede: st, cold, memory: m } = r.forge;
   const out: string[] = [];
-  const raced = st.calls.identityRounds > 1 || st.calls.projectCalls > 1 || e.calls.repeatedIdentityRounds + e.calls.repeatedProjectCalls + m.calls.repeatedIdentityRounds + m.calls.repeatedProjectCalls > 0;
+  const raced =
+    st.calls.identityRounds > 1 ||
+    st.calls.projectCalls > 1 ||
+    e.calls.repeatedIdentityRounds +
+      e.calls.repeatedProjectCalls +
+      m.calls.repeatedIdentityRounds +
+      m.calls.repeatedProjectCalls >
+      0;
   if (raced) {
     out.push(
       'Repeated forge calls for a credential or (credential, image) already fetched (stampede, economy, memory rows above): in src/cache/cached-forge.ts, `authenticate` and `judge` ' +
         'await the cache (the in-process LRU, then a Redis GET) before they join the single-flight. A request that missed the LRU while the first lookup was in flight, and whose Redis ' +
-        'reply is handled after that lookup finished (and left the single-flight), starts a second forge call; the Redis reply of its GET can even predate the first lookup\'s fire-and-forget SET. ' +
+        "reply is handled after that lookup finished (and left the single-flight), starts a second forge call; the Redis reply of its GET can even predate the first lookup's fire-and-forget SET. " +
         'The window is one Redis round trip plus event-loop lag, so it widens with load. Checking the in-flight map (or the LRU again) after the Redis miss, or putting the whole lookup under the single-flight, closes it.',
     );
   }
@@ -230,7 +261,11 @@ function limits(r: Results): string[] {
     );
   }
   const coldGoal = coldGoalMs(r);
-  if (cold.p50 > coldGoal && cold.calls.projectAfterIdentityMs !== null && cold.calls.projectAfterIdentityMs > FORGE_LATENCY_MS * 0.8) {
+  if (
+    cold.p50 > coldGoal &&
+    cold.calls.projectAfterIdentityMs !== null &&
+    cold.calls.projectAfterIdentityMs > FORGE_LATENCY_MS * 0.8
+  ) {
     out.push(
       `Cold latency: the project lookup starts ${ms(cold.calls.projectAfterIdentityMs)} ms after the identity calls, i.e. only once the credential is verified (src/authority.ts authenticates, then decides), ` +
         'so a cold token costs two forge round trips. CachedForge.preheat starts the lookups beside the identity round only for a credential whose verified identity is still held, stale ' +
@@ -239,7 +274,7 @@ function limits(r: Results): string[] {
   } else if (cold.p50 > coldGoal) {
     out.push(
       `Cold latency: the project lookup runs beside the identity round (it arrives ${cold.calls.projectAfterIdentityMs === null ? '?' : ms(cold.calls.projectAfterIdentityMs)} ms after it), so the ${ms(cold.p50 - r.forge.roundTripMs)} ms above one forge round trip ` +
-        'is forgegate\'s own work around the forge calls (cache lookups in Redis, gitbeaker, signing).',
+        "is forgegate's own work around the forge calls (cache lookups in Redis, gitbeaker, signing).",
     );
   }
   if (MB(m.peakRssMiB) > GOAL_MEMORY_MB) {
@@ -270,20 +305,29 @@ function limits(r: Results): string[] {
 function notes(r: Results): string[] {
   const change = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)}%`;
   const failed = [...rowsOf(r), ...steadyRowsOf(r)].filter((row) => row.figures.failures > 0);
-  const perRound = (f: Figures, floor: Figures) => (f.rounds ?? []).map((round, i) => x(round.rps / floor.rounds![i]!.rps)).join(', ');
+  const perRound = (f: Figures, floor: Figures) =>
+    (f.rounds ?? []).map((round, i) => x(round.rps / floor.rounds![i]!.rps)).join(', ');
   return [
     `rounds: every row measured ${r.joseFloor.rounds?.length ?? 1} times in turn, ${MEASURE_SECONDS} s each; the tables show each figure's median. req/s vs the jose floor of the same round: static account ${perRound(r.es256, r.joseFloor)}; GitLab PAT ${perRound(r.forge.warm.figures, r.joseFloor)}`,
     `load: ${r.tools.saturate} (${CONNECTIONS} connections) and ${r.tools.steady} (steady rate), ${r.tools.pinned ? 'servers on CPU 0, load generators on CPU 1 (taskset)' : 'NOT pinned'}${r.tools.warnings.map((w) => `; WARNING: ${w}`).join('')}`,
-    `forgegate's own CPU per request beyond the node:crypto floor of its algorithm: ${rowsOf(r).filter((row) => row.floor !== null).map((row) => `${row.name.replace('forgegate ', '')} ${fixed(ownCpu(r, row)!, 0)} µs`).join(', ')}`,
+    `forgegate's own CPU per request beyond the node:crypto floor of its algorithm: ${rowsOf(r)
+      .filter((row) => row.floor !== null)
+      .map((row) => `${row.name.replace('forgegate ', '')} ${fixed(ownCpu(r, row)!, 0)} µs`)
+      .join(', ')}`,
     `RS256 vs ES256: req/s ${change(r.rs256.rps, r.es256.rps)}, p50 ${ms(r.rs256.p50)} vs ${ms(r.es256.p50)} ms, p99 ${ms(r.rs256.p99)} vs ${ms(r.es256.p99)} ms`,
     `anonymous vs static account (ES256): req/s ${change(r.anonymous.rps, r.es256.rps)}`,
     `GitLab PAT vs static account (ES256): req/s ${change(r.forge.warm.figures.rps, r.es256.rps)}, p99 ${ms(r.forge.warm.figures.p99)} vs ${ms(r.es256.p99)} ms`,
     ...forgeNotes(r),
     `peak RSS (VmHWM) after the run: forgegate ES256 process ${r.rssMiB.es256.toFixed(1)} MiB, RS256 process ${r.rssMiB.rs256.toFixed(1)} MiB (bare Koa ${r.rssMiB.bare.toFixed(1)} MiB, node:crypto floor ${r.rssMiB.nodeFloor.toFixed(1)} MiB)`,
     `CPU taken during the run by other processes: ${percent(r.foreignCpuShare)}, by the hypervisor (steal): ${percent(r.stolenCpuShare)}${
-      r.foreignCpuShare + r.stolenCpuShare > QUIET_SHARE ? '. WARNING: the machine was not quiet and the figures are unreliable; rerun when it is' : ''
+      r.foreignCpuShare + r.stolenCpuShare > QUIET_SHARE
+        ? '. WARNING: the machine was not quiet and the figures are unreliable; rerun when it is'
+        : ''
     }`,
-    ...failed.map((row) => `WARNING: ${row.name} had ${row.figures.failures} non-2xx responses or errors; its figures are not valid`),
+    ...failed.map(
+      (row) =>
+        `WARNING: ${row.name} had ${row.figures.failures} non-2xx responses or errors; its figures are not valid`,
+    ),
   ];
 }
 
@@ -307,20 +351,53 @@ function tableCells(r: Results): string[][] {
 
 function steadyCells(r: Results): string[][] {
   const floor = r.steady.nodeFloor;
-  return steadyRowsOf(r).map(({ name, figures: f }) => [name, f.rps.toFixed(0), ms(f.p50), ms(f.p99), x(f.p50 / floor.p50), x(f.p99 / floor.p99), fixed(f.cpuUs, 0), String(f.failures)]);
+  return steadyRowsOf(r).map(({ name, figures: f }) => [
+    name,
+    f.rps.toFixed(0),
+    ms(f.p50),
+    ms(f.p99),
+    x(f.p50 / floor.p50),
+    x(f.p99 / floor.p99),
+    fixed(f.cpuUs, 0),
+    String(f.failures),
+  ]);
 }
 
-const HEADER = ['', 'req/s', 'p50 ms', 'p99 ms', 'vs bare Koa', 'vs node:crypto floor', 'vs jose floor', 'CPU µs/req', 'failed'];
-const STEADY_HEADER = ['', 'req/s', 'p50 ms', 'p99 ms', 'p50 vs node:crypto floor', 'p99 vs node:crypto floor', 'CPU µs/req', 'failed'];
+const HEADER = [
+  '',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'vs bare Koa',
+  'vs node:crypto floor',
+  'vs jose floor',
+  'CPU µs/req',
+  'failed',
+];
+const STEADY_HEADER = [
+  '',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'p50 vs node:crypto floor',
+  'p99 vs node:crypto floor',
+  'CPU µs/req',
+  'failed',
+];
 
 function textTable(header: string[], cells: string[][]): string[] {
   const widths = header.map((_, i) => Math.max(...[header, ...cells].map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [line(header), ...cells.map(line)];
 }
 
 function markdownTable(header: string[], cells: string[][]): string {
-  return [`| ${header.map((h, i) => (i === 0 ? 'Server and request' : h)).join(' | ')} |`, `| --- |${' ---: |'.repeat(header.length - 1)}`, ...cells.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.map((h, i) => (i === 0 ? 'Server and request' : h)).join(' | ')} |`,
+    `| --- |${' ---: |'.repeat(header.length - 1)}`,
+    ...cells.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
 }
 
 export function renderText(r: Results): string {
@@ -362,12 +439,22 @@ ${markdownTable(STEADY_HEADER, steadyCells(r))}
 
 ## Goals
 
-${goals(r).map((line) => `- ${line}`).join('\n')}
+${goals(r)
+  .map((line) => `- ${line}`)
+  .join('\n')}
 
 ## Notes
 
-${notes(r).map((line) => `- ${line}`).join('\n')}
-${limits(r).length > 0 ? `\n## What in src/ limits a goal\n\n${limits(r).map((line) => `- ${line}`).join('\n')}\n` : ''}
+${notes(r)
+  .map((line) => `- ${line}`)
+  .join('\n')}
+${
+  limits(r).length > 0
+    ? `\n## What in src/ limits a goal\n\n${limits(r)
+        .map((line) => `- ${line}`)
+        .join('\n')}\n`
+    : ''
+}
 ${WARM_PATH_NOTES}
 ## How the figures are measured
 

@@ -25,7 +25,17 @@ import {
   type FakeForge,
   type WarmGitLab,
 } from './forge-scenarios.js';
-import { measure, measureSteady, median, prepareTools, ROUNDS, serverPin, unpin, warmUp, type Figures } from './load.js';
+import {
+  measure,
+  measureSteady,
+  median,
+  prepareTools,
+  ROUNDS,
+  serverPin,
+  unpin,
+  warmUp,
+  type Figures,
+} from './load.js';
 import { renderMarkdown, renderText, WARM_TTL_SECONDS, type ForgeResults, type Results } from './report.js';
 
 // `npm run bench`: the warm path of the token endpoint next to what signing alone costs (a
@@ -72,7 +82,10 @@ async function forgegate(algorithm: 'ES256' | 'RS256'): Promise<{ args: string[]
  * floors need it, and a server that makes its key loads the certificate code for good.
  */
 function generateKey(configFile: string): void {
-  execFileSync(process.execPath, ['dist/cli.js', 'keys', 'generate', '--config', configFile], { cwd: ROOT, stdio: 'ignore' });
+  execFileSync(process.execPath, ['dist/cli.js', 'keys', 'generate', '--config', configFile], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
 }
 
 /** forgegate in front of the fake GitLab and Redis. */
@@ -119,20 +132,30 @@ async function stopServer(server: ServerProcess): Promise<number> {
 
 // One request before the load: it fails loudly if the setup is wrong, and it pays the bcrypt
 // check so that the measured requests are the warm path. Returns the token's header.
-async function checkToken(url: string, headers: Record<string, string>, actions: string[]): Promise<Record<string, unknown>> {
+async function checkToken(
+  url: string,
+  headers: Record<string, string>,
+  actions: string[],
+): Promise<Record<string, unknown>> {
   const response = await fetch(url + TOKEN_PATH, { headers });
   const body = (await response.json()) as { token?: string };
-  const [header, claims] = (body.token ?? '..').split('.').slice(0, 2).map((part) => (part ? JSON.parse(Buffer.from(part, 'base64url').toString()) : undefined));
+  const [header, claims] = (body.token ?? '..')
+    .split('.')
+    .slice(0, 2)
+    .map((part) => (part ? JSON.parse(Buffer.from(part, 'base64url').toString()) : undefined));
   const granted = claims?.access?.[0]?.actions;
   if (response.status !== 200 || JSON.stringify(granted) !== JSON.stringify(actions)) {
-    throw new Error(`setup check failed: HTTP ${response.status}, granted ${JSON.stringify(granted)}, expected ${JSON.stringify(actions)}: ${JSON.stringify(body)}`);
+    throw new Error(
+      `setup check failed: HTTP ${response.status}, granted ${JSON.stringify(granted)}, expected ${JSON.stringify(actions)}: ${JSON.stringify(body)}`,
+    );
   }
   return header as Record<string, unknown>;
 }
 
 /** A floor must sign what forgegate signs: the same header (alg, kid, x5c), hence the same key. */
 function sameHeader(floor: Record<string, unknown>, ours: Record<string, unknown>, name: string): void {
-  if (JSON.stringify(floor) !== JSON.stringify(ours)) throw new Error(`${name} signs with another header: ${JSON.stringify(floor)} vs ${JSON.stringify(ours)}`);
+  if (JSON.stringify(floor) !== JSON.stringify(ours))
+    throw new Error(`${name} signs with another header: ${JSON.stringify(floor)} vs ${JSON.stringify(ours)}`);
 }
 
 /** One row of the warm-path tables: a request against a server, as fast as it answers or at the steady rate. */
@@ -160,7 +183,10 @@ async function measureRows(rows: Row[]): Promise<Record<string, Figures>> {
   const rounds: Record<string, Figures[]> = Object.fromEntries(rows.map((row) => [row.key, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     console.error(`round ${round} of ${ROUNDS}: ${rows.length} rows ...`);
-    for (const row of rows) rounds[row.key]!.push(await (row.kind === 'saturate' ? measure : measureSteady)(row.server, row.url, row.headers));
+    for (const row of rows)
+      rounds[row.key]!.push(
+        await (row.kind === 'saturate' ? measure : measureSteady)(row.server, row.url, row.headers),
+      );
   }
   return Object.fromEntries(Object.entries(rounds).map(([key, figures]) => [key, median(figures)]));
 }
@@ -193,11 +219,20 @@ async function main(): Promise<void> {
     };
     const nodeFloor = await floor('node:crypto floor', 'bench/servers/koa-node-crypto.mjs', es.keyDir, header);
     const joseFloor = await floor('jose floor', 'bench/servers/koa-jose.mjs', es.keyDir, header);
-    const nodeFloorRs = await floor('node:crypto RS256 floor', 'bench/servers/koa-node-crypto.mjs', rs.keyDir, rsHeader);
+    const nodeFloorRs = await floor(
+      'node:crypto RS256 floor',
+      'bench/servers/koa-node-crypto.mjs',
+      rs.keyDir,
+      rsHeader,
+    );
     const gitlab = await start(await gitlabForgegate('gitlab', fake, redis.url, WARM_TTL_SECONDS));
     const warmGitLab = await prepareWarmGitLab(gitlab, fake, users.warm);
 
-    const token = (server: ServerProcess, headers: Record<string, string> = BASIC) => ({ server, url: server.url + TOKEN_PATH, headers });
+    const token = (server: ServerProcess, headers: Record<string, string> = BASIC) => ({
+      server,
+      url: server.url + TOKEN_PATH,
+      headers,
+    });
     const rows: Row[] = [
       { key: 'bare', server: bare, url: bare.url, headers: {}, kind: 'saturate' },
       { key: 'nodeFloor', ...token(nodeFloor), kind: 'saturate' },
@@ -250,7 +285,12 @@ async function main(): Promise<void> {
       es256: figures.es256!,
       rs256: figures.rs256!,
       anonymous: figures.anonymous!,
-      steady: { nodeFloor: figures.steadyNodeFloor!, joseFloor: figures.steadyJoseFloor!, es256: figures.steadyEs256!, gitlab: figures.steadyGitlab! },
+      steady: {
+        nodeFloor: figures.steadyNodeFloor!,
+        joseFloor: figures.steadyJoseFloor!,
+        es256: figures.steadyEs256!,
+        gitlab: figures.steadyGitlab!,
+      },
       forge,
       rssMiB,
       foreignCpuShare: Math.max(0, machine.busy - started.machine.busy - ours) / capacity,
@@ -267,7 +307,13 @@ async function main(): Promise<void> {
 }
 
 /** Forge economy, stampede and cold latency on the GitLab process of the warm path; memory on a fresh one. */
-async function forgeScenarios(gitlab: ServerProcess, fake: FakeForge, redisUrl: string, users: ReturnType<typeof createModel>['users'], warm: WarmGitLab): Promise<ForgeResults> {
+async function forgeScenarios(
+  gitlab: ServerProcess,
+  fake: FakeForge,
+  redisUrl: string,
+  users: ReturnType<typeof createModel>['users'],
+  warm: WarmGitLab,
+): Promise<ForgeResults> {
   // These are about forge calls and their latency, not forgegate's CPU: every CPU again.
   unpin(gitlab.pid);
   console.error('measuring forgegate with GitLab: cold latency, stampede, economy ...');
@@ -281,7 +327,11 @@ async function forgeScenarios(gitlab: ServerProcess, fake: FakeForge, redisUrl: 
   // Started so that a signal makes it write a heap snapshot (after the figures are read): its full GC tells live data from garbage.
   const snapshots = join(dir, 'heap');
   await mkdir(snapshots);
-  const server = await start(['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`, ...(await gitlabForgegate('memory', fake, redisUrl))]);
+  const server = await start([
+    '--heapsnapshot-signal=SIGUSR2',
+    `--diagnostic-dir=${snapshots}`,
+    ...(await gitlabForgegate('memory', fake, redisUrl)),
+  ]);
   unpin(server.pid);
   const mem = await memory(server, fake, users.memory, snapshots);
   await stopServer(server);

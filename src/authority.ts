@@ -98,14 +98,19 @@ export class Authority {
     const result: TokenResult = { authentication, decisions, token, cache: summarize([...verified, ...judged]) };
     if (request.offline && authentication.refresh) {
       // Never rotated: docker keeps the first identity token it was given for good.
-      result.refreshToken = authentication.presentedRefreshToken ?? (await this.options.refreshTokens.issue(authentication.refresh, service));
+      result.refreshToken =
+        authentication.presentedRefreshToken ??
+        (await this.options.refreshTokens.issue(authentication.refresh, service));
     }
     return result;
   }
 
   checkService(service: string | undefined): string {
     if (service === undefined || service === '') return this.options.service;
-    if (service !== this.options.service) throw new BadRequest(`unknown service "${service.slice(0, 100)}": this server issues tokens for "${this.options.service}"`);
+    if (service !== this.options.service)
+      throw new BadRequest(
+        `unknown service "${service.slice(0, 100)}": this server issues tokens for "${this.options.service}"`,
+      );
     return service;
   }
 
@@ -207,9 +212,10 @@ export class Authority {
       return unjudged(decide(scope, denying('too-many-images', because)));
     }
     const session = own !== null && route.forge.name === own.forge ? own.session : null;
-    const judged = session !== null
-      ? await route.forge.judge(session, route.path)
-      : await withForgeCallBudget(lookups.anonymousBudget, () => route.forge.judge(null, route.path));
+    const judged =
+      session !== null
+        ? await route.forge.judge(session, route.path)
+        : await withForgeCallBudget(lookups.anonymousBudget, () => route.forge.judge(null, route.path));
     const decision = decide(scope, replay(judged.judgements));
     if (session === null) decision.asAnonymous = true;
     return { decision, cache: judged.cacheOutcome ?? 'miss' };
@@ -242,7 +248,10 @@ export class Authority {
     const imageForges = scopes.flatMap((scope) => router.forImage(scope.name)?.forge ?? []);
     const forge = router.forCredential(credential, imageForges);
     if (forge === null) {
-      throw new AuthenticationFailed('invalid username or password', `no static account "${username}", and no single forge could be told apart for the credential`);
+      throw new AuthenticationFailed(
+        'invalid username or password',
+        `no static account "${username}", and no single forge could be told apart for the credential`,
+      );
     }
     return this.authenticateWithForge(forge, credential, 'password', scopes);
   }
@@ -256,13 +265,18 @@ export class Authority {
     // Forge tokens are printable ASCII. Anything else cannot travel in a header: the HTTP
     // client would fail (a 503 naming a character of the secret) instead of a plain 401.
     if (!FORGE_TOKEN_TEXT.test(credential.password)) {
-      throw new AuthenticationFailed('invalid username or token', `the password is not a ${forge.type} token: it holds characters outside printable ASCII`);
+      throw new AuthenticationFailed(
+        'invalid username or token',
+        `the password is not a ${forge.type} token: it holds characters outside printable ASCII`,
+      );
     }
     // The images this forge will judge: their lookups may start beside the verification.
-    const images = scopes.flatMap((scope) => {
-      const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
-      return route?.forge === forge ? [route.path] : [];
-    }).slice(0, MAX_FORGE_IMAGES);
+    const images = scopes
+      .flatMap((scope) => {
+        const route = scope.type === 'repository' ? this.options.router.forImage(scope.name) : null;
+        return route?.forge === forge ? [route.path] : [];
+      })
+      .slice(0, MAX_FORGE_IMAGES);
     const session = await forge.authenticate(credential, images);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
@@ -277,7 +291,8 @@ export class Authority {
     try {
       claims = await this.options.refreshTokens.open(token, service);
     } catch (error) {
-      if (error instanceof InvalidRefreshToken) throw new AuthenticationFailed('refresh token is not valid', error.message);
+      if (error instanceof InvalidRefreshToken)
+        throw new AuthenticationFailed('refresh token is not valid', error.message);
       throw error;
     }
     const proof = decodeProof(claims.proof);
@@ -296,11 +311,18 @@ export class Authority {
       }
       case 'forge': {
         const forge = this.options.router.byName(claims.source);
-        if (forge === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `refresh token names unknown source "${claims.source}"`);
+        if (forge === undefined)
+          throw new AuthenticationFailed(
+            'refresh token is no longer valid',
+            `refresh token names unknown source "${claims.source}"`,
+          );
         const authentication = await this.authenticateWithForge(forge, proof.credential, 'refresh', scopes);
         // Bound to its subject: a credential that now names another account (renamed, reassigned) does not carry it over.
         if (authentication.identity.subject !== claims.sub) {
-          throw new AuthenticationFailed('refresh token is no longer valid', `refresh token was issued to "${claims.sub}"; its credential now names "${authentication.identity.subject}"`);
+          throw new AuthenticationFailed(
+            'refresh token is no longer valid',
+            `refresh token was issued to "${claims.sub}"; its credential now names "${authentication.identity.subject}"`,
+          );
         }
         return { ...authentication, presentedRefreshToken: token };
       }

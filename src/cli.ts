@@ -20,8 +20,8 @@ class UsageError extends CommandError {
   constructor(problem: string, of: UsageOf) {
     const [synopsis, name] = of === 'keys' ? [KEYS_SYNOPSIS, 'keys'] : [of?.synopsis, of?.name];
     const more = `(more: forgegate help ${name})`;
-    const hint = synopsis === undefined ? 'run "forgegate help" for the commands'
-      : `usage: forgegate ${synopsis}   ${more}`;
+    const hint =
+      synopsis === undefined ? 'run "forgegate help" for the commands' : `usage: forgegate ${synopsis}   ${more}`;
     super(`${problem}\n${hint}`, 2);
   }
 }
@@ -136,6 +136,7 @@ function helpFor(words: string[]): string {
 main(process.argv.slice(2)).catch((error: unknown) => {
   const message = (error as Error).message;
   if (message) process.stderr.write(`forgegate: ${message}\n`);
-  if (process.env.FORGEGATE_DEBUG && !(error instanceof CommandError)) process.stderr.write(`${(error as Error).stack}\n`);
+  if (process.env.FORGEGATE_DEBUG && !(error instanceof CommandError))
+    process.stderr.write(`${(error as Error).stack}\n`);
   process.exitCode = error instanceof CommandError ? error.exitCode : 1;
 });

@@ -48,7 +48,8 @@ export function censorSecrets(object: Record<string, unknown>): Record<string, u
     const value = object[key];
     let censored: unknown = value;
     if (SECRET_FIELDS.has(key.toLowerCase())) censored = value === undefined ? value : CENSORED;
-    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) censored = censorOneLevel(value as Record<string, unknown>);
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      censored = censorOneLevel(value as Record<string, unknown>);
     if (censored !== value) {
       if (out === object) out = { ...object };
       out[key] = censored;
@@ -63,7 +64,8 @@ function censorOneLevel(object: Record<string, unknown>): Record<string, unknown
     // An Error's message and stack are not own enumerable fields: keep them in the copy.
     const base = object instanceof Error ? { type: object.name, message: object.message, stack: object.stack } : {};
     const copy: Record<string, unknown> = { ...base, ...object };
-    for (const name in copy) if (SECRET_FIELDS.has(name.toLowerCase()) && copy[name] !== undefined) copy[name] = CENSORED;
+    for (const name in copy)
+      if (SECRET_FIELDS.has(name.toLowerCase()) && copy[name] !== undefined) copy[name] = CENSORED;
     return copy;
   }
   return object;

@@ -44,7 +44,10 @@ class CountQueue<L extends string> {
   flush(): void {
     for (const [key, count] of this.counts) {
       const values = key.split(SEP);
-      this.counter.inc(Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as Partial<Record<L, string>>, count);
+      this.counter.inc(
+        Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as Partial<Record<L, string>>,
+        count,
+      );
     }
     this.counts.clear();
   }
@@ -177,11 +180,18 @@ export class Metrics {
     this.cacheTally.set(kind, tally);
   };
 
-  tokenRequest(outcome: string, credential: string, source: string, seconds: number, decisions: readonly Decision[]): void {
+  tokenRequest(
+    outcome: string,
+    credential: string,
+    source: string,
+    seconds: number,
+    decisions: readonly Decision[],
+  ): void {
     this.queuedRequests.add(outcome, credential, source);
     this.queuedLatencies.push(outcome, seconds);
     for (const decision of decisions) {
-      for (const verdict of decision.verdicts) this.queuedVerdicts.add(verdict.action, verdict.granted ? 'granted' : 'denied', verdict.rule, source);
+      for (const verdict of decision.verdicts)
+        this.queuedVerdicts.add(verdict.action, verdict.granted ? 'granted' : 'denied', verdict.rule, source);
     }
     if (this.queuedLatencies.length >= 2 * MAX_QUEUED) this.flush();
   }
@@ -193,6 +203,7 @@ export class Metrics {
     this.queuedCache.flush();
     const latencies = this.queuedLatencies;
     this.queuedLatencies = [];
-    for (let i = 0; i < latencies.length; i += 2) this.latency.observe({ outcome: latencies[i] as string }, latencies[i + 1] as number);
+    for (let i = 0; i < latencies.length; i += 2)
+      this.latency.observe({ outcome: latencies[i] as string }, latencies[i + 1] as number);
   }
 }

@@ -56,11 +56,21 @@ export interface Observers {
   bans?: BanObserver;
 }
 
-export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyMode = 'generate', observers: Observers = {}): Promise<Runtime> {
+export async function buildRuntime(
+  config: Config,
+  logger: Logger,
+  keyMode: KeyMode = 'generate',
+  observers: Observers = {},
+): Promise<Runtime> {
   const { set, generated } = keyMode === 'generate' ? await loadOrGenerate(config) : await loadOrEphemeral(config);
   const keys = new KeyRing(set, config.token.algorithm, (event) => {
-    if ('error' in event) logger.error({ err: event.error }, 'signing keys changed but do not load; still using the previous ones');
-    else logger.info(event, event.kid === event.previousKid ? 'published signing keys reloaded' : 'signing key switched (promote)');
+    if ('error' in event)
+      logger.error({ err: event.error }, 'signing keys changed but do not load; still using the previous ones');
+    else
+      logger.info(
+        event,
+        event.kid === event.previousKid ? 'published signing keys reloaded' : 'signing key switched (promote)',
+      );
   });
   const key = set.current;
   if (config.token.header === 'x5c' && key.notAfter.getTime() <= Date.now()) {
@@ -71,17 +81,22 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   const htpasswd =
     config.users.htpasswd === null
       ? null
-      : await HtpasswdFile.load(config.users.htpasswd, (error) => logger.error({ err: error.message }, 'htpasswd reload failed; keeping the previous content'));
+      : await HtpasswdFile.load(config.users.htpasswd, (error) =>
+          logger.error({ err: error.message }, 'htpasswd reload failed; keeping the previous content'),
+        );
 
   // ioredis and each forge's client library load only when configured (see createForge).
   const redisModule = config.cache.redisUrl === null ? null : await import('./cache/redis.js');
-  const redis = redisModule === null ? null : new redisModule.RedisLevel(config.cache.redisUrl!, config.cache.keyPrefix, logger);
+  const redis =
+    redisModule === null ? null : new redisModule.RedisLevel(config.cache.redisUrl!, config.cache.keyPrefix, logger);
   const cache = new TieredCache(redis);
   const cacheSecret = deriveSecret(key.privateKey, 'credential-hmac');
   const forgeHealth = new ForgeHealth();
   const forgeCalls = observeAll(observers.forgeCalls, forgeHealth);
   const inner = await Promise.all(config.forges.map((forge) => createForge(forge, forgeCalls)));
-  const forges = inner.map((forge) => new CachedForge(forge, cache, cacheSecret, config.cache, logger, observers.cache));
+  const forges = inner.map(
+    (forge) => new CachedForge(forge, cache, cacheSecret, config.cache, logger, observers.cache),
+  );
 
   const credentialSecret = deriveSecret(key.privateKey, 'credential-hmac');
   const staticAccounts = new StaticAccounts(htpasswd, credentialSecret, config.cache.identityTtl);
@@ -96,7 +111,10 @@ export async function buildRuntime(config: Config, logger: Logger, keyMode: KeyM
   });
   // Its own connection: the cache level's skip-after-failure must not hide bans, and the
   // limiter falls back to a per-process one by itself when this one is down.
-  const guardRedis = redisModule === null || !config.limits.enabled ? undefined : redisModule.connect(config.cache.redisUrl!, config.cache.keyPrefix);
+  const guardRedis =
+    redisModule === null || !config.limits.enabled
+      ? undefined
+      : redisModule.connect(config.cache.redisUrl!, config.cache.keyPrefix);
   guardRedis?.on('error', () => {}); // the cache level reports Redis outages
   const guard = new BruteForceGuard(config.limits, {
     redis: guardRedis,

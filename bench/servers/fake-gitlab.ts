@@ -68,14 +68,17 @@ function stats(): ForgeCallStats {
     // A round: GET /personal_access_tokens/self and GET /user of one token that arrived
     // within one answer delay of each other, i.e. the second was sent before the first
     // could have been answered. Without arrival times each self call counts as a round.
-    const matched = timed ? pairWithin(calls.self, calls.user, model.latencyMs) : Math.min(calls.self.length, calls.user.length);
+    const matched = timed
+      ? pairWithin(calls.self, calls.user, model.latencyMs)
+      : Math.min(calls.self.length, calls.user.length);
     const rounds = calls.self.length + calls.user.length - matched;
     identityRounds += rounds;
     parallelPairs += matched;
     repeatedRounds += Math.max(0, rounds - 1);
     distinctProjectCalls += calls.projectUrls.size;
     const firstIdentity = Math.min(...calls.self, ...calls.user);
-    if (timed && calls.projects.length > 0 && Number.isFinite(firstIdentity)) gaps.push(Math.min(...calls.projects) - firstIdentity);
+    if (timed && calls.projects.length > 0 && Number.isFinite(firstIdentity))
+      gaps.push(Math.min(...calls.projects) - firstIdentity);
   }
   const projectCalls = endpoints[PROJECT] ?? 0;
   gaps.sort((a, b) => a - b);
@@ -97,7 +100,7 @@ function stats(): ForgeCallStats {
 /** How many of `a` pair up with a distinct member of `b` less than `window` apart (both sorted). */
 function pairWithin(a: number[], b: number[], window: number): number {
   let matched = 0;
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+  for (let i = 0, j = 0; i < a.length && j < b.length;) {
     if (Math.abs(a[i]! - b[j]!) < window) (matched++, i++, j++);
     else if (a[i]! < b[j]!) i++;
     else j++;
@@ -120,7 +123,9 @@ const control = createServer((req, res) => {
   send(404, { error: 'unknown control request' });
 });
 control.listen(0, '127.0.0.1', () => {
-  process.stderr.write(`fake GitLab at ${url}, ${model.users.length} users; control listening on 127.0.0.1:${(control.address() as AddressInfo).port}\n`);
+  process.stderr.write(
+    `fake GitLab at ${url}, ${model.users.length} users; control listening on 127.0.0.1:${(control.address() as AddressInfo).port}\n`,
+  );
 });
 process.once('SIGTERM', () => {
   control.closeAllConnections();

@@ -82,9 +82,13 @@ export class CachedForge implements Forge<CachedSession> {
     const rejected = await this.cache.get<string>(`neg:${this.name}:${credential}`);
     if (rejected?.fresh) {
       this.observe('rejected', 'hit');
-      throw new AuthenticationFailed('invalid username or token', `${rejected.value} (remembered for cache.negativeTtl)`);
+      throw new AuthenticationFailed(
+        'invalid username or token',
+        `${rejected.value} (remembered for cache.negativeTtl)`,
+      );
     }
-    if (images.length > 0 && (this.inner.prefetch ?? this.inner.speculate)) this.lookAhead(presented, credential, cached, images);
+    if (images.length > 0 && (this.inner.prefetch ?? this.inner.speculate))
+      this.lookAhead(presented, credential, cached, images);
 
     return this.identities.run(key, async () => {
       // A flight that ended while this request read Redis may have just stored the answer.
@@ -94,7 +98,9 @@ export class CachedForge implements Forge<CachedSession> {
         const session = await this.inner.authenticate(presented);
         // Held for a second TTL beyond freshness: a re-verification can then start its lookups early (lookAhead).
         const keep = Math.max(this.policy.staleIfError, this.policy.identityTtl);
-        this.cache.set(key, this.inner.persist(session), this.policy.identityTtl, keep, [this.accountIndex(session.account)]);
+        this.cache.set(key, this.inner.persist(session), this.policy.identityTtl, keep, [
+          this.accountIndex(session.account),
+        ]);
         this.observe('identity', 'miss');
         return { ...session, cacheKey: credential, cacheOutcome: 'miss' };
       } catch (error) {
@@ -105,7 +111,10 @@ export class CachedForge implements Forge<CachedSession> {
           throw error;
         }
         if (error instanceof Unavailable && this.usableStale(cached, this.policy.identityTtl)) {
-          this.logger.warn({ forge: this.name, kind: 'identity', ageMs: cached!.ageMs }, 'forge unavailable: serving a stale verified credential');
+          this.logger.warn(
+            { forge: this.name, kind: 'identity', ageMs: cached!.ageMs },
+            'forge unavailable: serving a stale verified credential',
+          );
           return this.revive(cached!.value, presented, credential, 'stale');
         }
         throw error;
@@ -145,7 +154,10 @@ export class CachedForge implements Forge<CachedSession> {
         // An image in no project is filed under every path it could belong to, so that a
         // project created, renamed or moved there is seen at once.
         const projects = judged.project === null ? enclosingPaths(path) : [judged.project];
-        const indexes = [...projects.map((p) => this.projectIndex(p)), ...(session ? [this.accountIndex(session.account)] : [])];
+        const indexes = [
+          ...projects.map((p) => this.projectIndex(p)),
+          ...(session ? [this.accountIndex(session.account)] : []),
+        ];
         // Never fresher than the project facts it rests on: a rule changed since is seen within decisionTtl.
         const ttl = Math.min(this.policy.decisionTtl, judged.maxAge ?? Infinity);
         this.cache.set(key, judged, ttl, this.policy.staleIfError, indexes);
@@ -153,7 +165,10 @@ export class CachedForge implements Forge<CachedSession> {
         return { ...judged, cacheOutcome: 'miss' as const };
       } catch (error) {
         if (error instanceof Unavailable && this.usableStale(cached, this.policy.decisionTtl)) {
-          this.logger.warn({ forge: this.name, kind: 'decision', image: path, ageMs: cached!.ageMs }, 'forge unavailable: serving a stale decision');
+          this.logger.warn(
+            { forge: this.name, kind: 'decision', image: path, ageMs: cached!.ageMs },
+            'forge unavailable: serving a stale decision',
+          );
           this.observe('decision', 'stale');
           return { ...cached!.value, cacheOutcome: 'stale' as const };
         }
@@ -191,7 +206,8 @@ export class CachedForge implements Forge<CachedSession> {
   ): void {
     void (async () => {
       const cold = [];
-      for (const path of images) if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
+      for (const path of images)
+        if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
       if (cold.length === 0) return;
       if (known === undefined) this.inner.speculate?.(presented, cold);
       else this.inner.prefetch?.(this.inner.restore(known.value, presented), cold);
@@ -210,7 +226,9 @@ export class CachedForge implements Forge<CachedSession> {
 
   /** A stale entry may stand in only within cache.staleIfError past its TTL. */
   private usableStale(cached: { ageMs: number } | undefined, ttl: number): boolean {
-    return cached !== undefined && this.policy.staleIfError > 0 && cached.ageMs < (ttl + this.policy.staleIfError) * 1000;
+    return (
+      cached !== undefined && this.policy.staleIfError > 0 && cached.ageMs < (ttl + this.policy.staleIfError) * 1000
+    );
   }
 
   /** Project facts live beside the decisions, under the project's index, for cache.decisionTtl. */

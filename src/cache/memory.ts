@@ -24,5 +24,4 @@ export class MemoryCache<V extends {}> {
   delete(key: string): void {
     this.lru.delete(key);
   }
-
 }

@@ -109,9 +109,16 @@ export class RedisLevel {
     const previous = this.state;
     this.state = next;
     if (next === 'down' && previous !== 'connecting') {
-      this.logger.warn({ redis: 'down', err: (error as Error | undefined)?.message }, 'redis is unreachable: serving from the in-process cache and the forges');
+      this.logger.warn(
+        { redis: 'down', err: (error as Error | undefined)?.message },
+        'redis is unreachable: serving from the in-process cache and the forges',
+      );
     }
-    if (next === 'down' && previous === 'connecting') this.logger.warn({ redis: 'down' }, 'redis is unreachable at start: serving from the in-process cache and the forges');
+    if (next === 'down' && previous === 'connecting')
+      this.logger.warn(
+        { redis: 'down' },
+        'redis is unreachable at start: serving from the in-process cache and the forges',
+      );
     if (next === 'up' && previous === 'down') this.logger.info({ redis: 'up' }, 'redis is reachable again');
   }
 }
@@ -134,14 +141,28 @@ export function connect(url: string, keyPrefix: string): Redis | Cluster {
   const special = /^redis\+(sentinel|cluster):\/\/(?:([^@]*)@)?([^/]+)(?:\/([^/]+))?(?:\/(\d+))?\/?$/.exec(url);
   if (!special) return new Redis(url, options);
   const [, kind, auth, hostList, name, db] = special;
-  const password = auth?.includes(':') ? decodeURIComponent(auth.slice(auth.indexOf(':') + 1)) : auth ? decodeURIComponent(auth) : undefined;
+  const password = auth?.includes(':')
+    ? decodeURIComponent(auth.slice(auth.indexOf(':') + 1))
+    : auth
+      ? decodeURIComponent(auth)
+      : undefined;
   const hosts = hostList!.split(',').map((hostPort) => {
     const colon = hostPort.lastIndexOf(':');
     return { host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1)) };
   });
   if (kind === 'cluster') {
     const { keyPrefix: prefix, ...redisOptions } = options;
-    return new Cluster(hosts, { keyPrefix: prefix, enableOfflineQueue: false, redisOptions: { ...redisOptions, password } });
+    return new Cluster(hosts, {
+      keyPrefix: prefix,
+      enableOfflineQueue: false,
+      redisOptions: { ...redisOptions, password },
+    });
   }
-  return new Redis({ ...options, sentinels: hosts, name: name ?? 'mymaster', password, db: db === undefined ? 0 : Number(db) });
+  return new Redis({
+    ...options,
+    sentinels: hosts,
+    name: name ?? 'mymaster',
+    password,
+    db: db === undefined ? 0 : Number(db),
+  });
 }

@@ -12,5 +12,4 @@ export class SingleFlight<T> {
     this.inFlight.set(key, promise);
     return promise;
   }
-
 }

@@ -39,7 +39,12 @@ export async function check(loaded: LoadedConfig, offline = false): Promise<void
 
 async function checkKey(config: Config): Promise<void> {
   const files = keyFiles(config.token.keyDir);
-  if (!(await access(files.key).then(() => true, () => false))) {
+  if (
+    !(await access(files.key).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await checkKeyDirWritable(config.token.keyDir);
     ok(`no signing key yet in ${resolve(config.token.keyDir)}: serve will generate one`);
     return;
@@ -51,7 +56,8 @@ async function checkKey(config: Config): Promise<void> {
     throw new CommandError(`keys: ${(error as Error).message}`);
   }
   const days = certificateDaysLeft(key);
-  if (days < 0 && config.token.header === 'x5c') throw new CommandError(`keys: certificate ${files.certificate} has expired; run "forgegate keys generate --force"`);
+  if (days < 0 && config.token.header === 'x5c')
+    throw new CommandError(`keys: certificate ${files.certificate} has expired; run "forgegate keys generate --force"`);
   ok(`signing key ${key.algorithm} kid ${key.kid}, certificate valid for ${days} more days`);
 }
 
@@ -68,7 +74,9 @@ async function checkKeyDirWritable(keyDir: string): Promise<void> {
     if (found !== null) {
       if (!found.isDirectory()) throw unusable(`${dir} is not a directory`);
       await access(dir, constants.W_OK | constants.X_OK).catch(() => {
-        throw unusable(`${dir} is not writable by this user; fix the permissions, or run "forgegate keys generate" as its owner`);
+        throw unusable(
+          `${dir} is not writable by this user; fix the permissions, or run "forgegate keys generate" as its owner`,
+        );
       });
       return;
     }
@@ -77,7 +85,12 @@ async function checkKeyDirWritable(keyDir: string): Promise<void> {
 }
 
 async function checkRedis(url: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => {}); // reported through the rejected command below
   try {
     await redis.connect();
@@ -143,7 +156,8 @@ async function checkGitLabServiceToken(forge: ForgeConfig, token: string): Promi
     }
     ok(`${where} is active with scopes [${self.scopes.join(', ')}]`);
   } catch (error) {
-    if (error instanceof ForgeRefusal) throw new CommandError(`${where} was refused by GitLab (HTTP ${error.httpStatus})`);
+    if (error instanceof ForgeRefusal)
+      throw new CommandError(`${where} was refused by GitLab (HTTP ${error.httpStatus})`);
     if (error instanceof CommandError) throw error;
     throw new CommandError(`${where}: ${(error as Error).message}`);
   }

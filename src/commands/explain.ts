@@ -10,8 +10,14 @@ import { CommandError, promptSecret, readStdinSecret, stdinIsTerminal } from './
 // `forgegate explain`: the decision the token endpoint would make, with its reasons.
 // It goes through the same Authority as the endpoint, so the two cannot disagree.
 
-export async function explain(config: Config, user: string | undefined, scopeTexts: string[], json: boolean): Promise<void> {
-  if (scopeTexts.length === 0) throw new CommandError('give at least one --scope, e.g. --scope repository:group/project:pull,push', 2);
+export async function explain(
+  config: Config,
+  user: string | undefined,
+  scopeTexts: string[],
+  json: boolean,
+): Promise<void> {
+  if (scopeTexts.length === 0)
+    throw new CommandError('give at least one --scope, e.g. --scope repository:group/project:pull,push', 2);
   const scopes = parseScopes(scopeTexts);
   // Forge tokens need no username: a token piped without --user is still the caller's.
   // Only an interactive terminal with no --user means "explain for an anonymous caller".
@@ -37,7 +43,12 @@ export async function explain(config: Config, user: string | undefined, scopeTex
     process.stdout.write(JSON.stringify({ authenticated: true, identity, decisions }, null, 2) + '\n');
     return;
   }
-  const who = identity.subject === '' ? 'anonymous' : identity.kind === 'static' ? `${identity.subject} (static account)` : `${identity.subject} (${identity.kind} via ${identity.source})`;
+  const who =
+    identity.subject === ''
+      ? 'anonymous'
+      : identity.kind === 'static'
+        ? `${identity.subject} (static account)`
+        : `${identity.subject} (${identity.kind} via ${identity.source})`;
   const lines = [`caller: ${who}`];
   for (const decision of decisions) {
     lines.push(formatScope(decision.scope));

@@ -6,8 +6,10 @@ import { CommandError, promptSecret, readStdinSecret, stdinIsTerminal } from './
 export const DEFAULT_COST = 10;
 
 export async function hashPassword(user: string | undefined, cost = DEFAULT_COST): Promise<void> {
-  if (user !== undefined && (user === '' || user.includes(':'))) throw new CommandError('USER must be non-empty and contain no ":"');
-  if (!Number.isInteger(cost) || cost < 4 || cost > 16) throw new CommandError('--cost must be an integer from 4 to 16');
+  if (user !== undefined && (user === '' || user.includes(':')))
+    throw new CommandError('USER must be non-empty and contain no ":"');
+  if (!Number.isInteger(cost) || cost < 4 || cost > 16)
+    throw new CommandError('--cost must be an integer from 4 to 16');
   const password = stdinIsTerminal() ? await typedTwice(user) : await readStdinSecret();
   if (password === '') {
     throw new CommandError('no password on stdin (try: printf %s "$PASSWORD" | forgegate hash-password USER)');

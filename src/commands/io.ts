@@ -17,7 +17,9 @@ export class CommandError extends Error {
 export async function readStdinSecret(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Whether a person types at stdin: then secrets are asked for, not read from a pipe. */
@@ -43,7 +45,10 @@ export async function promptSecret(prompt: string): Promise<string> {
 /** The first thing a new static-accounts set-up misses, said with the command that fixes it. */
 export async function requireHtpasswd(path: string | null): Promise<void> {
   if (path === null) return;
-  const missing = await access(path).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT');
+  const missing = await access(path).then(
+    () => false,
+    (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+  );
   const create = `forgegate hash-password USER >> ${path}`;
   if (missing) throw new CommandError(`users.htpasswd ${path}: no such file; create it with: ${create}`);
 }

@@ -10,7 +10,9 @@ import { CommandError } from './io.js';
 
 export async function keysGenerate(config: Config, force: boolean): Promise<void> {
   const key = await generateKey(config.token.keyDir, config.token.algorithm, force);
-  process.stderr.write(`forgegate: generated a ${key.algorithm} key in ${resolve(config.token.keyDir)} (kid ${key.kid})\n`);
+  process.stderr.write(
+    `forgegate: generated a ${key.algorithm} key in ${resolve(config.token.keyDir)} (kid ${key.kid})\n`,
+  );
   process.stdout.write(JSON.stringify(describe(await load(config)), null, 2) + '\n');
 }
 
@@ -29,7 +31,12 @@ export async function keysRotate(config: Config): Promise<void> {
 
 export async function keysPromote(config: Config): Promise<void> {
   await load(config);
-  const set = await run(() => promote(config.token.keyDir, config.token.algorithm, { ttl: config.token.ttl, refreshTtl: config.token.refreshTtl }));
+  const set = await run(() =>
+    promote(config.token.keyDir, config.token.algorithm, {
+      ttl: config.token.ttl,
+      refreshTtl: config.token.refreshTtl,
+    }),
+  );
   const retired = set.retired[0]!;
   process.stderr.write(
     `forgegate: ${set.current.kid} signs now (running servers pick it up within seconds, or on SIGHUP). ${retired.key.kid} stays published until ${retired.publishUntil}: after that run "forgegate keys prune" and give the registries the new bundle\n`,
@@ -48,7 +55,9 @@ async function load(config: Config): Promise<KeySet> {
     return await loadKeySet(config.token.keyDir, config.token.algorithm);
   } catch (error) {
     const files = keyFiles(config.token.keyDir);
-    throw new CommandError(`${(error as Error).message} (no usable key at ${files.key}? run "forgegate keys generate")`);
+    throw new CommandError(
+      `${(error as Error).message} (no usable key at ${files.key}? run "forgegate keys generate")`,
+    );
   }
 }
 
@@ -66,7 +75,12 @@ async function run(step: () => Promise<KeySet>): Promise<KeySet> {
 function describe(set: KeySet) {
   const key = set.current;
   const files = keyFiles(set.keyDir);
-  const brief = (k: SigningKey) => ({ kid: k.kid, thumbprint: k.thumbprint, algorithm: k.algorithm, notAfter: k.notAfter.toISOString() });
+  const brief = (k: SigningKey) => ({
+    kid: k.kid,
+    thumbprint: k.thumbprint,
+    algorithm: k.algorithm,
+    notAfter: k.notAfter.toISOString(),
+  });
   return {
     kid: key.kid,
     thumbprint: key.thumbprint,
@@ -78,6 +92,11 @@ function describe(set: KeySet) {
     jwksFile: resolve(files.jwks),
     certificateBundle: set.bundle(),
     next: set.next === null ? null : brief(set.next),
-    retired: set.retired.map((r) => ({ ...brief(r.key), retiredAt: r.retiredAt, publishUntil: r.publishUntil, keepUntil: r.keepUntil })),
+    retired: set.retired.map((r) => ({
+      ...brief(r.key),
+      retiredAt: r.retiredAt,
+      publishUntil: r.publishUntil,
+      keepUntil: r.keepUntil,
+    })),
   };
 }

@@ -23,16 +23,24 @@ export interface Serving {
 }
 
 /** `handleSignals`: stop gracefully on SIGTERM/SIGINT and exit (the CLI; not tests). */
-export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(), handleSignals = false): Promise<Serving> {
+export async function serve(
+  loaded: LoadedConfig,
+  logger: Logger = createLogger(),
+  handleSignals = false,
+): Promise<Serving> {
   const v8Flags = tuneMemory(loaded.config.server);
   await requireHtpasswd(loaded.config.users.htpasswd);
   const metrics = new Metrics();
   const runtime = await buildRuntime(loaded.config, logger, 'generate', metrics.observers);
   const { config, key } = runtime;
-  if (runtime.keyGenerated) logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
+  if (runtime.keyGenerated)
+    logger.info({ kid: key.kid, keyDir: resolve(config.token.keyDir) }, 'generated a new signing key');
   const daysLeft = certificateDaysLeft(key);
   if (daysLeft < EXPIRY_WARNING_DAYS) {
-    logger.warn({ notAfter: key.notAfter.toISOString(), daysLeft }, 'signing certificate expires soon: run "forgegate keys generate --force" and update the registry');
+    logger.warn(
+      { notAfter: key.notAfter.toISOString(), daysLeft },
+      'signing certificate expires soon: run "forgegate keys generate --force" and update the registry',
+    );
   }
 
   const app = runtimeApp(runtime, logger, metrics, async () => readiness(runtime));
@@ -40,7 +48,9 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   try {
     server = await listen(app, config.server);
   } catch (error) {
-    throw new CommandError(`cannot listen on ${config.server.listen}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new CommandError(
+      `cannot listen on ${config.server.listen}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   const stop = async () => {
     await server.close();
@@ -59,13 +69,26 @@ export async function serve(loaded: LoadedConfig, logger: Logger = createLogger(
   const realm = realmUrl(runtime, server);
   const settings = registrySettings(runtime, realm);
   process.stderr.write(banner(loaded, runtime, server, settings));
-  logger.info({ version: VERSION, config: loaded.file ?? 'built-in defaults', listen: server.address, kid: key.kid, algorithm: key.algorithm, registry: settings, v8Flags }, 'forgegate started');
+  logger.info(
+    {
+      version: VERSION,
+      config: loaded.file ?? 'built-in defaults',
+      listen: server.address,
+      kid: key.kid,
+      algorithm: key.algorithm,
+      registry: settings,
+      v8Flags,
+    },
+    'forgegate started',
+  );
 
   return { runtime, server, realm, stop };
 }
 
 async function readiness(runtime: Runtime): Promise<Record<string, unknown>> {
-  const forges = Object.fromEntries(runtime.forges.map((forge) => [forge.name, { type: forge.type, prefix: forge.prefix }]));
+  const forges = Object.fromEntries(
+    runtime.forges.map((forge) => [forge.name, { type: forge.type, prefix: forge.prefix }]),
+  );
   return { redis: redisStatus(runtime), forges };
 }
 

@@ -70,7 +70,8 @@ ${CONFIG}
 set (jwks), any staged or retired keys, and the paths of cert.pem and jwks.json.
 
 options:
-${CONFIG}`),
+${CONFIG}`,
+  ),
   keys(
     'rotate',
     '[--config FILE]',
@@ -79,7 +80,8 @@ ${CONFIG}`),
 next/ and into cert.pem and jwks.json. Restart the registries on the new files, then "keys promote".
 
 options:
-${CONFIG}`),
+${CONFIG}`,
+  ),
   keys(
     'promote',
     '[--config FILE]',
@@ -88,7 +90,8 @@ ${CONFIG}`),
 former key moves to retired/ and stays published until its tokens have expired.
 
 options:
-${CONFIG}`),
+${CONFIG}`,
+  ),
   keys(
     'prune',
     '[--config FILE]',
@@ -97,7 +100,8 @@ ${CONFIG}`),
 their publishUntil date, and deletes those past keepUntil.
 
 options:
-${CONFIG}`),
+${CONFIG}`,
+  ),
   {
     name: 'hash-password',
     synopsis: 'hash-password [USER] [--cost N]',

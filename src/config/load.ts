@@ -16,7 +16,10 @@ export interface LoadedConfig {
   file: string | null;
 }
 
-export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
   const path = file ?? (env.FORGEGATE_CONFIG || undefined);
   if (path === undefined) return { config: parseConfig({}, env, 'defaults'), file: null };
   let text: string;
@@ -33,14 +36,18 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv, origin: st
   const problem = document.errors[0];
   if (problem) {
     const line = problem.linePos?.[0].line;
-    throw new ConfigError(`config ${origin}${line ? ` line ${line}` : ''}: invalid YAML: ${problem.message.split('\n')[0]}`);
+    throw new ConfigError(
+      `config ${origin}${line ? ` line ${line}` : ''}: invalid YAML: ${problem.message.split('\n')[0]}`,
+    );
   }
   return parseConfig(document.toJS() ?? {}, env, origin);
 }
 
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv, origin: string): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(`config ${origin}: expected a mapping of sections (server, token, cache, users, acl, forges)`);
+    throw new ConfigError(
+      `config ${origin}: expected a mapping of sections (server, token, cache, users, acl, forges)`,
+    );
   }
   const result = configSchema.safeParse(interpolate(raw, env, [], origin), { reportInput: true });
   if (!result.success) throw new ConfigError(`config ${origin}: ${describeIssue(result.error.issues[0]!)}`);
@@ -56,13 +63,16 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | num
   if (typeof value === 'string') {
     return value.replace(VARIABLE, (_, name: string) => {
       const replacement = env[name];
-      if (replacement === undefined) throw new ConfigError(`config ${origin}: ${formatPath(path)}: environment variable ${name} is not set`);
+      if (replacement === undefined)
+        throw new ConfigError(`config ${origin}: ${formatPath(path)}: environment variable ${name} is not set`);
       return replacement;
     });
   }
   if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, [...path, i], origin));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, env, [...path, key], origin)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, interpolate(item, env, [...path, key], origin)]),
+    );
   }
   return value;
 }
@@ -77,7 +87,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   const key = formatPath(issue.path);
   const last = String(issue.path.at(-1) ?? '');
   const input = 'input' in issue ? issue.input : undefined;
-  const shown = input === undefined || SECRET_KEY.test(last) || typeof input === 'object' ? '' : ` (got ${JSON.stringify(input)})`;
+  const shown =
+    input === undefined || SECRET_KEY.test(last) || typeof input === 'object' ? '' : ` (got ${JSON.stringify(input)})`;
   return `${key}: ${issue.message}${shown}`;
 }
 

@@ -7,7 +7,18 @@ import { z } from 'zod';
 
 const ACTIONS = ['pull', 'push', 'delete', '*'] as const;
 /** Asymmetric only: `none` and the HS* family (a shared secret) can never be configured. */
-export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 const claimName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'expected a claim name such as "ref_protected"');
@@ -19,7 +30,11 @@ export const oidcRuleSchema = z.strictObject({
   /** Glob or /regex/ over the job's project path (lower-cased). */
   project: z.string().min(1).default('**'),
   /** The project's immutable id: the token's id claim must equal it (names can be re-registered). */
-  projectId: z.union([z.string().min(1), z.int()]).transform(String).nullable().default(null),
+  projectId: z
+    .union([z.string().min(1), z.int()])
+    .transform(String)
+    .nullable()
+    .default(null),
   /** What the job may do on its own project; anything beyond pull also needs `when`/`unless`. */
   actions: z.array(z.enum(ACTIONS)).min(1).default(['pull', 'push']),
   /** Every claim named must match one of its globs, or the grant is reduced to pull. */
@@ -56,7 +71,10 @@ export const PRESETS = {
 export const oidcIssuerSchema = z
   .strictObject({
     /** A label for logs, metrics and `source`; default: the preset's name, else the issuer's host. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'expected a short lower-case label').optional(),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'expected a short lower-case label')
+      .optional(),
     issuer: httpUrl,
     audience: z.string().min(1),
     preset: z.enum(['github-actions', 'gitlab']).nullable().default(null),
@@ -73,13 +91,27 @@ export const oidcIssuerSchema = z
     const claims = { ...issuer.claims };
     for (const key of ['project', 'projectId', 'ref', 'workflow'] as const) claims[key] ??= preset?.claims[key] ?? null;
     const rules = issuer.rules ?? (preset ? preset.rules.map((rule) => oidcRuleSchema.parse(rule)) : []);
-    return { ...issuer, name: issuer.name ?? issuer.preset ?? new URL(issuer.issuer).hostname.toLowerCase(), claims, rules };
+    return {
+      ...issuer,
+      name: issuer.name ?? issuer.preset ?? new URL(issuer.issuer).hostname.toLowerCase(),
+      claims,
+      rules,
+    };
   })
   .superRefine((issuer, ctx) => {
-    if (issuer.claims.project === null) ctx.addIssue({ code: 'custom', path: ['claims', 'project'], message: 'name the claim that gives the project (or set a preset)' });
+    if (issuer.claims.project === null)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['claims', 'project'],
+        message: 'name the claim that gives the project (or set a preset)',
+      });
     issuer.rules.forEach((rule, i) => {
       if (rule.projectId !== null && issuer.claims.projectId === null) {
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'projectId'], message: 'needs claims.projectId (or a preset) to compare it with' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, 'projectId'],
+          message: 'needs claims.projectId (or a preset) to compare it with',
+        });
       }
     });
   });

@@ -50,7 +50,11 @@ export const tokenSchema = z
 
 export const cacheSchema = z
   .strictObject({
-    redisUrl: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'expected a redis:// or rediss:// URL').nullable().default(null),
+    redisUrl: z
+      .string()
+      .regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'expected a redis:// or rediss:// URL')
+      .nullable()
+      .default(null),
     keyPrefix: z.string().default('forgegate:'),
     identityTtl: seconds(60),
     decisionTtl: seconds(60),
@@ -86,13 +90,19 @@ const pattern = z.string().refine((p) => {
 
 export const aclRuleSchema = z.strictObject({
   account: pattern,
-  type: z.string().regex(/^[a-z0-9]+$/, 'expected a resource type such as "repository"').default('repository'),
+  type: z
+    .string()
+    .regex(/^[a-z0-9]+$/, 'expected a resource type such as "repository"')
+    .default('repository'),
   name: z.string().min(1),
   actions: z.array(z.enum(ACTIONS)).min(1),
 });
 
 export const forgeSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a short lower-case label').optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a short lower-case label')
+    .optional(),
   type: z.enum(['gitlab', 'github']),
   url: httpUrl,
   prefix: z
@@ -162,7 +172,8 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     const names = new Set<string>();
     config.forges.forEach((forge, i) => {
-      if (names.has(forge.name)) ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `duplicate forge name "${forge.name}"` });
+      if (names.has(forge.name))
+        ctx.addIssue({ code: 'custom', path: ['forges', i, 'name'], message: `duplicate forge name "${forge.name}"` });
       // A forge's name is the `source` its callers and refresh tokens carry: it must not pass for
       // the htpasswd accounts' ("static") or the anonymous caller's ("none").
       if (RESERVED_SOURCES.includes(forge.name)) {
@@ -174,7 +185,8 @@ export const configSchema = z
         // The empty prefix is the catch-all: it overlaps only another empty prefix.
         const bothEmpty = forge.prefix === '' && other.prefix === '';
         const oneEmpty = (forge.prefix === '') !== (other.prefix === '');
-        const overlap = bothEmpty || (!oneEmpty && (other.prefix.startsWith(forge.prefix) || forge.prefix.startsWith(other.prefix)));
+        const overlap =
+          bothEmpty || (!oneEmpty && (other.prefix.startsWith(forge.prefix) || forge.prefix.startsWith(other.prefix)));
         if (!overlap) return;
         const message = bothEmpty
           ? `only one forge may have the empty prefix, and forge "${other.name}" has it already`
@@ -189,7 +201,10 @@ export const configSchema = z
 // forge must exist, since it gives the image prefix and the anonymous rules elsewhere. With
 // forges configured every issuer must name one: an issuer without a forge would let a job's
 // project claim that path under every forge (a GitHub repository owning a GitLab project's images).
-function checkOidc(config: { forges: { name: string }[]; oidc: z.output<typeof oidcSchema> }, ctx: z.RefinementCtx): void {
+function checkOidc(
+  config: { forges: { name: string }[]; oidc: z.output<typeof oidcSchema> },
+  ctx: z.RefinementCtx,
+): void {
   const names = config.forges.map((forge) => `"${forge.name}"`).join(', ');
   config.oidc.forEach((entry, i) => {
     if (entry.forge === null && config.forges.length > 0) {
@@ -199,8 +214,14 @@ function checkOidc(config: { forges: { name: string }[]; oidc: z.output<typeof o
       ctx.addIssue({ code: 'custom', path: ['oidc', i, 'forge'], message });
     }
     const earlier = config.oidc.slice(0, i);
-    if (earlier.some((other) => other.issuer === entry.issuer)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'issuer'], message: `duplicate issuer "${entry.issuer}"` });
-    if (earlier.some((other) => other.name === entry.name)) ctx.addIssue({ code: 'custom', path: ['oidc', i, 'name'], message: `duplicate name "${entry.name}": set oidc[].name` });
+    if (earlier.some((other) => other.issuer === entry.issuer))
+      ctx.addIssue({ code: 'custom', path: ['oidc', i, 'issuer'], message: `duplicate issuer "${entry.issuer}"` });
+    if (earlier.some((other) => other.name === entry.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['oidc', i, 'name'],
+        message: `duplicate name "${entry.name}": set oidc[].name`,
+      });
     if (entry.forge !== null && !config.forges.some((forge) => forge.name === entry.forge)) {
       ctx.addIssue({ code: 'custom', path: ['oidc', i, 'forge'], message: `no forge named "${entry.forge}"` });
     }

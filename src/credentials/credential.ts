@@ -4,9 +4,7 @@ import { looksLikeRefreshToken } from '../token/refresh.js';
 // Who the caller claims to be, before anything is verified.
 
 export type Credential =
-  | { kind: 'anonymous' }
-  | { kind: 'password'; username: string; password: string }
-  | { kind: 'refresh'; token: string };
+  { kind: 'anonymous' } | { kind: 'password'; username: string; password: string } | { kind: 'refresh'; token: string };
 
 /** A username and password: what a forge or a static account verifies. */
 export type PasswordCredential = Extract<Credential, { kind: 'password' }>;
@@ -16,8 +14,10 @@ export const MAX_USERNAME_LENGTH = 256;
 export const MAX_PASSWORD_LENGTH = 8192;
 
 export function passwordCredential(username: string, password: string): Credential {
-  if (username.length > MAX_USERNAME_LENGTH) throw new BadRequest(`username is longer than ${MAX_USERNAME_LENGTH} characters`);
-  if (password.length > MAX_PASSWORD_LENGTH) throw new BadRequest(`password is longer than ${MAX_PASSWORD_LENGTH} characters`);
+  if (username.length > MAX_USERNAME_LENGTH)
+    throw new BadRequest(`username is longer than ${MAX_USERNAME_LENGTH} characters`);
+  if (password.length > MAX_PASSWORD_LENGTH)
+    throw new BadRequest(`password is longer than ${MAX_PASSWORD_LENGTH} characters`);
   if (password === '') throw new BadRequest('password is empty');
   // Some clients present their identity token as a password with an empty user.
   if (username === '' && looksLikeRefreshToken(password)) return { kind: 'refresh', token: password };
@@ -25,7 +25,8 @@ export function passwordCredential(username: string, password: string): Credenti
 }
 
 export function refreshCredential(token: string): Credential {
-  if (token.length > MAX_PASSWORD_LENGTH) throw new BadRequest(`refresh_token is longer than ${MAX_PASSWORD_LENGTH} characters`);
+  if (token.length > MAX_PASSWORD_LENGTH)
+    throw new BadRequest(`refresh_token is longer than ${MAX_PASSWORD_LENGTH} characters`);
   return { kind: 'refresh', token };
 }
 
@@ -35,7 +36,8 @@ export function parseAuthorization(header: string | undefined): Credential {
   const match = /^basic[ \t]+([A-Za-z0-9+/]*={0,2})[ \t]*$/i.exec(header);
   if (!match) {
     const scheme = header.trim().split(/[ \t]/, 1)[0]!;
-    if (scheme.toLowerCase() !== 'basic') throw new BadRequest(`unsupported authorization scheme "${scheme.slice(0, 20)}": use Basic`);
+    if (scheme.toLowerCase() !== 'basic')
+      throw new BadRequest(`unsupported authorization scheme "${scheme.slice(0, 20)}": use Basic`);
     throw new BadRequest('malformed Basic authorization header: expected base64 of user:password');
   }
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');

@@ -22,7 +22,10 @@ export function parseHtpasswd(text: string, path: string): Map<string, string> {
     if (colon <= 0) throw new HtpasswdError(`${where}: expected user:hash`);
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1);
-    if (!BCRYPT.test(hash)) throw new HtpasswdError(`${where} (user ${user}): unsupported hash ${hashType(hash)}; only bcrypt ($2y$, $2a$, $2b$) is accepted`);
+    if (!BCRYPT.test(hash))
+      throw new HtpasswdError(
+        `${where} (user ${user}): unsupported hash ${hashType(hash)}; only bcrypt ($2y$, $2a$, $2b$) is accepted`,
+      );
     if (users.has(user)) throw new HtpasswdError(`${where}: user ${user} is listed twice`);
     users.set(user, hash);
   });
@@ -92,7 +95,9 @@ async function read(path: string): Promise<[string, string]> {
     const info = await stat(path);
     return [await readFile(path, 'utf8'), versionOf(info)];
   } catch (error) {
-    throw new HtpasswdError(`users.htpasswd ${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new HtpasswdError(
+      `users.htpasswd ${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
   }
 }
 

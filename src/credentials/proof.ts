@@ -5,9 +5,7 @@ import type { PasswordCredential } from './credential.js';
 // the credential itself (a revoked forge token stops it). The refresh token is a JWE only
 // forgegate can open; the proof travels in it as text.
 
-export type RefreshProof =
-  | { kind: 'static'; digest: string }
-  | { kind: 'forge'; credential: PasswordCredential };
+export type RefreshProof = { kind: 'static'; digest: string } | { kind: 'forge'; credential: PasswordCredential };
 
 export function encodeProof(proof: RefreshProof): string {
   switch (proof.kind) {

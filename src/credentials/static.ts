@@ -27,9 +27,13 @@ export class StaticAccounts {
     return this.file !== null && (await this.file.has(username));
   }
 
-  async authenticate(username: string, password: string): Promise<{ identity: Identity; cached: boolean; proof: string }> {
+  async authenticate(
+    username: string,
+    password: string,
+  ): Promise<{ identity: Identity; cached: boolean; proof: string }> {
     const hash = await this.file?.hashOf(username);
-    if (hash === undefined) throw new AuthenticationFailed('invalid username or password', `no static account "${username}"`);
+    if (hash === undefined)
+      throw new AuthenticationFailed('invalid username or password', `no static account "${username}"`);
     const proof = hashProof(hash);
     const key = fingerprint(this.secret, username, password);
     // The remembered proof must match the current hash: a changed password invalidates at once.
@@ -37,7 +41,10 @@ export class StaticAccounts {
     if (!cached) {
       // Keyed by credential and hash: concurrent requests with one credential share one bcrypt check.
       if (!(await this.checking.run(`${key}:${proof}`, () => verifyPassword(password, hash)))) {
-        throw new AuthenticationFailed('invalid username or password', `wrong password for static account "${username}"`);
+        throw new AuthenticationFailed(
+          'invalid username or password',
+          `wrong password for static account "${username}"`,
+        );
       }
       this.verified.set(key, proof, this.ttl);
     }
@@ -47,9 +54,16 @@ export class StaticAccounts {
   /** Re-checks a refresh token's subject: the account must exist with the same password. */
   async recheck(username: string, proof: string): Promise<Identity> {
     const hash = await this.file?.hashOf(username);
-    if (hash === undefined) throw new AuthenticationFailed('refresh token is no longer valid', `static account "${username}" no longer exists`);
+    if (hash === undefined)
+      throw new AuthenticationFailed(
+        'refresh token is no longer valid',
+        `static account "${username}" no longer exists`,
+      );
     if (!sameText(hashProof(hash), proof)) {
-      throw new AuthenticationFailed('refresh token is no longer valid', `the password of static account "${username}" has changed`);
+      throw new AuthenticationFailed(
+        'refresh token is no longer valid',
+        `the password of static account "${username}" has changed`,
+      );
     }
     return staticIdentity(username);
   }

@@ -49,7 +49,6 @@ export class ForgeCalls {
   unavailable(endpoint: string, why: string): Unavailable {
     return new Unavailable(`${this.label} "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
   }
-
 }
 
 /**

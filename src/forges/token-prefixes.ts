@@ -8,7 +8,17 @@ export const TOKEN_PREFIXES: Record<ForgeType, readonly string[]> = {
   // personal/project/group, OAuth app secret, CI build, trigger, deploy, feed, service account,
   // runner, incoming mail, agent, workspace, feature flags client
   gitlab: [
-    'glpat-', 'gloas-', 'glcbt-', 'glptt-', 'gldt-', 'glft-', 'glsoat-', 'glrt-', 'glimt-', 'glagent-', 'glwt-',
+    'glpat-',
+    'gloas-',
+    'glcbt-',
+    'glptt-',
+    'gldt-',
+    'glft-',
+    'glsoat-',
+    'glrt-',
+    'glimt-',
+    'glagent-',
+    'glwt-',
     'glffct-',
   ],
   // classic, OAuth, App user, installation, refresh, fine-grained

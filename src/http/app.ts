@@ -39,7 +39,12 @@ export interface AppOptions {
 }
 
 /** The application `forgegate serve` runs for a runtime; the test harness runs the same one. */
-export function runtimeApp(runtime: Runtime, logger: Logger, metrics: Metrics, readiness?: AppOptions['readiness']): Koa {
+export function runtimeApp(
+  runtime: Runtime,
+  logger: Logger,
+  metrics: Metrics,
+  readiness?: AppOptions['readiness'],
+): Koa {
   const { config } = runtime;
   return createApp({
     authority: runtime.authority,
@@ -84,7 +89,10 @@ export function createApp(options: AppOptions): Koa {
   });
   router.get('/readyz', async (ctx) => {
     const key = options.keys?.current ?? options.key;
-    const dependencies = { keys: { status: 'ok', kid: key.kid, certificateExpires: key.notAfter.toISOString() }, ...(await options.readiness?.()) };
+    const dependencies = {
+      keys: { status: 'ok', kid: key.kid, certificateExpires: key.notAfter.toISOString() },
+      ...(await options.readiness?.()),
+    };
     ctx.body = { status: 'ok', dependencies };
   });
   if (options.webhooks) hookRoutes(router, options.webhooks, options.logger);
@@ -97,7 +105,8 @@ export function createApp(options: AppOptions): Koa {
     // A credential oracle like the token endpoint, so the same brute-force limits; they need
     // the account, so they go behind the body parser.
     const guarded = options.guard ? [guardRoute(options.guard, explainCredential)] : [];
-    if (options.status.config.ui.explain) router.post('/explain', status.headers, status.jsonBody, ...guarded, status.explain);
+    if (options.status.config.ui.explain)
+      router.post('/explain', status.headers, status.jsonBody, ...guarded, status.explain);
   }
 
   app.use(requestId());
@@ -115,7 +124,8 @@ export function createApp(options: AppOptions): Koa {
  * (a trailing slash, another case, HEAD) takes the router as before, with the same answer.
  */
 function tokenFastPath(paths: ReadonlySet<string>, token: (ctx: Koa.Context) => Promise<void>) {
-  return (ctx: Koa.Context, next: Koa.Next): Promise<void> => (ctx.method === 'GET' && paths.has(ctx.path) ? token(ctx) : next());
+  return (ctx: Koa.Context, next: Koa.Next): Promise<void> =>
+    ctx.method === 'GET' && paths.has(ctx.path) ? token(ctx) : next();
 }
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;

@@ -29,7 +29,8 @@ export function errorHandler(logger: Logger, basicRealm: string) {
       if (ctx.body === undefined) unanswered(ctx);
     } catch (error) {
       const wire = toWire(error);
-      if (wire.status >= 500 && !(error instanceof Unavailable)) logger.error({ err: error, reqId: ctx.state.requestId }, 'request failed');
+      if (wire.status >= 500 && !(error instanceof Unavailable))
+        logger.error({ err: error, reqId: ctx.state.requestId }, 'request failed');
       ctx.status = wire.status;
       ctx.set('Cache-Control', 'no-store');
       if (wire.status === 401) ctx.set('WWW-Authenticate', `Basic realm="${basicRealm}"`);
@@ -49,7 +50,10 @@ export function errorHandler(logger: Logger, basicRealm: string) {
 function unanswered(ctx: Context): void {
   if (ctx.status === 404) throw Object.assign(new Error('no such endpoint'), { status: 404, expose: true });
   if (ctx.status === 405 || ctx.status === 501) {
-    throw Object.assign(new Error(`method ${ctx.method.slice(0, 20)} is not allowed here`), { status: 405, expose: true });
+    throw Object.assign(new Error(`method ${ctx.method.slice(0, 20)} is not allowed here`), {
+      status: 405,
+      expose: true,
+    });
   }
 }
 

@@ -16,9 +16,10 @@ export interface RunningServer {
 
 export async function listen(app: Koa, config: Config['server']): Promise<RunningServer> {
   const handler = app.callback();
-  const server: Server = config.tls.cert && config.tls.key
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, handler)
-    : createHttpServer(handler);
+  const server: Server =
+    config.tls.cert && config.tls.key
+      ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, handler)
+      : createHttpServer(handler);
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 30_000;
@@ -50,8 +51,17 @@ function rejectMalformed(error: NodeJS.ErrnoException, socket: Socket): void {
   }
   const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
   const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  const body = JSON.stringify({ errors: [{ code: tooLarge ? 'REQUEST_TOO_LARGE' : 'INVALID_REQUEST', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request' }] });
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const body = JSON.stringify({
+    errors: [
+      {
+        code: tooLarge ? 'REQUEST_TOO_LARGE' : 'INVALID_REQUEST',
+        message: tooLarge ? 'request headers are too large' : 'malformed HTTP request',
+      },
+    ],
+  });
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 // Stop accepting, let in-flight requests finish within the bound, then cut what is left.

@@ -36,7 +36,8 @@ export function readPost(ctx: Context, body: string): TokenRequest {
     case 'password': {
       const username = single(params, 'username');
       const password = single(params, 'password');
-      if (username === undefined || password === undefined) throw new BadRequest('grant_type=password needs username and password');
+      if (username === undefined || password === undefined)
+        throw new BadRequest('grant_type=password needs username and password');
       return { ...request, credential: passwordCredential(username, password) };
     }
     case 'refresh_token': {
@@ -47,7 +48,10 @@ export function readPost(ctx: Context, body: string): TokenRequest {
     case undefined:
       throw new BadRequest('grant_type is required (password or refresh_token)');
     default:
-      throw new BadRequest(`grant_type "${grantType.slice(0, 40)}" is not supported; use password or refresh_token`, 'unsupported_grant_type');
+      throw new BadRequest(
+        `grant_type "${grantType.slice(0, 40)}" is not supported; use password or refresh_token`,
+        'unsupported_grant_type',
+      );
   }
 }
 

@@ -61,7 +61,16 @@ export type Observed = Pick<TokenResult, 'authentication' | 'decisions' | 'cache
 // The audit line (README "Logs") and the metrics, from the same facts: who asked for what,
 // what they got and why. Fields are chosen one by one so that no secret can slip in.
 // POST /explain writes the same line, marked `explain: true`, and leaves the token metrics alone.
-export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: bigint, request: TokenRequest | undefined, result: Observed | undefined, error: unknown, endpoint: 'token' | 'explain' = 'token'): void {
+export function observe(
+  audit: Logger,
+  metrics: Metrics,
+  ctx: Context,
+  started: bigint,
+  request: TokenRequest | undefined,
+  result: Observed | undefined,
+  error: unknown,
+  endpoint: 'token' | 'explain' = 'token',
+): void {
   const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
   const authentication = result?.authentication;
   const line: Record<string, unknown> = {
@@ -69,17 +78,32 @@ export function observe(audit: Logger, metrics: Metrics, ctx: Context, started: 
     clientIp: ctx.ip,
     userAgent: ctx.get('User-Agent').slice(0, 200),
     method: ctx.method,
-    subject: authentication?.identity.subject ?? (request?.credential.kind === 'password' ? loggableName(request.credential.username) : undefined),
+    subject:
+      authentication?.identity.subject ??
+      (request?.credential.kind === 'password' ? loggableName(request.credential.username) : undefined),
     credential: authentication?.via ?? request?.credential.kind,
     identityKind: authentication?.identity.kind,
     source: authentication?.identity.source,
     oidc: oidcFields(authentication),
     requested: request?.scopes.map(formatScope) ?? [],
-    granted: result?.decisions.map((d) => formatScope({ ...d.scope, actions: grantedActions(d) })).filter((s) => !s.endsWith(':')) ?? [],
-    denied: result?.decisions.flatMap((d) => d.verdicts.filter((v) => !v.granted).map((v) => `${d.scope.name}: ${v.reason}`)) ?? [],
+    granted:
+      result?.decisions
+        .map((d) => formatScope({ ...d.scope, actions: grantedActions(d) }))
+        .filter((s) => !s.endsWith(':')) ?? [],
+    denied:
+      result?.decisions.flatMap((d) =>
+        d.verdicts.filter((v) => !v.granted).map((v) => `${d.scope.name}: ${v.reason}`),
+      ) ?? [],
     offline: request?.offline ?? false,
     refreshIssued: result?.refreshToken !== undefined,
-    cache: result === undefined ? undefined : authentication?.via === 'password' && authentication.identity.kind === 'static' ? (authentication.cached ? 'hit' : 'miss') : result.cache,
+    cache:
+      result === undefined
+        ? undefined
+        : authentication?.via === 'password' && authentication.identity.kind === 'static'
+          ? authentication.cached
+            ? 'hit'
+            : 'miss'
+          : result.cache,
     outcome: error === undefined ? answeredOutcome(result) : outcomeOf(error),
     latencyMs: Math.round(latencyMs * 1000) / 1000,
   };

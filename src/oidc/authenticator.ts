@@ -4,7 +4,17 @@ import { LRUCache } from 'lru-cache';
 import { AuthenticationFailed } from '../errors.js';
 import type { ForgeRouter } from '../forges/router.js';
 import { decide } from '../policy/grant.js';
-import { compileRule, findRule, judgeAlsoPull, judgeOwnProject, ownsImage, protectedCaller, type ImageStyle, type OidcCaller, type OidcRule } from '../policy/oidc.js';
+import {
+  compileRule,
+  findRule,
+  judgeAlsoPull,
+  judgeOwnProject,
+  ownsImage,
+  protectedCaller,
+  type ImageStyle,
+  type OidcCaller,
+  type OidcRule,
+} from '../policy/oidc.js';
 import type { Decision, Identity, Scope } from '../policy/types.js';
 import type { OidcIssuerConfig } from '../config/oidc.js';
 import { OidcIssuer } from './issuer.js';
@@ -108,12 +118,18 @@ export class OidcAuthenticator {
       throw new AuthenticationFailed('invalid OIDC ID token', 'password looks like a JWT but does not decode');
     }
     if (typeof alg !== 'string' || !this.algorithms.has(alg)) {
-      throw new AuthenticationFailed('invalid OIDC ID token', `ID token algorithm ${JSON.stringify(alg)} is not allowed (allowed: ${[...this.algorithms].join(', ')})`);
+      throw new AuthenticationFailed(
+        'invalid OIDC ID token',
+        `ID token algorithm ${JSON.stringify(alg)} is not allowed (allowed: ${[...this.algorithms].join(', ')})`,
+      );
     }
     // `iss` only picks which configured issuer verifies it; nothing is fetched for an unknown one.
     const trusted = typeof unverified.iss === 'string' ? this.issuers.get(unverified.iss) : undefined;
     if (trusted === undefined) {
-      throw new AuthenticationFailed('invalid OIDC ID token', `ID token issuer ${JSON.stringify(String(unverified.iss).slice(0, 200))} is not a trusted oidc[].issuer`);
+      throw new AuthenticationFailed(
+        'invalid OIDC ID token',
+        `ID token issuer ${JSON.stringify(String(unverified.iss).slice(0, 200))} is not a trusted oidc[].issuer`,
+      );
     }
 
     const payload = await trusted.issuer.verify(token);
@@ -157,11 +173,15 @@ export class OidcAuthenticator {
     const { config } = trusted;
     const claims: Record<string, string> = {};
     for (const [name, value] of Object.entries(payload)) {
-      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') claims[name] = String(value);
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+        claims[name] = String(value);
     }
     const project = claims[config.claims.project!];
     if (project === undefined || project === '') {
-      throw new AuthenticationFailed('invalid OIDC ID token', `OIDC issuer ${config.name}: the token has no "${config.claims.project}" claim naming its project`);
+      throw new AuthenticationFailed(
+        'invalid OIDC ID token',
+        `OIDC issuer ${config.name}: the token has no "${config.claims.project}" claim naming its project`,
+      );
     }
     const pick = (claim: string | null) => (claim === null ? null : (claims[claim] ?? null));
     const caller: OidcCaller = {

@@ -59,7 +59,10 @@ export class OidcIssuer {
     try {
       await keys.reload();
     } catch (error) {
-      throw new Unavailable(`OIDC issuer ${this.name}: JWKS at ${this.keysUrl} could not be fetched: ${causeOf(error)}`, `oidc:${this.name}`);
+      throw new Unavailable(
+        `OIDC issuer ${this.name}: JWKS at ${this.keysUrl} could not be fetched: ${causeOf(error)}`,
+        `oidc:${this.name}`,
+      );
     }
     return { url: String(this.keysUrl), keys: keys.jwks()?.keys.length ?? 0 };
   }
@@ -68,19 +71,32 @@ export class OidcIssuer {
   private discover(): Promise<URL> {
     if (this.discovery !== undefined) return this.discovery;
     if (Date.now() - this.discoveryFailedAt < REFRESH_COOLDOWN_MS) {
-      return Promise.reject(new Unavailable(`OIDC issuer ${this.name}: discovery failed less than a minute ago`, `oidc:${this.name}`));
+      return Promise.reject(
+        new Unavailable(`OIDC issuer ${this.name}: discovery failed less than a minute ago`, `oidc:${this.name}`),
+      );
     }
     const where = `${this.config.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     this.discovery = (async () => {
       let document: { issuer?: unknown; jwks_uri?: unknown };
       try {
-        const response = await fetch(where, { signal: AbortSignal.timeout(this.config.timeout * 1000), redirect: 'error', headers: { accept: 'application/json' } });
+        const response = await fetch(where, {
+          signal: AbortSignal.timeout(this.config.timeout * 1000),
+          redirect: 'error',
+          headers: { accept: 'application/json' },
+        });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         document = (await response.json()) as typeof document;
       } catch (error) {
-        throw new Unavailable(`OIDC issuer ${this.name}: discovery at ${where} failed: ${causeOf(error)}`, `oidc:${this.name}`);
+        throw new Unavailable(
+          `OIDC issuer ${this.name}: discovery at ${where} failed: ${causeOf(error)}`,
+          `oidc:${this.name}`,
+        );
       }
-      if (document.issuer !== this.config.issuer) throw new Unavailable(`OIDC issuer ${this.name}: discovery names issuer ${JSON.stringify(document.issuer)}, not ${this.config.issuer}`, `oidc:${this.name}`);
+      if (document.issuer !== this.config.issuer)
+        throw new Unavailable(
+          `OIDC issuer ${this.name}: discovery names issuer ${JSON.stringify(document.issuer)}, not ${this.config.issuer}`,
+          `oidc:${this.name}`,
+        );
       if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) {
         throw new Unavailable(`OIDC issuer ${this.name}: discovery has no http(s) jwks_uri`, `oidc:${this.name}`);
       }
@@ -98,7 +114,8 @@ export class OidcIssuer {
   private describe(error: unknown): Error {
     const code = (error as { code?: string }).code;
     const message = (error as Error).message;
-    const fail = (reason: string) => new AuthenticationFailed('invalid OIDC ID token', `OIDC issuer ${this.name}: ${reason}`);
+    const fail = (reason: string) =>
+      new AuthenticationFailed('invalid OIDC ID token', `OIDC issuer ${this.name}: ${reason}`);
     switch (code) {
       case 'ERR_JWT_EXPIRED':
         return fail('token has expired');
@@ -121,7 +138,8 @@ export class OidcIssuer {
       case 'ERR_JOSE_GENERIC':
         return new Unavailable(`OIDC issuer ${this.name}: JWKS could not be read: ${message}`, `oidc:${this.name}`);
       default:
-        if (error instanceof TypeError || (error as Error).name === 'AbortError') return new Unavailable(`OIDC issuer ${this.name}: JWKS unreachable: ${causeOf(error)}`, `oidc:${this.name}`);
+        if (error instanceof TypeError || (error as Error).name === 'AbortError')
+          return new Unavailable(`OIDC issuer ${this.name}: JWKS unreachable: ${causeOf(error)}`, `oidc:${this.name}`);
         return fail(`token rejected: ${code ?? message}`);
     }
   }

@@ -49,7 +49,12 @@ export class Acl {
   private allowance(account: string, scope: Scope): { actions: readonly Action[]; rule: string; because: string } {
     const who = account === '' ? 'anonymous' : `account "${account}"`;
     const found = this.match(account, scope);
-    if (!found) return { actions: [], rule: 'acl-default-deny', because: `no acl rule matches ${who} on ${scope.type} ${scope.name}` };
+    if (!found)
+      return {
+        actions: [],
+        rule: 'acl-default-deny',
+        because: `no acl rule matches ${who} on ${scope.type} ${scope.name}`,
+      };
     const { index, rule } = found;
     return {
       actions: rule.actions,

@@ -69,7 +69,9 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
       return (action) => {
         if (action !== 'pull') return no('anonymous', 'anonymous callers may only pull');
         if (!caller.anonymousPull) return no('anonymous', 'anonymous pulls are turned off for this forge');
-        return repo.visibility === 'public' ? yes('public', `${repo.fullName} is public`) : no('anonymous', `${repo.fullName} is not public; log in`);
+        return repo.visibility === 'public'
+          ? yes('public', `${repo.fullName} is public`)
+          : no('anonymous', `${repo.fullName} is not public; log in`);
       };
     case 'installation':
       return (action) => {
@@ -100,8 +102,7 @@ export function judgeGitHub(caller: GitHubCallerFacts, repo: GitHubRepoFacts): J
 
 /** Who asks for `registry:catalog:*`: an installation token, or a user token and whether its user is an admin. */
 export type GitHubCatalogCaller =
-  | { kind: 'installation' }
-  | { kind: 'user'; login: string; scopes: readonly string[] | null; admin: boolean };
+  { kind: 'installation' } | { kind: 'user'; login: string; scopes: readonly string[] | null; admin: boolean };
 
 /**
  * `registry:catalog:*` (every repository's name): site admins and the configured admins, through
@@ -124,7 +125,8 @@ export function judgeGitHubCatalog(caller: GitHubCatalogCaller): Judge {
 }
 
 function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: GitHubRepoFacts): Judge {
-  if (caller.permissions === null && repo.visibility !== 'public') return denying('no-repository', `no GitHub repository ${repo.fullName} visible to ${caller.login}`);
+  if (caller.permissions === null && repo.visibility !== 'public')
+    return denying('no-repository', `no GitHub repository ${repo.fullName} visible to ${caller.login}`);
   const permissions = caller.permissions ?? { admin: false, maintain: false, push: false, triage: false, pull: true };
   return (action) => {
     if (action === '*') return no('star-not-granted', '* is not granted on GitHub repositories; ask for the actions');
@@ -135,14 +137,20 @@ function judgeUser(caller: Extract<GitHubCallerFacts, { kind: 'user' }>, repo: G
     // GitHub shows every token a public repository with the *user's* permission, so a
     // fine-grained or app token cannot prove it was given this one: writes need a classic token.
     if (caller.grant.kind !== 'scopes' && repo.visibility === 'public') {
-      return no('token-not-selected', `a fine-grained or app token cannot show it was given ${repo.fullName} (GitHub reports the user's permission on public repositories); use a classic token to ${action} here`);
+      return no(
+        'token-not-selected',
+        `a fine-grained or app token cannot show it was given ${repo.fullName} (GitHub reports the user's permission on public repositories); use a classic token to ${action} here`,
+      );
     }
     if (action === 'pull') {
-      return permissions.pull ? yes('permission', `${caller.login} has pull on ${repo.fullName}`) : no('permission', `${caller.login} lacks pull on ${repo.fullName}`);
+      return permissions.pull
+        ? yes('permission', `${caller.login} has pull on ${repo.fullName}`)
+        : no('permission', `${caller.login} lacks pull on ${repo.fullName}`);
     }
     const needed = action === 'push' ? 'push' : caller.deleteNeeds;
     const held = needed === 'maintain' ? permissions.maintain || permissions.admin : permissions[needed];
-    if (!held) return no('permission', `${caller.login} lacks ${needed} on ${repo.fullName} (${strongest(permissions)})`);
+    if (!held)
+      return no('permission', `${caller.login} lacks ${needed} on ${repo.fullName} (${strongest(permissions)})`);
     return writable(repo.fullName, repo.archived, 'permission', `${caller.login} has ${needed} on ${repo.fullName}`);
   };
 }
@@ -196,6 +204,16 @@ function appGate(permissions: AppPermissions, action: keyof typeof APP_NEEDS, re
 }
 
 function strongest(p: RepoPermissions): string {
-  const level = p.admin ? 'admin' : p.maintain ? 'maintain' : p.push ? 'write' : p.triage ? 'triage' : p.pull ? 'read' : 'none';
+  const level = p.admin
+    ? 'admin'
+    : p.maintain
+      ? 'maintain'
+      : p.push
+        ? 'write'
+        : p.triage
+          ? 'triage'
+          : p.pull
+            ? 'read'
+            : 'none';
   return `has ${level}`;
 }

@@ -76,7 +76,8 @@ export function roleName(level: number): string {
 }
 
 export function judgeGitLab(caller: GitLabCallerFacts, project: GitLabProjectFacts): Judge {
-  if (project.registry === 'disabled') return denying('registry-disabled', `the container registry of ${project.path} is disabled`);
+  if (project.registry === 'disabled')
+    return denying('registry-disabled', `the container registry of ${project.path} is disabled`);
   switch (caller.kind) {
     case 'anonymous':
       return judgeAnonymous(caller.anonymousPull, project);
@@ -98,7 +99,9 @@ function judgeAnonymous(anonymousPull: boolean, project: GitLabProjectFacts): Ju
 
 /** The scope gate alone: a denial when the token's scopes earn no registry access at all, else null. */
 export function scopeGate(scopes: readonly string[]): Judge | null {
-  return scopes.some((scope) => REGISTRY_SCOPES.has(scope)) ? null : denying('scope', `token scopes [${scopes.join(', ')}] grant no registry access`);
+  return scopes.some((scope) => REGISTRY_SCOPES.has(scope))
+    ? null
+    : denying('scope', `token scopes [${scopes.join(', ')}] grant no registry access`);
 }
 
 /** Who asks for the catalog: a token's user (a job token passes null). */
@@ -127,8 +130,11 @@ function judgeUser(caller: Extract<GitLabCallerFacts, { kind: 'user' }>, project
       const reserved = `* is reserved for GitLab instance admins${adminModeNote(caller)}`;
       if (!caller.admin) return no('star-admin-only', reserved);
       // `*` covers delete: the token's scopes must allow every action, not only the role.
-      const unscoped = (['pull', 'push', 'delete'] as const).filter((a) => !caller.scopes.some((scope) => SCOPES_FOR[a].includes(scope)));
-      if (unscoped.length > 0) return no('scope', `token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
+      const unscoped = (['pull', 'push', 'delete'] as const).filter(
+        (a) => !caller.scopes.some((scope) => SCOPES_FOR[a].includes(scope)),
+      );
+      if (unscoped.length > 0)
+        return no('scope', `token scopes [${caller.scopes.join(', ')}] do not allow ${unscoped.join(', ')}`);
       return writable(project.path, project.archived, 'admin', `${caller.username} is a GitLab instance admin`);
     }
     const allowedBy = SCOPES_FOR[action];
@@ -156,10 +162,12 @@ function adminModeNote(caller: { admin: boolean; instanceAdmin: boolean; usernam
 }
 
 function pullByRole(caller: { role: number; external: boolean }, project: GitLabProjectFacts): Judgement {
-  if (caller.role >= REPORTER) return yes('role', `role ${roleName(caller.role)} >= ${roleName(REPORTER)} on ${project.path}`);
+  if (caller.role >= REPORTER)
+    return yes('role', `role ${roleName(caller.role)} >= ${roleName(REPORTER)} on ${project.path}`);
   if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);
   if (project.visibility === 'internal' && project.registry === 'enabled') {
-    if (caller.external) return no('external', `${project.path} is internal and external users need ${roleName(REPORTER)}`);
+    if (caller.external)
+      return no('external', `${project.path} is internal and external users need ${roleName(REPORTER)}`);
     return yes('internal', `${project.path} is internal with its registry enabled`);
   }
   const why = project.registry === 'private' ? 'its registry is private to members' : `it is ${project.visibility}`;
@@ -179,7 +187,8 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
       if (action === 'pull') return yes('job-push-allowlist', because);
       return writable(project.path, project.archived, 'job-push-allowlist', because);
     }
-    if (action !== 'pull') return no('job-cross-project', `job token of ${caller.sourcePath} may only pull from other projects`);
+    if (action !== 'pull')
+      return no('job-cross-project', `job token of ${caller.sourcePath} may only pull from other projects`);
     if (isOpenToAll(project)) return yes('public', `${project.path} is public with its registry enabled`);
     if (project.registry === 'enabled' && project.visibility === 'internal') {
       if (!caller.external) return yes('internal', `${project.path} is internal with its registry enabled`);
@@ -188,9 +197,14 @@ function judgeJob(caller: Extract<GitLabCallerFacts, { kind: 'job' }>, project: 
         return no('external', `${project.path} is internal, and ${unknown}`);
       }
     }
-    if (!caller.allowlisted) return no('job-allowlist', `${caller.sourcePath} is not in the job token allowlist of ${project.path}`);
-    if (caller.role < REPORTER) return no('role', `the job's user has role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path}`);
-    return yes('job-allowlist', `${caller.sourcePath} is in the job token allowlist of ${project.path} and the job's user is ${roleName(caller.role)}`);
+    if (!caller.allowlisted)
+      return no('job-allowlist', `${caller.sourcePath} is not in the job token allowlist of ${project.path}`);
+    if (caller.role < REPORTER)
+      return no('role', `the job's user has role ${roleName(caller.role)} < ${roleName(REPORTER)} on ${project.path}`);
+    return yes(
+      'job-allowlist',
+      `${caller.sourcePath} is in the job token allowlist of ${project.path} and the job's user is ${roleName(caller.role)}`,
+    );
   };
 }
 

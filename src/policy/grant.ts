@@ -50,7 +50,11 @@ export function decide(scope: Scope, judge: Judge): Decision {
 /** A judge for policies that hold a plain set of actions with one reason. */
 export function allowing(allowance: { actions: readonly Action[]; rule: string; because: string }): Judge {
   const all = allowance.actions.includes('*');
-  return (action) => ({ granted: all || allowance.actions.includes(action), rule: allowance.rule, because: allowance.because });
+  return (action) => ({
+    granted: all || allowance.actions.includes(action),
+    rule: allowance.rule,
+    because: allowance.because,
+  });
 }
 
 export const yes = (rule: string, because: string): Judgement => ({ granted: true, rule, because });
@@ -90,5 +94,10 @@ function isAction(action: string): action is Action {
 }
 
 function verdict(action: Action, judgement: Judgement): Verdict {
-  return { action, granted: judgement.granted, rule: judgement.rule, reason: `${action} ${judgement.granted ? 'granted' : 'denied'}: ${judgement.because}` };
+  return {
+    action,
+    granted: judgement.granted,
+    rule: judgement.rule,
+    reason: `${action} ${judgement.granted ? 'granted' : 'denied'}: ${judgement.because}`,
+  };
 }

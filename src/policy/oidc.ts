@@ -38,10 +38,18 @@ export interface OidcRule {
 export type ImageStyle = 'gitlab' | 'github';
 
 export function compileRule(
-  rule: { project: string; projectId: string | null; actions: readonly Action[]; when: Record<string, string[]>; unless: Record<string, string[]>; alsoPull: readonly string[] },
+  rule: {
+    project: string;
+    projectId: string | null;
+    actions: readonly Action[];
+    when: Record<string, string[]>;
+    unless: Record<string, string[]>;
+    alsoPull: readonly string[];
+  },
   index: number,
 ): OidcRule {
-  const matchers = (map: Record<string, string[]>) => Object.fromEntries(Object.entries(map).map(([claim, globs]) => [claim, globs.map(compilePattern)]));
+  const matchers = (map: Record<string, string[]>) =>
+    Object.fromEntries(Object.entries(map).map(([claim, globs]) => [claim, globs.map(compilePattern)]));
   return {
     label: `rules[${index}]`,
     project: compilePattern(rule.project.toLowerCase()),
@@ -57,7 +65,11 @@ export function compileRule(
 
 /** The first rule naming the caller's project (and id, where the rule pins one). */
 export function findRule(rules: readonly OidcRule[], caller: OidcCaller): OidcRule | null {
-  return rules.find((rule) => rule.project(caller.project) && (rule.projectId === null || rule.projectId === caller.projectId)) ?? null;
+  return (
+    rules.find(
+      (rule) => rule.project(caller.project) && (rule.projectId === null || rule.projectId === caller.projectId),
+    ) ?? null
+  );
 }
 
 /** Whether an image path (prefix stripped, lower-cased) belongs to the project. */
@@ -78,10 +90,19 @@ export function judgeOwnProject(rule: OidcRule, caller: OidcCaller): Judge {
   const unmet = unmetCondition(rule, caller);
   return (action): Judgement => {
     if (!rule.actions.includes(action) && !rule.actions.includes('*')) {
-      return { granted: false, rule: 'oidc-rule', because: `${rule.label} grants ${who} only [${rule.actions.join(', ')}]` };
+      return {
+        granted: false,
+        rule: 'oidc-rule',
+        because: `${rule.label} grants ${who} only [${rule.actions.join(', ')}]`,
+      };
     }
-    if (action !== 'pull' && unmet !== null) return { granted: false, rule: 'oidc-condition', because: `${unmet} for ${who}: pull only` };
-    return { granted: true, rule: 'oidc-own', because: `${who} may ${rule.actions.join(', ')} on its own project by ${rule.label}` };
+    if (action !== 'pull' && unmet !== null)
+      return { granted: false, rule: 'oidc-condition', because: `${unmet} for ${who}: pull only` };
+    return {
+      granted: true,
+      rule: 'oidc-own',
+      because: `${who} may ${rule.actions.join(', ')} on its own project by ${rule.label}`,
+    };
   };
 }
 
@@ -92,19 +113,26 @@ export function judgeAlsoPull(rule: OidcRule, caller: OidcCaller, imagePath: str
   return (action) =>
     action === 'pull'
       ? { granted: true, rule: 'oidc-also-pull', because: `${rule.label}.alsoPull lets ${who} pull ${imagePath}` }
-      : { granted: false, rule: 'oidc-also-pull', because: `${rule.label}.alsoPull lets ${who} only pull ${imagePath}` };
+      : {
+          granted: false,
+          rule: 'oidc-also-pull',
+          because: `${rule.label}.alsoPull lets ${who} only pull ${imagePath}`,
+        };
 }
 
 /** The first failed condition, as a sentence, or null when all hold. */
 export function unmetCondition(rule: OidcRule, caller: OidcCaller): string | null {
   for (const [claim, matchers] of Object.entries(rule.when)) {
     const value = caller.claims[claim];
-    if (value === undefined) return `claim ${claim} is missing, ${rule.label}.when needs one of [${rule.whenText[claim]!.join(', ')}]`;
-    if (!matchers.some((match) => match(value))) return `${claim} is "${value}", ${rule.label}.when needs one of [${rule.whenText[claim]!.join(', ')}]`;
+    if (value === undefined)
+      return `claim ${claim} is missing, ${rule.label}.when needs one of [${rule.whenText[claim]!.join(', ')}]`;
+    if (!matchers.some((match) => match(value)))
+      return `${claim} is "${value}", ${rule.label}.when needs one of [${rule.whenText[claim]!.join(', ')}]`;
   }
   for (const [claim, matchers] of Object.entries(rule.unless)) {
     const value = caller.claims[claim];
-    if (value !== undefined && matchers.some((match) => match(value))) return `${claim} is "${value}", which ${rule.label}.unless excludes`;
+    if (value !== undefined && matchers.some((match) => match(value)))
+      return `${claim} is "${value}", which ${rule.label}.unless excludes`;
   }
   return null;
 }

@@ -32,8 +32,7 @@ export type UnreadableCause =
 
 /** What is known of one project's rules. */
 export type ProtectionFacts =
-  | { kind: 'rules'; rules: readonly ProtectionRule[] }
-  | { kind: 'unreadable'; cause: UnreadableCause };
+  { kind: 'rules'; rules: readonly ProtectionRule[] } | { kind: 'unreadable'; cause: UnreadableCause };
 
 /** `best-effort`: decide without unreadable rules; `strict`: refuse push and delete while they are. */
 export type ProtectionMode = 'best-effort' | 'strict';

@@ -49,7 +49,9 @@ export class KeySet {
 
   /** The certificate bundle for auth.token.rootcertbundle, current key first. */
   bundle(now = Date.now()): string {
-    return this.published(now).map((key) => key.certificatePem.trimEnd() + '\n').join('');
+    return this.published(now)
+      .map((key) => key.certificatePem.trimEnd() + '\n')
+      .join('');
   }
 
   /**
@@ -124,7 +126,9 @@ export class KeyRing {
   constructor(
     private set: KeySet,
     private readonly algorithm: Algorithm,
-    private readonly onChange: (event: { kid: string; previousKid: string; published: string[] } | { error: string }) => void = () => {},
+    private readonly onChange: (
+      event: { kid: string; previousKid: string; published: string[] } | { error: string },
+    ) => void = () => {},
   ) {}
 
   get keys(): KeySet {

@@ -1,4 +1,11 @@
-import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  webcrypto,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportJWK, type JWK } from 'jose';
@@ -64,10 +71,13 @@ export function keyFiles(keyDir: string): SigningKey['files'] {
 export async function generateKey(keyDir: string, algorithm: Algorithm, force = false): Promise<SigningKey> {
   const files = keyFiles(keyDir);
   if (!force && (await exists(files.key))) {
-    throw new KeyError(`${files.key} already exists; pass --force to replace it (every registry must then trust the new certificate)`);
+    throw new KeyError(
+      `${files.key} already exists; pass --force to replace it (every registry must then trust the new certificate)`,
+    );
   }
   await mkdir(keyDir, { recursive: true, mode: 0o700 });
-  if (force) await Promise.all(['next', 'retired'].map((dir) => rm(join(keyDir, dir), { recursive: true, force: true })));
+  if (force)
+    await Promise.all(['next', 'retired'].map((dir) => rm(join(keyDir, dir), { recursive: true, force: true })));
   const { keyPem, certificatePem } = await createKeyMaterial(algorithm);
   await writeFile(files.key, keyPem, { mode: 0o600 });
   await chmod(files.key, 0o600); // an existing file keeps its old mode on overwrite
@@ -103,7 +113,10 @@ export async function createKeyMaterial(algorithm: Algorithm): Promise<{ keyPem:
     provider,
   );
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END PRIVATE KEY-----\n`;
   return { keyPem, certificatePem: certificate.toString('pem') + '\n' };
 }
 
@@ -112,12 +125,16 @@ export async function loadKey(keyDir: string, algorithm: Algorithm): Promise<Sig
   const files = keyFiles(keyDir);
   const [keyPem, certPem] = await Promise.all([readText(files.key), readText(files.certificate)]);
   const key = await keyFromPem(algorithm, keyPem, certPem, files);
-  if (!(await exists(files.jwks))) await writeFile(files.jwks, JSON.stringify(key.jwks, null, 2) + '\n', { mode: 0o644 });
+  if (!(await exists(files.jwks)))
+    await writeFile(files.jwks, JSON.stringify(key.jwks, null, 2) + '\n', { mode: 0o644 });
   return key;
 }
 
 /** `serve` and first start: load the key, or create one when the directory has none. */
-export async function loadOrGenerateKey(keyDir: string, algorithm: Algorithm): Promise<{ key: SigningKey; generated: boolean }> {
+export async function loadOrGenerateKey(
+  keyDir: string,
+  algorithm: Algorithm,
+): Promise<{ key: SigningKey; generated: boolean }> {
   if (await exists(keyFiles(keyDir).key)) return { key: await loadKey(keyDir, algorithm), generated: false };
   return { key: await generateKey(keyDir, algorithm), generated: true };
 }
@@ -127,7 +144,12 @@ export async function loadOrGenerateKey(keyDir: string, algorithm: Algorithm): P
  * `certPem` may be a bundle: the certificate of this key is picked out of it.
  * `algorithm` null: whatever the key is (keys staged or retired by rotation).
  */
-export async function keyFromPem(algorithm: Algorithm | null, keyPem: string, certPem: string, files: SigningKey['files']): Promise<SigningKey> {
+export async function keyFromPem(
+  algorithm: Algorithm | null,
+  keyPem: string,
+  certPem: string,
+  files: SigningKey['files'],
+): Promise<SigningKey> {
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(keyPem);

@@ -71,7 +71,12 @@ export class RefreshTokens {
         typ: 'forgegate-refresh',
       });
       const { sub, source, proof, jti } = payload;
-      if (typeof sub !== 'string' || typeof source !== 'string' || typeof proof !== 'string' || typeof jti !== 'string') {
+      if (
+        typeof sub !== 'string' ||
+        typeof source !== 'string' ||
+        typeof proof !== 'string' ||
+        typeof jti !== 'string'
+      ) {
         throw new InvalidRefreshToken('refresh token is missing claims');
       }
       return { sub, source, proof, jti };

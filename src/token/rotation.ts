@@ -24,7 +24,8 @@ const SKEW_SECONDS = 60;
 
 export async function rotate(keyDir: string, algorithm: Algorithm, now = Date.now()): Promise<KeySet> {
   const set = await loadKeySet(keyDir, algorithm, now);
-  if (set.next !== null) throw new KeyError(`a next key (kid ${set.next.kid}) is staged already: run "forgegate keys promote" first`);
+  if (set.next !== null)
+    throw new KeyError(`a next key (kid ${set.next.kid}) is staged already: run "forgegate keys promote" first`);
   const dir = nextDir(keyDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const { keyPem, certificatePem } = await createKeyMaterial(algorithm);
@@ -34,9 +35,17 @@ export async function rotate(keyDir: string, algorithm: Algorithm, now = Date.no
   return publish(keyDir, algorithm, now);
 }
 
-export async function promote(keyDir: string, algorithm: Algorithm, lifetimes: Lifetimes, now = Date.now()): Promise<KeySet> {
+export async function promote(
+  keyDir: string,
+  algorithm: Algorithm,
+  lifetimes: Lifetimes,
+  now = Date.now(),
+): Promise<KeySet> {
   const set = await loadKeySet(keyDir, algorithm, now);
-  if (set.next === null) throw new KeyError('no next key is staged: run "forgegate keys rotate" first, and give the registries the new bundle');
+  if (set.next === null)
+    throw new KeyError(
+      'no next key is staged: run "forgegate keys rotate" first, and give the registries the new bundle',
+    );
   const { current } = set;
   const retirement: Retirement = {
     retiredAt: new Date(now).toISOString(),
@@ -47,7 +56,11 @@ export async function promote(keyDir: string, algorithm: Algorithm, lifetimes: L
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeAtomic(keyFiles(dir).key, current.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
   await writeAtomic(keyFiles(dir).certificate, current.certificatePem.trimEnd() + '\n', 0o644);
-  await writeAtomic(join(dir, 'retired.json'), JSON.stringify({ kid: current.kid, ...retirement }, null, 2) + '\n', 0o644);
+  await writeAtomic(
+    join(dir, 'retired.json'),
+    JSON.stringify({ kid: current.kid, ...retirement }, null, 2) + '\n',
+    0o644,
+  );
   // The switch itself is one rename; the bundle already holds the next key's certificate.
   await rename(keyFiles(nextDir(keyDir)).key, keyFiles(keyDir).key);
   await rm(nextDir(keyDir), { recursive: true, force: true });
@@ -63,7 +76,10 @@ export async function publish(keyDir: string, algorithm: Algorithm, now = Date.n
   await writeAtomic(files.jwks, JSON.stringify(set.jwks(now), null, 2) + '\n', 0o644);
   for (const name of await readdir(retiredDir(keyDir)).catch(() => [] as string[])) {
     const dir = join(retiredDir(keyDir), name);
-    const retirement = await readFile(join(dir, 'retired.json'), 'utf8').then((text) => JSON.parse(text) as Retirement, () => null);
+    const retirement = await readFile(join(dir, 'retired.json'), 'utf8').then(
+      (text) => JSON.parse(text) as Retirement,
+      () => null,
+    );
     if (retirement !== null && Date.parse(retirement.keepUntil) <= now) await rm(dir, { recursive: true, force: true });
   }
   return set;

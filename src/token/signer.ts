@@ -68,7 +68,11 @@ export class TokenSigner {
     };
     const input = headerSegment + Buffer.from(JSON.stringify(claims)).toString('base64url');
     const signature = await sign(Buffer.from(input, 'latin1')); // base64url is ASCII
-    return { token: `${input}.${signature.toString('base64url')}`, issuedAt: new Date(iat * 1000), expiresIn: this.options.ttl };
+    return {
+      token: `${input}.${signature.toString('base64url')}`,
+      issuedAt: new Date(iat * 1000),
+      expiresIn: this.options.ttl,
+    };
   }
 
   private prepare(key: SigningKey): Prepared {
@@ -112,6 +116,8 @@ function signerFor(key: SigningKey): Prepared['sign'] {
     }
     case 'RS256':
       return (input) =>
-        new Promise((resolve, reject) => signWith('sha256', input, privateKey, (error, signature) => (error ? reject(error) : resolve(signature))));
+        new Promise((resolve, reject) =>
+          signWith('sha256', input, privateKey, (error, signature) => (error ? reject(error) : resolve(signature))),
+        );
   }
 }

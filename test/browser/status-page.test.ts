@@ -16,7 +16,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SCREENSHOT = resolve(ROOT, 'test/artifacts/status-page.png');
 const PHONE_SCREENSHOT = resolve(ROOT, 'test/artifacts/status-page-phone.png');
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install the Debian package "chromium" (scripts/system-deps.sh does)`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is missing: install the Debian package "chromium" (scripts/system-deps.sh does)`;
 
 const gitlab = new FakeGitLab();
 const rita = gitlab.addUser({ username: 'rita' });
@@ -25,7 +27,12 @@ gitlab.addProject({ path_with_namespace: 'group/proj' });
 gitlab.addMember('group/proj', rita.id, ACCESS.reporter);
 const RITA_TOKEN = 'glpat-rita-Browser7Secret9';
 gitlab.addToken({ token: RITA_TOKEN, user_id: rita.id, scopes: ['api'] });
-const service = gitlab.addToken({ token: 'glpat-bot-service-0Zq', user_id: bot.id, scopes: ['read_api'], kind: 'service_account' });
+const service = gitlab.addToken({
+  token: 'glpat-bot-service-0Zq',
+  user_id: bot.id,
+  scopes: ['read_api'],
+  kind: 'service_account',
+});
 
 let fg: TestForgegate;
 let browser: Browser;
@@ -63,9 +70,9 @@ describe('status page in Chromium', { skip }, () => {
   test('shows the status: version, key id, the forge, the registry settings', async () => {
     const page = await open({ width: 1100, height: 900 });
     try {
-      assert.match(await page.textContent('#fact-version') ?? '', /^\d+\.\d+\.\d+/, 'the version is shown');
+      assert.match((await page.textContent('#fact-version')) ?? '', /^\d+\.\d+\.\d+/, 'the version is shown');
       assert.equal(await page.textContent('#fact-kid'), fg.runtime.key.kid, 'the key id is the signing key id');
-      assert.match(await page.textContent('tr[data-forge="gitlab"]') ?? '', /GitLab/, 'the forge has a row');
+      assert.match((await page.textContent('tr[data-forge="gitlab"]')) ?? '', /GitLab/, 'the forge has a row');
       assert.equal(await page.textContent('#setting-realm'), `${fg.url}/token`, 'the realm is this server');
       assert.equal(await page.textContent('#setting-service'), 'registry.test', 'the service is the configured one');
     } finally {
@@ -96,17 +103,41 @@ describe('status page in Chromium', { skip }, () => {
       const push = page.locator('#verdicts li[data-action="push"]');
       await push.waitFor({ timeout: 15_000 });
       assert.equal(await push.getAttribute('class'), 'denied', 'push is shown as denied');
-      assert.equal(await push.locator('.reason').textContent(), 'push denied: role Reporter (20) < Developer (30) on group/proj', 'the reason of the decision is on the page');
-      assert.equal(await page.locator('#verdicts li[data-action="pull"]').getAttribute('class'), 'granted', 'pull is shown as granted');
-      assert.equal(await page.locator('#verdicts li[data-action="delete"]').getAttribute('class'), 'denied', 'delete is shown as denied');
-      assert.equal(await page.textContent('#login-line'), 'docker login registry.example.test --username rita --password-stdin', 'the docker login line names the registry and the user');
+      assert.equal(
+        await push.locator('.reason').textContent(),
+        'push denied: role Reporter (20) < Developer (30) on group/proj',
+        'the reason of the decision is on the page',
+      );
+      assert.equal(
+        await page.locator('#verdicts li[data-action="pull"]').getAttribute('class'),
+        'granted',
+        'pull is shown as granted',
+      );
+      assert.equal(
+        await page.locator('#verdicts li[data-action="delete"]').getAttribute('class'),
+        'denied',
+        'delete is shown as denied',
+      );
+      assert.equal(
+        await page.textContent('#login-line'),
+        'docker login registry.example.test --username rita --password-stdin',
+        'the docker login line names the registry and the user',
+      );
       assert.equal(page.url(), `${fg.url}/`, 'the form did not navigate (nothing went into a URL)');
 
       await mkdir(dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
       const lines = fg.logs().filter((line) => line.explain === true);
-      assert.ok(lines.some((line) => line.subject === 'rita' && Array.isArray(line.denied) && line.denied.some((d) => String(d).includes('push denied'))), 'the check wrote the audit line');
+      assert.ok(
+        lines.some(
+          (line) =>
+            line.subject === 'rita' &&
+            Array.isArray(line.denied) &&
+            line.denied.some((d) => String(d).includes('push denied')),
+        ),
+        'the check wrote the audit line',
+      );
       assert.ok(!fg.rawLogs().includes(RITA_TOKEN), 'the token never appears in the logs');
     } finally {
       await page.context().close();
@@ -126,7 +157,9 @@ describe('status page in Chromium', { skip }, () => {
   test('readable on a phone: nothing wider than the screen', async () => {
     const page = await open({ width: 375, height: 740 });
     try {
-      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      const overflow = await page.evaluate<number>(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      );
       assert.equal(overflow, 0, 'no horizontal scrolling at 375 px');
       await mkdir(dirname(PHONE_SCREENSHOT), { recursive: true });
       await page.screenshot({ path: PHONE_SCREENSHOT, fullPage: true });

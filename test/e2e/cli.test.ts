@@ -40,7 +40,7 @@ describe('forgegate CLI', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /keys generate/);
     assert.equal((await forgegate(['keys', 'generate', '--config', file])).code, 0);
-    assert.equal(((await stat(join(dir, 'keys', 'key.pem'))).mode & 0o777), 0o600);
+    assert.equal((await stat(join(dir, 'keys', 'key.pem'))).mode & 0o777, 0o600);
     const again = await forgegate(['keys', 'generate', '--config', file]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /--force/);
@@ -66,7 +66,9 @@ describe('forgegate CLI', () => {
   });
 
   test('serve refuses a non-bcrypt htpasswd naming the line', async () => {
-    const { dir, file } = await configFile('users: {htpasswd: "{{DIR}}/htpasswd"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []');
+    const { dir, file } = await configFile(
+      'users: {htpasswd: "{{DIR}}/htpasswd"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []',
+    );
     await writeFile(join(dir, 'htpasswd'), '# robots\nrobot:$apr1$abc$def\n');
     const run = await forgegate(['serve', '--config', file]);
     assert.equal(run.code, 1);
@@ -81,7 +83,9 @@ describe('forgegate CLI', () => {
   });
 
   test('serve prints the matching registry settings and stops on SIGTERM', async () => {
-    const { dir, file } = await configFile('server: {listen: "127.0.0.1:0", publicUrl: "https://auth.example.com"}\ntoken: {keyDir: "{{DIR}}/keys", issuer: me, service: reg}\nforges: []');
+    const { dir, file } = await configFile(
+      'server: {listen: "127.0.0.1:0", publicUrl: "https://auth.example.com"}\ntoken: {keyDir: "{{DIR}}/keys", issuer: me, service: reg}\nforges: []',
+    );
     const child = spawn(process.execPath, [CLI, 'serve', '--config', file]);
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
@@ -100,19 +104,29 @@ describe('forgegate CLI', () => {
     assert.match(stdout, /"msg":"forgegate stopped"/);
   });
 
-  for (const [setting, expected] of [['', ['--optimize-for-size']], ['optimizeForSize: false', []]] as const) {
+  for (const [setting, expected] of [
+    ['', ['--optimize-for-size']],
+    ['optimizeForSize: false', []],
+  ] as const) {
     test(`serve ${setting ? `with ${setting}` : 'by default'} sets the V8 flags ${JSON.stringify(expected)} and says so`, async () => {
-      const { file } = await configFile(`server: {listen: "127.0.0.1:0", ${setting}}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []`);
+      const { file } = await configFile(
+        `server: {listen: "127.0.0.1:0", ${setting}}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []`,
+      );
       const child = spawn(process.execPath, [CLI, 'serve', '--config', file]);
       let stdout = '';
       child.stdout.on('data', (c) => (stdout += c));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       const deadline = Date.now() + 10_000;
       // The log is written in blocks: the start-up line shows within a flush interval or so.
-      while (!stdout.includes('forgegate started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!stdout.includes('forgegate started') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
-      const started = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'forgegate started');
+      const started = stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line.msg === 'forgegate started');
       assert.deepEqual(started?.v8Flags, expected, stdout);
     });
   }
@@ -137,7 +151,9 @@ describe('forgegate CLI', () => {
       gitlab.addToken({ token: 'glpat-good', user_id: bot.id, scopes: ['read_api'] });
       gitlab.addToken({ token: 'glpat-narrow', user_id: bot.id, scopes: ['read_registry'] });
       const run = async (serviceToken: string) => {
-        const { file } = await configFile(`token: {keyDir: "{{DIR}}/keys"}\nforges:\n  - {type: gitlab, url: "${url}", serviceToken: "\${SVC}"}`);
+        const { file } = await configFile(
+          `token: {keyDir: "{{DIR}}/keys"}\nforges:\n  - {type: gitlab, url: "${url}", serviceToken: "\${SVC}"}`,
+        );
         return forgegate(['check', '--config', file], { env: { SVC: serviceToken } });
       };
       const good = await run('glpat-good');
@@ -149,7 +165,10 @@ describe('forgegate CLI', () => {
       const unknown = await run('glpat-unknown');
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /serviceToken was refused by GitLab \(HTTP 401\)/);
-      assert.ok(!unknown.stderr.includes('glpat-unknown') && !unknown.stdout.includes('glpat-unknown'), 'the token is never printed');
+      assert.ok(
+        !unknown.stderr.includes('glpat-unknown') && !unknown.stdout.includes('glpat-unknown'),
+        'the token is never printed',
+      );
       // Admin Mode: compared with GitLab's own setting when the service token may read it.
       assert.match(good.stdout, /ok: forge gitlab: adminMode is true and GitLab's Admin Mode is off/);
       gitlab.adminMode = true;
@@ -201,7 +220,7 @@ describe('forgegate CLI', () => {
     }
   });
 
-  test('serve\'s banner says where GitLab protection rules are not enforced', async () => {
+  test("serve's banner says where GitLab protection rules are not enforced", async () => {
     const forge = '{type: gitlab, url: "http://127.0.0.1:9"}';
     const yaml = `server: {listen: "127.0.0.1:0"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges:\n  - ${forge}`;
     const { file } = await configFile(yaml);
@@ -221,22 +240,38 @@ describe('forgegate CLI', () => {
   });
 
   test('explain prints every verdict with its reason; a wrong password says why', async () => {
-    const { file } = await configFile(`users: {htpasswd: "${HTPASSWD}"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []\nacl:\n  - {account: alice, name: "team/**", actions: [pull]}`);
-    const run = await forgegate(['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull,push'], { stdin: 'alice-pass\n' });
+    const { file } = await configFile(
+      `users: {htpasswd: "${HTPASSWD}"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []\nacl:\n  - {account: alice, name: "team/**", actions: [pull]}`,
+    );
+    const run = await forgegate(
+      ['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull,push'],
+      { stdin: 'alice-pass\n' },
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /pull granted: acl rule #1/);
     assert.match(run.stdout, /push denied: acl rule #1 \(account "alice", repository "team\/\*\*"\) allows \[pull\]/);
-    const json = await forgegate(['explain', '--json', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:push'], { stdin: 'alice-pass' });
+    const json = await forgegate(
+      ['explain', '--json', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:push'],
+      { stdin: 'alice-pass' },
+    );
     assert.equal(JSON.parse(json.stdout).decisions[0].verdicts[0].granted, false);
-    const wrong = await forgegate(['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'], { stdin: 'nope' });
+    const wrong = await forgegate(
+      ['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'],
+      { stdin: 'nope' },
+    );
     assert.equal(wrong.code, 1);
     assert.match(wrong.stdout, /authentication failed: wrong password for static account "alice"/);
     const noScope = await forgegate(['explain', '--config', file]);
     assert.equal(noScope.code, 2);
-    const anonymous = await forgegate(['explain', '--config', file, '--scope', 'repository:team/app:pull'], { stdin: '' });
+    const anonymous = await forgegate(['explain', '--config', file, '--scope', 'repository:team/app:pull'], {
+      stdin: '',
+    });
     assert.equal(anonymous.code, 0);
     assert.match(anonymous.stdout, /caller: anonymous/);
-    const noSecret = await forgegate(['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'], { stdin: '' });
+    const noSecret = await forgegate(
+      ['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'],
+      { stdin: '' },
+    );
     assert.equal(noSecret.code, 2);
     assert.match(noSecret.stderr, /no password or token on stdin/);
   });
@@ -250,14 +285,30 @@ describe('forgegate CLI', () => {
 
   test('a usage mistake is one line in our words, then the usage of that command', async () => {
     const cases: [string[], RegExp, RegExp][] = [
-      [['serve', '--nope'], /^forgegate: unknown option --nope for "forgegate serve"$/, /^usage: forgegate serve \[--config FILE\]/],
+      [
+        ['serve', '--nope'],
+        /^forgegate: unknown option --nope for "forgegate serve"$/,
+        /^usage: forgegate serve \[--config FILE\]/,
+      ],
       [['check', '--force'], /^forgegate: unknown option --force for "forgegate check"$/, /^usage: forgegate check /],
       [['check', '--config'], /^forgegate: --config needs a value$/, /^usage: forgegate check /],
       [['check', '--offline=yes'], /^forgegate: --offline takes no value$/, /^usage: forgegate check /],
-      [['keys', 'rotate', '--force'], /^forgegate: unknown option --force for "forgegate keys rotate"$/, /^usage: forgegate keys rotate /],
-      [['keys'], /^forgegate: "forgegate keys" needs one of generate, show, rotate, promote, prune$/, /^usage: forgegate keys generate\|show/],
+      [
+        ['keys', 'rotate', '--force'],
+        /^forgegate: unknown option --force for "forgegate keys rotate"$/,
+        /^usage: forgegate keys rotate /,
+      ],
+      [
+        ['keys'],
+        /^forgegate: "forgegate keys" needs one of generate, show, rotate, promote, prune$/,
+        /^usage: forgegate keys generate\|show/,
+      ],
       [['keys', 'spin'], /^forgegate: unknown command "keys spin"$/, /^usage: forgegate keys /],
-      [['hash-password', 'a', 'b'], /^forgegate: too many arguments for "forgegate hash-password"$/, /^usage: forgegate hash-password /],
+      [
+        ['hash-password', 'a', 'b'],
+        /^forgegate: too many arguments for "forgegate hash-password"$/,
+        /^usage: forgegate hash-password /,
+      ],
       [['frobnicate'], /^forgegate: unknown command "frobnicate"$/, /^run "forgegate help" for the commands$/],
     ];
     for (const [args, problem, hint] of cases) {
@@ -271,17 +322,30 @@ describe('forgegate CLI', () => {
     }
   });
 
-  test('COMMAND --help and forgegate help COMMAND print that command\'s usage', async () => {
+  test("COMMAND --help and forgegate help COMMAND print that command's usage", async () => {
     const general = await forgegate(['--help']);
     assert.equal(general.code, 0);
     assert.match(general.stdout, /^usage: forgegate \[COMMAND\]/);
     assert.equal((await forgegate(['help'])).stdout, general.stdout);
-    const commands = [['serve'], ['keys', 'generate'], ['keys', 'show'], ['keys', 'rotate'], ['keys', 'promote'], ['keys', 'prune'], ['hash-password'], ['check'], ['explain']];
+    const commands = [
+      ['serve'],
+      ['keys', 'generate'],
+      ['keys', 'show'],
+      ['keys', 'rotate'],
+      ['keys', 'promote'],
+      ['keys', 'prune'],
+      ['hash-password'],
+      ['check'],
+      ['explain'],
+    ];
     const seen = new Set<string>();
     for (const command of commands) {
       const viaFlag = await forgegate([...command, '--help']);
       assert.equal(viaFlag.code, 0, command.join(' '));
-      assert.ok(viaFlag.stdout.startsWith(`usage: forgegate ${command.join(' ')}`), `${command.join(' ')} --help: ${viaFlag.stdout}`);
+      assert.ok(
+        viaFlag.stdout.startsWith(`usage: forgegate ${command.join(' ')}`),
+        `${command.join(' ')} --help: ${viaFlag.stdout}`,
+      );
       assert.match(viaFlag.stdout, /\n\n\S/, 'a description follows the synopsis');
       const viaHelp = await forgegate(['help', ...command]);
       assert.equal(viaHelp.stdout, viaFlag.stdout, `forgegate help ${command.join(' ')}`);
@@ -296,38 +360,68 @@ describe('forgegate CLI', () => {
     assert.match(unknown.stderr, /no command "frobnicate"/);
   });
 
-  test('on a terminal, hash-password asks twice and echoes nothing; explain asks for the secret', { skip: scriptMissing() }, async () => {
-    const typed = 'typed-on-a-terminal';
-    const hashed = await onTerminal(['hash-password', 'robot'], [['New password for robot:', typed], ['Retype it:', typed]]);
-    assert.equal(hashed.code, 0, hashed.output);
-    assert.ok(!hashed.output.includes(typed), `the password is not echoed: ${JSON.stringify(hashed.output)}`);
-    const line = /robot:(\$2y\$\S+)/.exec(hashed.output);
-    assert.ok(line && bcrypt.compareSync(typed, line[1]!), 'the line it prints verifies the typed password');
-    const differ = await onTerminal(['hash-password', 'robot'], [['New password for robot:', 'one'], ['Retype it:', 'two']]);
-    assert.equal(differ.code, 1);
-    assert.match(differ.output, /the two passwords differ; nothing written/);
-    assert.doesNotMatch(differ.output, /robot:\$2y/);
+  test(
+    'on a terminal, hash-password asks twice and echoes nothing; explain asks for the secret',
+    { skip: scriptMissing() },
+    async () => {
+      const typed = 'typed-on-a-terminal';
+      const hashed = await onTerminal(
+        ['hash-password', 'robot'],
+        [
+          ['New password for robot:', typed],
+          ['Retype it:', typed],
+        ],
+      );
+      assert.equal(hashed.code, 0, hashed.output);
+      assert.ok(!hashed.output.includes(typed), `the password is not echoed: ${JSON.stringify(hashed.output)}`);
+      const line = /robot:(\$2y\$\S+)/.exec(hashed.output);
+      assert.ok(line && bcrypt.compareSync(typed, line[1]!), 'the line it prints verifies the typed password');
+      const differ = await onTerminal(
+        ['hash-password', 'robot'],
+        [
+          ['New password for robot:', 'one'],
+          ['Retype it:', 'two'],
+        ],
+      );
+      assert.equal(differ.code, 1);
+      assert.match(differ.output, /the two passwords differ; nothing written/);
+      assert.doesNotMatch(differ.output, /robot:\$2y/);
 
-    const { file } = await configFile(`users: {htpasswd: "${HTPASSWD}"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []\nacl:\n  - {account: alice, name: "team/**", actions: [pull]}`);
-    const explained = await onTerminal(['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'], [['Password or token for alice:', 'alice-pass']]);
-    assert.equal(explained.code, 0, explained.output);
-    assert.match(explained.output, /pull granted: acl rule #1/);
-    assert.ok(!explained.output.includes('alice-pass'), 'the password is not echoed');
-    const anonymous = await onTerminal(['explain', '--config', file, '--scope', 'repository:team/app:pull'], []);
-    assert.match(anonymous.output, /no --user: explaining for an anonymous caller/);
-    assert.match(anonymous.output, /caller: anonymous/);
-  });
+      const { file } = await configFile(
+        `users: {htpasswd: "${HTPASSWD}"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []\nacl:\n  - {account: alice, name: "team/**", actions: [pull]}`,
+      );
+      const explained = await onTerminal(
+        ['explain', '--config', file, '--user', 'alice', '--scope', 'repository:team/app:pull'],
+        [['Password or token for alice:', 'alice-pass']],
+      );
+      assert.equal(explained.code, 0, explained.output);
+      assert.match(explained.output, /pull granted: acl rule #1/);
+      assert.ok(!explained.output.includes('alice-pass'), 'the password is not echoed');
+      const anonymous = await onTerminal(['explain', '--config', file, '--scope', 'repository:team/app:pull'], []);
+      assert.match(anonymous.output, /no --user: explaining for an anonymous caller/);
+      assert.match(anonymous.output, /caller: anonymous/);
+    },
+  );
 
   test('check refuses a token.keyDir that cannot hold a key, with or without --offline', async () => {
     const { dir, file } = await configFile('token: {keyDir: "{{DIR}}/a-file/keys"}\nforges: []');
     await writeFile(join(dir, 'a-file'), 'not a directory\n');
-    for (const args of [['check', '--offline', '--config', file], ['check', '--config', file]]) {
+    for (const args of [
+      ['check', '--offline', '--config', file],
+      ['check', '--config', file],
+    ]) {
       const run = await forgegate(args);
       assert.equal(run.code, 1, args.join(' '));
-      assert.match(run.stderr, new RegExp(`keys: token.keyDir ${dir}/a-file/keys cannot hold a key: ${dir}/a-file is not a directory`));
+      assert.match(
+        run.stderr,
+        new RegExp(`keys: token.keyDir ${dir}/a-file/keys cannot hold a key: ${dir}/a-file is not a directory`),
+      );
     }
     const fileAsDir = await configFile('token: {keyDir: "{{DIR}}/forgegate.yaml"}\nforges: []');
-    assert.match((await forgegate(['check', '--offline', '--config', fileAsDir.file])).stderr, /forgegate\.yaml is not a directory/);
+    assert.match(
+      (await forgegate(['check', '--offline', '--config', fileAsDir.file])).stderr,
+      /forgegate\.yaml is not a directory/,
+    );
     const fine = await configFile('token: {keyDir: "{{DIR}}/new/keys"}\nforges: []');
     const ok = await forgegate(['check', '--offline', '--config', fine.file]);
     assert.equal(ok.code, 0, ok.stderr);
@@ -342,36 +436,48 @@ describe('forgegate CLI', () => {
   });
 
   test('serve and check name a missing htpasswd file and the command that creates it', async () => {
-    const { dir, file } = await configFile('users: {htpasswd: "{{DIR}}/htpasswd"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []');
+    const { dir, file } = await configFile(
+      'users: {htpasswd: "{{DIR}}/htpasswd"}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []',
+    );
     for (const command of ['serve', 'check']) {
       const run = await forgegate([command, '--config', file]);
       assert.equal(run.code, 1);
-      assert.equal(run.stderr, `forgegate: users.htpasswd ${dir}/htpasswd: no such file; create it with: forgegate hash-password USER >> ${dir}/htpasswd\n`);
+      assert.equal(
+        run.stderr,
+        `forgegate: users.htpasswd ${dir}/htpasswd: no such file; create it with: forgegate hash-password USER >> ${dir}/htpasswd\n`,
+      );
     }
   });
 
-  test('serve without configuration says which forge and key directory it uses, and what to do next', { skip: ownNetworkAvailable() ? false : 'needs unshare -n (port 5001 is fixed)' }, async () => {
-    const cwd = await makeTempDir('cli-defaults');
-    const [command, args] = inOwnNetwork(process.execPath, [CLI]);
-    const env = { ...process.env };
-    delete env.FORGEGATE_CONFIG;
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c) => (stderr += c));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // The banner is one write of well under PIPE_BUF bytes: its last registry line means all of it.
-    await Promise.race([exited, new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('rootcertbundle') && resolve()))]);
-    child.kill('SIGTERM');
-    await exited;
-    assert.match(stderr, /^configuration: built-in defaults \(no --config FILE and no \$FORGEGATE_CONFIG\)$/m);
-    assert.match(stderr, /^forge gitlab: GitLab at https:\/\/gitlab\.com, for images group\/project\[\/name\]$/m);
-    assert.match(stderr, /no serviceToken: anonymous pulls are refused/);
-    assert.match(stderr, /^signing key: ES256, kid \S+, generated now$/m);
-    assert.ok(stderr.includes(`  in ${join(cwd, 'data', 'keys')}, certificate valid until `), stderr);
-    assert.match(stderr, /realm: http:\/\/127\.0\.0\.1:5001\/token/);
-    assert.match(stderr, /^next steps:$/m);
-    assert.match(stderr, /docker login REGISTRY -u anything -p <a GitLab token>/);
-  });
+  test(
+    'serve without configuration says which forge and key directory it uses, and what to do next',
+    { skip: ownNetworkAvailable() ? false : 'needs unshare -n (port 5001 is fixed)' },
+    async () => {
+      const cwd = await makeTempDir('cli-defaults');
+      const [command, args] = inOwnNetwork(process.execPath, [CLI]);
+      const env = { ...process.env };
+      delete env.FORGEGATE_CONFIG;
+      const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c) => (stderr += c));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // The banner is one write of well under PIPE_BUF bytes: its last registry line means all of it.
+      await Promise.race([
+        exited,
+        new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('rootcertbundle') && resolve())),
+      ]);
+      child.kill('SIGTERM');
+      await exited;
+      assert.match(stderr, /^configuration: built-in defaults \(no --config FILE and no \$FORGEGATE_CONFIG\)$/m);
+      assert.match(stderr, /^forge gitlab: GitLab at https:\/\/gitlab\.com, for images group\/project\[\/name\]$/m);
+      assert.match(stderr, /no serviceToken: anonymous pulls are refused/);
+      assert.match(stderr, /^signing key: ES256, kid \S+, generated now$/m);
+      assert.ok(stderr.includes(`  in ${join(cwd, 'data', 'keys')}, certificate valid until `), stderr);
+      assert.match(stderr, /realm: http:\/\/127\.0\.0\.1:5001\/token/);
+      assert.match(stderr, /^next steps:$/m);
+      assert.match(stderr, /docker login REGISTRY -u anything -p <a GitLab token>/);
+    },
+  );
 });
 
 function scriptMissing(): string | false {
@@ -382,9 +488,15 @@ function scriptMissing(): string | false {
  * Runs forgegate on a pseudo-terminal (util-linux `script`) and types each answer once its
  * prompt has appeared: what a person at a terminal sees, echo included, is `output`.
  */
-function onTerminal(args: string[], answers: [prompt: string, typed: string][]): Promise<{ code: number; output: string }> {
+function onTerminal(
+  args: string[],
+  answers: [prompt: string, typed: string][],
+): Promise<{ code: number; output: string }> {
   const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
-  const child = spawn('script', ['-q', '-e', '-c', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 });
+  const child = spawn('script', ['-q', '-e', '-c', quoted, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: 20_000,
+  });
   let output = '';
   let next = 0;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

@@ -66,7 +66,11 @@ function mountSource(service: Service, target: string): string {
 const REDIS_PASSWORD = 'compose-test-redis-password';
 
 async function composeConfig(env: Record<string, string> = {}): Promise<Compose> {
-  const result = await run('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], cleanEnv({ REDIS_PASSWORD, ...env }));
+  const result = await run(
+    'docker-compose',
+    ['-f', join(ROOT, 'docker-compose.yml'), 'config'],
+    cleanEnv({ REDIS_PASSWORD, ...env }),
+  );
   assert.equal(result.code, 0, `docker-compose config failed: ${result.stderr}`);
   return parse(result.stdout) as Compose;
 }
@@ -87,7 +91,11 @@ async function registryConfig(dir: string, addr: string, certificate: string): P
 async function startRegistry(configPath: string, url: string, env: Record<string, string>): Promise<ManagedProcess> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('REGISTRY_')));
   const proc = spawnManaged('docker-registry', ['serve', configPath], { cwd: ROOT, env: { ...inherited, ...env } });
-  await waitUntilReady('docker-registry', proc, async () => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) })).status === 401);
+  await waitUntilReady(
+    'docker-registry',
+    proc,
+    async () => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) })).status === 401,
+  );
   return proc;
 }
 
@@ -105,7 +113,11 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(Object.keys(compose.services).sort(), ['forgegate', 'proxy', 'redis', 'registry']);
     for (const [name, service] of Object.entries(compose.services)) {
       assert.ok(service.image, `service ${name} names an image`);
-      assert.match(service.image, /:\d+\.\d+\.\d+(-[a-z0-9.]+)?$/, `service ${name}: image ${service.image} is pinned to an exact version`);
+      assert.match(
+        service.image,
+        /:\d+\.\d+\.\d+(-[a-z0-9.]+)?$/,
+        `service ${name}: image ${service.image} is pinned to an exact version`,
+      );
       for (const volume of service.volumes ?? []) {
         const source = volume.split(':')[0]!;
         if (source.startsWith('/')) assert.ok(existsSync(source), `service ${name} mounts ${source}, which exists`);
@@ -120,7 +132,10 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(redis!.command!.slice(0, 3), ['redis-server', '--requirepass', REDIS_PASSWORD]);
     assert.equal(redis!.environment!.REDISCLI_AUTH, REDIS_PASSWORD, 'the healthcheck authenticates');
     assert.equal(forgegate!.environment!.REDIS_PASSWORD, REDIS_PASSWORD);
-    const forgegateYaml = parse(await readFile(mountSource(forgegate!, '/config/forgegate.yaml'), 'utf8')) as Record<string, any>;
+    const forgegateYaml = parse(await readFile(mountSource(forgegate!, '/config/forgegate.yaml'), 'utf8')) as Record<
+      string,
+      any
+    >;
     assert.equal(forgegateYaml.cache.redisUrl, 'redis://:${REDIS_PASSWORD}@redis:6379/0');
     const without = await run('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], cleanEnv());
     assert.notEqual(without.code, 0, 'docker-compose refuses the stack without REDIS_PASSWORD');
@@ -131,7 +146,11 @@ describe('docker-compose.yml', () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
     const line = /^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$/m.exec(dockerfile);
     assert.ok(line, 'the Dockerfile has an exec-form HEALTHCHECK');
-    assert.deepEqual(['CMD', ...(JSON.parse(line[1]!) as string[])], compose.services.forgegate!.healthcheck!.test, HEALTHCHECK_NOTE);
+    assert.deepEqual(
+      ['CMD', ...(JSON.parse(line[1]!) as string[])],
+      compose.services.forgegate!.healthcheck!.test,
+      HEALTHCHECK_NOTE,
+    );
   });
 
   test('forgegate check --offline accepts the mounted forgegate.yaml with the compose environment', async () => {
@@ -141,7 +160,11 @@ describe('docker-compose.yml', () => {
       .replace('/config/htpasswd', mountSource(forgegate, '/config/htpasswd'))
       .replace('/data/keys', join(dir, 'keys'));
     await writeFile(join(dir, 'forgegate.yaml'), text);
-    const result = await run(process.execPath, [CLI, 'check', '--offline', '--config', join(dir, 'forgegate.yaml')], cleanEnv(forgegate.environment));
+    const result = await run(
+      process.execPath,
+      [CLI, 'check', '--offline', '--config', join(dir, 'forgegate.yaml')],
+      cleanEnv(forgegate.environment),
+    );
     assert.equal(result.code, 0, `forgegate check: ${result.stderr}`);
     assert.match(result.stdout, /ok: htpasswd .* is readable/);
     assert.match(result.stdout, /ok: all checks passed/);
@@ -149,28 +172,60 @@ describe('docker-compose.yml', () => {
 
   test('docker-registry 2.8 serves the mounted registry.yml: 401 naming the realm and service of forgegate', async () => {
     const registry = compose.services.registry!;
-    const forgegateConfig = parse(await readFile(mountSource(compose.services.forgegate!, '/config/forgegate.yaml'), 'utf8')) as Record<string, any>;
-    const registryYml = parse(await readFile(mountSource(registry, '/etc/docker/registry/config.yml'), 'utf8')) as Record<string, any>;
-    assert.equal(registryYml.auth.token.issuer, forgegateConfig.token.issuer, 'registry and forgegate agree on the issuer');
-    assert.equal(registryYml.auth.token.service, forgegateConfig.token.service, 'registry and forgegate agree on the service');
+    const forgegateConfig = parse(
+      await readFile(mountSource(compose.services.forgegate!, '/config/forgegate.yaml'), 'utf8'),
+    ) as Record<string, any>;
+    const registryYml = parse(
+      await readFile(mountSource(registry, '/etc/docker/registry/config.yml'), 'utf8'),
+    ) as Record<string, any>;
+    assert.equal(
+      registryYml.auth.token.issuer,
+      forgegateConfig.token.issuer,
+      'registry and forgegate agree on the issuer',
+    );
+    assert.equal(
+      registryYml.auth.token.service,
+      forgegateConfig.token.service,
+      'registry and forgegate agree on the service',
+    );
     assert.equal(registryYml.auth.token.rootcertbundle, '/certs/forgegate/cert.pem');
-    assert.ok(registry.volumes!.includes('forgegate-keys:/certs/forgegate:ro'), 'the registry mounts forgegate keys read-only');
-    assert.ok(compose.services.forgegate!.volumes!.includes('forgegate-keys:/data/keys:rw'), 'forgegate writes its keys to the shared volume');
+    assert.ok(
+      registry.volumes!.includes('forgegate-keys:/certs/forgegate:ro'),
+      'the registry mounts forgegate keys read-only',
+    );
+    assert.ok(
+      compose.services.forgegate!.volumes!.includes('forgegate-keys:/data/keys:rw'),
+      'forgegate writes its keys to the shared volume',
+    );
 
     const dir = await makeTempDir('compose-registry');
     const keysConfig = join(dir, 'keys.yaml');
     await writeFile(keysConfig, `token: {keyDir: "${join(dir, 'keys')}"}\nforges: []\n`);
-    assert.equal((await run(process.execPath, [CLI, 'keys', 'generate', '--config', keysConfig], cleanEnv())).code, 0, 'keys generate');
+    assert.equal(
+      (await run(process.execPath, [CLI, 'keys', 'generate', '--config', keysConfig], cleanEnv())).code,
+      0,
+      'keys generate',
+    );
 
     const { proc, url } = await onFreePort(async (port) => {
       const addr = `127.0.0.1:${port}`;
       const url = `http://${addr}`;
-      return { url, proc: await startRegistry(await registryConfig(dir, addr, join(dir, 'keys', 'cert.pem')), url, registry.environment ?? {}) };
+      return {
+        url,
+        proc: await startRegistry(
+          await registryConfig(dir, addr, join(dir, 'keys', 'cert.pem')),
+          url,
+          registry.environment ?? {},
+        ),
+      };
     });
     stops.push(() => proc.stop());
     const response = await fetch(`${url}/v2/`);
     assert.equal(response.status, 401);
-    assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="https://localhost/token",service="container-registry"');
+    assert.equal(
+      response.headers.get('www-authenticate'),
+      'Bearer realm="https://localhost/token",service="container-registry"',
+    );
     // REGISTRY_HOST moves the realm with it.
     const moved = await composeConfig({ REGISTRY_HOST: 'registry.example.com' });
     assert.equal(moved.services.registry!.environment!.REGISTRY_AUTH_TOKEN_REALM, 'https://registry.example.com/token');
@@ -181,21 +236,34 @@ describe('docker-compose.yml', () => {
   test('caddy validates the Caddyfile, self-signed by default and with ACME', async () => {
     const caddyfile = mountSource(compose.services.proxy!, '/etc/caddy/Caddyfile');
     const home = await makeTempDir('compose-caddy');
-    const caddyEnv = (extra: Record<string, string>) => cleanEnv({ HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, ...extra });
-    const selfSigned = await run('caddy', ['validate', '--config', caddyfile, '--adapter', 'caddyfile'], caddyEnv(compose.services.proxy!.environment ?? {}));
+    const caddyEnv = (extra: Record<string, string>) =>
+      cleanEnv({ HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, ...extra });
+    const selfSigned = await run(
+      'caddy',
+      ['validate', '--config', caddyfile, '--adapter', 'caddyfile'],
+      caddyEnv(compose.services.proxy!.environment ?? {}),
+    );
     assert.equal(selfSigned.code, 0, `caddy validate: ${selfSigned.stderr}`);
-    const acme = await run('caddy', ['validate', '--config', caddyfile, '--adapter', 'caddyfile'], caddyEnv({ REGISTRY_HOST: 'registry.example.com', ACME_EMAIL: 'ops@example.com' }));
+    const acme = await run(
+      'caddy',
+      ['validate', '--config', caddyfile, '--adapter', 'caddyfile'],
+      caddyEnv({ REGISTRY_HOST: 'registry.example.com', ACME_EMAIL: 'ops@example.com' }),
+    );
     assert.equal(acme.code, 0, `caddy validate (ACME): ${acme.stderr}`);
 
     const adapted = await run('caddy', ['adapt', '--config', caddyfile, '--adapter', 'caddyfile'], caddyEnv({}));
     assert.equal(adapted.code, 0, `caddy adapt: ${adapted.stderr}`);
     const json = adapted.stdout;
     assert.ok(json.includes('"internal"'), 'the default issuer is the internal CA');
-    assert.ok(json.includes('"forgegate:5001"') && json.includes('"registry:5000"'), 'Caddy proxies to forgegate and the registry');
+    assert.ok(
+      json.includes('"forgegate:5001"') && json.includes('"registry:5000"'),
+      'Caddy proxies to forgegate and the registry',
+    );
     for (const path of ['/token', '/auth/token', '/hooks/*', '/', '/assets/*', '/explain', '/.well-known/jwks.json']) {
       assert.ok(json.includes(`"${path}"`), `${path} goes to forgegate`);
     }
-    for (const path of ['/metrics', '/healthz', '/readyz']) assert.ok(!json.includes(`"${path}"`), `${path} stays inside the stack`);
+    for (const path of ['/metrics', '/healthz', '/readyz'])
+      assert.ok(!json.includes(`"${path}"`), `${path} stays inside the stack`);
   });
 
   test('the stack on loopback: an htpasswd account pushes and pulls through Caddy TLS', async (t) => {
@@ -208,7 +276,15 @@ describe('docker-compose.yml', () => {
     });
     // Redis as the compose service runs it: its own command line, password included.
     const redis = await onFreePort(async (port) => {
-      const args = [...compose.services.redis!.command!.slice(1), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+      const args = [
+        ...compose.services.redis!.command!.slice(1),
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+      ];
       const proc = spawnManaged('redis-server', args, { cwd: dir, env: cleanEnv() });
       await waitUntilReady('redis-server', proc, () => redisAnswers(port, REDIS_PASSWORD));
       return { port, proc };
@@ -219,7 +295,10 @@ describe('docker-compose.yml', () => {
 
     // The operator's step: an admin line in the htpasswd file.
     const htpasswd = join(dir, 'htpasswd');
-    await writeFile(htpasswd, `${await readFile(join(ROOT, 'deploy/compose/htpasswd'), 'utf8')}admin:${bcrypt.hashSync('admin-pass', 4)}\n`);
+    await writeFile(
+      htpasswd,
+      `${await readFile(join(ROOT, 'deploy/compose/htpasswd'), 'utf8')}admin:${bcrypt.hashSync('admin-pass', 4)}\n`,
+    );
     const forgegateYaml = (await readFile(join(ROOT, 'deploy/compose/forgegate.yaml'), 'utf8'))
       .replace('"0.0.0.0:5001"', '"127.0.0.1:{{PORT}}"')
       .replace('${PUBLIC_URL}', publicUrl)
@@ -230,14 +309,21 @@ describe('docker-compose.yml', () => {
     forgegate = await startForgegateProcess(forgegateYaml);
     // The image's HEALTHCHECK, run against it.
     const [, , script] = compose.services.forgegate!.healthcheck!.test.slice(1);
-    const health = await run(process.execPath, ['-e', script!], cleanEnv({ FORGEGATE_HEALTHCHECK_URL: `${forgegate.url}/healthz` }));
+    const health = await run(
+      process.execPath,
+      ['-e', script!],
+      cleanEnv({ FORGEGATE_HEALTHCHECK_URL: `${forgegate.url}/healthz` }),
+    );
     assert.equal(health.code, 0, `the healthcheck passes on a serving forgegate: ${health.stderr}`);
 
     const registryDir = await makeTempDir('compose-stack-registry');
     const registry = await onFreePort(async (port) => {
       const addr = `127.0.0.1:${port}`;
       const config = await registryConfig(registryDir, addr, forgegate!.certificate);
-      return { addr, proc: await startRegistry(config, `http://${addr}`, { REGISTRY_AUTH_TOKEN_REALM: `${publicUrl}/token` }) };
+      return {
+        addr,
+        proc: await startRegistry(config, `http://${addr}`, { REGISTRY_AUTH_TOKEN_REALM: `${publicUrl}/token` }),
+      };
     });
     procs.push(registry.proc);
 
@@ -248,7 +334,10 @@ describe('docker-compose.yml', () => {
         .replace('forgegate:5001', new URL(forgegate.url).host)
         .replace('registry:5000', registry.addr)
         // Caddy would also claim :80 for HTTP->HTTPS redirects; port 80 is not ours to take here.
-        .replace('skip_install_trust', `skip_install_trust\n\thttp_port ${await freePort()}\n\thttps_port ${proxyPort}`),
+        .replace(
+          'skip_install_trust',
+          `skip_install_trust\n\thttp_port ${await freePort()}\n\thttps_port ${proxyPort}`,
+        ),
     );
     const caddy = spawnManaged('caddy', ['run', '--config', caddyfile, '--adapter', 'caddyfile'], {
       cwd: dir,
@@ -256,7 +345,12 @@ describe('docker-compose.yml', () => {
     });
     procs.push(caddy);
     // Caddy's internal CA signs the certificate: this probe, like docker for localhost, does not verify it.
-    await waitUntilReady('caddy', caddy, () => insecureStatus(`${publicUrl}/v2/`).then((status) => status === 401), 20_000);
+    await waitUntilReady(
+      'caddy',
+      caddy,
+      () => insecureStatus(`${publicUrl}/v2/`).then((status) => status === 401),
+      20_000,
+    );
 
     const image = await buildOciImage(undefined, { marker: 'compose' });
     const ref = `docker://localhost:${proxyPort}/team/app:v1`;
@@ -269,14 +363,19 @@ describe('docker-compose.yml', () => {
     assert.notEqual(denied.code, 0, 'a wrong password is refused');
     const line = await forgegate.waitForAudit((l) => JSON.stringify(l).includes('team/app'));
     assert.ok(line, 'forgegate logged the token request');
-    const ready = (await (await fetch(`${forgegate.url}/readyz`)).json()) as { dependencies: { redis?: { status: string } } };
+    const ready = (await (await fetch(`${forgegate.url}/readyz`)).json()) as {
+      dependencies: { redis?: { status: string } };
+    };
     assert.equal(ready.dependencies.redis?.status, 'ok', 'forgegate reached Redis with the password');
 
     // The status page and its form, through Caddy; /metrics stays inside.
     const page = await insecureGet(`${publicUrl}/`);
     assert.equal(page.status, 200);
     assert.match(page.body, /forgegate/);
-    const explained = await insecureGet(`${publicUrl}/explain`, JSON.stringify({ username: 'admin', password: 'admin-pass', image: 'team/app' }));
+    const explained = await insecureGet(
+      `${publicUrl}/explain`,
+      JSON.stringify({ username: 'admin', password: 'admin-pass', image: 'team/app' }),
+    );
     assert.equal(explained.status, 200, explained.body);
     assert.match(explained.body, /"granted":true/);
     assert.notEqual((await insecureGet(`${publicUrl}/metrics`)).status, 200, '/metrics is not routed to forgegate');
@@ -285,7 +384,14 @@ describe('docker-compose.yml', () => {
 
 /** Whether a Redis on `port` answers PING with `password`. */
 async function redisAnswers(port: number, password: string): Promise<boolean> {
-  const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -300,12 +406,17 @@ async function redisAnswers(port: number, password: string): Promise<boolean> {
 /** GET (or POST `json`) over TLS without verifying the certificate, like curl -k. */
 function insecureGet(url: string, json?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers = json === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) };
-    const request = httpsRequest(url, { method: json === undefined ? 'GET' : 'POST', headers, rejectUnauthorized: false, timeout: 5000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (c: string) => (body += c));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
+    const headers =
+      json === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) };
+    const request = httpsRequest(
+      url,
+      { method: json === undefined ? 'GET' : 'POST', headers, rejectUnauthorized: false, timeout: 5000 },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (c: string) => (body += c));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
     request.on('timeout', () => request.destroy(new Error('timeout')));
     request.on('error', reject);
     request.end(json);

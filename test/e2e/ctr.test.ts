@@ -40,10 +40,10 @@ describe('ctr (containerd 1.6)', () => {
     `${describeRun(result)}\nregistry:\n${registry.logs().slice(-2000)}\nforgegate:\n${fg.logs().slice(-3000)}`;
   const fromCtr = fromClient('containerd/');
   // The audit log is written in blocks: wait until what was buffered is out.
-    const ctrRequestsSince = async (mark: number) => {
-      await fg.settledLineCount();
-      return fg.auditLines().slice(mark).filter(fromCtr);
-    };
+  const ctrRequestsSince = async (mark: number) => {
+    await fg.settledLineCount();
+    return fg.auditLines().slice(mark).filter(fromCtr);
+  };
 
   before(async () => {
     fg = await startForgegateProcess(CONFIG);
@@ -69,7 +69,7 @@ describe('ctr (containerd 1.6)', () => {
     const pull = await remote('pull', 'alice/base:v1', ['--user', `alice:${PASSWORD.alice}`]);
     assert.equal(pull.code, 0, explain(pull));
     await fg.waitForAudit(fromCtr);
-    const lines = (await ctrRequestsSince(mark));
+    const lines = await ctrRequestsSince(mark);
     assert.ok(lines.length > 0);
     for (const line of lines) {
       assert.equal(line.method, 'POST', JSON.stringify(line));
@@ -81,7 +81,7 @@ describe('ctr (containerd 1.6)', () => {
     assert.match(listed.stdout, new RegExp(`${ref('alice/base:v1')}`));
   });
 
-  test('ctr push --user to the account\'s own repository, read back by skopeo', async () => {
+  test("ctr push --user to the account's own repository, read back by skopeo", async () => {
     assert.equal((await ctr(['images', 'tag', ref('alice/base:v1'), ref('alice/copy:v1')])).code, 0);
     const mark = await fg.settledLineCount();
     const push = await remote('push', 'alice/copy:v1', ['--user', `alice:${PASSWORD.alice}`]);
@@ -105,7 +105,7 @@ describe('ctr (containerd 1.6)', () => {
     const pull = await remote('pull', 'alice/copy:v1', ['--refresh', refreshToken]);
     assert.equal(pull.code, 0, explain(pull));
     await fg.waitForAudit((l) => fromCtr(l) && l.credential === 'refresh');
-    for (const line of (await ctrRequestsSince(mark))) {
+    for (const line of await ctrRequestsSince(mark)) {
       assert.equal(line.method, 'POST', JSON.stringify(line));
       assert.equal(line.credential, 'refresh', JSON.stringify(line));
       assert.equal(line.subject, 'alice', JSON.stringify(line));
@@ -120,11 +120,14 @@ describe('ctr (containerd 1.6)', () => {
     // A 401 to the POST makes containerd try GET with Basic auth: one wrong password, two
     // refused token requests (and two failures for the brute-force guard).
     await fg.waitForAudit((l) => fromCtr(l) && l.method === 'GET');
-    const refused = (await ctrRequestsSince(mark));
-    assert.deepEqual(refused.map((l) => `${l.method} ${l.outcome}`), ['POST unauthorized', 'GET unauthorized']);
+    const refused = await ctrRequestsSince(mark);
+    assert.deepEqual(
+      refused.map((l) => `${l.method} ${l.outcome}`),
+      ['POST unauthorized', 'GET unauthorized'],
+    );
   });
 
-  test('a push to another account\'s repository is refused, and ctr says so', async () => {
+  test("a push to another account's repository is refused, and ctr says so", async () => {
     assert.equal((await ctr(['images', 'tag', ref('alice/base:v1'), ref('ci/stolen:v1')])).code, 0);
     const push = await remote('push', 'ci/stolen:v1', ['--user', `alice:${PASSWORD.alice}`]);
     assert.notEqual(push.code, 0, explain(push));
@@ -143,7 +146,7 @@ describe('ctr (containerd 1.6)', () => {
     assert.match(push.stderr, /server message: insufficient_scope: authorization failed/, explain(push));
     const mountSource = /^repository:alice\/(base|copy):pull$/;
     const asked = (await ctrRequestsSince(mark)).find((l) => requested(l).some((scope) => mountSource.test(scope)));
-    assert.ok(asked, JSON.stringify((await ctrRequestsSince(mark))));
+    assert.ok(asked, JSON.stringify(await ctrRequestsSince(mark)));
     assert.deepEqual(asked.granted, ['repository:ci/app:pull,push'], 'ci is granted nothing in alice/');
     assert.match(registry.logs(), /blobs\/uploads\/\?mount=sha256:[0-9a-f]{64}&from=alice\//);
   });

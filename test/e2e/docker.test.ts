@@ -106,7 +106,7 @@ for (const { path: cli, version } of clis) {
       assert.ok(pushedDigest, push.stdout);
 
       await fg.waitForAudit((l) => fromDocker(l) && granted(l).includes('repository:alice/app:pull,push'));
-      const used = (await dockerRequestsSince(mark));
+      const used = await dockerRequestsSince(mark);
       assert.ok(used.length > 0, fg.logs().slice(-3000));
       for (const line of used) {
         assert.equal(line.method, 'POST', JSON.stringify(line));
@@ -131,10 +131,15 @@ for (const { path: cli, version } of clis) {
       assert.match(push.stderr, /denied: requested access to the resource is denied/, explain(push));
 
       // docker asks for push,pull (in that order) on the target.
-      const asked = (await dockerRequestsSince(mark)).find((l) => requested(l).includes('repository:bob/app:push,pull'));
+      const asked = (await dockerRequestsSince(mark)).find((l) =>
+        requested(l).includes('repository:bob/app:push,pull'),
+      );
       assert.ok(asked, fg.logs().slice(-3000));
       assert.deepEqual(asked.granted, [], 'alice may neither pull nor push bob/app');
-      assert.ok(denied(asked).some((reason) => reason.startsWith('bob/app: ')), JSON.stringify(asked.denied));
+      assert.ok(
+        denied(asked).some((reason) => reason.startsWith('bob/app: ')),
+        JSON.stringify(asked.denied),
+      );
     });
 
     test('a push to another repository of the account mounts the layer across repositories', async () => {
@@ -145,7 +150,7 @@ for (const { path: cli, version } of clis) {
       assert.match(push.stdout, /Mounted from alice\/app/, explain(push));
       // The engine asks for the source repository's pull beside the target's push.
       const asked = (await dockerRequestsSince(mark)).find((l) => requested(l).includes('repository:alice/app:pull'));
-      assert.ok(asked, JSON.stringify((await dockerRequestsSince(mark))));
+      assert.ok(asked, JSON.stringify(await dockerRequestsSince(mark)));
       assert.deepEqual(asked.granted, ['repository:alice/other:pull,push', 'repository:alice/app:pull']);
     });
 
@@ -168,7 +173,7 @@ for (const { path: cli, version } of clis) {
       // The engine remembers where the layer came from (alice/app, alice/other) and tries a mount
       // from one of them first: forgegate grants ci nothing there, the registry refuses the mount,
       // and docker uploads the layer instead.
-      const lines = (await dockerRequestsSince(mark));
+      const lines = await dockerRequestsSince(mark);
       const mountSource = /^repository:alice\/(app|other):pull$/;
       const triedMount = lines.some((l) => requested(l).some((scope) => mountSource.test(scope)));
       assert.ok(triedMount, JSON.stringify(lines));

@@ -54,7 +54,6 @@ const GH_ENDPOINTS: Record<keyof typeof GH, string[]> = {
   mallory: ['GET /user', 'GET /repos/:owner/:repo', 'GET /repositories/:id'],
 };
 
-
 const creds = (token: string, user = 'anything') => `${user}:${token}`;
 
 /** The built CLI as a user types it, with `stdin` piped in as `echo "$TOKEN" |` would. */
@@ -100,7 +99,8 @@ function harness(get: () => { fg: ForgegateProcess; registry: RunningRegistry })
         .slice(mark)
         .findLast((l) => l.msg === 'token request' && String(l.userAgent).startsWith('skopeo') && predicate(l));
       if (line) return line;
-      if (Date.now() > deadline) throw new Error(`no matching audit line after ${mark}; log:\n${get().fg.logs().slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no matching audit line after ${mark}; log:\n${get().fg.logs().slice(-3000)}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
@@ -130,10 +130,18 @@ describe('GitHub forge with registry 2.8, skopeo and a fake GitHub', () => {
     github.addUser({ login: 'mallory' });
     // No base permission: only the collaborators below hold a role.
     github.addOrg({ login: 'acme', base_permission: 'none' });
-    github.addRepo({ full_name: 'acme/app', visibility: 'private', collaborators: { writer: 'write', reader: 'read', boss: 'admin' } });
+    github.addRepo({
+      full_name: 'acme/app',
+      visibility: 'private',
+      collaborators: { writer: 'write', reader: 'read', boss: 'admin' },
+    });
     github.addRepo({ full_name: 'acme/other', visibility: 'private', collaborators: { boss: 'admin' } });
     github.addRepo({ full_name: 'acme/site', visibility: 'public', collaborators: { writer: 'write' } });
-    github.addRepo({ full_name: 'acme/tool', visibility: 'private', collaborators: { mallory: 'admin', writer: 'write' } });
+    github.addRepo({
+      full_name: 'acme/tool',
+      visibility: 'private',
+      collaborators: { mallory: 'admin', writer: 'write' },
+    });
 
     // The bot is no collaborator anywhere: with repo scope it sees public repositories only.
     github.addToken({ token: GH.service, kind: 'classic', user: 'registry-bot', scopes: ['repo'] });
@@ -142,7 +150,12 @@ describe('GitHub forge with registry 2.8, skopeo and a fake GitHub', () => {
     github.addToken({ token: GH.reader, kind: 'classic', user: 'reader', scopes: ['read:packages', 'repo'] });
     github.addToken({ token: GH.admin, kind: 'classic', user: 'boss', scopes: ['repo', 'delete:packages'] });
     github.addToken({ token: GH.installation, kind: 'installation', repositories: ['acme/app'] });
-    github.addToken({ token: GH.installationReadOnly, kind: 'installation', repositories: ['acme/site'], permission: 'read' });
+    github.addToken({
+      token: GH.installationReadOnly,
+      kind: 'installation',
+      repositories: ['acme/site'],
+      permission: 'read',
+    });
     github.addToken({ token: GH.mallory, kind: 'classic', user: 'mallory', scopes: ['repo', 'delete:packages'] });
 
     fg = await startForgegateProcess(`
@@ -151,7 +164,12 @@ token: { issuer: ${ISSUER}, service: ${SERVICE}, keyDir: "{{DIR}}/keys" }
 forges:
   - { type: github, url: ${JSON.stringify(github.url)}, serviceToken: ${JSON.stringify(GH.service)}, installationTokenPush: ["acme/app"] }
 `);
-    registry = await startRegistry({ realm: fg.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: fg.certificate });
+    registry = await startRegistry({
+      realm: fg.realm,
+      service: SERVICE,
+      issuer: ISSUER,
+      rootCertBundle: fg.certificate,
+    });
     for (const name of IMAGE_NAMES) {
       images[name] = await buildOciImage(undefined, { marker: `github-${name}` });
     }
@@ -185,7 +203,10 @@ forges:
     assert.equal(line.outcome, 'partial', 'missing permissions are a 200 with less access, never an error');
     assert.deepEqual(line.granted, ['repository:acme/app/web:pull']);
     const denied = line.denied as string[];
-    assert.ok(denied.some((d) => /^acme\/app\/web: push denied: .*reader.*\bpush\b.*acme\/app/.test(d)), JSON.stringify(denied));
+    assert.ok(
+      denied.some((d) => /^acme\/app\/web: push denied: .*reader.*\bpush\b.*acme\/app/.test(d)),
+      JSON.stringify(denied),
+    );
     const v2 = await inspect(ref('acme/app/web:v2'), { creds: creds(GH.writer) });
     assert.notEqual(v2.code, 0, 'v2 must not exist');
   });
@@ -193,7 +214,10 @@ forges:
   test('an admin collaborator deletes a tag (skopeo asks for *); a writer cannot', async () => {
     const push = await copy(images.throwaway.ref, ref('acme/app/web:throwaway'), { creds: creds(GH.admin) });
     assert.equal(push.code, 0, explain(push));
-    assert.equal(await digestOf('acme/app/web:throwaway', { creds: creds(GH.writer) }), images.throwaway.manifestDigest);
+    assert.equal(
+      await digestOf('acme/app/web:throwaway', { creds: creds(GH.writer) }),
+      images.throwaway.manifestDigest,
+    );
 
     // The writer's repo-scoped token: no delete:packages, and no admin either.
     let m = await mark();
@@ -211,28 +235,46 @@ forges:
     assert.deepEqual(line.granted, ['repository:acme/app/web:pull,push']);
     // A * that is not held is narrowed silently: `forgegate explain` gives the delete verdicts.
     const config = join(fg.dir, 'forgegate.yaml');
-    const scopeOnly = await forgegateCli(['explain', '--config', config, '--user', 'anything', '--scope', 'repository:acme/app/web:delete'], `${GH.writer}\n`);
+    const scopeOnly = await forgegateCli(
+      ['explain', '--config', config, '--user', 'anything', '--scope', 'repository:acme/app/web:delete'],
+      `${GH.writer}\n`,
+    );
     assert.equal(scopeOnly.code, 0, `stdout:\n${scopeOnly.stdout}\nstderr:\n${scopeOnly.stderr}`);
     assert.match(scopeOnly.stdout, /^caller: writer\b/m);
     assert.match(scopeOnly.stdout, /delete denied: .*delete:packages/, scopeOnly.stdout);
-    const roleOnly = await forgegateCli(['explain', '--config', config, '--user', 'anything', '--scope', 'repository:acme/app/web:delete'], `${GH.writerDelete}\n`);
+    const roleOnly = await forgegateCli(
+      ['explain', '--config', config, '--user', 'anything', '--scope', 'repository:acme/app/web:delete'],
+      `${GH.writerDelete}\n`,
+    );
     assert.equal(roleOnly.code, 0, `stdout:\n${roleOnly.stdout}\nstderr:\n${roleOnly.stderr}`);
     assert.match(roleOnly.stdout, /delete denied: writer lacks admin on acme\/app\b/, roleOnly.stdout);
     for (const run of [scopeOnly, roleOnly]) {
       assert.ok(!run.stdout.includes('ghp_') && !run.stderr.includes('ghp_'), 'the token is never echoed');
     }
-    assert.equal(await digestOf('acme/app/web:throwaway', { creds: creds(GH.admin) }), images.throwaway.manifestDigest, 'still there');
+    assert.equal(
+      await digestOf('acme/app/web:throwaway', { creds: creds(GH.admin) }),
+      images.throwaway.manifestDigest,
+      'still there',
+    );
 
     m = await mark();
     const removed = await deleteImage(ref('acme/app/web:throwaway'), { creds: creds(GH.admin) });
     assert.equal(removed.code, 0, explain(removed));
     line = await auditSince(m, requesting('repository:acme/app/web:*'));
     assert.equal(line.subject, 'boss');
-    assert.deepEqual(line.granted, ['repository:acme/app/web:pull,push,delete'], 'skopeo asks for *, narrowed to pull,push,delete');
+    assert.deepEqual(
+      line.granted,
+      ['repository:acme/app/web:pull,push,delete'],
+      'skopeo asks for *, narrowed to pull,push,delete',
+    );
     const gone = await inspect(ref('acme/app/web:throwaway'), { creds: creds(GH.admin) });
     assert.notEqual(gone.code, 0, 'the deleted tag is gone');
     assert.match(gone.stderr, /manifest unknown|not found/i);
-    assert.equal(await digestOf('acme/app/web:v1', { creds: creds(GH.reader) }), images.v1.manifestDigest, 'v1 is untouched');
+    assert.equal(
+      await digestOf('acme/app/web:v1', { creds: creds(GH.reader) }),
+      images.v1.manifestDigest,
+      'v1 is untouched',
+    );
   });
 
   test('an installation token pushes to its repository named in installationTokenPush, and nowhere else', async () => {
@@ -244,15 +286,20 @@ forges:
     assert.equal(pushed.subject, 'installation:acme/app');
     assert.deepEqual(pushed.granted, ['repository:acme/app/ci:pull,push']);
     assert.equal(await digestOf('acme/app/ci:1', { creds: creds(GH.reader) }), images.ci.manifestDigest);
-    assert.equal(await digestOf('acme/app/ci:1', { creds: creds(GH.installation, 'x-access-token') }), images.ci.manifestDigest);
+    assert.equal(
+      await digestOf('acme/app/ci:1', { creds: creds(GH.installation, 'x-access-token') }),
+      images.ci.manifestDigest,
+    );
 
     m = await mark();
-    const refused = await copy(images.ci.ref, ref('acme/other/x:1'), { creds: creds(GH.installation, 'x-access-token') });
+    const refused = await copy(images.ci.ref, ref('acme/other/x:1'), {
+      creds: creds(GH.installation, 'x-access-token'),
+    });
     assert.notEqual(refused.code, 0, 'the installation does not reach acme/other');
     assert.match(refused.stderr, /denied|unauthorized/i);
     const line = await auditSince(m, requesting('repository:acme/other/x:pull,push'));
     assert.equal(line.identityKind, 'github-installation');
-    assert.deepEqual(line.granted, [], 'acme/other is private and not the installation\'s: not even pull');
+    assert.deepEqual(line.granted, [], "acme/other is private and not the installation's: not even pull");
     const other = await inspect(ref('acme/other/x:1'), { creds: creds(GH.admin) });
     assert.notEqual(other.code, 0, 'nothing was pushed to acme/other');
     assert.match(other.stderr, /manifest unknown|not found/i, 'the admin may look, and finds nothing');
@@ -268,13 +315,18 @@ forges:
 
   test('a read-only GITHUB_TOKEN of a repository installationTokenPush does not name: the registry refuses its push', async () => {
     const m = await mark();
-    const refused = await copy(images.fork.ref, ref('acme/site/ci:pr-1'), { creds: creds(GH.installationReadOnly, 'x-access-token') });
+    const refused = await copy(images.fork.ref, ref('acme/site/ci:pr-1'), {
+      creds: creds(GH.installationReadOnly, 'x-access-token'),
+    });
     assert.notEqual(refused.code, 0, 'a read-only installation token must not push');
     assert.match(refused.stderr, /denied|unauthorized/i);
     const line = await auditSince(m, requesting('repository:acme/site/ci:pull,push'));
     assert.equal(line.identityKind, 'github-installation');
     assert.deepEqual(line.granted, ['repository:acme/site/ci:pull']);
-    assert.ok((line.denied as string[]).some((d) => /push denied: installation tokens only pull/.test(d)), JSON.stringify(line.denied));
+    assert.ok(
+      (line.denied as string[]).some((d) => /push denied: installation tokens only pull/.test(d)),
+      JSON.stringify(line.denied),
+    );
     const info = await inspect(ref('acme/site/ci:pr-1'), { creds: creds(GH.writer) });
     assert.notEqual(info.code, 0, 'nothing was pushed');
     assert.match(info.stderr, /manifest unknown|not found/i, explain(info));
@@ -288,16 +340,23 @@ forges:
     github.moveRepo('acme/tool', 'mallory/tool');
     let m = await mark();
     const evil = await copy(images.evil.ref, ref('acme/tool/web:v1'), { creds: creds(GH.mallory) });
-    assert.notEqual(evil.code, 0, 'the old path is no longer hers, nor anybody\'s');
+    assert.notEqual(evil.code, 0, "the old path is no longer hers, nor anybody's");
     assert.match(evil.stderr, /denied|unauthorized/i);
     let line = await auditSince(m, requesting('repository:acme/tool/web:pull,push'));
     assert.equal(line.subject, 'mallory');
     assert.deepEqual(line.granted, []);
-    assert.ok((line.denied as string[]).some((d) => d.includes('no GitHub repository acme/tool visible to mallory')), JSON.stringify(line.denied));
+    assert.ok(
+      (line.denied as string[]).some((d) => d.includes('no GitHub repository acme/tool visible to mallory')),
+      JSON.stringify(line.denied),
+    );
 
     // Acme re-creates acme/tool: the writer's again, still not Mallory's.
     github.addRepo({ full_name: 'acme/tool', visibility: 'private', collaborators: { writer: 'write' } });
-    assert.equal(await digestOf('acme/tool/web:v1', { creds: creds(GH.writer) }), images.tool.manifestDigest, 'Mallory overwrote nothing');
+    assert.equal(
+      await digestOf('acme/tool/web:v1', { creds: creds(GH.writer) }),
+      images.tool.manifestDigest,
+      'Mallory overwrote nothing',
+    );
     m = await mark();
     const again = await copy(images.evil.ref, ref('acme/tool/web:v2'), { creds: creds(GH.mallory) });
     assert.notEqual(again.code, 0, 'not after the re-creation either');
@@ -319,17 +378,28 @@ forges:
     const refused = await inspect(ref('acme/app/web:v1'), { noCreds: true });
     assert.notEqual(refused.code, 0, 'anonymous must not pull a private repository');
     assert.match(refused.stderr, /unauthorized|denied|authentication required/i);
-    const line = await auditSince(m, (l) => l.credential === 'anonymous' && requesting('repository:acme/app/web:pull')(l));
+    const line = await auditSince(
+      m,
+      (l) => l.credential === 'anonymous' && requesting('repository:acme/app/web:pull')(l),
+    );
     assert.deepEqual(line.granted, []);
 
     // GitHub answers 404 to outsiders: a private repository reads exactly like a missing one.
     m = await mark();
     const missing = await inspect(ref('acme/nope/web:v1'), { noCreds: true });
     assert.notEqual(missing.code, 0);
-    const missingLine = await auditSince(m, (l) => l.credential === 'anonymous' && requesting('repository:acme/nope/web:pull')(l));
+    const missingLine = await auditSince(
+      m,
+      (l) => l.credential === 'anonymous' && requesting('repository:acme/nope/web:pull')(l),
+    );
     assert.deepEqual(missingLine.granted, []);
-    const normalise = (denied: unknown) => (denied as string[]).map((d) => d.replaceAll('acme/app', 'acme/X').replaceAll('acme/nope', 'acme/X'));
-    assert.deepEqual(normalise(line.denied), normalise(missingLine.denied), 'the reasons must not tell a private repository from a missing one');
+    const normalise = (denied: unknown) =>
+      (denied as string[]).map((d) => d.replaceAll('acme/app', 'acme/X').replaceAll('acme/nope', 'acme/X'));
+    assert.deepEqual(
+      normalise(line.denied),
+      normalise(missingLine.denied),
+      'the reasons must not tell a private repository from a missing one',
+    );
 
     // Writes stay closed to anonymous callers even on a public repository.
     const anonPush = await copy(images.v2.ref, ref('acme/site/web:anon'), { noCreds: true });
@@ -347,7 +417,9 @@ forges:
       }
       const auth = request.headers.authorization;
       if (auth === undefined) {
-        problems.push(`${request.endpoint} (${request.url}): no token at all (GitHub allows 60 anonymous calls an hour)`);
+        problems.push(
+          `${request.endpoint} (${request.url}): no token at all (GitHub allows 60 anonymous calls an hour)`,
+        );
         continue;
       }
       const value = String(auth).replace(/^(token|bearer)\s+/i, '');
@@ -356,11 +428,21 @@ forges:
         problems.push(`${request.endpoint} (${request.url}): an unknown credential`);
         continue;
       }
-      if (!GH_ENDPOINTS[who].includes(request.endpoint)) problems.push(`${request.endpoint} (${request.url}): the ${who} token, unexpected here`);
+      if (!GH_ENDPOINTS[who].includes(request.endpoint))
+        problems.push(`${request.endpoint} (${request.url}): the ${who} token, unexpected here`);
     }
     assert.deepEqual(problems, [], [...new Set(problems)].join('\n'));
-    const used = new Set(requests.map((r) => `${owner.get(String(r.headers.authorization).replace(/^(token|bearer)\s+/i, ''))} ${r.endpoint}`));
-    for (const expected of ['writer GET /user', 'writer GET /repos/:owner/:repo', 'installation GET /installation/repositories', 'service GET /repos/:owner/:repo']) {
+    const used = new Set(
+      requests.map(
+        (r) => `${owner.get(String(r.headers.authorization).replace(/^(token|bearer)\s+/i, ''))} ${r.endpoint}`,
+      ),
+    );
+    for (const expected of [
+      'writer GET /user',
+      'writer GET /repos/:owner/:repo',
+      'installation GET /installation/repositories',
+      'service GET /repos/:owner/:repo',
+    ]) {
       assert.ok(used.has(expected), `expected ${expected}; saw ${[...used].join(', ')}`);
     }
   });
@@ -402,7 +484,12 @@ forges:
   - { type: gitlab, url: ${JSON.stringify(gitlab.url)}, serviceToken: ${JSON.stringify(GL.service)} }
   - { type: github, prefix: "gh/", url: ${JSON.stringify(github.url)}, serviceToken: ${JSON.stringify(GH.service)} }
 `);
-    registry = await startRegistry({ realm: fg.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: fg.certificate });
+    registry = await startRegistry({
+      realm: fg.realm,
+      service: SERVICE,
+      issuer: ISSUER,
+      rootCertBundle: fg.certificate,
+    });
     glImage = await buildOciImage(undefined, { marker: 'both-gitlab' });
     ghImage = await buildOciImage(undefined, { marker: 'both-github' });
     strayImage = await buildOciImage(undefined, { marker: 'both-stray' });
@@ -415,7 +502,7 @@ forges:
     await gitlab?.stop();
   });
 
-  test('each forge\'s user pushes and pulls its own image, and is refused a push on the other\'s', async () => {
+  test("each forge's user pushes and pulls its own image, and is refused a push on the other's", async () => {
     let m = await mark();
     const glPush = await copy(glImage.ref, ref('group/proj/app:v1'), { creds: creds(GL.dev) });
     assert.equal(glPush.code, 0, explain(glPush));
@@ -454,7 +541,10 @@ forges:
     assert.equal(ghOnGlLine.source, 'github');
     assert.deepEqual(ghOnGlLine.granted, []);
 
-    for (const [name, token] of [['gh/acme/app/web:from-gitlab', GH.writer], ['group/proj/app:from-github', GL.dev]] as const) {
+    for (const [name, token] of [
+      ['gh/acme/app/web:from-gitlab', GH.writer],
+      ['group/proj/app:from-github', GL.dev],
+    ] as const) {
       const info = await inspect(ref(name), { creds: creds(token) });
       assert.notEqual(info.code, 0, `${name} must not exist`);
       assert.match(info.stderr, /manifest unknown|not found/i, explain(info));
@@ -463,14 +553,20 @@ forges:
 
   test('no GitHub token reached the fake GitLab, and no GitLab token reached the fake GitHub', () => {
     const problems: string[] = [];
-    const check = (requests: RecordedRequest[], forge: string, foreign: Record<string, string>, foreignShape: RegExp) => {
+    const check = (
+      requests: RecordedRequest[],
+      forge: string,
+      foreign: Record<string, string>,
+      foreignShape: RegExp,
+    ) => {
       assert.ok(requests.length > 0, `${forge} was asked nothing at all`);
       for (const request of requests) {
         const text = carried(request);
         for (const [who, secret] of Object.entries(foreign)) {
           if (text.includes(secret)) problems.push(`${forge} ${request.endpoint} (${request.url}): the ${who} token`);
         }
-        if (foreignShape.test(text)) problems.push(`${forge} ${request.endpoint} (${request.url}): a credential of the other forge's shape`);
+        if (foreignShape.test(text))
+          problems.push(`${forge} ${request.endpoint} (${request.url}): a credential of the other forge's shape`);
       }
     };
     check(gitlab.requests(), 'GitLab', GH, /\b(ghp|gho|ghu|ghs|ghr)_|github_pat_/);

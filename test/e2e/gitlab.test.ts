@@ -54,7 +54,10 @@ const EXPECTED: Record<keyof typeof TOKENS, { endpoints: string[]; headers: stri
   revoked: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
   job: { endpoints: ['GET /job'], headers: ['job-token'] },
   // Used only by the last test, which checks its own requests.
-  registryOnly: { endpoints: ['GET /personal_access_tokens/self', 'GET /user'], headers: ['authorization', 'private-token'] },
+  registryOnly: {
+    endpoints: ['GET /personal_access_tokens/self', 'GET /user'],
+    headers: ['authorization', 'private-token'],
+  },
   // Used only after the secrets were checked, by the moved-project test.
   mallory: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
   acme: { endpoints: USER_TOKEN_ENDPOINTS, headers: ['authorization', 'private-token'] },
@@ -99,7 +102,12 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
   };
   // Tokens of the same caller are told apart by what they asked for and by user agent.
   const auditFor = (subject: string, requested: string) =>
-    fg.waitForAudit((l) => l.subject === subject && String(l.userAgent).startsWith('skopeo') && (l.requested as string[]).includes(requested));
+    fg.waitForAudit(
+      (l) =>
+        l.subject === subject &&
+        String(l.userAgent).startsWith('skopeo') &&
+        (l.requested as string[]).includes(requested),
+    );
 
   before(async () => {
     gitlab = new FakeGitLab();
@@ -115,7 +123,11 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
     gitlab.addProject({ path_with_namespace: 'group/proj', visibility: 'private' });
     gitlab.addProject({ path_with_namespace: 'group/lib', visibility: 'private' });
     gitlab.addProject({ path_with_namespace: 'group/other', visibility: 'private' });
-    gitlab.addProject({ path_with_namespace: 'pub/site', visibility: 'public', container_registry_access_level: 'enabled' });
+    gitlab.addProject({
+      path_with_namespace: 'pub/site',
+      visibility: 'public',
+      container_registry_access_level: 'enabled',
+    });
     gitlab.addProject({ path_with_namespace: 'group/shipped', visibility: 'private' });
     // A protected container repository (GitLab 17.9+): release images need Maintainer to push.
     gitlab.addProtectionRule('group/shipped', { pattern: 'group/shipped/release*', push: 'maintainer' });
@@ -152,7 +164,12 @@ cache: { identityTtl: 0 }
 forges:
   - { type: gitlab, url: ${JSON.stringify(gitlab.url)}, serviceToken: ${JSON.stringify(TOKENS.service)} }
 `);
-    registry = await startRegistry({ realm: fg.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: fg.certificate });
+    registry = await startRegistry({
+      realm: fg.realm,
+      service: SERVICE,
+      issuer: ISSUER,
+      rootCertBundle: fg.certificate,
+    });
     for (const name of IMAGE_NAMES) {
       images[name] = await buildOciImage(undefined, { marker: `gitlab-${name}` });
     }
@@ -182,7 +199,9 @@ forges:
     assert.equal(line.outcome, 'partial', 'missing permissions are a 200 with less access, never an error');
     assert.deepEqual(line.granted, ['repository:group/proj/app:pull']);
     assert.ok(
-      (line.denied as string[]).includes('group/proj/app: push denied: role Reporter (20) < Developer (30) on group/proj'),
+      (line.denied as string[]).includes(
+        'group/proj/app: push denied: role Reporter (20) < Developer (30) on group/proj',
+      ),
       JSON.stringify(line.denied),
     );
     const v2 = await inspect(ref('group/proj/app:v2'), { creds: creds(TOKENS.dev) });
@@ -198,12 +217,20 @@ forges:
     assert.notEqual(repDelete.code, 0, 'a Reporter must not delete');
     const repLine = await auditFor('rep', 'repository:group/proj/app:*');
     assert.deepEqual(repLine.granted, ['repository:group/proj/app:pull']);
-    assert.equal(await digestOf('group/proj/app:throwaway', TOKENS.maint), images.throwaway.manifestDigest, 'still there');
+    assert.equal(
+      await digestOf('group/proj/app:throwaway', TOKENS.maint),
+      images.throwaway.manifestDigest,
+      'still there',
+    );
 
     const removed = await deleteImage(ref('group/proj/app:throwaway'), { creds: creds(TOKENS.maint) });
     assert.equal(removed.code, 0, explain(removed));
     const line = await auditFor('maint', 'repository:group/proj/app:*');
-    assert.deepEqual(line.granted, ['repository:group/proj/app:pull,push,delete'], 'skopeo asks for *, narrowed to what a Maintainer holds');
+    assert.deepEqual(
+      line.granted,
+      ['repository:group/proj/app:pull,push,delete'],
+      'skopeo asks for *, narrowed to what a Maintainer holds',
+    );
     const gone = await inspect(ref('group/proj/app:throwaway'), { creds: creds(TOKENS.maint) });
     assert.notEqual(gone.code, 0, 'the deleted tag is gone');
     assert.match(gone.stderr, /manifest unknown|not found/i);
@@ -222,7 +249,9 @@ forges:
 
     const pull = await pullTo('group/lib/base:v1', { creds: job });
     assert.equal(pull.code, 0, explain(pull));
-    const pulled = await fg.waitForAudit((l) => l.identityKind === 'gitlab-job' && (l.requested as string[]).includes('repository:group/lib/base:pull'));
+    const pulled = await fg.waitForAudit(
+      (l) => l.identityKind === 'gitlab-job' && (l.requested as string[]).includes('repository:group/lib/base:pull'),
+    );
     assert.deepEqual(pulled.granted, ['repository:group/lib/base:pull']);
 
     // The usual CI step: build FROM the library image into the job's own project.
@@ -244,7 +273,10 @@ forges:
       const line = await fg.waitForAudit((l) => l.identityKind === 'gitlab-job' && asked(l));
       assert.ok((line.denied as string[]).includes(`${name}: ${reason}`), JSON.stringify(line.denied));
     }
-    const otherLine = await fg.waitForAudit((l) => l.identityKind === 'gitlab-job' && (l.requested as string[]).includes('repository:group/other/app:pull,push'));
+    const otherLine = await fg.waitForAudit(
+      (l) =>
+        l.identityKind === 'gitlab-job' && (l.requested as string[]).includes('repository:group/other/app:pull,push'),
+    );
     assert.deepEqual(otherLine.granted, [], 'group/other does not allowlist group/proj: not even pull');
     const base = await inspect(ref('group/lib/base:ci'), { creds: creds(TOKENS.maint) });
     assert.notEqual(base.code, 0, 'nothing was pushed to group/lib');
@@ -257,7 +289,9 @@ forges:
     const pull = await inspect(ref('group/proj/app:v1'), { creds: creds(TOKENS.revoked) });
     assert.notEqual(pull.code, 0);
     assert.match(pull.stderr, /invalid username\/password/, 'skopeo reports a 401 this way');
-    const line = await fg.waitForAudit((l) => l.outcome === 'unauthorized' && (l.requested as string[]).includes('repository:group/proj/app:pull'));
+    const line = await fg.waitForAudit(
+      (l) => l.outcome === 'unauthorized' && (l.requested as string[]).includes('repository:group/proj/app:pull'),
+    );
     assert.equal(line.subject, 'anything');
   });
 
@@ -274,7 +308,9 @@ forges:
     const refused = await inspect(ref('group/proj/app:v1'), { noCreds: true });
     assert.notEqual(refused.code, 0, 'anonymous must not pull a private project');
     assert.match(refused.stderr, /unauthorized|denied|authentication required/i);
-    const line = await fg.waitForAudit((l) => l.credential === 'anonymous' && (l.requested as string[]).includes('repository:group/proj/app:pull'));
+    const line = await fg.waitForAudit(
+      (l) => l.credential === 'anonymous' && (l.requested as string[]).includes('repository:group/proj/app:pull'),
+    );
     assert.deepEqual(line.granted, []);
     // GitLab answers 404 to outsiders: the reason must not confirm that the private project exists.
     assert.ok(!(line.denied as string[]).some((d) => /\bgroup\/proj(?!\/app)/.test(d)), JSON.stringify(line.denied));
@@ -283,14 +319,18 @@ forges:
   test('forgegate explain says why a Reporter cannot push', async () => {
     const cwd = await makeTempDir('explain-user');
     const config = join(fg.dir, 'forgegate.yaml');
-    const run = await forgegateCli(['explain', '--config', config, '--user', 'rep', '--scope', 'repository:group/proj/app:push'], `${TOKENS.rep}\n`, cwd);
+    const run = await forgegateCli(
+      ['explain', '--config', config, '--user', 'rep', '--scope', 'repository:group/proj/app:push'],
+      `${TOKENS.rep}\n`,
+      cwd,
+    );
     assert.equal(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
     assert.match(run.stdout, /^caller: rep\b/m);
     assert.ok(run.stdout.includes('push denied: role Reporter (20) < Developer (30) on group/proj'), run.stdout);
     assert.ok(!run.stdout.includes(TOKENS.rep) && !run.stderr.includes(TOKENS.rep), 'the token is never echoed');
   });
 
-  test('a protected repository: a Developer\'s push refused, a Maintainer\'s taken; explain says why', async () => {
+  test("a protected repository: a Developer's push refused, a Maintainer's taken; explain says why", async () => {
     const denial = 'push denied: group/shipped/release* is protected: Maintainer required, you are Developer';
     const refused = await copy(images.release.ref, ref('group/shipped/release:v1'), { creds: creds(TOKENS.dev) });
     assert.notEqual(refused.code, 0, 'a Developer must not push a protected image');
@@ -330,7 +370,9 @@ forges:
   });
 
   test('every secret went only to the GitLab endpoints meant for it, in headers', () => {
-    const owner = new Map<string, keyof typeof TOKENS>(Object.entries(TOKENS).map(([k, v]) => [v, k as keyof typeof TOKENS]));
+    const owner = new Map<string, keyof typeof TOKENS>(
+      Object.entries(TOKENS).map(([k, v]) => [v, k as keyof typeof TOKENS]),
+    );
     const requests = gitlab.requests();
     assert.ok(requests.length > 0);
     const problems: string[] = [];
@@ -347,13 +389,17 @@ forges:
           continue;
         }
         const expected = EXPECTED[who];
-        if (!expected.endpoints.includes(request.endpoint)) problems.push(`${request.endpoint} (${request.url}): the ${who} token, unexpected here`);
-        if (!expected.headers.includes(header)) problems.push(`${request.endpoint} (${request.url}): the ${who} token in ${header}`);
+        if (!expected.endpoints.includes(request.endpoint))
+          problems.push(`${request.endpoint} (${request.url}): the ${who} token, unexpected here`);
+        if (!expected.headers.includes(header))
+          problems.push(`${request.endpoint} (${request.url}): the ${who} token in ${header}`);
       }
     }
     assert.deepEqual(problems, [], [...new Set(problems)].join('\n'));
     // Every scenario reached GitLab the way docs/forges.md describes.
-    const used = new Set(requests.flatMap((r) => presented(r.headers).map((s) => `${owner.get(s.value)} ${r.endpoint}`)));
+    const used = new Set(
+      requests.flatMap((r) => presented(r.headers).map((s) => `${owner.get(s.value)} ${r.endpoint}`)),
+    );
     const scenarios = [
       'job GET /job',
       'service GET /projects/:id/job_token_scope/allowlist',
@@ -367,28 +413,27 @@ forges:
     }
   });
 
-  test(
-    'a token with only read_registry and write_registry pushes and pulls as its Developer, and cannot delete',
-    async () => {
-      const seen = gitlab.requests().length;
-      const registryOnly = creds(TOKENS.registryOnly);
-      const push = await copy(images.v2.ref, ref('group/proj/registry-only:v1'), { creds: registryOnly });
-      assert.equal(push.code, 0, explain(push));
-      // The subject may be unknown without read_user: match the line by its image alone.
-      const line = await fg.waitForAudit((l) => (l.requested as string[]).includes('repository:group/proj/registry-only:pull,push'));
-      assert.deepEqual(line.granted, ['repository:group/proj/registry-only:pull,push']);
-      assert.equal(await digestOf('group/proj/registry-only:v1', TOKENS.rep), images.v2.manifestDigest);
-      const removed = await deleteImage(ref('group/proj/registry-only:v1'), { creds: registryOnly });
-      assert.notEqual(removed.code, 0, 'GitLab never lets a write_registry token delete');
-      const expected = [...USER_TOKEN_ENDPOINTS, 'GET /users/:id', 'GET /projects/:id/members/all/:user_id', RULES];
-      const unexpected = gitlab
-        .requests()
-        .slice(seen)
-        .filter((r) => !expected.includes(r.endpoint))
-        .map((r) => `${r.method} ${r.url}`);
-      assert.deepEqual(unexpected, [], 'only the endpoints of docs/forges.md (GitLab), GET /users/:id and the rules');
-    },
-  );
+  test('a token with only read_registry and write_registry pushes and pulls as its Developer, and cannot delete', async () => {
+    const seen = gitlab.requests().length;
+    const registryOnly = creds(TOKENS.registryOnly);
+    const push = await copy(images.v2.ref, ref('group/proj/registry-only:v1'), { creds: registryOnly });
+    assert.equal(push.code, 0, explain(push));
+    // The subject may be unknown without read_user: match the line by its image alone.
+    const line = await fg.waitForAudit((l) =>
+      (l.requested as string[]).includes('repository:group/proj/registry-only:pull,push'),
+    );
+    assert.deepEqual(line.granted, ['repository:group/proj/registry-only:pull,push']);
+    assert.equal(await digestOf('group/proj/registry-only:v1', TOKENS.rep), images.v2.manifestDigest);
+    const removed = await deleteImage(ref('group/proj/registry-only:v1'), { creds: registryOnly });
+    assert.notEqual(removed.code, 0, 'GitLab never lets a write_registry token delete');
+    const expected = [...USER_TOKEN_ENDPOINTS, 'GET /users/:id', 'GET /projects/:id/members/all/:user_id', RULES];
+    const unexpected = gitlab
+      .requests()
+      .slice(seen)
+      .filter((r) => !expected.includes(r.endpoint))
+      .map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(unexpected, [], 'only the endpoints of docs/forges.md (GitLab), GET /users/:id and the rules');
+  });
 
   test('a project moved away leaves its old path to nobody: the registry refuses a push there', async () => {
     const mallory = creds(TOKENS.mallory);
@@ -403,7 +448,10 @@ forges:
     const line = await auditFor('mallory', 'repository:acme/tool/cli:pull,push');
     assert.deepEqual(line.granted, []);
     const denied = line.denied as string[];
-    assert.ok(denied.some((d) => d.includes('no GitLab project for image acme/tool/cli')), JSON.stringify(denied));
+    assert.ok(
+      denied.some((d) => d.includes('no GitLab project for image acme/tool/cli')),
+      JSON.stringify(denied),
+    );
     // Her project at its new path is hers.
     const moved = await copy(images.stolen.ref, ref('mallory/tool/cli:v1'), { creds: mallory });
     assert.equal(moved.code, 0, explain(moved));
@@ -416,14 +464,20 @@ forges:
     const refused = await copy(images.stolen.ref, ref('acme/tool/site:v2'), { creds: mallory });
     assert.notEqual(refused.code, 0, 'Mallory must not push into the new acme/tool');
     const site = await inspect(ref('acme/tool/site:v2'), { creds: creds(TOKENS.acme) });
-    assert.notEqual(site.code, 0, 'nothing of Mallory\'s arrived there');
+    assert.notEqual(site.code, 0, "nothing of Mallory's arrived there");
   });
 
   test('/metrics counts GitLab calls by endpoint and status, and verdicts by rule', async () => {
     const text = await (await fetch(`${fg.url}/metrics`)).text();
-    assert.match(text, /forgegate_forge_calls_total\{forge="gitlab",endpoint="GET \/projects\/:id",status="200"\} [1-9]/);
+    assert.match(
+      text,
+      /forgegate_forge_calls_total\{forge="gitlab",endpoint="GET \/projects\/:id",status="200"\} [1-9]/,
+    );
     assert.match(text, /forgegate_forge_calls_total\{forge="gitlab",endpoint="GET \/job",status="200"\} [1-9]/);
-    assert.match(text, /forgegate_forge_call_duration_seconds_bucket\{le="0.01",forge="gitlab",endpoint="GET \/user"\}/);
+    assert.match(
+      text,
+      /forgegate_forge_call_duration_seconds_bucket\{le="0.01",forge="gitlab",endpoint="GET \/user"\}/,
+    );
     assert.match(text, /forgegate_verdicts_total\{action="push",verdict="denied",rule="role",source="gitlab"\} [1-9]/);
     assert.match(text, /forgegate_cache_total\{kind="[a-z]+",outcome="(hit|miss)"\}/);
     for (const secret of Object.values(TOKENS)) assert.ok(!text.includes(secret));

@@ -49,30 +49,49 @@ for (const header of ['x5c', 'kid'] as const) {
       return JSON.parse(run.stdout);
     };
     const issue = async (): Promise<string> => {
-      const response = await fetch(`${fg.url}/token?service=${SERVICE}&scope=repository:alice/app:pull`, { headers: { Authorization: basic('alice', 'alice-pass') } });
+      const response = await fetch(`${fg.url}/token?service=${SERVICE}&scope=repository:alice/app:pull`, {
+        headers: { Authorization: basic('alice', 'alice-pass') },
+      });
       assert.equal(response.status, 200);
       return ((await response.json()) as any).token;
     };
     const kidOf = (token: string) => decodeProtectedHeader(token).kid;
     // 404 (no such repository) means the registry accepted the token; 401 that it did not.
     const registryAccepts = async (token: string): Promise<boolean> => {
-      const response = await fetch(`${registry!.url}/v2/alice/app/tags/list`, { headers: { Authorization: `Bearer ${token}` } });
+      const response = await fetch(`${registry!.url}/v2/alice/app/tags/list`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       await response.body?.cancel();
       assert.ok(response.status === 404 || response.status === 401, `registry answered ${response.status}`);
       return response.status === 404;
     };
     const restartRegistry = async () => {
       await registry?.stop();
-      registry = await startRegistry({ realm: `${fg.url}/token`, service: SERVICE, issuer: ISSUER, rootCertBundle: join(keyDir, 'cert.pem') });
+      registry = await startRegistry({
+        realm: `${fg.url}/token`,
+        service: SERVICE,
+        issuer: ISSUER,
+        rootCertBundle: join(keyDir, 'cert.pem'),
+      });
     };
-    const served = async () => ((await (await fetch(`${fg.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
-    const certificates = async () => ((await readFile(join(keyDir, 'cert.pem'), 'utf8')).match(/BEGIN CERTIFICATE/g) ?? []).length;
+    const served = async () =>
+      ((await (await fetch(`${fg.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map(
+        (k) => k.kid,
+      );
+    const certificates = async () =>
+      ((await readFile(join(keyDir, 'cert.pem'), 'utf8')).match(/BEGIN CERTIFICATE/g) ?? []).length;
 
     before(async () => {
       const dir = await makeTempDir('rotation');
       keyDir = join(dir, 'keys');
       configFile = join(dir, 'forgegate.yaml');
-      await writeFile(configFile, JSON.stringify({ token: { keyDir, service: SERVICE, issuer: ISSUER, header, ttl: TTL, refreshTtl: REFRESH_TTL }, forges: [] }));
+      await writeFile(
+        configFile,
+        JSON.stringify({
+          token: { keyDir, service: SERVICE, issuer: ISSUER, header, ttl: TTL, refreshTtl: REFRESH_TTL },
+          forges: [],
+        }),
+      );
       fg = await startForgegate({
         token: { keyDir, service: SERVICE, issuer: ISSUER, header, ttl: TTL, refreshTtl: REFRESH_TTL },
         users: { htpasswd: HTPASSWD },
@@ -87,7 +106,9 @@ for (const header of ['x5c', 'kid'] as const) {
 
     test('1. old key only: the registry accepts tokens signed by it', async () => {
       tokens.old = await issue();
-      const offline = await fetch(`${fg.url}/token?service=${SERVICE}&offline_token=true`, { headers: { Authorization: basic('alice', 'alice-pass') } });
+      const offline = await fetch(`${fg.url}/token?service=${SERVICE}&offline_token=true`, {
+        headers: { Authorization: basic('alice', 'alice-pass') },
+      });
       refreshToken = ((await offline.json()) as any).refresh_token;
       assert.ok(refreshToken, 'a refresh token under the old key');
       assert.equal(kidOf(tokens.old), fg.runtime.key.kid);
@@ -101,9 +122,17 @@ for (const header of ['x5c', 'kid'] as const) {
       assert.equal(shown.kid, oldKid, 'the current key is unchanged');
       assert.ok(shown.next?.kid && shown.next.kid !== oldKid, 'a next key is staged');
       tokens.nextKid = shown.next.kid;
-      assert.deepEqual(shown.jwks.keys.map((k: { kid: string }) => k.kid), [oldKid, shown.next.kid]);
+      assert.deepEqual(
+        shown.jwks.keys.map((k: { kid: string }) => k.kid),
+        [oldKid, shown.next.kid],
+      );
       assert.equal(await certificates(), 2, 'cert.pem holds both certificates');
-      assert.deepEqual(await waitFor('the server to publish the next key', async () => ((await served()).length === 2 ? served() : undefined)), [oldKid, shown.next.kid]);
+      assert.deepEqual(
+        await waitFor('the server to publish the next key', async () =>
+          (await served()).length === 2 ? served() : undefined,
+        ),
+        [oldKid, shown.next.kid],
+      );
       assert.equal(kidOf(await issue()), oldKid, 'still signing with the old key');
       const again = await cli(['keys', 'rotate', '--config', configFile]);
       assert.equal(again.code, 1, 'a second rotate before promote is refused');
@@ -128,7 +157,12 @@ for (const header of ['x5c', 'kid'] as const) {
       const refreshed = await fetch(`${fg.url}/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, service: SERVICE, scope: 'repository:alice/app:pull' }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken,
+          service: SERVICE,
+          scope: 'repository:alice/app:pull',
+        }).toString(),
       });
       assert.equal(refreshed.status, 200, 'a refresh token issued under the old key still opens');
     });
@@ -136,11 +170,17 @@ for (const header of ['x5c', 'kid'] as const) {
     test('4. new key only: once its tokens expired the old key leaves the bundle; the registry then refuses it', async () => {
       const later = Date.now() + (TTL + 61) * 1000;
       const set = await publish(keyDir, 'ES256', later);
-      assert.deepEqual(set.jwks(later).keys.map((k) => k.kid), [tokens.nextKid]);
+      assert.deepEqual(
+        set.jwks(later).keys.map((k) => k.kid),
+        [tokens.nextKid],
+      );
       assert.equal(await certificates(), 1, 'cert.pem holds the new certificate only');
       assert.equal((await readdir(join(keyDir, 'retired'))).length, 1, 'the old key is kept for its refresh tokens');
       // The server's own /.well-known/jwks.json follows its clock: it keeps the old key until publishUntil.
-      assert.deepEqual(fg.runtime.keys.keys.jwks(later).keys.map((k) => k.kid), [tokens.nextKid]);
+      assert.deepEqual(
+        fg.runtime.keys.keys.jwks(later).keys.map((k) => k.kid),
+        [tokens.nextKid],
+      );
       await restartRegistry();
       assert.equal(await registryAccepts(tokens.new!), true, 'new token, new-only registry');
       assert.equal(await registryAccepts(await issue()), true);
@@ -148,7 +188,10 @@ for (const header of ['x5c', 'kid'] as const) {
       const shown = await keysCommand('show');
       assert.equal(shown.kid, tokens.nextKid);
       assert.equal(shown.retired.length, 1);
-      assert.ok(Date.parse(shown.retired[0].publishUntil) < later, 'show reports when the old key stops being published');
+      assert.ok(
+        Date.parse(shown.retired[0].publishUntil) < later,
+        'show reports when the old key stops being published',
+      );
     });
 
     test('5. after the refresh lifetime the old key is deleted and its refresh tokens stop', async () => {
@@ -159,7 +202,11 @@ for (const header of ['x5c', 'kid'] as const) {
       const refreshed = await fetch(`${fg.url}/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, service: SERVICE }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken,
+          service: SERVICE,
+        }).toString(),
       });
       assert.equal(refreshed.status, 401);
     });

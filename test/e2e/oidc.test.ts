@@ -32,8 +32,10 @@ describe('CI ID tokens with registry 2.8, skopeo, a fake GitHub and a fake issue
 
   const ref = (name: string) => `docker://${registry.host}/${name}`;
   const creds = (token: string) => ({ creds: `oidc:${token}` });
-  const explain = (result: SkopeoResult) => `skopeo (${result.code}): ${result.stderr}\nregistry:\n${registry.logs().slice(-2000)}\nforgegate:\n${fg.logs().slice(-3000)}`;
-  const idToken = (repository: string, overrides: Record<string, unknown> = {}) => actions.sign(githubClaims(repository, { aud: SERVICE, ...overrides }));
+  const explain = (result: SkopeoResult) =>
+    `skopeo (${result.code}): ${result.stderr}\nregistry:\n${registry.logs().slice(-2000)}\nforgegate:\n${fg.logs().slice(-3000)}`;
+  const idToken = (repository: string, overrides: Record<string, unknown> = {}) =>
+    actions.sign(githubClaims(repository, { aud: SERVICE, ...overrides }));
 
   before(async () => {
     await Promise.all([github.start(), actions.start()]);
@@ -51,7 +53,12 @@ oidc:
     preset: github-actions
     forge: github
 `);
-    registry = await startRegistry({ realm: fg.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: fg.certificate });
+    registry = await startRegistry({
+      realm: fg.realm,
+      service: SERVICE,
+      issuer: ISSUER,
+      rootCertBundle: fg.certificate,
+    });
     images = {
       v1: await buildOciImage(undefined, { marker: 'oidc-v1' }),
       v2: await buildOciImage(undefined, { marker: 'oidc-v2' }),
@@ -89,7 +96,10 @@ oidc:
   });
 
   test('a feature-branch job and a pull-request job pull but cannot push', async () => {
-    for (const overrides of [{ ref: 'refs/heads/feature', ref_protected: 'false' }, { event_name: 'pull_request', ref: 'refs/pull/3/merge', ref_protected: 'false' }]) {
+    for (const overrides of [
+      { ref: 'refs/heads/feature', ref_protected: 'false' },
+      { event_name: 'pull_request', ref: 'refs/pull/3/merge', ref_protected: 'false' },
+    ]) {
       const token = await idToken('acme/app', overrides);
       const info = await inspect(ref('acme/app/web:v1'), creds(token));
       assert.equal(info.code, 0, explain(info));
@@ -125,7 +135,18 @@ oidc:
 
   test('explain reads an ID token on stdin and says why', async () => {
     const token = await idToken('acme/app', { ref: 'refs/heads/feature', ref_protected: 'false' });
-    const run = await cli(['explain', '--config', join(fg.dir, 'forgegate.yaml'), '--user', 'oidc', '--scope', 'repository:acme/app/web:pull,push'], `${token}\n`);
+    const run = await cli(
+      [
+        'explain',
+        '--config',
+        join(fg.dir, 'forgegate.yaml'),
+        '--user',
+        'oidc',
+        '--scope',
+        'repository:acme/app/web:pull,push',
+      ],
+      `${token}\n`,
+    );
     assert.equal(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
     assert.match(run.stdout, /pull granted: ID token of acme\/app/);
     assert.match(run.stdout, /push denied: ref_protected is "false"/);
@@ -134,7 +155,12 @@ oidc:
   test("check fetches each issuer's keys, and fails on an issuer it cannot reach", async () => {
     const good = await cli(['check', '--config', join(fg.dir, 'forgegate.yaml')]);
     assert.equal(good.code, 0, `stdout:\n${good.stdout}\nstderr:\n${good.stderr}`);
-    assert.match(good.stdout, new RegExp(`ok: oidc github-actions \\(${actions.url.replaceAll('.', '\\.')}\\): 1 key at ${actions.url.replaceAll('.', '\\.')}/jwks`));
+    assert.match(
+      good.stdout,
+      new RegExp(
+        `ok: oidc github-actions \\(${actions.url.replaceAll('.', '\\.')}\\): 1 key at ${actions.url.replaceAll('.', '\\.')}/jwks`,
+      ),
+    );
     const gone = new FakeOidcIssuer();
     const goneUrl = await gone.start();
     await gone.stop();
@@ -146,7 +172,10 @@ oidc:
   });
 
   test('no ID token reaches the logs', () => {
-    assert.ok(!/eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/.test(fg.logs()), 'a JWT-looking string is in the forgegate log');
+    assert.ok(
+      !/eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/.test(fg.logs()),
+      'a JWT-looking string is in the forgegate log',
+    );
   });
 });
 

@@ -29,9 +29,7 @@ async function freshClone(): Promise<string> {
   const dir = await makeTempDir('readme-clone');
   const args = ['ls-files', '-z', '--cached', '--others', '--exclude-standard'];
   const listed = execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-  const files = listed
-    .split('\0')
-    .filter((file) => file !== '' && existsSync(join(ROOT, file)));
+  const files = listed.split('\0').filter((file) => file !== '' && existsSync(join(ROOT, file)));
   for (const file of files) {
     await mkdir(dirname(join(dir, file)), { recursive: true });
     await cp(join(ROOT, file), join(dir, file));

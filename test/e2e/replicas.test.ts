@@ -28,7 +28,11 @@ type Grant = { type: string; name: string; actions: string[] };
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** GET /token for rex on `image` (pull,push): the token and the actions it grants. */
-async function login(on: ForgegateProcess, image: string, extra: Record<string, string> = {}): Promise<{ body: any; actions: string[] }> {
+async function login(
+  on: ForgegateProcess,
+  image: string,
+  extra: Record<string, string> = {},
+): Promise<{ body: any; actions: string[] }> {
   const query = new URLSearchParams({ service: SERVICE, scope: `repository:${image}:pull,push`, ...extra });
   const response = await fetch(`${on.url}/token?${query}`, { headers: { Authorization: basic('rex', PASSWORD) } });
   const body = (await response.json()) as any;
@@ -87,7 +91,10 @@ describe('two forgegate processes sharing keyDir and Redis', () => {
     for (const on of [a, b]) {
       const { body } = await login(on, 'team/other');
       const header = JSON.parse(Buffer.from(body.token.split('.')[0], 'base64url').toString()) as { alg: string };
-      const { payload } = await jwtVerify(body.token, await importX509(certificate, header.alg), { issuer: 'forgegate', audience: SERVICE });
+      const { payload } = await jwtVerify(body.token, await importX509(certificate, header.alg), {
+        issuer: 'forgegate',
+        audience: SERVICE,
+      });
       assert.deepEqual((payload.access as Grant[])[0]!.actions, ['pull', 'push']);
     }
   });
@@ -98,7 +105,13 @@ describe('two forgegate processes sharing keyDir and Redis', () => {
     const response = await fetch(`${b.url}/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ service: SERVICE, grant_type: 'refresh_token', refresh_token: body.refresh_token, client_id: 'docker', scope: 'repository:team/other:pull' }).toString(),
+      body: new URLSearchParams({
+        service: SERVICE,
+        grant_type: 'refresh_token',
+        refresh_token: body.refresh_token,
+        client_id: 'docker',
+        scope: 'repository:team/other:pull',
+      }).toString(),
     });
     const answer = (await response.json()) as any;
     assert.equal(response.status, 200, JSON.stringify(answer));
@@ -138,6 +151,10 @@ describe('two forgegate processes sharing keyDir and Redis', () => {
     }
     assert.ok(after.calls > 0, 'B asked GitLab again after the webhook sent to A');
     assert.deepEqual(after.result, [], 'and follows the removal');
-    assert.deepEqual(await gitlabCalls(() => login(a, 'team/shared').then((r) => r.actions)), { result: [], calls: 0 }, "A reads B's new answer from Redis");
+    assert.deepEqual(
+      await gitlabCalls(() => login(a, 'team/shared').then((r) => r.actions)),
+      { result: [], calls: 0 },
+      "A reads B's new answer from Redis",
+    );
   });
 });

@@ -42,15 +42,25 @@ function startServe(): Promise<Started> {
   return onFreePort(async (port) => {
     const dir = await makeTempDir('shutdown');
     const config = join(dir, 'forgegate.yaml');
-    await writeFile(config, [
-      `server: {listen: "127.0.0.1:${port}"}`,
-      `token: {keyDir: "${dir}/keys"}`,
-      `cache: {redisUrl: "${redis.url}"}`,
-      `forges: [{type: gitlab, url: "${gitlab.url}", timeout: 60}]`,
-    ].join('\n'));
-    const proc = spawnManaged(process.execPath, [CLI, 'serve', '--config', config], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'info' } });
+    await writeFile(
+      config,
+      [
+        `server: {listen: "127.0.0.1:${port}"}`,
+        `token: {keyDir: "${dir}/keys"}`,
+        `cache: {redisUrl: "${redis.url}"}`,
+        `forges: [{type: gitlab, url: "${gitlab.url}", timeout: 60}]`,
+      ].join('\n'),
+    );
+    const proc = spawnManaged(process.execPath, [CLI, 'serve', '--config', config], {
+      cwd: dir,
+      env: { ...process.env, LOG_LEVEL: 'info' },
+    });
     const url = `http://127.0.0.1:${port}`;
-    await waitUntilReady('forgegate', proc, async () => (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })).ok);
+    await waitUntilReady(
+      'forgegate',
+      proc,
+      async () => (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })).ok,
+    );
     return { proc, url, port };
   });
 }
@@ -69,7 +79,9 @@ function freshRequest(port: number): Promise<number | string> {
 
 function tokenRequest(url: string): Promise<Response> {
   const query = new URLSearchParams({ service: 'container-registry', scope: 'repository:team/app:pull' });
-  return fetch(`${url}/token?${query}`, { headers: { Authorization: `Basic ${Buffer.from(`slow:${TOKEN}`).toString('base64')}` } });
+  return fetch(`${url}/token?${query}`, {
+    headers: { Authorization: `Basic ${Buffer.from(`slow:${TOKEN}`).toString('base64')}` },
+  });
 }
 
 async function untilGitLabAsked(): Promise<void> {
@@ -109,7 +121,10 @@ describe('forgegate serve on SIGTERM', () => {
     try {
       gitlab.resetCalls();
       gitlab.latencyMs = 40_000; // longer than the 10 s bound; stop() ends the fake's sleep
-      const inFlight = tokenRequest(url).then((r) => r.status, (error: Error) => error.name);
+      const inFlight = tokenRequest(url).then(
+        (r) => r.status,
+        (error: Error) => error.name,
+      );
       await untilGitLabAsked();
       await proc.stop('SIGTERM', 25_000);
       assert.match(proc.logs(), /exited with code 0/, 'exited by itself within the bound, not killed');

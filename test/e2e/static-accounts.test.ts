@@ -33,11 +33,19 @@ for (const algorithm of ['ES256', 'RS256']) {
       let registry: RunningRegistry;
       let image: OciImage;
       const ref = (name: string) => `docker://${registry.host}/${name}`;
-      const explain = (result: SkopeoResult) => `skopeo: ${result.stderr}\nregistry:\n${registry.logs().slice(-3000)}\nforgegate:\n${fg.logs().slice(-3000)}`;
+      const explain = (result: SkopeoResult) =>
+        `skopeo: ${result.stderr}\nregistry:\n${registry.logs().slice(-3000)}\nforgegate:\n${fg.logs().slice(-3000)}`;
 
       before(async () => {
-        fg = await startForgegateProcess(CONFIG(algorithm, header).replace('"{{DIR}}/htpasswd"', JSON.stringify(HTPASSWD)));
-        registry = await startRegistry({ realm: fg.realm, service: 'registry-e2e', issuer: 'forgegate-e2e', rootCertBundle: fg.certificate });
+        fg = await startForgegateProcess(
+          CONFIG(algorithm, header).replace('"{{DIR}}/htpasswd"', JSON.stringify(HTPASSWD)),
+        );
+        registry = await startRegistry({
+          realm: fg.realm,
+          service: 'registry-e2e',
+          issuer: 'forgegate-e2e',
+          rootCertBundle: fg.certificate,
+        });
         image = await buildOciImage(undefined, { marker: `${algorithm}-${header}` });
       });
       after(async () => {
@@ -86,19 +94,23 @@ for (const algorithm of ['ES256', 'RS256']) {
 
       test('an admin lists /v2/_catalog; others cannot', async () => {
         const catalog = async (user: keyof typeof PASSWORD) => {
-          const tokenResponse = await fetch(`${fg.realm}?service=registry-e2e&scope=registry:catalog:*`, { headers: { Authorization: basic(user, PASSWORD[user]) } });
-          const { token } = (await tokenResponse.json() as any);
+          const tokenResponse = await fetch(`${fg.realm}?service=registry-e2e&scope=registry:catalog:*`, {
+            headers: { Authorization: basic(user, PASSWORD[user]) },
+          });
+          const { token } = (await tokenResponse.json()) as any;
           return fetch(`${registry.url}/v2/_catalog`, { headers: { Authorization: `Bearer ${token}` } });
         };
         const admin = await catalog('admin');
         assert.equal(admin.status, 200, registry.logs().slice(-2000));
-        assert.deepEqual(((await admin.json() as any)).repositories, ['alice/app']);
+        assert.deepEqual(((await admin.json()) as any).repositories, ['alice/app']);
         assert.equal((await catalog('alice')).status, 401);
       });
 
       test('a refresh token from offline_token=true works through POST (skopeo identity token)', async () => {
-        const login = await fetch(`${fg.realm}?service=registry-e2e&offline_token=true&client_id=e2e`, { headers: { Authorization: basic('alice', PASSWORD.alice) } });
-        const { refresh_token: refreshToken } = (await login.json() as any);
+        const login = await fetch(`${fg.realm}?service=registry-e2e&offline_token=true&client_id=e2e`, {
+          headers: { Authorization: basic('alice', PASSWORD.alice) },
+        });
+        const { refresh_token: refreshToken } = (await login.json()) as any;
         assert.ok(refreshToken);
         const authfile = join(await makeTempDir('auth'), 'auth.json');
         await writeAuthFile(authfile, registry.host, { identityToken: refreshToken });
@@ -108,8 +120,15 @@ for (const algorithm of ['ES256', 'RS256']) {
         const push = await copy(image.ref, ref('alice/app:from-refresh'), { authfile });
         assert.equal(push.code, 0, explain(push));
         await fg.settledLineCount();
-        const used = fg.auditLines().slice(before).filter((l) => l.msg === 'token request' && String(l.userAgent).startsWith('skopeo'));
-        assert.ok(used.length > 0 && used.every((l) => l.method === 'POST' && l.credential === 'refresh' && l.subject === 'alice'), JSON.stringify(used));
+        const used = fg
+          .auditLines()
+          .slice(before)
+          .filter((l) => l.msg === 'token request' && String(l.userAgent).startsWith('skopeo'));
+        assert.ok(
+          used.length > 0 &&
+            used.every((l) => l.method === 'POST' && l.credential === 'refresh' && l.subject === 'alice'),
+          JSON.stringify(used),
+        );
       });
 
       test('an account deletes a tag in its namespace (skopeo asks for *)', async () => {

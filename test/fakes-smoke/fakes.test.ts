@@ -18,7 +18,9 @@ async function caught(promise: Promise<unknown>): Promise<unknown> {
   assert.fail('expected a rejection');
 }
 
-async function gitlabError(promise: Promise<unknown>): Promise<{ status: number; message: string; response: Response }> {
+async function gitlabError(
+  promise: Promise<unknown>,
+): Promise<{ status: number; message: string; response: Response }> {
   const err = await caught(promise);
   assert.ok(err instanceof GitbeakerRequestError, `not a GitbeakerRequestError: ${String(err)}`);
   assert.ok(err.cause);
@@ -59,7 +61,13 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
     gl.addToken({ token: 'alice-registry', user_id: alice.id, scopes: ['read_registry', 'write_registry'] });
     gl.addToken({ token: 'alice-revoked', user_id: alice.id, revoked: true });
     gl.addToken({ token: 'alice-expired', user_id: alice.id, expires_at: '2020-01-01' });
-    gl.addToken({ token: 'alice-oauth', user_id: alice.id, kind: 'oauth', scopes: ['api'], expires_at: new Date(Date.now() + 7200e3).toISOString() });
+    gl.addToken({
+      token: 'alice-oauth',
+      user_id: alice.id,
+      kind: 'oauth',
+      scopes: ['api'],
+      expires_at: new Date(Date.now() + 7200e3).toISOString(),
+    });
     gl.addToken({ token: 'alice-oauth-old', user_id: alice.id, kind: 'oauth', expires_at: '2020-01-01T00:00:00Z' });
     gl.addToken({ token: 'root-api', user_id: admin.id, scopes: ['read_api'] });
     gl.addToken({ token: 'carol-api', user_id: carol.id });
@@ -67,7 +75,12 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
     gl.addToken({ token: 'erin-api', user_id: erin.id });
 
     gl.addProject({ id: 100, path_with_namespace: 'acme/app', visibility: 'private' });
-    gl.addProject({ id: 101, path_with_namespace: 'acme/sub/Deep', visibility: 'private', container_registry_access_level: 'private' });
+    gl.addProject({
+      id: 101,
+      path_with_namespace: 'acme/sub/Deep',
+      visibility: 'private',
+      container_registry_access_level: 'private',
+    });
     gl.addProject({ id: 102, path_with_namespace: 'acme/shared', visibility: 'internal' });
     gl.addProject({ id: 103, path_with_namespace: 'acme/site', visibility: 'public', archived: true });
     gl.addProject({ id: 104, path_with_namespace: 'other/secret', visibility: 'private' });
@@ -103,7 +116,12 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
       ['revoked token', { token: 'alice-revoked' }, 401, 'invalid_token'],
       ['expired token', { token: 'alice-expired' }, 401, 'invalid_token'],
       ['no token', {}, 401, '401 Unauthorized'],
-      ['OAuth token', { oauthToken: 'alice-oauth' }, 400, '400 Bad request - This endpoint requires token type to be a personal access token'],
+      [
+        'OAuth token',
+        { oauthToken: 'alice-oauth' },
+        400,
+        '400 Bad request - This endpoint requires token type to be a personal access token',
+      ],
       ['blocked user', { token: 'dave-api' }, 403, '403 Forbidden - Your account has been blocked.'],
     ];
     for (const [label, auth, status, message] of failures) {
@@ -147,7 +165,12 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
       ['a registry-only token', { token: 'alice-registry' }, 403, 'insufficient_scope'],
       ['an unknown token', { token: 'nope' }, 401, '401 Unauthorized'],
       ['a blocked user', { token: 'dave-api' }, 403, '403 Forbidden - Your account has been blocked.'],
-      ['a deactivated user', { token: 'erin-api' }, 403, `403 Forbidden - Your account has been deactivated by your administrator. Please log back in from a web browser to reactivate your account at ${'HOST'}`],
+      [
+        'a deactivated user',
+        { token: 'erin-api' },
+        403,
+        `403 Forbidden - Your account has been deactivated by your administrator. Please log back in from a web browser to reactivate your account at ${'HOST'}`,
+      ],
       ['an expired OAuth token', { oauthToken: 'alice-oauth-old' }, 401, 'invalid_token'],
     ];
     for (const [label, auth, status, message] of failures) {
@@ -186,7 +209,10 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
 
   describe('GET /job with JOB-TOKEN', () => {
     it('Jobs.showConnectedJob() throws synchronously when built with jobToken (gitbeaker 43 bug)', () => {
-      assert.throws(() => client({ jobToken: 'job-running' }).Jobs.showConnectedJob(), /Missing required header "job-token"/);
+      assert.throws(
+        () => client({ jobToken: 'job-running' }).Jobs.showConnectedJob(),
+        /Missing required header "job-token"/,
+      );
     });
 
     it('answers the running job through the raw requester or the header workaround', async () => {
@@ -229,7 +255,10 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
 
     it('shows internal projects to non-members with null access, and everything to admins', async () => {
       const shared = (await client({ token: 'alice-api' }).Projects.show('acme/shared')) as Record<string, unknown>;
-      assert.deepEqual(shared.permissions, { project_access: null, group_access: { access_level: 30, notification_level: 3 } });
+      assert.deepEqual(shared.permissions, {
+        project_access: null,
+        group_access: { access_level: 30, notification_level: 3 },
+      });
       const secret = (await client({ token: 'root-api' }).Projects.show('other/secret')) as Record<string, unknown>;
       assert.deepEqual(secret.permissions, { project_access: null, group_access: null });
     });
@@ -250,7 +279,13 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
       ['an anonymous caller on an internal project', {}, 'acme/shared', 404, '404 Project Not Found'],
       ['an external user on an internal project', { token: 'carol-api' }, 'acme/shared', 404, '404 Project Not Found'],
       ['a read_user token', { token: 'alice-read-user' }, 'acme/app', 403, 'insufficient_scope'],
-      ['a job token (not accepted here: anonymous)', { jobToken: 'job-running' }, 'acme/app', 404, '404 Project Not Found'],
+      [
+        'a job token (not accepted here: anonymous)',
+        { jobToken: 'job-running' },
+        'acme/app',
+        404,
+        '404 Project Not Found',
+      ],
     ];
     for (const [label, auth, path, status, message] of failures) {
       it(`answers ${status} for ${label}`, async () => {
@@ -269,9 +304,13 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
     });
 
     it('answers 404 for non-members and for projects the caller cannot see', async () => {
-      const nobody = await gitlabError(client({ token: 'root-api' }).ProjectMembers.show('acme/app', 15, { includeInherited: true }));
+      const nobody = await gitlabError(
+        client({ token: 'root-api' }).ProjectMembers.show('acme/app', 15, { includeInherited: true }),
+      );
       assert.deepEqual([nobody.status, nobody.message], [404, '404 Not found']);
-      const hidden = await gitlabError(client({ token: 'alice-api' }).ProjectMembers.show('other/secret', 10, { includeInherited: true }));
+      const hidden = await gitlabError(
+        client({ token: 'alice-api' }).ProjectMembers.show('other/secret', 10, { includeInherited: true }),
+      );
       assert.deepEqual([hidden.status, hidden.message], [404, '404 Project Not Found']);
     });
   });
@@ -279,11 +318,16 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
   describe('GET /projects/:id/job_token_scope/allowlist -> ProjectJobTokenScopes.showInboundAllowList()', () => {
     it('lists the project itself and the allowed source projects to a Maintainer', async () => {
       const list = await client({ token: 'alice-api' }).ProjectJobTokenScopes.showInboundAllowList('acme/sub/deep');
-      assert.deepEqual(list.map((p) => p.path_with_namespace), ['acme/sub/Deep', 'other/secret']);
+      assert.deepEqual(
+        list.map((p) => p.path_with_namespace),
+        ['acme/sub/Deep', 'other/secret'],
+      );
     });
 
     it('answers 403 below Maintainer and 401 without a token', async () => {
-      const dev = await gitlabError(client({ token: 'alice-api' }).ProjectJobTokenScopes.showInboundAllowList('acme/app'));
+      const dev = await gitlabError(
+        client({ token: 'alice-api' }).ProjectJobTokenScopes.showInboundAllowList('acme/app'),
+      );
       assert.deepEqual([dev.status, dev.message], [403, '403 Forbidden']);
       const anon = await gitlabError(client().ProjectJobTokenScopes.showInboundAllowList('acme/site'));
       assert.equal(anon.status, 401);
@@ -336,20 +380,40 @@ describe('FakeGitLab through @gitbeaker/rest', () => {
     });
 
     const breakdowns: Array<[string, Parameters<FakeGitLab['inject']>[0], (err: unknown) => void]> = [
-      ['timeout -> GitbeakerTimeoutError', { kind: 'timeout' }, (err) => assert.ok(err instanceof GitbeakerTimeoutError)],
-      ['reset -> raw TypeError "fetch failed" (cause ECONNRESET)', { kind: 'reset' }, (err) => {
-        assert.ok(err instanceof TypeError);
-        assert.equal((err.cause as { code?: string }).code, 'ECONNRESET');
-      }],
-      ['malformed -> raw SyntaxError from response.json()', { kind: 'malformed' }, (err) => assert.ok(err instanceof SyntaxError)],
-      ['truncated -> raw TypeError "terminated"', { kind: 'truncated' }, (err) => {
-        assert.ok(err instanceof TypeError);
-        assert.equal(err.message, 'terminated');
-      }],
-      ['drip past queryTimeout -> raw DOMException TimeoutError (not GitbeakerTimeoutError)', { kind: 'drip', ms: 40 }, (err) => {
-        assert.ok(err instanceof DOMException);
-        assert.equal(err.name, 'TimeoutError');
-      }],
+      [
+        'timeout -> GitbeakerTimeoutError',
+        { kind: 'timeout' },
+        (err) => assert.ok(err instanceof GitbeakerTimeoutError),
+      ],
+      [
+        'reset -> raw TypeError "fetch failed" (cause ECONNRESET)',
+        { kind: 'reset' },
+        (err) => {
+          assert.ok(err instanceof TypeError);
+          assert.equal((err.cause as { code?: string }).code, 'ECONNRESET');
+        },
+      ],
+      [
+        'malformed -> raw SyntaxError from response.json()',
+        { kind: 'malformed' },
+        (err) => assert.ok(err instanceof SyntaxError),
+      ],
+      [
+        'truncated -> raw TypeError "terminated"',
+        { kind: 'truncated' },
+        (err) => {
+          assert.ok(err instanceof TypeError);
+          assert.equal(err.message, 'terminated');
+        },
+      ],
+      [
+        'drip past queryTimeout -> raw DOMException TimeoutError (not GitbeakerTimeoutError)',
+        { kind: 'drip', ms: 40 },
+        (err) => {
+          assert.ok(err instanceof DOMException);
+          assert.equal(err.name, 'TimeoutError');
+        },
+      ],
     ];
     for (const [label, injection, check] of breakdowns) {
       it(label, async () => {
@@ -407,7 +471,10 @@ describe('FakeGitHub through @octokit/rest', () => {
   describe('GET /user -> users.getAuthenticated()', () => {
     it('sends X-OAuth-Scopes for classic and OAuth tokens, not for fine-grained ones', async () => {
       const classic = await client('ghp_alice').users.getAuthenticated();
-      assert.deepEqual([classic.data.login, classic.data.id, classic.data.type, classic.data.site_admin], ['alice', 1, 'User', false]);
+      assert.deepEqual(
+        [classic.data.login, classic.data.id, classic.data.type, classic.data.site_admin],
+        ['alice', 1, 'User', false],
+      );
       assert.equal(classic.headers['x-oauth-scopes'], 'repo, read:packages');
       assert.equal((await client('gho_alice').users.getAuthenticated()).headers['x-oauth-scopes'], 'repo');
       const fine = await client('github_pat_alice').users.getAuthenticated();
@@ -434,18 +501,43 @@ describe('FakeGitHub through @octokit/rest', () => {
   });
 
   describe('GET /repos/{owner}/{repo} -> repos.get()', () => {
-    const permissions = (admin: boolean, maintain: boolean, push: boolean, triage: boolean, pull: boolean) =>
-      ({ admin, maintain, push, triage, pull });
+    const permissions = (admin: boolean, maintain: boolean, push: boolean, triage: boolean, pull: boolean) => ({
+      admin,
+      maintain,
+      push,
+      triage,
+      pull,
+    });
     const visible: Array<[string, string | undefined, string, ReturnType<typeof permissions> | undefined]> = [
       ['a collaborator', 'ghp_alice', 'acme/app', permissions(false, false, true, true, true)],
       ['a team member', 'ghp_carol', 'acme/app', permissions(false, true, true, true, true)],
       ['an org owner', 'ghp_olga', 'acme/app', permissions(true, true, true, true, true)],
       ['a repository owner', 'ghp_alice', 'alice/dotfiles', permissions(true, true, true, true, true)],
-      ['an org member on an internal repository', 'ghp_carol', 'acme/inner', permissions(false, false, false, false, true)],
+      [
+        'an org member on an internal repository',
+        'ghp_carol',
+        'acme/inner',
+        permissions(false, false, false, false, true),
+      ],
       ['a stranger on a public repository', 'ghp_bob', 'acme/site', permissions(false, false, false, false, true)],
-      ['a fine-grained token on a selected repository', 'github_pat_alice', 'acme/app', permissions(false, false, true, true, true)],
-      ['a fine-grained token on a public repository', 'github_pat_alice', 'acme/site', permissions(false, false, false, false, true)],
-      ['a packages-only classic token on a public repository', 'ghp_alice_pkg', 'acme/site', permissions(false, false, false, false, true)],
+      [
+        'a fine-grained token on a selected repository',
+        'github_pat_alice',
+        'acme/app',
+        permissions(false, false, true, true, true),
+      ],
+      [
+        'a fine-grained token on a public repository',
+        'github_pat_alice',
+        'acme/site',
+        permissions(false, false, false, false, true),
+      ],
+      [
+        'a packages-only classic token on a public repository',
+        'ghp_alice_pkg',
+        'acme/site',
+        permissions(false, false, false, false, true),
+      ],
       ['an installation token on its repository', 'ghs_app', 'acme/app', permissions(false, false, true, true, true)],
       ['an anonymous caller on a public repository (no permissions)', undefined, 'acme/site', undefined],
     ];
@@ -510,10 +602,13 @@ describe('FakeGitHub through @octokit/rest', () => {
         assert.equal(status, 200);
         assert.equal(data.full_name, 'mallory/tool');
         assert.equal(data.id, 77);
-        assert.deepEqual(moving.requests().map((r) => [r.endpoint, r.url]), [
-          ['GET /repos/:owner/:repo', '/repos/acme/tool'],
-          ['GET /repositories/:id', '/repositories/77'],
-        ]);
+        assert.deepEqual(
+          moving.requests().map((r) => [r.endpoint, r.url]),
+          [
+            ['GET /repos/:owner/:repo', '/repos/acme/tool'],
+            ['GET /repositories/:id', '/repositories/77'],
+          ],
+        );
         // Under GitHub Enterprise's mount, the redirect stays there.
         moving.resetCalls();
         const ghes = await client('ghp_mallory', `${url}/api/v3`).repos.get({ owner: 'acme', repo: 'tool' });
@@ -531,11 +626,22 @@ describe('FakeGitHub through @octokit/rest', () => {
   });
 
   describe('GET /user/installations -> apps.listInstallationsForAuthenticatedUser()', () => {
-    it('lists a GitHub App user token\'s installations with the App\'s permissions; other tokens get 403', async () => {
-      gh.addToken({ token: 'ghu_alice', kind: 'app_user', user: 'alice', repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'read' } });
+    it("lists a GitHub App user token's installations with the App's permissions; other tokens get 403", async () => {
+      gh.addToken({
+        token: 'ghu_alice',
+        kind: 'app_user',
+        user: 'alice',
+        repositories: ['acme/app'],
+        appPermissions: { metadata: 'read', contents: 'read' },
+      });
       const { data } = await client('ghu_alice').apps.listInstallationsForAuthenticatedUser();
       assert.equal(data.total_count, 1);
-      assert.equal(data.installations[0]?.account && 'login' in data.installations[0].account ? data.installations[0].account.login : '', 'acme');
+      assert.equal(
+        data.installations[0]?.account && 'login' in data.installations[0].account
+          ? data.installations[0].account.login
+          : '',
+        'acme',
+      );
       assert.deepEqual(data.installations[0]?.permissions, { metadata: 'read', contents: 'read' });
       // The repository itself still shows the user's role, not the App's read-only grant.
       assert.equal((await client('ghu_alice').repos.get({ owner: 'acme', repo: 'app' })).data.permissions?.push, true);
@@ -545,10 +651,13 @@ describe('FakeGitHub through @octokit/rest', () => {
   });
 
   describe('GET /installation/repositories -> apps.listReposAccessibleToInstallation()', () => {
-    it('lists an installation token\'s repositories', async () => {
+    it("lists an installation token's repositories", async () => {
       const { data } = await client('ghs_app').apps.listReposAccessibleToInstallation();
       assert.equal(data.total_count, 1);
-      assert.deepEqual(data.repositories.map((r) => r.full_name), ['acme/app']);
+      assert.deepEqual(
+        data.repositories.map((r) => r.full_name),
+        ['acme/app'],
+      );
     });
 
     it('lists and describes a read-only installation token exactly like a writing one', async () => {
@@ -578,11 +687,18 @@ describe('FakeGitHub through @octokit/rest', () => {
         limited.addToken({ token: 'a2', kind: 'fine_grained', user: 'alice' });
         const first = await client('a1', url).users.getAuthenticated();
         assert.deepEqual(
-          [first.headers['x-ratelimit-limit'], first.headers['x-ratelimit-remaining'], first.headers['x-ratelimit-used'], first.headers['x-ratelimit-resource']],
+          [
+            first.headers['x-ratelimit-limit'],
+            first.headers['x-ratelimit-remaining'],
+            first.headers['x-ratelimit-used'],
+            first.headers['x-ratelimit-resource'],
+          ],
           ['2', '1', '1', 'core'],
         );
         assert.ok(Number(first.headers['x-ratelimit-reset']) > Date.now() / 1000);
-        await githubError(client('a2', url).users.getAuthenticated({ headers: { 'if-none-match': first.headers.etag } }));
+        await githubError(
+          client('a2', url).users.getAuthenticated({ headers: { 'if-none-match': first.headers.etag } }),
+        );
         await client('a2', url).users.getAuthenticated();
         const err = await githubError(client('a1', url).users.getAuthenticated());
         assert.equal(err.status, 403);
@@ -630,14 +746,19 @@ describe('FakeGitHub through @octokit/rest', () => {
     it('timeout -> RequestError status 500, cause TimeoutError, no response', async () => {
       gh.inject({ kind: 'timeout', times: 1 });
       const err = await githubError(client('ghp_alice').users.getAuthenticated(timeout()));
-      assert.deepEqual([err.name, err.status, err.cause?.name, err.response], ['HttpError', 500, 'TimeoutError', undefined]);
+      assert.deepEqual(
+        [err.name, err.status, err.cause?.name, err.response],
+        ['HttpError', 500, 'TimeoutError', undefined],
+      );
     });
 
     it('an AbortController abort -> the raw AbortError, with status 500 stuck on it', async () => {
       gh.inject({ kind: 'timeout', times: 1 });
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 50);
-      const err = await githubError(client('ghp_alice').users.getAuthenticated({ request: { signal: controller.signal } }));
+      const err = await githubError(
+        client('ghp_alice').users.getAuthenticated({ request: { signal: controller.signal } }),
+      );
       assert.deepEqual([err.name, err.status], ['AbortError', 500]);
     });
 
@@ -649,9 +770,17 @@ describe('FakeGitHub through @octokit/rest', () => {
 
     // octokit swallows body failures: the call "succeeds" and data is a string.
     const silent: Array<[string, Parameters<FakeGitHub['inject']>[0], (data: unknown) => void]> = [
-      ['malformed -> 200 with data as the raw text', { kind: 'malformed' }, (data) => assert.match(String(data), /^\{"login":"alice"/)],
+      [
+        'malformed -> 200 with data as the raw text',
+        { kind: 'malformed' },
+        (data) => assert.match(String(data), /^\{"login":"alice"/),
+      ],
       ['truncated -> 200 with data ""', { kind: 'truncated' }, (data) => assert.equal(data, '')],
-      ['drip past the signal\'s deadline -> 200 with data ""', { kind: 'drip', ms: 40 }, (data) => assert.equal(data, '')],
+      [
+        'drip past the signal\'s deadline -> 200 with data ""',
+        { kind: 'drip', ms: 40 },
+        (data) => assert.equal(data, ''),
+      ],
     ];
     for (const [label, injection, check] of silent) {
       it(label, async () => {

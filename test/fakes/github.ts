@@ -205,7 +205,8 @@ export class FakeGitHub extends FakeServer {
     this.#redirects.delete(to.toLowerCase());
     // Token and installation selections hold the repository (by id on GitHub), not its name.
     for (const token of this.#tokens.values()) {
-      if (token.repositories !== 'all') token.repositories = token.repositories.map((n) => (n.toLowerCase() === from.toLowerCase() ? to : n));
+      if (token.repositories !== 'all')
+        token.repositories = token.repositories.map((n) => (n.toLowerCase() === from.toLowerCase() ? to : n));
     }
     return repo;
   }
@@ -258,7 +259,11 @@ export class FakeGitHub extends FakeServer {
       const movedTo = this.#redirects.get(name);
       if (movedTo === undefined || !this.#byId(movedTo)) return NOT_FOUND;
       const url = `${this.url}${mount}/repositories/${movedTo}`;
-      return { status: 301, headers: { location: url }, body: { message: 'Moved Permanently', url, documentation_url: `${DOCS}/repos/repos#get-a-repository` } };
+      return {
+        status: 301,
+        headers: { location: url },
+        body: { message: 'Moved Permanently', url, documentation_url: `${DOCS}/repos/repos#get-a-repository` },
+      };
     }
     if (!this.#canSee(caller, repo)) return NOT_FOUND;
     return { status: 200, body: this.#repoJson(repo, caller) };
@@ -273,14 +278,28 @@ export class FakeGitHub extends FakeServer {
   /** GitHub App user tokens only: the App's installations on accounts whose repositories the token reaches. */
   #userInstallations(caller: Caller): Reply {
     if (caller?.token.kind !== 'app_user') {
-      return message(403, 'You must authenticate with an access token authorized to a GitHub App in order to list installations', `${DOCS}/apps/installations#list-app-installations-accessible-to-the-user-access-token`);
+      return message(
+        403,
+        'You must authenticate with an access token authorized to a GitHub App in order to list installations',
+        `${DOCS}/apps/installations#list-app-installations-accessible-to-the-user-access-token`,
+      );
     }
     const selected = caller.token.repositories;
-    const accounts = selected === 'all' ? [...this.#orgs.values(), ...this.#users.values()].map((o) => o.login) : selected.map((n) => n.split('/')[0]!);
-    const owners = [...new Map(accounts.map((login) => [login.toLowerCase(), this.#owner(login)])).values()].filter((o) => o !== undefined);
+    const accounts =
+      selected === 'all'
+        ? [...this.#orgs.values(), ...this.#users.values()].map((o) => o.login)
+        : selected.map((n) => n.split('/')[0]!);
+    const owners = [...new Map(accounts.map((login) => [login.toLowerCase(), this.#owner(login)])).values()].filter(
+      (o) => o !== undefined,
+    );
     const installations = owners.map((owner) => ({
       id: 10_000 + owner.id,
-      account: { login: owner.login, id: owner.id, type: 'members' in owner ? 'Organization' : 'User', site_admin: false },
+      account: {
+        login: owner.login,
+        id: owner.id,
+        type: 'members' in owner ? 'Organization' : 'User',
+        site_admin: false,
+      },
       repository_selection: selected === 'all' ? 'all' : 'selected',
       app_id: 1,
       app_slug: 'forgegate-test-app',
@@ -337,7 +356,11 @@ export class FakeGitHub extends FakeServer {
         : caller.user
           ? `user ID ${caller.user.id}.`
           : 'installation ID 1.';
-      const limited = message(this.rateLimit.status, `API rate limit exceeded for ${who}`, `${DOCS}/overview/rate-limits-for-the-rest-api`);
+      const limited = message(
+        this.rateLimit.status,
+        `API rate limit exceeded for ${who}`,
+        `${DOCS}/overview/rate-limits-for-the-rest-api`,
+      );
       return this.#withRateHeaders(limited, bucket, false);
     }
 
@@ -354,7 +377,8 @@ export class FakeGitHub extends FakeServer {
       vary: 'Accept, Authorization, Cookie, X-GitHub-OTP',
       'x-github-media-type': 'github.v3; format=json',
     };
-    if (token && (token.kind === 'classic' || token.kind === 'oauth')) headers['x-oauth-scopes'] = token.scopes.join(', ');
+    if (token && (token.kind === 'classic' || token.kind === 'oauth'))
+      headers['x-oauth-scopes'] = token.scopes.join(', ');
     return this.#withRateHeaders({ ...reply, headers }, bucket, reply.status !== 304);
   }
 
@@ -404,7 +428,10 @@ export class FakeGitHub extends FakeServer {
       case 'oauth':
         return token.scopes.includes('repo');
       default:
-        return token.repositories === 'all' || token.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase());
+        return (
+          token.repositories === 'all' ||
+          token.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase())
+        );
     }
   }
 
@@ -434,7 +461,11 @@ export class FakeGitHub extends FakeServer {
    * only asked for repositories the caller can see.
    */
   #permissions(caller: NonNullable<Caller>, repo: GitHubRepo): Record<string, boolean> {
-    const role: Role | undefined = caller.user ? this.#role(caller.user, repo) : this.#tokenReaches(caller.token, repo) ? 'write' : undefined;
+    const role: Role | undefined = caller.user
+      ? this.#role(caller.user, repo)
+      : this.#tokenReaches(caller.token, repo)
+        ? 'write'
+        : undefined;
     const at = (min: Role): boolean => role !== undefined && ROLES.indexOf(role) >= ROLES.indexOf(min);
     return { admin: at('admin'), maintain: at('maintain'), push: at('write'), triage: at('triage'), pull: true };
   }

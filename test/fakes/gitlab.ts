@@ -200,9 +200,7 @@ export class FakeGitLab extends FakeServer {
   }
 
   /** Its namespace becomes a group (created when missing); personal namespaces are not modelled. */
-  addProject(
-    init: Partial<Omit<GitLabProject, 'namespace_id'>> & { path_with_namespace: string },
-  ): GitLabProject {
+  addProject(init: Partial<Omit<GitLabProject, 'namespace_id'>> & { path_with_namespace: string }): GitLabProject {
     const namespacePath = init.path_with_namespace.split('/').slice(0, -1).join('/');
     if (!namespacePath) throw new Error(`project path needs a namespace: ${init.path_with_namespace}`);
     const project: GitLabProject = {
@@ -251,7 +249,9 @@ export class FakeGitLab extends FakeServer {
   removeMember(path: string, userId: number): void {
     const source = this.#projectByPath(path) ? ('project' as const) : ('group' as const);
     const sourceId = (this.#projectByPath(path) ?? this.#groupByPath(path))?.id;
-    const index = this.#members.findIndex((m) => m.source === source && m.source_id === sourceId && m.user_id === userId);
+    const index = this.#members.findIndex(
+      (m) => m.source === source && m.source_id === sourceId && m.user_id === userId,
+    );
     if (index < 0) throw new Error(`user ${userId} is no direct member of ${path}`);
     this.#members.splice(index, 1);
   }
@@ -382,9 +382,7 @@ export class FakeGitLab extends FakeServer {
     const project = this.#visibleProject(req.params.id, auth.caller);
     if (!project) return notFound('Project');
     // Anonymous callers get ProjectDetails: no visibility, archived, registry level or permissions.
-    const body = auth.caller
-      ? this.#projectWithAccess(project, auth.caller)
-      : this.#basicProjectJson(project);
+    const body = auth.caller ? this.#projectWithAccess(project, auth.caller) : this.#basicProjectJson(project);
     return { status: 200, body };
   }
 

@@ -25,7 +25,11 @@ export class FakeOidcIssuer extends FakeServer {
     super();
     this.route('GET', '/.well-known/openid-configuration', () => ({
       status: 200,
-      body: { issuer: this.discoveryIssuer ?? this.url, jwks_uri: `${this.url}/jwks`, id_token_signing_alg_values_supported: ['RS256', 'ES256'] },
+      body: {
+        issuer: this.discoveryIssuer ?? this.url,
+        jwks_uri: `${this.url}/jwks`,
+        id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+      },
     }));
     this.route('GET', '/jwks', () => ({ status: 200, body: { keys: this.published.map((k) => k.publicJwk) } }));
   }
@@ -37,7 +41,10 @@ export class FakeOidcIssuer extends FakeServer {
     return url;
   }
 
-  async newKey(alg: 'RS256' | 'ES256', kid = `${alg.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`): Promise<IssuerKey> {
+  async newKey(
+    alg: 'RS256' | 'ES256',
+    kid = `${alg.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`,
+  ): Promise<IssuerKey> {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
     return { kid, alg, privateKey, publicJwk };

@@ -162,14 +162,20 @@ export abstract class FakeServer {
     if (injection?.kind === 'delay') await this.#sleep(injection.ms ?? 1000);
     if (injection?.kind === 'status') {
       const status = injection.status ?? 500;
-      this.#send(res, { status, ...(injection.headers ? { headers: injection.headers } : {}), body: { message: `${status} ${STATUS_CODES[status] ?? ''}`.trim() } });
+      this.#send(res, {
+        status,
+        ...(injection.headers ? { headers: injection.headers } : {}),
+        body: { message: `${status} ${STATUS_CODES[status] ?? ''}`.trim() },
+      });
       return;
     }
     if (res.destroyed) return;
 
     // A body fault needs a body: a conditional request would get an empty 304 instead.
     const bodyFault = injection?.kind === 'malformed' || injection?.kind === 'truncated' || injection?.kind === 'drip';
-    const handled = bodyFault ? { ...fakeReq, header: (name: string) => (name === 'if-none-match' ? undefined : fakeReq.header(name)) } : fakeReq;
+    const handled = bodyFault
+      ? { ...fakeReq, header: (name: string) => (name === 'if-none-match' ? undefined : fakeReq.header(name)) }
+      : fakeReq;
     const reply = match ? match.route.handler(handled) : this.notFound();
     switch (injection?.kind) {
       case 'malformed':

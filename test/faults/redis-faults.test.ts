@@ -26,7 +26,11 @@ before(async () => {
   gl.addProject({ path_with_namespace: 'team/app' });
   gl.addMember('team', dev.id, ACCESS.developer);
   await gl.start();
-  fg = await startForgegate({ token: { service: SERVICE }, forges: [{ type: 'gitlab', url: gl.url, timeout: 1 }], cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 } });
+  fg = await startForgegate({
+    token: { service: SERVICE },
+    forges: [{ type: 'gitlab', url: gl.url, timeout: 1 }],
+    cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 },
+  });
 });
 after(async () => {
   await redis?.resume().catch(() => {});
@@ -39,13 +43,23 @@ after(async () => {
 function freshCaller(): Caller {
   const token = `glpat-redis-dev-${++minted}x`;
   gl.addToken({ token, user_id: devId, scopes: ['api'] });
-  return { forge: 'gitlab', authorization: basic('dev', token), image: 'team/app', scope: 'repository:team/app:pull,push,delete', healthy: ['pull', 'push'] };
+  return {
+    forge: 'gitlab',
+    authorization: basic('dev', token),
+    image: 'team/app',
+    scope: 'repository:team/app:pull,push,delete',
+    healthy: ['pull', 'push'],
+  };
 }
 
 async function grants(caller: Caller, what: string): Promise<void> {
   const outcome = await ask(fg, caller);
   assert.notEqual(outcome.status, 'aborted', `${what}: request hung`);
-  assert.deepEqual([outcome.status, outcome.granted], [200, caller.healthy], `${what}: ${outcome.status} ${outcome.message ?? ''}`);
+  assert.deepEqual(
+    [outcome.status, outcome.granted],
+    [200, caller.healthy],
+    `${what}: ${outcome.status} ${outcome.message ?? ''}`,
+  );
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {

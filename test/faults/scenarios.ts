@@ -69,10 +69,25 @@ export async function startFaultEnv(): Promise<FaultEnv> {
     { type: 'github', url: gh.url, prefix: 'gh/', timeout: FORGE_TIMEOUT_S },
   ];
   const start = (cache: Record<string, number>) => startForgegate({ token: { service: SERVICE }, forges, cache });
-  const [cold, stale] = await Promise.all([start({ identityTtl: 0, decisionTtl: 0, negativeTtl: 0 }), start({ identityTtl: 1, decisionTtl: 1, negativeTtl: 0, staleIfError: 300 })]);
+  const [cold, stale] = await Promise.all([
+    start({ identityTtl: 0, decisionTtl: 0, negativeTtl: 0 }),
+    start({ identityTtl: 1, decisionTtl: 1, negativeTtl: 0, staleIfError: 300 }),
+  ]);
   const callers: Caller[] = [
-    { forge: 'gitlab', authorization: basic('dev', 'glpat-faults-dev-Qr4'), image: 'team/app', scope: 'repository:team/app:pull,push,delete', healthy: ['pull', 'push'] },
-    { forge: 'github', authorization: basic('octo', 'ghp_faultsOcto0001'), image: 'gh/o/app', scope: 'repository:gh/o/app:pull,push,delete', healthy: ['pull', 'push'] },
+    {
+      forge: 'gitlab',
+      authorization: basic('dev', 'glpat-faults-dev-Qr4'),
+      image: 'team/app',
+      scope: 'repository:team/app:pull,push,delete',
+      healthy: ['pull', 'push'],
+    },
+    {
+      forge: 'github',
+      authorization: basic('octo', 'ghp_faultsOcto0001'),
+      image: 'gh/o/app',
+      scope: 'repository:gh/o/app:pull,push,delete',
+      healthy: ['pull', 'push'],
+    },
   ];
   let minted = 0;
   const fresh = (forge: 'gitlab' | 'github'): Caller => {
@@ -115,10 +130,20 @@ export async function ask(fg: TestForgegate, caller: Caller): Promise<Outcome> {
   const started = performance.now();
   const query = new URLSearchParams({ service: SERVICE, scope: caller.scope });
   try {
-    const response = await fetch(`${fg.url}/token?${query}`, { headers: { authorization: caller.authorization }, signal: AbortSignal.timeout(HANG_MS) });
+    const response = await fetch(`${fg.url}/token?${query}`, {
+      headers: { authorization: caller.authorization },
+      signal: AbortSignal.timeout(HANG_MS),
+    });
     const body = (await response.json()) as { token?: string; errors?: { message: string }[] };
     const ms = performance.now() - started;
-    if (response.status !== 200) return { status: response.status, granted: undefined, ms, message: body.errors?.[0]?.message, retryAfter: response.headers.get('retry-after') };
+    if (response.status !== 200)
+      return {
+        status: response.status,
+        granted: undefined,
+        ms,
+        message: body.errors?.[0]?.message,
+        retryAfter: response.headers.get('retry-after'),
+      };
     const access = decodeJwt(body.token!).access as { name: string; actions: string[] }[];
     return { status: 200, granted: access.find((a) => a.name === caller.image)?.actions ?? [], ms };
   } catch {

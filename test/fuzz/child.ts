@@ -29,14 +29,21 @@ export interface ServerChild {
 const SCRIPT = fileURLToPath(new URL('./server-child.ts', import.meta.url));
 
 export async function startServerChild(gitlabUrl: string, redisUrl = ''): Promise<ServerChild> {
-  const child: ChildProcess = fork(SCRIPT, [gitlabUrl, redisUrl], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(SCRIPT, [gitlabUrl, redisUrl], {
+    execArgv: ['--expose-gc', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   reapAtExit(child);
   let exit: string | undefined;
   let stopping = false;
   child.on('exit', (code, signal) => (exit = stopping ? 'stopped' : `crashed: code ${code}, signal ${signal}`));
   const ready = await new Promise<{ url: string; targets: FuzzTargets }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server child did not start within 30 s')), 30_000);
-    child.on('message', (m: { type: string; url: string; targets: FuzzTargets }) => m.type === 'ready' && (clearTimeout(timer), resolve(m)));
+    child.on(
+      'message',
+      (m: { type: string; url: string; targets: FuzzTargets }) =>
+        m.type === 'ready' && (clearTimeout(timer), resolve(m)),
+    );
     child.once('exit', () => (clearTimeout(timer), reject(new Error(`server child exited before ready: ${exit}`))));
   });
   const { readFileSync } = await import('node:fs');

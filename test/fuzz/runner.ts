@@ -36,7 +36,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzTally> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const forged = await forgeries(targets);
   const rng = new Rng(seed);
-  const tally: FuzzTally = { requests: 0, statuses: {}, byLabel: {}, timing: {}, serverErrors: 0, hung: 0, forgedAccepted: 0, examples: [] };
+  const tally: FuzzTally = {
+    requests: 0,
+    statuses: {},
+    byLabel: {},
+    timing: {},
+    serverErrors: 0,
+    hung: 0,
+    forgedAccepted: 0,
+    examples: [],
+  };
   let issued = 0;
 
   const worker = async () => {
@@ -44,7 +53,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzTally> {
       issued++;
       const fuzzCase = generateCase(rng, targets, forged);
       const started = performance.now();
-      const status = fuzzCase.kind === 'raw' ? await sendRaw(hostname, Number(port), fuzzCase.bytes, deadlineMs) : await sendHttp(agent, hostname, Number(port), fuzzCase, deadlineMs);
+      const status =
+        fuzzCase.kind === 'raw'
+          ? await sendRaw(hostname, Number(port), fuzzCase.bytes, deadlineMs)
+          : await sendHttp(agent, hostname, Number(port), fuzzCase, deadlineMs);
       record(tally, fuzzCase, status);
       const ms = performance.now() - started;
       const timing = (tally.timing[fuzzCase.label] ??= { maxMs: 0, totalMs: 0 });
@@ -69,13 +81,23 @@ function record(tally: FuzzTally, fuzzCase: FuzzCase, status: string): void {
   if (status === 'hung') tally.hung++;
   if (forgedOk) tally.forgedAccepted++;
   if ((serverError || forgedOk || status === 'hung') && tally.examples.length < 10) {
-    const detail = fuzzCase.kind === 'raw' ? fuzzCase.bytes.subarray(0, 200).toString('latin1') : `${fuzzCase.method} ${fuzzCase.path.slice(0, 300)} ${JSON.stringify(fuzzCase.headers).slice(0, 300)} ${fuzzCase.body?.subarray(0, 300).toString('latin1') ?? ''}`;
+    const detail =
+      fuzzCase.kind === 'raw'
+        ? fuzzCase.bytes.subarray(0, 200).toString('latin1')
+        : `${fuzzCase.method} ${fuzzCase.path.slice(0, 300)} ${JSON.stringify(fuzzCase.headers).slice(0, 300)} ${fuzzCase.body?.subarray(0, 300).toString('latin1') ?? ''}`;
     tally.examples.push({ label: fuzzCase.label, status, detail });
   }
 }
 
 /** The status as text; "no-response" when the server closed without one (allowed for junk), "hung" past the deadline. */
-function sendHttp(agent: Agent, host: string, port: number, c: Extract<FuzzCase, { kind: 'http' }>, deadlineMs: number, retry = true): Promise<string> {
+function sendHttp(
+  agent: Agent,
+  host: string,
+  port: number,
+  c: Extract<FuzzCase, { kind: 'http' }>,
+  deadlineMs: number,
+  retry = true,
+): Promise<string> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (status: string) => {
@@ -86,11 +108,21 @@ function sendHttp(agent: Agent, host: string, port: number, c: Extract<FuzzCase,
     };
     let req: ReturnType<typeof request>;
     try {
-      req = request({ agent, host, port, method: c.method, path: c.path, headers: { ...c.headers, ...(c.body ? { 'content-length': String(c.body.length) } : {}) } }, (res) => {
-        res.on('data', () => {});
-        res.on('end', () => done(String(res.statusCode)));
-        res.on('error', () => done(String(res.statusCode)));
-      });
+      req = request(
+        {
+          agent,
+          host,
+          port,
+          method: c.method,
+          path: c.path,
+          headers: { ...c.headers, ...(c.body ? { 'content-length': String(c.body.length) } : {}) },
+        },
+        (res) => {
+          res.on('data', () => {});
+          res.on('end', () => done(String(res.statusCode)));
+          res.on('error', () => done(String(res.statusCode)));
+        },
+      );
     } catch {
       resolve('client-refused'); // Node's client would not send it (invalid header bytes): raw cases cover those
       return;

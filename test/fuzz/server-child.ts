@@ -17,7 +17,14 @@ process.on('message', async (message: { type: string }) => {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc) for (let i = 0; i < 3; i++) (gc(), await new Promise((r) => setImmediate(r)));
     const m = process.memoryUsage();
-    process.send!({ type: 'memory', collected: gc !== undefined, rss: m.rss, heapUsed: m.heapUsed, external: m.external, logs: server.logStats() });
+    process.send!({
+      type: 'memory',
+      collected: gc !== undefined,
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      external: m.external,
+      logs: server.logStats(),
+    });
   }
   if (message.type === 'stop') {
     await server.stop();

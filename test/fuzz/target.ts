@@ -47,7 +47,10 @@ export async function startFakeGitLab(): Promise<FakeGitLab> {
   return gl;
 }
 
-export async function startFuzzServer(gitlabUrl: string, options: { keyDir?: string; service?: string; redisUrl?: string | null } = {}): Promise<FuzzServer> {
+export async function startFuzzServer(
+  gitlabUrl: string,
+  options: { keyDir?: string; service?: string; redisUrl?: string | null } = {},
+): Promise<FuzzServer> {
   const keyDir = options.keyDir ?? (await makeTempDir('fuzz-keys'));
   const config = parseConfig(
     {
@@ -87,7 +90,15 @@ export async function startFuzzServer(gitlabUrl: string, options: { keyDir?: str
   });
   const logger = createLogger('info', sink);
   const runtime = await buildRuntime(config, logger);
-  const app = createApp({ authority: runtime.authority, key: runtime.key, realmPath: config.server.realmPath, service: config.token.service, trustProxy: false, logger, webhooks: webhookOptions(runtime) });
+  const app = createApp({
+    authority: runtime.authority,
+    key: runtime.key,
+    realmPath: config.server.realmPath,
+    service: config.token.service,
+    trustProxy: false,
+    logger,
+    webhooks: webhookOptions(runtime),
+  });
   const server: RunningServer = await listen(app, config.server);
   return {
     url: `http://127.0.0.1:${server.address.port}`,
@@ -104,15 +115,29 @@ export async function startFuzzServer(gitlabUrl: string, options: { keyDir?: str
 /** Valid material from the live server to mutate: a refresh token, an access token, the key. */
 export async function collectTargets(server: FuzzServer, gitlabUrl: string): Promise<FuzzTargets> {
   const form = (service: string) =>
-    new URLSearchParams({ grant_type: 'password', username: STATIC.user, password: STATIC.password, service, access_type: 'offline', scope: 'repository:alice/app:pull' }).toString();
+    new URLSearchParams({
+      grant_type: 'password',
+      username: STATIC.user,
+      password: STATIC.password,
+      service,
+      access_type: 'offline',
+      scope: 'repository:alice/app:pull',
+    }).toString();
   const post = async (url: string, service: string) => {
-    const response = await fetch(`${url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form(service) });
+    const response = await fetch(`${url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form(service),
+    });
     if (response.status !== 200) throw new Error(`token request failed: ${response.status}`);
     return (await response.json()) as { access_token: string; refresh_token: string };
   };
   const own = await post(server.url, SERVICE);
   // The same key, another service: its refresh tokens must not open here.
-  const other = await startFuzzServer(gitlabUrl, { keyDir: server.runtime.config.token.keyDir, service: 'another-service' });
+  const other = await startFuzzServer(gitlabUrl, {
+    keyDir: server.runtime.config.token.keyDir,
+    service: 'another-service',
+  });
   const foreign = await post(other.url, 'another-service');
   await other.stop();
   const key = server.runtime.key;
@@ -128,6 +153,15 @@ export async function collectTargets(server: FuzzServer, gitlabUrl: string): Pro
     accessToken: own.access_token,
     publicKeyPem: key.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     jwk: key.jwks.keys[0]!,
-    images: ['alice/app', 'team/app', 'team/open/x', 'shared/lib', 'public/base', 'other/thing', 'localhost:5000/alice/app', 'team/app/a/b/c/d'],
+    images: [
+      'alice/app',
+      'team/app',
+      'team/open/x',
+      'shared/lib',
+      'public/base',
+      'other/thing',
+      'localhost:5000/alice/app',
+      'team/app/a/b/c/d',
+    ],
   };
 }

@@ -65,7 +65,6 @@ async function pull(fg: TestForgegate, ip: string, image: string, auth?: string)
   return (await ask(fg, ip, [repo(image, 'pull')], auth)).status;
 }
 
-
 describe('one request: at most 16 images judged by forges', () => {
   let fg: TestForgegate;
   before(async () => {

@@ -123,10 +123,9 @@ describe('odd requests', () => {
 
   test('repository(plugin) scopes are judged as the same repository', async () => {
     const answer = await client.token('oauth2', ALICE_PAT, ['repository(plugin):group/app:pull,push,delete']);
-    assert.deepEqual(
-      answer.access,
-      [{ type: 'repository', class: 'plugin', name: 'group/app', actions: ['pull', 'push'] }],
-    );
+    assert.deepEqual(answer.access, [
+      { type: 'repository', class: 'plugin', name: 'group/app', actions: ['pull', 'push'] },
+    ]);
   });
 
   test('a glob account rule never speaks for anonymous callers', async () => {

@@ -38,15 +38,31 @@ test('one audit line per token request, with the fields README "Logs" lists', ()
   const lines = run.fg.logs().filter((l) => l.msg === 'token request');
   assert.equal(lines.length, requests, 'every request, refused ones included, has its line');
   for (const line of lines) {
-    for (const field of ['time', 'reqId', 'clientIp', 'userAgent', 'credential', 'requested', 'granted', 'outcome', 'latencyMs']) {
+    for (const field of [
+      'time',
+      'reqId',
+      'clientIp',
+      'userAgent',
+      'credential',
+      'requested',
+      'granted',
+      'outcome',
+      'latencyMs',
+    ]) {
       assert.ok(field in line, `audit line has ${field}: ${JSON.stringify(line)}`);
     }
   }
   const outcomes = new Set(lines.map((l) => l.outcome));
-  for (const outcome of ['granted', 'unauthorized', 'banned']) assert.ok(outcomes.has(outcome), `an audit line with outcome ${outcome}`);
+  for (const outcome of ['granted', 'unauthorized', 'banned'])
+    assert.ok(outcomes.has(outcome), `an audit line with outcome ${outcome}`);
   const banned = lines.find((l) => l.outcome === 'banned')!;
   assert.equal(banned.clientIp, '192.0.2.66', 'the client IP honours X-Forwarded-For with trustProxy');
-  assert.ok(lines.some((l) => l.source === 'gitlab') && lines.some((l) => l.source === 'github') && lines.some((l) => l.source === 'static'), 'every source vouched once');
+  assert.ok(
+    lines.some((l) => l.source === 'gitlab') &&
+      lines.some((l) => l.source === 'github') &&
+      lines.some((l) => l.source === 'static'),
+    'every source vouched once',
+  );
 });
 
 test('no secret the run used appears anywhere in its logs', () => {

@@ -59,7 +59,13 @@ function buildModel(lab: FakeGitLab, hub: FakeGitHub) {
 
   for (const login of ['ada', 'wes']) hub.addUser({ login });
   hub.addRepo({ full_name: 'ada/app', collaborators: { wes: 'write' } }); // private, ada owns it
-  const classic = (user: string) => hub.addToken({ token: `ghp_${user}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`, kind: 'classic', user, scopes: ['repo', 'delete:packages'] });
+  const classic = (user: string) =>
+    hub.addToken({
+      token: `ghp_${user}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`,
+      kind: 'classic',
+      user,
+      scopes: ['repo', 'delete:packages'],
+    });
 
   const tokens = {
     olga: lab.addToken({ token: 'glpat-olga-api-Qx7Zk2Lm9Pw4', user_id: olga.id, scopes: ['api'] }).token,
@@ -100,7 +106,15 @@ const uniquePrefix = (): string => `fg${++prefixes}:`;
 
 /** A forgegate with GitLab and GitHub behind it and caching on (TTLs 60/60/10 unless told). */
 async function start(options: Options = {}): Promise<TestForgegate> {
-  const { redisUrl = null, keyDir, keyPrefix = uniquePrefix(), identityTtl = 60, decisionTtl = 60, negativeTtl = 10, staleIfError = 0 } = options;
+  const {
+    redisUrl = null,
+    keyDir,
+    keyPrefix = uniquePrefix(),
+    identityTtl = 60,
+    decisionTtl = 60,
+    negativeTtl = 10,
+    staleIfError = 0,
+  } = options;
   const fg = await startForgegate({
     token: { service: SERVICE, ...(keyDir ? { keyDir } : {}) },
     forges: [
@@ -114,14 +128,24 @@ async function start(options: Options = {}): Promise<TestForgegate> {
 }
 
 /** GET /token with Basic user:password, one scope (or none). */
-async function token(on: TestForgegate, user: string, password: string, scope?: string, extraQuery = ''): Promise<Answer> {
+async function token(
+  on: TestForgegate,
+  user: string,
+  password: string,
+  scope?: string,
+  extraQuery = '',
+): Promise<Answer> {
   const query = new URLSearchParams({ service: SERVICE });
   if (scope !== undefined) query.append('scope', scope);
   const authorization = basic(user, password);
   sentBasic.add(authorization.slice('Basic '.length));
   const response = await fetch(`${on.url}/token?${query}${extraQuery}`, { headers: { Authorization: authorization } });
   const body = (await response.json()) as any;
-  return { status: response.status, body, access: response.status === 200 ? (decodeJwt(body.token).access as Grant[]) : undefined };
+  return {
+    status: response.status,
+    body,
+    access: response.status === 200 ? (decodeJwt(body.token).access as Grant[]) : undefined,
+  };
 }
 
 /** POST /token with a refresh token. */
@@ -129,10 +153,20 @@ async function refresh(on: TestForgegate, refreshToken: string, scope: string): 
   const response = await fetch(`${on.url}/token`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ service: SERVICE, grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'docker', scope }).toString(),
+    body: new URLSearchParams({
+      service: SERVICE,
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: 'docker',
+      scope,
+    }).toString(),
   });
   const body = (await response.json()) as any;
-  return { status: response.status, body, access: response.status === 200 ? (decodeJwt(body.access_token).access as Grant[]) : undefined };
+  return {
+    status: response.status,
+    body,
+    access: response.status === 200 ? (decodeJwt(body.access_token).access as Grant[]) : undefined,
+  };
 }
 
 const repo = (name: string, actions = 'pull,push,delete'): string => `repository:${name}:${actions}`;
@@ -140,7 +174,9 @@ const granted = (name: string, ...actions: string[]): Grant[] => [{ type: 'repos
 
 /** The calls a fake received so far, per endpoint (endpoints never called are absent). */
 function callsOf(fake: FakeServer): Record<string, number> {
-  return Object.fromEntries([...new Set(fake.requests().map((r) => r.endpoint))].map((endpoint) => [endpoint, fake.calls(endpoint)]));
+  return Object.fromEntries(
+    [...new Set(fake.requests().map((r) => r.endpoint))].map((endpoint) => [endpoint, fake.calls(endpoint)]),
+  );
 }
 
 /** A PAT's verification: both calls go out at once. */
@@ -163,7 +199,8 @@ function cacheField(on: TestForgegate): unknown[] {
 }
 
 /** Waits until the forgegate's Redis connection is ready, so a first request does not find it still connecting. */
-const redisUp = (on: TestForgegate, timeoutMs?: number) => eventually('redis is up', () => on.runtime.redis?.status === 'up', timeoutMs);
+const redisUp = (on: TestForgegate, timeoutMs?: number) =>
+  eventually('redis is up', () => on.runtime.redis?.status === 'up', timeoutMs);
 
 /** A port on 127.0.0.1 where nothing listens (it was free a moment ago). */
 async function deadPort(): Promise<number> {
@@ -215,11 +252,20 @@ for (const level of ['in-process only', 'with Redis'] as const) {
         assert.equal(decodeJwt(answer.body.token).sub, 'dev');
       }
       assert.deepEqual(callsOf(gl), GITLAB_ROUND_KNOWN);
-      assert.deepEqual(gl.requests('GET /projects/:id').map((r) => r.url), ['/api/v4/projects/group%2Fproj']);
-      assert.ok(gl.requests().every((r) => r.headers.authorization === `Bearer ${m.tokens.dev}`), 'asked with dev\'s own token');
+      assert.deepEqual(
+        gl.requests('GET /projects/:id').map((r) => r.url),
+        ['/api/v4/projects/group%2Fproj'],
+      );
+      assert.ok(
+        gl.requests().every((r) => r.headers.authorization === `Bearer ${m.tokens.dev}`),
+        "asked with dev's own token",
+      );
       assert.deepEqual(cacheField(fg).slice(-5), ['miss', 'hit', 'hit', 'hit', 'hit']);
       // olga's answer is still hers, still from cache.
-      assert.deepEqual((await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access, granted('group/proj/app', 'pull', 'push', 'delete'));
+      assert.deepEqual(
+        (await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access,
+        granted('group/proj/app', 'pull', 'push', 'delete'),
+      );
       assert.deepEqual(callsOf(gl), GITLAB_ROUND_KNOWN);
     });
 
@@ -235,10 +281,18 @@ for (const level of ['in-process only', 'with Redis'] as const) {
     });
 
     test('GitHub: a second image of the same repository, then the same image by another user', async () => {
-      for (let i = 0; i < 3; i++) assert.deepEqual((await token(fg, 'ada', m.tokens.ada, repo('gh/ada/app/other'))).access, granted('gh/ada/app/other', 'pull', 'push', 'delete'));
+      for (let i = 0; i < 3; i++)
+        assert.deepEqual(
+          (await token(fg, 'ada', m.tokens.ada, repo('gh/ada/app/other'))).access,
+          granted('gh/ada/app/other', 'pull', 'push', 'delete'),
+        );
       assert.deepEqual(callsOf(gh), { 'GET /repos/:owner/:repo': 1 });
       gh.resetCalls();
-      for (let i = 0; i < 3; i++) assert.deepEqual((await token(fg, 'wes', m.tokens.wes, repo('gh/ada/app'))).access, granted('gh/ada/app', 'pull', 'push'));
+      for (let i = 0; i < 3; i++)
+        assert.deepEqual(
+          (await token(fg, 'wes', m.tokens.wes, repo('gh/ada/app'))).access,
+          granted('gh/ada/app', 'pull', 'push'),
+        );
       assert.deepEqual(callsOf(gh), GITHUB_ROUND);
       assert.deepEqual(cacheField(fg).slice(-6), ['miss', 'hit', 'hit', 'miss', 'hit', 'hit']);
     });
@@ -255,13 +309,16 @@ for (const level of ['in-process only', 'with Redis'] as const) {
       const fg = await start({ redisUrl: level === 'with Redis' ? redis.url : null });
       if (level === 'with Redis') await redisUp(fg);
       gl.latencyMs = 50;
-      const answers = await Promise.all(Array.from({ length: 500 }, () => token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))));
+      const answers = await Promise.all(
+        Array.from({ length: 500 }, () => token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))),
+      );
       calls = callsOf(gl);
       assert.deepEqual(
         answers.map((a) => a.status).filter((s) => s !== 200),
         [],
       );
-      for (const answer of answers) assert.deepEqual(answer.access, granted('group/proj/app', 'pull', 'push', 'delete'));
+      for (const answer of answers)
+        assert.deepEqual(answer.access, granted('group/proj/app', 'pull', 'push', 'delete'));
     });
 
     // With Redis, a request that missed the in-process level awaits a Redis GET before it
@@ -295,7 +352,10 @@ describe('3. rejected credentials are remembered for cache.negativeTtl', () => {
     const fg = await start({ redisUrl: redis.url });
     await redisUp(fg);
     assert.equal((await token(fg, 'olga', m.tokens.bogus, repo('group/proj/app'))).status, 401);
-    assert.deepEqual((await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access, granted('group/proj/app', 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access,
+      granted('group/proj/app', 'pull', 'push', 'delete'),
+    );
   });
 });
 
@@ -305,7 +365,11 @@ describe('4. TTLs end every cached answer', () => {
   test('identityTtl 1 and decisionTtl 1: after 1.1 s the forge is asked again', async () => {
     const fg = await start({ redisUrl: redis.url, identityTtl: 1, decisionTtl: 1 });
     await redisUp(fg);
-    const ask = async () => assert.deepEqual((await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access, granted('group/proj/app', 'pull', 'push', 'delete'));
+    const ask = async () =>
+      assert.deepEqual(
+        (await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access,
+        granted('group/proj/app', 'pull', 'push', 'delete'),
+      );
     await ask();
     await ask();
     assert.deepEqual(callsOf(gl), GITLAB_ROUND);
@@ -320,7 +384,8 @@ describe('4. TTLs end every cached answer', () => {
   test('negativeTtl 1: a refused token is asked about again after 1.1 s', async () => {
     const fg = await start({ redisUrl: redis.url, negativeTtl: 1 });
     await redisUp(fg);
-    for (let i = 0; i < 3; i++) assert.equal((await token(fg, 'x', m.tokens.bogus, repo('group/proj/app'))).status, 401);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await token(fg, 'x', m.tokens.bogus, repo('group/proj/app'))).status, 401);
     assert.deepEqual(callsOf(gl), GITLAB_IDENTITY);
     await sleep(1100);
     assert.equal((await token(fg, 'x', m.tokens.bogus, repo('group/proj/app'))).status, 401);
@@ -342,16 +407,32 @@ describe('5. two forgegates sharing Redis and the signing key', () => {
   });
 
   test('a request on A, then the same on B: B asks no forge', async () => {
-    assert.deepEqual((await token(a, 'olga', m.tokens.olga, repo('group/proj/app'))).access, granted('group/proj/app', 'pull', 'push', 'delete'));
-    assert.deepEqual((await token(a, 'ada', m.tokens.ada, repo('gh/ada/app'))).access, granted('gh/ada/app', 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token(a, 'olga', m.tokens.olga, repo('group/proj/app'))).access,
+      granted('group/proj/app', 'pull', 'push', 'delete'),
+    );
+    assert.deepEqual(
+      (await token(a, 'ada', m.tokens.ada, repo('gh/ada/app'))).access,
+      granted('gh/ada/app', 'pull', 'push', 'delete'),
+    );
     assert.deepEqual(callsOf(gl), GITLAB_ROUND);
     assert.deepEqual(callsOf(gh), GITHUB_ROUND);
     gl.resetCalls();
     gh.resetCalls();
 
-    assert.deepEqual((await token(b, 'olga', m.tokens.olga, repo('group/proj/app'))).access, granted('group/proj/app', 'pull', 'push', 'delete'));
-    assert.deepEqual((await token(b, 'ada', m.tokens.ada, repo('gh/ada/app'))).access, granted('gh/ada/app', 'pull', 'push', 'delete'));
-    assert.equal(gl.calls() + gh.calls(), 0, `B asked the forges: ${JSON.stringify({ gitlab: callsOf(gl), github: callsOf(gh) })}`);
+    assert.deepEqual(
+      (await token(b, 'olga', m.tokens.olga, repo('group/proj/app'))).access,
+      granted('group/proj/app', 'pull', 'push', 'delete'),
+    );
+    assert.deepEqual(
+      (await token(b, 'ada', m.tokens.ada, repo('gh/ada/app'))).access,
+      granted('gh/ada/app', 'pull', 'push', 'delete'),
+    );
+    assert.equal(
+      gl.calls() + gh.calls(),
+      0,
+      `B asked the forges: ${JSON.stringify({ gitlab: callsOf(gl), github: callsOf(gh) })}`,
+    );
     assert.deepEqual(cacheField(b), ['hit', 'hit']);
   });
 
@@ -387,7 +468,8 @@ describe('6. Redis faults never fail a request', () => {
 
   /** Request i: olga or dev on a new image (so the forge is asked too), on A or B. */
   const ask = async (i: number): Promise<void> => {
-    const [user, actions] = i % 2 === 0 ? (['olga', ['pull', 'push', 'delete']] as const) : (['dev', ['pull', 'push']] as const);
+    const [user, actions] =
+      i % 2 === 0 ? (['olga', ['pull', 'push', 'delete']] as const) : (['dev', ['pull', 'push']] as const);
     const image = `group/proj/img${i}`;
     const answer = await token(i % 3 === 0 ? b : a, user, m.tokens[user], repo(image));
     assert.equal(answer.status, 200, `request ${i}: ${JSON.stringify(answer.body)}`);
@@ -396,9 +478,15 @@ describe('6. Redis faults never fail a request', () => {
 
   /** A fresh image asked on A, then on B: B must find it in Redis. */
   const sharedAgain = async (image: string): Promise<void> => {
-    assert.deepEqual((await token(a, 'olga', m.tokens.olga, repo(image))).access, granted(image, 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token(a, 'olga', m.tokens.olga, repo(image))).access,
+      granted(image, 'pull', 'push', 'delete'),
+    );
     gl.resetCalls();
-    assert.deepEqual((await token(b, 'olga', m.tokens.olga, repo(image))).access, granted(image, 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token(b, 'olga', m.tokens.olga, repo(image))).access,
+      granted(image, 'pull', 'push', 'delete'),
+    );
     assert.deepEqual(callsOf(gl), {}, `B did not find ${image} in Redis`);
   };
 
@@ -423,9 +511,14 @@ describe('6. Redis faults never fail a request', () => {
     await sleep(1100); // a failed command makes a replica skip Redis for a second
     for (; i < 60; i++) await ask(i);
     await sharedAgain('group/proj/after-restart');
-    const warned = a.logs().some((l) => l.msg === 'redis is unreachable: serving from the in-process cache and the forges');
+    const warned = a
+      .logs()
+      .some((l) => l.msg === 'redis is unreachable: serving from the in-process cache and the forges');
     assert.ok(warned, 'A logged that Redis was down');
-    assert.ok(a.logs().some((l) => l.msg === 'redis is reachable again'), 'A logged the recovery');
+    assert.ok(
+      a.logs().some((l) => l.msg === 'redis is reachable again'),
+      'A logged the recovery',
+    );
   });
 
   test('paused (SIGSTOP): requests still answer 200, then Redis serves again', async (t) => {
@@ -470,7 +563,12 @@ describe('6. Redis faults never fail a request', () => {
       // Redis here, so its state is read from the runtime.
       assert.equal((await fetch(`${fg.url}/readyz`)).status, 200);
       assert.equal(fg.runtime.redis?.status, 'down');
-      assert.ok(fg.logs().some((l) => l.msg === 'redis is unreachable at start: serving from the in-process cache and the forges'), 'a warning that Redis is unreachable');
+      assert.ok(
+        fg
+          .logs()
+          .some((l) => l.msg === 'redis is unreachable at start: serving from the in-process cache and the forges'),
+        'a warning that Redis is unreachable',
+      );
     } finally {
       await stopForGood(fg);
     }
@@ -485,7 +583,9 @@ describe('6. Redis faults never fail a request', () => {
       await new Promise((r) => setTimeout(r, 500));
       await level.close();
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
+      stdio: 'ignore',
+    });
     const exited = await Promise.race([
       new Promise<boolean>((resolve) => child.on('exit', () => resolve(true))),
       sleep(10_000).then(() => false),
@@ -507,7 +607,10 @@ async function stopForGood(fg: TestForgegate): Promise<void> {
 
 describe('7. stale-if-error', () => {
   const warmThenBreak = async (fg: TestForgegate, kind: 'status' | 'timeout') => {
-    assert.deepEqual((await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access, granted('group/proj/app', 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token(fg, 'olga', m.tokens.olga, repo('group/proj/app'))).access,
+      granted('group/proj/app', 'pull', 'push', 'delete'),
+    );
     await sleep(1200);
     gl.inject(kind === 'status' ? { kind: 'status', status: 500 } : { kind: 'timeout' });
     return token(fg, 'olga', m.tokens.olga, repo('group/proj/app'));
@@ -524,7 +627,10 @@ describe('7. stale-if-error', () => {
       assert.ok(gl.calls() > GITLAB_ROUND['GET /projects/:id'] + 2, 'GitLab was asked again after the TTL');
       assert.deepEqual(cacheField(fg), ['miss', 'stale']);
       const warnings = fg.logs().filter((l) => l.level === 'warn' && /serving a stale/.test(String(l.msg)));
-      assert.deepEqual(warnings.map((l) => l.msg).sort(), ['forge unavailable: serving a stale decision', 'forge unavailable: serving a stale verified credential']);
+      assert.deepEqual(warnings.map((l) => l.msg).sort(), [
+        'forge unavailable: serving a stale decision',
+        'forge unavailable: serving a stale verified credential',
+      ]);
     });
 
     test(`staleIfError 0: the same scenario with ${failure} answers 503`, async () => {
@@ -551,7 +657,12 @@ describe('8. no secret reaches Redis', () => {
         const dump: string[] = [];
         for (const key of await client.keys('*')) {
           const type = await client.type(key);
-          const value = type === 'string' ? [(await client.get(key)) ?? ''] : type === 'set' ? await client.smembers(key) : [`(${type})`];
+          const value =
+            type === 'string'
+              ? [(await client.get(key)) ?? '']
+              : type === 'set'
+                ? await client.smembers(key)
+                : [`(${type})`];
           dump.push(key, ...value);
           keys++;
         }

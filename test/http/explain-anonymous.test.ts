@@ -45,14 +45,11 @@ after(async () => {
 });
 
 async function explain(image: string, username = '', password = ''): Promise<Record<string, any>> {
-  const response = await fetch(
-    `${fg.url}/explain`,
-    {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username, password, image }),
-    },
-  );
+  const response = await fetch(`${fg.url}/explain`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password, image }),
+  });
   assert.equal(response.status, 200);
   return (await response.json()) as Record<string, any>;
 }
@@ -75,7 +72,10 @@ describe('one answer for "private" and "absent"', () => {
       /^pull denied: nothing lets a caller without a credential of this forge pull gh\/acme\/private-app/,
     );
     // The operator still sees why.
-    const lines = fg.logs().filter((l) => l.explain === true).slice(-2) as Record<string, any>[];
+    const lines = fg
+      .logs()
+      .filter((l) => l.explain === true)
+      .slice(-2) as Record<string, any>[];
     assert.match(lines[0]!.denied[0], /acme\/private-app is not public/);
     assert.match(lines[1]!.denied[0], /no GitHub repository acme\/no-such-app/);
   });
@@ -91,13 +91,15 @@ describe('one answer for "private" and "absent"', () => {
     assert.deepEqual(shape(hidden), shape(absent));
   });
 
-  test('what anyone may do is granted in words naming only the image asked about, not the forge\'s name', async () => {
+  test("what anyone may do is granted in words naming only the image asked about, not the forge's name", async () => {
     const body = await explain('gh/acme/public-lib');
     const pull = body.verdicts.find((v: { action: string }) => v.action === 'pull');
-    assert.deepEqual(
-      pull,
-      { action: 'pull', granted: true, rule: 'anonymous', reason: 'pull granted: anyone may pull gh/acme/public-lib' },
-    );
+    assert.deepEqual(pull, {
+      action: 'pull',
+      granted: true,
+      rule: 'anonymous',
+      reason: 'pull granted: anyone may pull gh/acme/public-lib',
+    });
     assert.ok(
       !JSON.stringify(body.verdicts).includes('Acme/Public-Lib'),
       "the forge's own spelling of the name is not shown",

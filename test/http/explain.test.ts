@@ -22,7 +22,12 @@ gitlab.addMember('group/proj', users.dev.id, ACCESS.developer);
 const tokens = {
   rita: gitlab.addToken({ token: 'glpat-rita-Explain1Secret', user_id: users.rita.id, scopes: ['api'] }).token,
   dev: gitlab.addToken({ token: 'glpat-dev-Explain2Secret', user_id: users.dev.id, scopes: ['api'] }).token,
-  service: gitlab.addToken({ token: 'glpat-bot-Explain3Service', user_id: users.bot.id, scopes: ['read_api'], kind: 'service_account' }).token,
+  service: gitlab.addToken({
+    token: 'glpat-bot-Explain3Service',
+    user_id: users.bot.id,
+    scopes: ['read_api'],
+    kind: 'service_account',
+  }).token,
 };
 const WRONG = 'glpat-nobody-Explain4Wrong';
 
@@ -45,11 +50,16 @@ after(async () => {
 });
 
 async function explain(body: unknown, target = fg, contentType = 'application/json') {
-  const response = await fetch(`${target.url}/explain`, { method: 'POST', headers: { 'Content-Type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(`${target.url}/explain`, {
+    method: 'POST',
+    headers: { 'Content-Type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> };
 }
 
-const verdict = (body: Record<string, any>, action: string) => (body.verdicts as { action: string; granted: boolean; reason: string }[]).find((v) => v.action === action);
+const verdict = (body: Record<string, any>, action: string) =>
+  (body.verdicts as { action: string; granted: boolean; reason: string }[]).find((v) => v.action === action);
 
 describe('POST /explain: the decision with its reasons', () => {
   test('a Reporter may pull but not push or delete, and is told why', async () => {
@@ -59,17 +69,42 @@ describe('POST /explain: the decision with its reasons', () => {
     assert.equal(body.authenticated, true, 'the token is valid');
     assert.equal(body.identity.subject, 'rita', 'the caller is rita');
     assert.equal(body.scope, 'repository:group/proj:pull,push,delete', 'all three actions are asked');
-    assert.deepEqual(verdict(body, 'pull'), { action: 'pull', granted: true, rule: 'role', reason: 'pull granted: role Reporter (20) >= Reporter (20) on group/proj' }, 'pull');
-    assert.equal(verdict(body, 'push')?.reason, 'push denied: role Reporter (20) < Developer (30) on group/proj', 'the push denial names the roles');
+    assert.deepEqual(
+      verdict(body, 'pull'),
+      {
+        action: 'pull',
+        granted: true,
+        rule: 'role',
+        reason: 'pull granted: role Reporter (20) >= Reporter (20) on group/proj',
+      },
+      'pull',
+    );
+    assert.equal(
+      verdict(body, 'push')?.reason,
+      'push denied: role Reporter (20) < Developer (30) on group/proj',
+      'the push denial names the roles',
+    );
     assert.equal(verdict(body, 'delete')?.granted, false, 'delete is denied');
-    assert.equal(body.login, 'docker login registry.example.test:5000 --username rita --password-stdin', 'the login line uses ui.registry');
+    assert.equal(
+      body.login,
+      'docker login registry.example.test:5000 --username rita --password-stdin',
+      'the login line uses ui.registry',
+    );
   });
 
   test('a Developer may push; the registry host and tag of a reference are set aside', async () => {
-    const { body } = await explain({ username: 'dev', password: tokens.dev, image: 'localhost:5000/group/proj:1.2@sha256:abc' });
+    const { body } = await explain({
+      username: 'dev',
+      password: tokens.dev,
+      image: 'localhost:5000/group/proj:1.2@sha256:abc',
+    });
     assert.equal(body.repository, 'group/proj', 'host, tag and digest are removed');
     assert.equal(verdict(body, 'push')?.granted, true, 'push is granted');
-    assert.equal(body.login, 'docker login localhost:5000 --username dev --password-stdin', 'the login line names the host of the reference');
+    assert.equal(
+      body.login,
+      'docker login localhost:5000 --username dev --password-stdin',
+      'the login line names the host of the reference',
+    );
   });
 
   test('no credential at all asks what anyone may do', async () => {
@@ -82,7 +117,11 @@ describe('POST /explain: the decision with its reasons', () => {
   test('a refused credential is answered (200) with the words of the token endpoint, not the operator reason', async () => {
     const { status, body } = await explain({ username: 'rita', password: WRONG, image: 'group/proj' });
     assert.equal(status, 200, 'answered, without a Basic challenge');
-    assert.deepEqual([body.authenticated, body.message, body.verdicts], [false, 'invalid username or token', []], 'not authenticated');
+    assert.deepEqual(
+      [body.authenticated, body.message, body.verdicts],
+      [false, 'invalid username or token', []],
+      'not authenticated',
+    );
     const line = fg.logs().findLast((l) => l.explain === true && l.outcome === 'unauthorized');
     assert.ok(line, 'the refusal is audited');
     assert.equal(line.subject, 'rita', 'with the username');
@@ -90,19 +129,32 @@ describe('POST /explain: the decision with its reasons', () => {
   });
 
   test('writes the audit line of the token endpoint, marked explain', async () => {
-    await fetch(`${fg.url}/token?service=${SERVICE}&scope=repository:group/proj:push`, { headers: { Authorization: `Basic ${Buffer.from(`rita:${tokens.rita}`).toString('base64')}` } });
+    await fetch(`${fg.url}/token?service=${SERVICE}&scope=repository:group/proj:push`, {
+      headers: { Authorization: `Basic ${Buffer.from(`rita:${tokens.rita}`).toString('base64')}` },
+    });
     const tokenLine = fg.logs().findLast((l) => l.msg === 'token request' && l.explain === undefined);
     await explain({ username: 'rita', password: tokens.rita, image: 'group/proj' });
     const explainLine = fg.logs().findLast((l) => l.msg === 'token request' && l.explain === true);
     assert.ok(tokenLine && explainLine, 'both lines are written');
-    const fields = (line: Record<string, unknown>) => Object.keys(line).filter((k) => !['explain', 'time'].includes(k)).sort();
+    const fields = (line: Record<string, unknown>) =>
+      Object.keys(line)
+        .filter((k) => !['explain', 'time'].includes(k))
+        .sort();
     assert.deepEqual(fields(explainLine), fields(tokenLine), 'the same fields');
-    assert.deepEqual(explainLine.denied, ['group/proj: push denied: role Reporter (20) < Developer (30) on group/proj', 'group/proj: delete denied: role Reporter (20) < Maintainer (40) on group/proj'], 'the denials');
+    assert.deepEqual(
+      explainLine.denied,
+      [
+        'group/proj: push denied: role Reporter (20) < Developer (30) on group/proj',
+        'group/proj: delete denied: role Reporter (20) < Maintainer (40) on group/proj',
+      ],
+      'the denials',
+    );
   });
 
   test('no password or token ever reaches the log', () => {
     const logs = [fg, fgNoExplain, fgNoPage].map((f) => f.rawLogs()).join('\n');
-    for (const secret of [tokens.rita, tokens.dev, WRONG]) assert.ok(!logs.includes(secret), `a secret (${secret.slice(0, 10)}...) is in the log`);
+    for (const secret of [tokens.rita, tokens.dev, WRONG])
+      assert.ok(!logs.includes(secret), `a secret (${secret.slice(0, 10)}...) is in the log`);
   });
 });
 
@@ -153,19 +205,30 @@ describe('GET /: the page and its assets', () => {
     for (const [, path] of html.matchAll(/(?:href|src)="(assets\/[^"]+)"/g)) {
       const asset = await fetch(`${fg.url}/${path}`);
       assert.equal(asset.status, 200, `${path} is served`);
-      assert.match(asset.headers.get('content-type') ?? '', path!.endsWith('.css') ? /^text\/css/ : /^text\/javascript/, `${path} has its type`);
+      assert.match(
+        asset.headers.get('content-type') ?? '',
+        path!.endsWith('.css') ? /^text\/css/ : /^text\/javascript/,
+        `${path} has its type`,
+      );
       assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable', 'hashed assets are kept');
       assert.equal(asset.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY, 'assets carry the CSP too');
       await asset.text();
     }
     const missing = await fetch(`${fg.url}/assets/nothing.js`);
-    assert.deepEqual([missing.status, ((await missing.json()) as any).errors[0].code], [404, 'NOT_FOUND'], 'an unknown asset is a JSON 404');
+    assert.deepEqual(
+      [missing.status, ((await missing.json()) as any).errors[0].code],
+      [404, 'NOT_FOUND'],
+      'an unknown asset is a JSON 404',
+    );
   });
 
   test('ui.explain false: no form, and POST /explain is 404; values are escaped', async () => {
     const html = await (await fetch(`${fgNoExplain.url}/`)).text();
     assert.ok(!html.includes('explain-form'), 'no form');
-    assert.ok(html.includes('&lt;b&gt;&quot;svc&quot;&lt;/b&gt;') && !html.includes('<b>"svc"</b>'), 'the service name is escaped');
+    assert.ok(
+      html.includes('&lt;b&gt;&quot;svc&quot;&lt;/b&gt;') && !html.includes('<b>"svc"</b>'),
+      'the service name is escaped',
+    );
     const { status, body } = await explain({ image: 'group/proj' }, fgNoExplain);
     assert.deepEqual([status, body.errors[0].code], [404, 'NOT_FOUND'], 'the endpoint is off');
   });
@@ -191,9 +254,17 @@ describe('image references', () => {
   test('split as docker does', () => {
     assert.deepEqual(splitImage('group/proj'), { registryHost: null, repository: 'group/proj' }, 'plain');
     assert.deepEqual(splitImage('group/proj:1.0'), { registryHost: null, repository: 'group/proj' }, 'tag');
-    assert.deepEqual(splitImage(' registry.example.com/a/b@sha256:0f '), { registryHost: 'registry.example.com', repository: 'a/b' }, 'host and digest');
+    assert.deepEqual(
+      splitImage(' registry.example.com/a/b@sha256:0f '),
+      { registryHost: 'registry.example.com', repository: 'a/b' },
+      'host and digest',
+    );
     assert.deepEqual(splitImage('localhost/x'), { registryHost: 'localhost', repository: 'x' }, 'localhost');
-    assert.deepEqual(splitImage('[::1]:5000/x'.replace('[::1]', 'host')), { registryHost: 'host:5000', repository: 'x' }, 'port');
+    assert.deepEqual(
+      splitImage('[::1]:5000/x'.replace('[::1]', 'host')),
+      { registryHost: 'host:5000', repository: 'x' },
+      'port',
+    );
     assert.deepEqual(splitImage('proj'), { registryHost: null, repository: 'proj' }, 'one component');
   });
 
@@ -207,10 +278,17 @@ describe('image references', () => {
 describe('POST /explain: the brute-force limits of the token endpoint', () => {
   test('failed logins through the form ban the account: 429 with Retry-After, and the forge is not asked', async () => {
     const forges = [{ type: 'gitlab', url: gitlab.url }];
-    const limited = await startForgegate({ token: { service: SERVICE }, forges, limits: { enabled: true, failures: 2, window: 180, ban: 900 } });
+    const limited = await startForgegate({
+      token: { service: SERVICE },
+      forges,
+      limits: { enabled: true, failures: 2, window: 180, ban: 900 },
+    });
     try {
       for (let i = 0; i < 2; i++) {
-        const { status, body } = await explain({ username: 'mallory', password: `${WRONG}${i}`, image: 'group/proj' }, limited);
+        const { status, body } = await explain(
+          { username: 'mallory', password: `${WRONG}${i}`, image: 'group/proj' },
+          limited,
+        );
         assert.equal(status, 200, `attempt ${i + 1} is answered`);
         assert.equal(body.authenticated, false, `attempt ${i + 1} fails`);
       }

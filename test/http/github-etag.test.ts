@@ -27,7 +27,9 @@ after(async () => {
 });
 
 async function pushToken(): Promise<{ status: number; access: unknown }> {
-  const response = await fetch(`${fg.url}/token?scope=repository:acme/app/web:pull,push`, { headers: { Authorization: basic('wanda', 'ghp_wandaetag') } });
+  const response = await fetch(`${fg.url}/token?scope=repository:acme/app/web:pull,push`, {
+    headers: { Authorization: basic('wanda', 'ghp_wandaetag') },
+  });
   const body = (await response.json()) as { token?: string };
   return { status: response.status, access: body.token ? decodeJwt(body.token).access : undefined };
 }
@@ -40,5 +42,8 @@ test('refreshes after the TTL are conditional requests that cost no rate limit',
     assert.deepEqual(await pushToken(), { status: 200, access: expected }, `round ${round + 2}`);
   }
   const revalidated = github.requests().filter((r) => r.headers['if-none-match'] !== undefined);
-  assert.ok(revalidated.length >= 6, `${revalidated.length} conditional requests (3 rounds x GET /user and GET /repos)`);
+  assert.ok(
+    revalidated.length >= 6,
+    `${revalidated.length} conditional requests (3 rounds x GET /user and GET /repos)`,
+  );
 });

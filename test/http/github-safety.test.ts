@@ -26,11 +26,16 @@ const m = buildModel(gh);
 
 before(async () => {
   const url = await gh.start();
-  const start = (extra: Record<string, unknown>) => startForgegate({ token: { service: SERVICE }, forges: [{ type: 'github', url, ...extra }] });
+  const start = (extra: Record<string, unknown>) =>
+    startForgegate({ token: { service: SERVICE }, forges: [{ type: 'github', url, ...extra }] });
   fg = await start({});
   fgOptIn = await start({ installationTokenPush: ['Acme/App', 'acme/old'], trustUserTokenRole: true });
   fgService = await start({ serviceToken: m.tokens.service.token });
-  fgCached = await startForgegate({ token: { service: SERVICE }, cache: { identityTtl: 60 }, forges: [{ type: 'github', url, installationTokenPush: ['acme/*'] }] });
+  fgCached = await startForgegate({
+    token: { service: SERVICE },
+    cache: { identityTtl: 60 },
+    forges: [{ type: 'github', url, installationTokenPush: ['acme/*'] }],
+  });
 });
 after(async () => {
   await Promise.all([fg, fgOptIn, fgService, fgCached].map((f) => f?.stop()));
@@ -51,9 +56,20 @@ function buildModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'wes/dotfiles' });
 
   let n = 0;
-  const PREFIX: Record<GitHubToken['kind'], string> = { classic: 'ghp_', fine_grained: 'github_pat_', oauth: 'gho_', app_user: 'ghu_', installation: 'ghs_' };
+  const PREFIX: Record<GitHubToken['kind'], string> = {
+    classic: 'ghp_',
+    fine_grained: 'github_pat_',
+    oauth: 'gho_',
+    app_user: 'ghu_',
+    installation: 'ghs_',
+  };
   const token = (kind: GitHubToken['kind'], user: string | undefined, init: Partial<GitHubToken> = {}): GitHubToken =>
-    g.addToken({ token: `${PREFIX[kind]}${user ?? 'app'}${++n}Zq8Lm2Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`, kind, ...(user ? { user } : {}), ...init });
+    g.addToken({
+      token: `${PREFIX[kind]}${user ?? 'app'}${++n}Zq8Lm2Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`,
+      kind,
+      ...(user ? { user } : {}),
+      ...init,
+    });
   const tokens = {
     service: token('classic', 'bot', { scopes: ['repo'] }),
     // 1. installation tokens: a writing and a read-only GITHUB_TOKEN of acme/app look the same
@@ -66,15 +82,35 @@ function buildModel(g: FakeGitHub) {
     fineWesRo: token('fine_grained', 'wes', { repositories: ['acme/app'], permission: 'read' }),
     fineAda: token('fine_grained', 'ada', { repositories: ['acme/app'] }),
     // 2. App user tokens: the App's installation permission is known
-    appWesRead: token('app_user', 'wes', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'read', packages: 'read' } }),
-    appWesWrite: token('app_user', 'wes', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write' } }),
-    appAdaPackages: token('app_user', 'ada', { repositories: ['acme/app'], appPermissions: { metadata: 'read', packages: 'write' } }),
-    appAdaContents: token('app_user', 'ada', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write' } }),
+    appWesRead: token('app_user', 'wes', {
+      repositories: ['acme/app'],
+      appPermissions: { metadata: 'read', contents: 'read', packages: 'read' },
+    }),
+    appWesWrite: token('app_user', 'wes', {
+      repositories: ['acme/app'],
+      appPermissions: { metadata: 'read', contents: 'write' },
+    }),
+    appAdaPackages: token('app_user', 'ada', {
+      repositories: ['acme/app'],
+      appPermissions: { metadata: 'read', packages: 'write' },
+    }),
+    appAdaContents: token('app_user', 'ada', {
+      repositories: ['acme/app'],
+      appPermissions: { metadata: 'read', contents: 'write' },
+    }),
     // Its App is installed on wes's own account only: acme's repositories are out of its reach.
     appWesElsewhere: token('app_user', 'wes', { repositories: ['wes/dotfiles'] }),
-    appRitaWrite: token('app_user', 'rita', { repositories: ['acme/app'], appPermissions: { metadata: 'read', contents: 'write', packages: 'write' } }),
+    appRitaWrite: token('app_user', 'rita', {
+      repositories: ['acme/app'],
+      appPermissions: { metadata: 'read', contents: 'write', packages: 'write' },
+    }),
     // An unprefixed (pre-2021 shaped) token that sends no X-OAuth-Scopes: what it was granted is unknown.
-    legacyFine: g.addToken({ token: '5e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f', kind: 'fine_grained', user: 'wes', repositories: ['acme/app'] }),
+    legacyFine: g.addToken({
+      token: '5e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f',
+      kind: 'fine_grained',
+      user: 'wes',
+      repositories: ['acme/app'],
+    }),
     // classic tokens keep their scope gate
     wes: token('classic', 'wes', { scopes: ['repo'] }),
     ada: token('classic', 'ada', { scopes: ['repo', 'delete:packages'] }),
@@ -92,7 +128,7 @@ const lastAudit = lastAuditOf(() => fg);
 describe('1. installation tokens (GITHUB_TOKEN) pull only, unless installationTokenPush names the repository', () => {
   const install = (t: GitHubToken, scope: string, on = fg) => token('x-access-token', t.token, scope, on);
 
-  test('a read-only GITHUB_TOKEN (a fork\'s pull request, Dependabot) gets pull only on its own repository', async () => {
+  test("a read-only GITHUB_TOKEN (a fork's pull request, Dependabot) gets pull only on its own repository", async () => {
     const answer = await install(m.tokens.installRo, repo(APP));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, granted(APP, 'pull'));
@@ -116,7 +152,7 @@ describe('1. installation tokens (GITHUB_TOKEN) pull only, unless installationTo
     assertDenied(fgOptIn, /installationTokenPush/);
   });
 
-  test('a named repository that is not the token\'s own: nothing (the name list only narrows)', async () => {
+  test("a named repository that is not the token's own: nothing (the name list only narrows)", async () => {
     const answer = await install(m.tokens.installCi, repo(APP), fgOptIn);
     assert.deepEqual(answer.access, []);
   });
@@ -128,7 +164,7 @@ describe('1. installation tokens (GITHUB_TOKEN) pull only, unless installationTo
   });
 });
 
-describe('2. fine-grained PATs and App user tokens: the user\'s role is not the token\'s permission', () => {
+describe("2. fine-grained PATs and App user tokens: the user's role is not the token's permission", () => {
   test('a read-only fine-grained PAT of a writer: pull only by default', async () => {
     const answer = await token('wes', m.tokens.fineWesRo.token, repo(APP));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -139,7 +175,10 @@ describe('2. fine-grained PATs and App user tokens: the user\'s role is not the 
 
   test('a fine-grained PAT of an admin: pull only by default; the role with trustUserTokenRole', async () => {
     assert.deepEqual((await token('ada', m.tokens.fineAda.token, repo(APP))).access, granted(APP, 'pull'));
-    assert.deepEqual((await token('ada', m.tokens.fineAda.token, repo(APP), fgOptIn)).access, granted(APP, 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token('ada', m.tokens.fineAda.token, repo(APP), fgOptIn)).access,
+      granted(APP, 'pull', 'push', 'delete'),
+    );
   });
 
   test('a token without a known prefix and without X-OAuth-Scopes is judged like a fine-grained one', async () => {
@@ -149,7 +188,7 @@ describe('2. fine-grained PATs and App user tokens: the user\'s role is not the 
     assertDenied(fg, /trustUserTokenRole/);
   });
 
-  test('an App user token whose App may only read: pull only, whatever the user\'s role and trustUserTokenRole', async () => {
+  test("an App user token whose App may only read: pull only, whatever the user's role and trustUserTokenRole", async () => {
     for (const on of [fg, fgOptIn]) {
       const answer = await token('wes', m.tokens.appWesRead.token, repo(APP), on);
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -159,13 +198,25 @@ describe('2. fine-grained PATs and App user tokens: the user\'s role is not the 
     }
   });
 
-  test('an App user token whose App may write: the intersection with the user\'s role', async () => {
-    assert.deepEqual((await token('wes', m.tokens.appWesWrite.token, repo(APP, 'pull,push,delete'))).access, granted(APP, 'pull', 'push'));
-    assert.deepEqual((await token('rita', m.tokens.appRitaWrite.token, repo(APP, 'pull,push'))).access, granted(APP, 'pull'));
+  test("an App user token whose App may write: the intersection with the user's role", async () => {
+    assert.deepEqual(
+      (await token('wes', m.tokens.appWesWrite.token, repo(APP, 'pull,push,delete'))).access,
+      granted(APP, 'pull', 'push'),
+    );
+    assert.deepEqual(
+      (await token('rita', m.tokens.appRitaWrite.token, repo(APP, 'pull,push'))).access,
+      granted(APP, 'pull'),
+    );
     assertDenied(fg, 'rita lacks push');
     // Delete needs the App's packages: write besides the admin role.
-    assert.deepEqual((await token('ada', m.tokens.appAdaPackages.token, repo(APP, 'pull,push,delete'))).access, granted(APP, 'pull', 'push', 'delete'));
-    assert.deepEqual((await token('ada', m.tokens.appAdaContents.token, repo(APP, 'pull,push,delete'))).access, granted(APP, 'pull', 'push'));
+    assert.deepEqual(
+      (await token('ada', m.tokens.appAdaPackages.token, repo(APP, 'pull,push,delete'))).access,
+      granted(APP, 'pull', 'push', 'delete'),
+    );
+    assert.deepEqual(
+      (await token('ada', m.tokens.appAdaContents.token, repo(APP, 'pull,push,delete'))).access,
+      granted(APP, 'pull', 'push'),
+    );
     assertDenied(fg, /delete denied: .*packages/);
   });
 
@@ -197,10 +248,14 @@ describe('2. fine-grained PATs and App user tokens: the user\'s role is not the 
 });
 
 describe('3. renamed and transferred repositories: an answer for another path is no answer', () => {
-  test('Mallory transfers acme/tool to herself: acme/tool/* is nobody\'s, not hers; Acme re-creates it and it is Acme\'s', async () => {
+  test("Mallory transfers acme/tool to herself: acme/tool/* is nobody's, not hers; Acme re-creates it and it is Acme's", async () => {
     const IMG = 'acme/tool/img';
     const before = await token('mallory', m.tokens.mallory.token, repo(IMG, 'pull,push,delete'));
-    assert.deepEqual(before.access, granted(IMG, 'pull', 'push', 'delete'), 'an admin of acme/tool, before the transfer');
+    assert.deepEqual(
+      before.access,
+      granted(IMG, 'pull', 'push', 'delete'),
+      'an admin of acme/tool, before the transfer',
+    );
 
     gh.moveRepo('acme/tool', 'mallory/tool');
     gh.resetCalls();
@@ -210,10 +265,16 @@ describe('3. renamed and transferred repositories: an answer for another path is
     assertDenied(fg, 'no GitHub repository acme/tool visible to mallory');
     assert.equal(gh.calls('GET /repositories/:id'), 1, 'octokit followed the 301');
     // Her repository under its new name is hers.
-    assert.deepEqual((await token('mallory', m.tokens.mallory.token, repo('mallory/tool/img', 'push'))).access, granted('mallory/tool/img', 'push'));
+    assert.deepEqual(
+      (await token('mallory', m.tokens.mallory.token, repo('mallory/tool/img', 'push'))).access,
+      granted('mallory/tool/img', 'push'),
+    );
 
     gh.addRepo({ full_name: 'acme/tool', collaborators: { ada: 'admin' } });
-    assert.deepEqual((await token('ada', m.tokens.ada.token, repo(IMG, 'pull,push,delete'))).access, granted(IMG, 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token('ada', m.tokens.ada.token, repo(IMG, 'pull,push,delete'))).access,
+      granted(IMG, 'pull', 'push', 'delete'),
+    );
     assert.deepEqual((await token('mallory', m.tokens.mallory.token, repo(IMG, 'pull,push,delete'))).access, []);
   });
 
@@ -221,7 +282,10 @@ describe('3. renamed and transferred repositories: an answer for another path is
     gh.moveRepo('acme/before', 'acme/after');
     assert.deepEqual((await token('wes', m.tokens.wes.token, repo('acme/before/img'))).access, []);
     assertDenied(fg, 'no GitHub repository acme/before visible to wes');
-    assert.deepEqual((await token('wes', m.tokens.wes.token, repo('acme/after/img'))).access, granted('acme/after/img', 'pull', 'push'));
+    assert.deepEqual(
+      (await token('wes', m.tokens.wes.token, repo('acme/after/img'))).access,
+      granted('acme/after/img', 'pull', 'push'),
+    );
   });
 
   test('an installation whose own repository moved away: its remembered repository list does not make the re-created name its own', async () => {
@@ -238,13 +302,16 @@ describe('3. renamed and transferred repositories: an answer for another path is
     assertDenied(fgCached, 'no GitHub repository acme/deploy visible to the installation token');
   });
 
-  test('anonymous callers, with and without a service token: a renamed public repository\'s old name pulls nothing', async () => {
+  test("anonymous callers, with and without a service token: a renamed public repository's old name pulls nothing", async () => {
     gh.moveRepo('acme/pubtool', 'acme/pubtool2');
     for (const on of [fg, fgService]) {
       const answer = await token(null, null, repo('acme/pubtool/img'), on);
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.deepEqual(answer.access, []);
-      assert.deepEqual((await token(null, null, repo('acme/pubtool2/img'), on)).access, granted('acme/pubtool2/img', 'pull'));
+      assert.deepEqual(
+        (await token(null, null, repo('acme/pubtool2/img'), on)).access,
+        granted('acme/pubtool2/img', 'pull'),
+      );
     }
   });
 });

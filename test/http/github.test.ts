@@ -42,7 +42,17 @@ let two: ReturnType<typeof buildTwoForgeModel>;
 
 /** Forgegates started inside tests, for the log check. */
 const extraForgegates: TestForgegate[] = [];
-const everyForgegate = (): TestForgegate[] => [fg, fgMaintain, fgNoAnonymous, fgFast, fgEnterprise, fgOptIn, fgLimited, fgTwo, ...extraForgegates];
+const everyForgegate = (): TestForgegate[] => [
+  fg,
+  fgMaintain,
+  fgNoAnonymous,
+  fgFast,
+  fgEnterprise,
+  fgOptIn,
+  fgLimited,
+  fgTwo,
+  ...extraForgegates,
+];
 /** Refresh tokens and Basic credentials sent during the run: none may reach a log either. */
 const refreshTokens: string[] = [];
 const client = tokenClient(SERVICE, () => fg);
@@ -52,7 +62,8 @@ const extraSecrets: string[] = [];
 
 before(async () => {
   const url = await gh.start();
-  const start = (extra: Record<string, unknown>) => startForgegate({ token: { service: SERVICE }, forges: [{ type: 'github', url, ...extra }] });
+  const start = (extra: Record<string, unknown>) =>
+    startForgegate({ token: { service: SERVICE }, forges: [{ type: 'github', url, ...extra }] });
   fg = await start({ admins: ['ops-lead'] });
   fgMaintain = await start({ deletePermission: 'maintain' });
   fgNoAnonymous = await start({ anonymousPull: false });
@@ -81,7 +92,21 @@ after(async () => {
 // ---- the GitHub model ------------------------------------------------------------------------
 
 function buildModel(g: FakeGitHub) {
-  const logins = ['ada', 'max', 'wes', 'tia', 'rita', 'tom', 'olga', 'mem', 'reed', 'carl', 'nina', 'alice', 'ops-lead'] as const;
+  const logins = [
+    'ada',
+    'max',
+    'wes',
+    'tia',
+    'rita',
+    'tom',
+    'olga',
+    'mem',
+    'reed',
+    'carl',
+    'nina',
+    'alice',
+    'ops-lead',
+  ] as const;
   for (const login of logins) g.addUser({ login });
   g.addUser({ login: 'root', site_admin: true });
 
@@ -107,9 +132,20 @@ function buildModel(g: FakeGitHub) {
   g.addTeam({ org: 'acme', slug: 'ops', members: ['tom'], repos: { 'acme/app': 'maintain' } });
 
   let n = 0;
-  const PREFIX: Record<GitHubToken['kind'], string> = { classic: 'ghp_', fine_grained: 'github_pat_', oauth: 'gho_', app_user: 'ghu_', installation: 'ghs_' };
+  const PREFIX: Record<GitHubToken['kind'], string> = {
+    classic: 'ghp_',
+    fine_grained: 'github_pat_',
+    oauth: 'gho_',
+    app_user: 'ghu_',
+    installation: 'ghs_',
+  };
   const token = (kind: GitHubToken['kind'], user: string | undefined, init: Partial<GitHubToken> = {}): GitHubToken =>
-    g.addToken({ token: `${PREFIX[kind]}${user ?? 'app'}${++n}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`, kind, ...(user ? { user } : {}), ...init });
+    g.addToken({
+      token: `${PREFIX[kind]}${user ?? 'app'}${++n}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`,
+      kind,
+      ...(user ? { user } : {}),
+      ...init,
+    });
   const full = (user: string) => token('classic', user, { scopes: ['repo', 'delete:packages'] });
 
   const tokens = {
@@ -144,7 +180,11 @@ function buildModel(g: FakeGitHub) {
     installation: token('installation', undefined, { repositories: ['acme/app'] }),
     installationArchived: token('installation', undefined, { repositories: ['acme/old'] }),
     // An installation token without the ghs_ prefix (older GitHub Enterprise tokens).
-    installationLegacy: g.addToken({ token: 'v1.0f3c9a8b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a', kind: 'installation', repositories: ['acme/app'] }),
+    installationLegacy: g.addToken({
+      token: 'v1.0f3c9a8b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a',
+      kind: 'installation',
+      repositories: ['acme/app'],
+    }),
     expired: token('classic', 'wes', { scopes: ['repo'], expired: true }),
     revoked: token('classic', 'wes', { scopes: ['repo'], revoked: true }),
     fineRevoked: token('fine_grained', 'wes', { repositories: ['acme/app'], revoked: true }),
@@ -162,9 +202,24 @@ function buildLimitedModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'lim/app' });
   g.addRepo({ full_name: 'other/app' });
   const tokens = {
-    lim: g.addToken({ token: 'ghp_lim1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa', kind: 'classic', user: 'lim', scopes: ['repo', 'delete:packages'] }),
-    limSecond: g.addToken({ token: 'ghp_lim2Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa', kind: 'classic', user: 'lim', scopes: ['repo', 'delete:packages'] }),
-    other: g.addToken({ token: 'ghp_other1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0', kind: 'classic', user: 'other', scopes: ['repo', 'delete:packages'] }),
+    lim: g.addToken({
+      token: 'ghp_lim1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa',
+      kind: 'classic',
+      user: 'lim',
+      scopes: ['repo', 'delete:packages'],
+    }),
+    limSecond: g.addToken({
+      token: 'ghp_lim2Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa',
+      kind: 'classic',
+      user: 'lim',
+      scopes: ['repo', 'delete:packages'],
+    }),
+    other: g.addToken({
+      token: 'ghp_other1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0',
+      kind: 'classic',
+      user: 'other',
+      scopes: ['repo', 'delete:packages'],
+    }),
   };
   return { tokens, secrets: Object.values(tokens).map((t) => t.token) };
 }
@@ -174,9 +229,19 @@ function buildTwoForgeModel(hub: FakeGitHub, lab: FakeGitLab) {
   hub.addRepo({ full_name: 'hubert/app' }); // private, hubert owns it
   hub.addRepo({ full_name: 'hubert/site', visibility: 'public' });
   const ghTokens = {
-    hubert: hub.addToken({ token: 'ghp_hubert1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc', kind: 'classic', user: 'hubert', scopes: ['repo', 'delete:packages'] }),
+    hubert: hub.addToken({
+      token: 'ghp_hubert1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc',
+      kind: 'classic',
+      user: 'hubert',
+      scopes: ['repo', 'delete:packages'],
+    }),
     // A pre-2021 GitHub token: 40 hex digits, no prefix.
-    legacy: hub.addToken({ token: '4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39', kind: 'classic', user: 'hubert', scopes: ['repo', 'delete:packages'] }),
+    legacy: hub.addToken({
+      token: '4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39',
+      kind: 'classic',
+      user: 'hubert',
+      scopes: ['repo', 'delete:packages'],
+    }),
   };
 
   const bot = lab.addUser({ username: 'forgegate-bot', bot: true, is_admin: true });
@@ -188,7 +253,12 @@ function buildTwoForgeModel(hub: FakeGitHub, lab: FakeGitLab) {
   lab.addMember('group/proj', gitty.id, ACCESS.developer);
   lab.addMember('hubert/app', gitty.id, ACCESS.maintainer);
   const glTokens: Record<'service' | 'gitty' | 'legacy', GitLabToken> = {
-    service: lab.addToken({ token: 'glpat-forgegatebot-Qx7Zk2Lm9Pw4', user_id: bot.id, scopes: ['read_api'], kind: 'service_account' }),
+    service: lab.addToken({
+      token: 'glpat-forgegatebot-Qx7Zk2Lm9Pw4',
+      user_id: bot.id,
+      scopes: ['read_api'],
+      kind: 'service_account',
+    }),
     gitty: lab.addToken({ token: 'glpat-gitty-Qx7Zk2Lm9Pw4Rt6Y', user_id: gitty.id, scopes: ['api'] }),
     // A pre-15.7 GitLab token: 20 characters, no prefix.
     legacy: lab.addToken({ token: 'Zx9Kq2Lm7Pw4Rt6Yv8Nb', user_id: gitty.id, scopes: ['api'] }),
@@ -209,7 +279,8 @@ const lastAudit = lastAuditOf(() => fg);
 const assertUnavailable = assertUnavailableFrom(/^GitHub "github" /);
 
 /** Whether any request the fake received carried `secret`, in its URL or any header. */
-const reached = (fake: FakeServer, secret: string): boolean => fake.requests().some((r) => JSON.stringify(r).includes(secret));
+const reached = (fake: FakeServer, secret: string): boolean =>
+  fake.requests().some((r) => JSON.stringify(r).includes(secret));
 
 const APP = 'acme/app/img';
 
@@ -246,7 +317,9 @@ describe('1. credentials', () => {
 
     test(
       'read:packages alone pulls a private repository the user may read (docs/forges.md: pull needs read:packages or repo)',
-      { todo: 'GitHub hides private repositories from a token without the repo scope (404), and forgegate asks GET /repos with the user token only: a read:packages-only token gets nothing on private repositories' },
+      {
+        todo: 'GitHub hides private repositories from a token without the repo scope (404), and forgegate asks GET /repos with the user token only: a read:packages-only token gets nothing on private repositories',
+      },
       async () => {
         const answer = await token('ada', m.tokens.readPackages.token, repo(APP, 'pull'));
         assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -275,14 +348,11 @@ describe('1. credentials', () => {
       assertDenied(fg, 'no GitHub repository acme/other visible to wes');
     });
 
-    test(
-      'an unselected public repository: public pull only, never the user\'s role there',
-      async () => {
-        const answer = await token('wes', m.tokens.fineWes.token, repo('acme/site/img'));
-        assert.equal(answer.status, 200);
-        assert.deepEqual(answer.access, granted('acme/site/img', 'pull'));
-      },
-    );
+    test("an unselected public repository: public pull only, never the user's role there", async () => {
+      const answer = await token('wes', m.tokens.fineWes.token, repo('acme/site/img'));
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.access, granted('acme/site/img', 'pull'));
+    });
   });
 
   test('OAuth token (gho_) is verified as a classic one: repo scope, write role: pull, push', async () => {
@@ -300,7 +370,7 @@ describe('1. credentials', () => {
     assertDenied(fg, 'no GitHub repository acme/app visible to ada');
   });
 
-  test('GitHub App user token (ghu_) whose App may write: its selected repository with the user\'s role; an unselected private one is invisible', async () => {
+  test("GitHub App user token (ghu_) whose App may write: its selected repository with the user's role; an unselected private one is invisible", async () => {
     const answer = await token('wes', m.tokens.appUserWes.token, repo(APP));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, granted(APP, 'pull', 'push'));
@@ -313,7 +383,8 @@ describe('1. credentials', () => {
 
   describe('installation token (ghs_) of acme/app: "CI of that repo"', () => {
     // installationTokenPush names acme/* on fgOptIn only: elsewhere installation tokens pull.
-    const install = (scope: string | string[], password = m.tokens.installation.token, on = fgOptIn) => token('x-access-token', password, scope, on);
+    const install = (scope: string | string[], password = m.tokens.installation.token, on = fgOptIn) =>
+      token('x-access-token', password, scope, on);
 
     test('its own repository: pull only unless installationTokenPush names it', async () => {
       const answer = await install(repo(APP), m.tokens.installation.token, fg);
@@ -364,7 +435,7 @@ describe('1. credentials', () => {
     });
   });
 
-  test('the username is ignored: any username, the token\'s user', async () => {
+  test("the username is ignored: any username, the token's user", async () => {
     for (const username of ['whatever', 'oauth2', 'x-access-token', 'ada', 'nina']) {
       const answer = await token(username, m.tokens.wes.token, repo(APP));
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -403,8 +474,14 @@ describe('1. credentials', () => {
     });
   }
 
-  test('POST grant_type=password with a valid classic token: access_token with the role\'s access', async () => {
-    const answer = await post({ grant_type: 'password', username: 'anything', password: m.tokens.max.token, scope: repo(APP), client_id: 'containerd' });
+  test("POST grant_type=password with a valid classic token: access_token with the role's access", async () => {
+    const answer = await post({
+      grant_type: 'password',
+      username: 'anything',
+      password: m.tokens.max.token,
+      scope: repo(APP),
+      client_id: 'containerd',
+    });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal(decodeJwt(answer.body.access_token).sub, 'max');
     assert.deepEqual(decodeJwt(answer.body.access_token).access, granted(APP, 'pull', 'push'));
@@ -478,8 +555,14 @@ describe('2. the GitHub permission matrix', () => {
   });
 
   test('org base permission read: members pull; base permission write: members pull and push', async () => {
-    assert.deepEqual((await token('reed', m.tokens.reed.token, repo('open/app/img'))).access, granted('open/app/img', 'pull'));
-    assert.deepEqual((await token('carl', m.tokens.carl.token, repo('corp/app/img'))).access, granted('corp/app/img', 'pull', 'push'));
+    assert.deepEqual(
+      (await token('reed', m.tokens.reed.token, repo('open/app/img'))).access,
+      granted('open/app/img', 'pull'),
+    );
+    assert.deepEqual(
+      (await token('carl', m.tokens.carl.token, repo('corp/app/img'))).access,
+      granted('corp/app/img', 'pull', 'push'),
+    );
     // ...and nothing in the other org
     assert.deepEqual((await token('reed', m.tokens.reed.token, repo('corp/app/img'))).access, []);
   });
@@ -490,9 +573,18 @@ describe('2. the GitHub permission matrix', () => {
   });
 
   test('public repository: anyone logged in pulls, only collaborators push', async () => {
-    assert.deepEqual((await token('nina', m.tokens.nina.token, repo('acme/site/img'))).access, granted('acme/site/img', 'pull'));
-    assert.deepEqual((await token('wes', m.tokens.wes.token, repo('acme/site/img'))).access, granted('acme/site/img', 'pull', 'push'));
-    assert.deepEqual((await token('ada', m.tokens.ada.token, repo('acme/site/img'))).access, granted('acme/site/img', 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      (await token('nina', m.tokens.nina.token, repo('acme/site/img'))).access,
+      granted('acme/site/img', 'pull'),
+    );
+    assert.deepEqual(
+      (await token('wes', m.tokens.wes.token, repo('acme/site/img'))).access,
+      granted('acme/site/img', 'pull', 'push'),
+    );
+    assert.deepEqual(
+      (await token('ada', m.tokens.ada.token, repo('acme/site/img'))).access,
+      granted('acme/site/img', 'pull', 'push', 'delete'),
+    );
   });
 
   test('internal repository: an org member pulls, a non-member gets nothing', async () => {
@@ -505,7 +597,11 @@ describe('2. the GitHub permission matrix', () => {
   });
 
   test('archived repository: pull only, even for an admin, even with deletePermission maintain', async () => {
-    for (const [who, on] of [['ada', fg], ['wes', fg], ['ada', fgMaintain]] as const) {
+    for (const [who, on] of [
+      ['ada', fg],
+      ['wes', fg],
+      ['ada', fgMaintain],
+    ] as const) {
       const answer = await token(who, m.tokens[who].token, repo('acme/old/img'), on);
       assert.deepEqual(answer.access, granted('acme/old/img', 'pull'), who);
       assertDenied(on, 'archived');
@@ -653,7 +749,10 @@ describe('3. GitHub failures fail closed', () => {
   test('on the POST form: 503 temporarily_unavailable naming the forge', async () => {
     gh.inject({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 500 });
     try {
-      const answer = await post({ grant_type: 'password', username: 'ada', password: m.tokens.ada.token, scope: repo(APP) }, fgFast);
+      const answer = await post(
+        { grant_type: 'password', username: 'ada', password: m.tokens.ada.token, scope: repo(APP) },
+        fgFast,
+      );
       assert.equal(answer.status, 503, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'temporarily_unavailable');
       assert.match(answer.body.error_description, /^GitHub "github" /);
@@ -696,7 +795,8 @@ describe('4. GitHub rate limits (3 calls per user and hour)', () => {
     // Repeating one request would cost nothing (ETag revalidations are free): ask for
     // repositories not yet seen, each a counted call, to spend the quota.
     let answer = first;
-    for (let i = 0; i < 5 && answer.status === 200; i++) answer = await token('u', lim.tokens.lim.token, repo(`lim/unseen${i}/img`), fgLimited);
+    for (let i = 0; i < 5 && answer.status === 200; i++)
+      answer = await token('u', lim.tokens.lim.token, repo(`lim/unseen${i}/img`), fgLimited);
     assertUnavailable(answer, /^GitHub "github" .*rate limit/i);
     const retryAfter = Number(answer.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After: ${answer.headers.get('retry-after')}`);
@@ -714,13 +814,13 @@ describe('4. GitHub rate limits (3 calls per user and hour)', () => {
     assert.equal(lastAudit(fgLimited).outcome, 'unavailable');
   });
 
-  test('another user\'s token is unaffected', async () => {
+  test("another user's token is unaffected", async () => {
     const answer = await ask(lim.tokens.other);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, granted('other/app/img', 'pull', 'push', 'delete'));
   });
 
-  test('another token of the spent user: GitHub\'s own 403 rate-limit answer becomes 503, then that token is not sent either', async () => {
+  test("another token of the spent user: GitHub's own 403 rate-limit answer becomes 503, then that token is not sent either", async () => {
     const before = limited.calls();
     const answer = await ask(lim.tokens.limSecond);
     assertUnavailable(answer, /rate limit/i);
@@ -749,7 +849,13 @@ describe('4. GitHub rate limits (3 calls per user and hour)', () => {
     const strict = new FakeGitHub({ limit: 1, status: 429 });
     strict.addUser({ login: 'lim' });
     strict.addRepo({ full_name: 'lim/app' });
-    const add = (n: number) => strict.addToken({ token: `ghp_strict${n}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1D`, kind: 'classic', user: 'lim', scopes: ['repo'] });
+    const add = (n: number) =>
+      strict.addToken({
+        token: `ghp_strict${n}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1D`,
+        kind: 'classic',
+        user: 'lim',
+        scopes: ['repo'],
+      });
     const [spender, victim] = [add(1), add(2)];
     extraSecrets.push(spender.token, victim.token);
     const url = await strict.start();
@@ -765,8 +871,12 @@ describe('4. GitHub rate limits (3 calls per user and hour)', () => {
       assertUnavailable(answer, /^GitHub "github" .*rate limit/i);
       const refused = strict.calls();
       assert.ok(refused > spent && refused <= spent + 2, `${refused - spent} calls for the second token`);
-      assert.ok(strict.requests().some((r) => r.endpoint === 'GET /user'), 'GET /user was asked');
-      for (let i = 0; i < 3; i++) assertUnavailable(await token('u', victim.token, repo('lim/app/img'), on), /rate limit/i);
+      assert.ok(
+        strict.requests().some((r) => r.endpoint === 'GET /user'),
+        'GET /user was asked',
+      );
+      for (let i = 0; i < 3; i++)
+        assertUnavailable(await token('u', victim.token, repo('lim/app/img'), on), /rate limit/i);
       assert.equal(strict.calls(), refused, 'forgegate kept calling GitHub after a 429');
     } finally {
       await strict.stop();
@@ -786,7 +896,8 @@ describe('5. refresh tokens for GitHub tokens', () => {
     refreshTokens.push(refresh);
     assert.ok(!refresh.includes(t.token));
 
-    const use = () => post({ grant_type: 'refresh_token', refresh_token: refresh, client_id: 'docker', scope: repo(APP) });
+    const use = () =>
+      post({ grant_type: 'refresh_token', refresh_token: refresh, client_id: 'docker', scope: repo(APP) });
     const ok = await use();
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(decodeJwt(ok.body.access_token).sub, 'wes');
@@ -807,7 +918,13 @@ describe('5. refresh tokens for GitHub tokens', () => {
   });
 
   test('POST grant_type=password with access_type=offline issues one as well', async () => {
-    const answer = await post({ grant_type: 'password', username: 'wes', password: m.tokens.wes.token, access_type: 'offline', client_id: 'docker' });
+    const answer = await post({
+      grant_type: 'password',
+      username: 'wes',
+      password: m.tokens.wes.token,
+      access_type: 'offline',
+      client_id: 'docker',
+    });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal(typeof answer.body.refresh_token, 'string');
     refreshTokens.push(answer.body.refresh_token);
@@ -829,7 +946,10 @@ describe('6. GitLab (prefix "") and GitHub (prefix "gh/") together', () => {
     assert.deepEqual(answer.access, granted('gh/hubert/app/img', 'pull', 'push', 'delete'));
     assert.equal(decodeJwt(answer.body.token).sub, 'hubert');
     assert.equal(lastAudit(fgTwo).source, 'github');
-    assert.deepEqual(gh2.requests('GET /repos/:owner/:repo').map((r) => r.url), ['/repos/hubert/app']);
+    assert.deepEqual(
+      gh2.requests('GET /repos/:owner/:repo').map((r) => r.url),
+      ['/repos/hubert/app'],
+    );
     assert.equal(gl2.calls(), 0);
   });
 
@@ -837,14 +957,22 @@ describe('6. GitLab (prefix "") and GitHub (prefix "gh/") together', () => {
     reset();
     const answer = await token('gitty', two.gl.gitty.token, [repo('group/proj/img'), repo('hubert/app/img')], fgTwo);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    assert.deepEqual(answer.access, [...granted('group/proj/img', 'pull', 'push'), ...granted('hubert/app/img', 'pull', 'push', 'delete')]);
+    assert.deepEqual(answer.access, [
+      ...granted('group/proj/img', 'pull', 'push'),
+      ...granted('hubert/app/img', 'pull', 'push', 'delete'),
+    ]);
     assert.equal(lastAudit(fgTwo).source, 'gitlab');
     assert.equal(gh2.calls(), 0);
   });
 
   test('a GitHub user asking for GitLab images is anonymous there: public pull only, and GitLab never sees the token', async () => {
     reset();
-    const answer = await token('hubert', two.gh.hubert.token, [repo('group/public/img'), repo('group/proj/img'), repo('hubert/app/img')], fgTwo);
+    const answer = await token(
+      'hubert',
+      two.gh.hubert.token,
+      [repo('group/public/img'), repo('group/proj/img'), repo('hubert/app/img')],
+      fgTwo,
+    );
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, granted('group/public/img', 'pull'));
     assert.ok(gl2.calls() > 0, 'GitLab was asked about its projects (with its service token)');
@@ -855,12 +983,18 @@ describe('6. GitLab (prefix "") and GitHub (prefix "gh/") together', () => {
 
   test('a GitLab user asking for gh/ images is anonymous there: public pull only, and GitHub never sees the token', async () => {
     reset();
-    const answer = await token('gitty', two.gl.gitty.token, [repo('gh/hubert/site/img'), repo('gh/hubert/app/img')], fgTwo);
+    const answer = await token(
+      'gitty',
+      two.gl.gitty.token,
+      [repo('gh/hubert/site/img'), repo('gh/hubert/app/img')],
+      fgTwo,
+    );
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, granted('gh/hubert/site/img', 'pull'));
     assert.ok(gh2.calls('GET /repos/:owner/:repo') > 0);
     assert.ok(!reached(gh2, two.gl.gitty.token), 'the GitLab token reached GitHub');
-    for (const r of gh2.requests()) assert.equal(r.headers.authorization, undefined, 'an anonymous lookup carries no credential');
+    for (const r of gh2.requests())
+      assert.equal(r.headers.authorization, undefined, 'an anonymous lookup carries no credential');
   });
 
   test('docker login (no scope): ghp_ is verified by GitHub only, glpat- by GitLab only', async () => {
@@ -917,7 +1051,9 @@ describe('6. GitLab (prefix "") and GitHub (prefix "gh/") together', () => {
 
   test('an unrecognisable token with scopes on both forges: 401, and no forge sees it', async () => {
     reset();
-    assertUnauthorized(await token('hubert', two.gh.legacy.token, [repo('gh/hubert/app/img'), repo('group/proj/img')], fgTwo));
+    assertUnauthorized(
+      await token('hubert', two.gh.legacy.token, [repo('gh/hubert/app/img'), repo('group/proj/img')], fgTwo),
+    );
     assert.equal(gh2.calls(), 0);
     assert.equal(gl2.calls(), 0);
   });

@@ -301,7 +301,7 @@ describe('2. the job token push allowlist and OIDC rules respect protection the 
   const ciJob = (role: 'Developer' | 'Maintainer', image: string) =>
     token('gitlab-ci-token', m.ciJobs[role], repo(image));
 
-  test('the push allowlist: judged on the job user\'s role on the target', async () => {
+  test("the push allowlist: judged on the job user's role on the target", async () => {
     const open = access(await ciJob('Developer', 'acme/app/release'));
     assert.deepEqual(open, ['pull', 'push'], 'no rule: the allowlist pushes');
     protect([{ pattern: 'acme/app/release*', push: 'maintainer' }]);
@@ -325,11 +325,17 @@ describe('2. the job token push allowlist and OIDC rules respect protection the 
     assert.deepEqual(web, all, 'an image no rule matches');
     // Without the claim the role is unknown: any rule that applies refuses.
     assert.deepEqual(await withIdToken({ user_access_level: undefined }, 'acme/app/release'), ['pull']);
-    const line = fg.logs().filter((l) => l.msg === 'token request').at(-1)!;
+    const line = fg
+      .logs()
+      .filter((l) => l.msg === 'token request')
+      .at(-1)!;
     const unknown =
       'push denied: acme/app/release* is protected: Maintainer required, and the ID token has no ' +
       'user_access_level claim';
-    assert.ok((line.denied as string[]).some((d) => d.includes(unknown)), JSON.stringify(line.denied));
+    assert.ok(
+      (line.denied as string[]).some((d) => d.includes(unknown)),
+      JSON.stringify(line.denied),
+    );
   });
 });
 

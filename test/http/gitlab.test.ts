@@ -43,7 +43,10 @@ before(async () => {
   const forge = { type: 'gitlab', url };
   const start = (extra: Record<string, unknown>, cache: Record<string, number> = {}) =>
     startForgegate({ token: { service: SERVICE }, forges: [{ ...forge, ...extra }], cache });
-  fg = await start({ serviceToken: m.tokens.service.token, jobTokenPushAllowlist: [{ source: 'group/ci', targets: ['group/apps/**'] }] });
+  fg = await start({
+    serviceToken: m.tokens.service.token,
+    jobTokenPushAllowlist: [{ source: 'group/ci', targets: ['group/apps/**'] }],
+  });
   fgNoService = await start({});
   fgNoAnonymous = await start({ serviceToken: m.tokens.service.token, anonymousPull: false });
   fgFast = await start({ serviceToken: m.tokens.service.token, timeout: 1 });
@@ -82,7 +85,8 @@ function buildModel(gl: FakeGitLab) {
     wanda: user('wanda'), // added to group/sub/proj past a user cap: awaiting, no access yet
   };
 
-  const project = (path: string, init: Parameters<FakeGitLab['addProject']>[0] | object = {}) => gl.addProject({ path_with_namespace: path, ...init });
+  const project = (path: string, init: Parameters<FakeGitLab['addProject']>[0] | object = {}) =>
+    gl.addProject({ path_with_namespace: path, ...init });
   project('group/sub/proj'); // private: the matrix target
   project('group/proj');
   project('group/WebApp'); // mixed case in GitLab, lower case in the registry
@@ -128,7 +132,12 @@ function buildModel(gl: FakeGitLab) {
   let n = 0;
   const token = (owner: GitLabUser, scopes: string[], init: Partial<GitLabToken> = {}): GitLabToken => {
     const prefix = init.kind === 'oauth' ? 'oauth' : 'glpat';
-    return gl.addToken({ token: `${prefix}-${owner.username}-${scopes.join('+')}-${++n}Qx7`, user_id: owner.id, scopes, ...init });
+    return gl.addToken({
+      token: `${prefix}-${owner.username}-${scopes.join('+')}-${++n}Qx7`,
+      user_id: owner.id,
+      scopes,
+      ...init,
+    });
   };
   const tokens = {
     // An admin's service token on an instance with Admin Mode needs admin_mode to act as one.
@@ -173,7 +182,12 @@ function buildModel(gl: FakeGitLab) {
   };
   const jobs = {
     running: gl.addJob({ token: `glcbt-64_running-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id }),
-    finished: gl.addJob({ token: `glcbt-64_finished-${++n}Qx7`, project: 'group/ci', user_id: users.carl.id, status: 'success' }),
+    finished: gl.addJob({
+      token: `glcbt-64_finished-${++n}Qx7`,
+      project: 'group/ci',
+      user_id: users.carl.id,
+      status: 'success',
+    }),
     // item 11
     disabled: gl.addJob({ token: `glcbt-64_disabled-${++n}Qx7`, project: 'group/ci-disabled', user_id: users.carl.id }),
     archived: gl.addJob({ token: `glcbt-64_archived-${++n}Qx7`, project: 'group/ci-archived', user_id: users.carl.id }),
@@ -203,9 +217,24 @@ const PROJ = 'group/sub/proj/app';
 describe('1. credentials', () => {
   const kinds: [string, () => string, string, string[]][] = [
     ['personal access token (Developer)', () => m.tokens.dev.token, 'dev', ['pull', 'push']],
-    ['project access token (its bot is Developer)', () => m.tokens.project.token, 'project_7_bot_3f1a', ['pull', 'push']],
-    ['group access token, read_api (its bot is Reporter of the parent group)', () => m.tokens.group.token, 'group_3_bot_77aa', ['pull']],
-    ['service account token (Maintainer)', () => m.tokens.serviceAccount.token, 'service_account_group_3_c0ff', ['pull', 'push', 'delete']],
+    [
+      'project access token (its bot is Developer)',
+      () => m.tokens.project.token,
+      'project_7_bot_3f1a',
+      ['pull', 'push'],
+    ],
+    [
+      'group access token, read_api (its bot is Reporter of the parent group)',
+      () => m.tokens.group.token,
+      'group_3_bot_77aa',
+      ['pull'],
+    ],
+    [
+      'service account token (Maintainer)',
+      () => m.tokens.serviceAccount.token,
+      'service_account_group_3_c0ff',
+      ['pull', 'push', 'delete'],
+    ],
     ['OAuth access token, through /oauth/token/info (Developer)', () => m.tokens.oauth.token, 'dev', ['pull', 'push']],
   ];
   for (const [name, secret, subject, actions] of kinds) {
@@ -240,9 +269,9 @@ describe('1. credentials', () => {
     ['an expired token', () => ['dev', m.tokens.expired.token]],
     ['a revoked token', () => ['dev', m.tokens.revoked.token]],
     ['a revoked OAuth token', () => ['dev', m.tokens.oauthRevoked.token]],
-    ['a blocked user\'s token', () => ['bob', m.tokens.blocked.token]],
-    ['a deactivated user\'s token', () => ['dee', m.tokens.deactivated.token]],
-    ['a finished job\'s token', () => ['gitlab-ci-token', m.jobs.finished.token]],
+    ["a blocked user's token", () => ['bob', m.tokens.blocked.token]],
+    ["a deactivated user's token", () => ['dee', m.tokens.deactivated.token]],
+    ["a finished job's token", () => ['gitlab-ci-token', m.jobs.finished.token]],
     ['an unknown job token', () => ['gitlab-ci-token', 'glcbt-64_nope-Qx7']],
   ];
   for (const [name, credential] of refused) {
@@ -440,14 +469,16 @@ describe('4. the permission matrix', () => {
     assert.deepEqual(answer.access, []);
     const denied = lastAudit().denied as string[];
     assert.ok(denied.length > 0);
-    for (const reason of denied) assert.match(reason, /no GitLab project for image other\/secret\/app visible to nina$/);
+    for (const reason of denied)
+      assert.match(reason, /no GitLab project for image other\/secret\/app visible to nina$/);
   });
 });
 
 // ---- 5. job tokens ----------------------------------------------------------------------------
 
 describe('5. CI job tokens (job of group/ci, user carl)', () => {
-  const job = (scope: string | string[], on: TestForgegate = fg) => token('gitlab-ci-token', m.jobs.running.token, scope, on);
+  const job = (scope: string | string[], on: TestForgegate = fg) =>
+    token('gitlab-ci-token', m.jobs.running.token, scope, on);
 
   test('own project: pull, push, delete; a skopeo-style * is narrowed, never *', async () => {
     assert.deepEqual((await job(repo('group/ci'))).access, granted('group/ci', 'pull', 'push', 'delete'));
@@ -565,7 +596,10 @@ describe('7. GitLab failures fail closed', () => {
   test('on the POST form: 503 temporarily_unavailable', async () => {
     fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 500 });
     try {
-      const answer = await post({ grant_type: 'password', username: 'dev', password: m.tokens.dev.token, scope: repo(PROJ) }, fgFast);
+      const answer = await post(
+        { grant_type: 'password', username: 'dev', password: m.tokens.dev.token, scope: repo(PROJ) },
+        fgFast,
+      );
       assert.equal(answer.status, 503);
       assert.equal(answer.body.error, 'temporarily_unavailable');
       assert.match(answer.body.error_description, /^GitLab "gitlab" /);
@@ -577,8 +611,18 @@ describe('7. GitLab failures fail closed', () => {
   const elsewhere: [string, string, () => [string, string], string][] = [
     ['GET /job', 'job token', () => ['gitlab-ci-token', m.jobs.running.token], 'group/ci/app'],
     ['GET /oauth/token/info', 'OAuth token', () => ['dev', m.tokens.oauth.token], PROJ],
-    ['GET /projects/:id/members/all/:user_id', 'job token on a private project', () => ['gitlab-ci-token', m.jobs.running.token], 'group/allowed/app'],
-    ['GET /projects/:id/job_token_scope/allowlist', 'job token on a private project', () => ['gitlab-ci-token', m.jobs.running.token], 'group/allowed/app'],
+    [
+      'GET /projects/:id/members/all/:user_id',
+      'job token on a private project',
+      () => ['gitlab-ci-token', m.jobs.running.token],
+      'group/allowed/app',
+    ],
+    [
+      'GET /projects/:id/job_token_scope/allowlist',
+      'job token on a private project',
+      () => ['gitlab-ci-token', m.jobs.running.token],
+      'group/allowed/app',
+    ],
   ];
   for (const [endpoint, who, credential, image] of elsewhere) {
     test(`HTTP 500 on ${endpoint} (${who}): 503, not 401`, async () => {
@@ -624,7 +668,7 @@ describe('7. GitLab failures fail closed', () => {
   });
 });
 
-describe('7b. GitLab refusals that are not the caller\'s', () => {
+describe("7b. GitLab refusals that are not the caller's", () => {
   test('a 403 from GitLab on GET /projects/:id (own token) never becomes a 403', async () => {
     fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 403 });
     try {
@@ -637,7 +681,7 @@ describe('7b. GitLab refusals that are not the caller\'s', () => {
     }
   });
 
-  test('a 401 on the service token\'s GET /projects/:id is forgegate\'s problem: 503 for an anonymous caller, not 401', async () => {
+  test("a 401 on the service token's GET /projects/:id is forgegate's problem: 503 for an anonymous caller, not 401", async () => {
     fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 401 });
     try {
       assertUnavailable(await token(null, null, repo('group/public/app'), fgFast));
@@ -659,7 +703,8 @@ describe('8. refresh tokens for GitLab tokens', () => {
     refreshTokens.push(refresh);
     assert.ok(!refresh.includes(t.token));
 
-    const use = () => post({ grant_type: 'refresh_token', refresh_token: refresh, client_id: 'docker', scope: repo(PROJ) });
+    const use = () =>
+      post({ grant_type: 'refresh_token', refresh_token: refresh, client_id: 'docker', scope: repo(PROJ) });
     const ok = await use();
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(decodeJwt(ok.body.access_token).sub, 'dev');
@@ -752,7 +797,7 @@ describe('11a. Admin Mode: an admin token without admin_mode is judged by its ro
       assertDenied(fg, 'root is an admin, but Admin Mode gives admin powers only to tokens with the admin_mode scope');
     }));
 
-  test('adminMode: false (an instance without Admin Mode): an admin\'s api token acts as an admin', async () => {
+  test("adminMode: false (an instance without Admin Mode): an admin's api token acts as an admin", async () => {
     const scopes = ['registry:catalog:*', repo('other/secret/app', '*')];
     const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, scopes, fgNoAdminMode);
     assert.deepEqual(answer.access, [
@@ -762,7 +807,10 @@ describe('11a. Admin Mode: an admin token without admin_mode is judged by its ro
   });
 
   test('adminMode on (the default) where the instance has none: the same token is judged by its role', async () => {
-    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, ['registry:catalog:*', repo('other/secret/app')]);
+    const answer = await token('root', m.tokens.rootPlainNoAdminMode.token, [
+      'registry:catalog:*',
+      repo('other/secret/app'),
+    ]);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
   });
@@ -780,7 +828,8 @@ describe('11a. Admin Mode: an admin token without admin_mode is judged by its ro
 
 describe('11b. renamed and transferred projects: an answer for another path is no answer', () => {
   test('after acme/tool moved to mallory/tool, its old path belongs to nobody, then to its new owner', async () => {
-    const mallory = (image: string) => token('mallory', m.tokens.mallory.token, repo(image, 'pull,push,delete'), fgNoCache);
+    const mallory = (image: string) =>
+      token('mallory', m.tokens.mallory.token, repo(image, 'pull,push,delete'), fgNoCache);
     // Mallory's project, at its first path: hers.
     assert.deepEqual((await mallory('acme/tool/app')).access, granted('acme/tool/app', 'pull', 'push', 'delete'));
     fake.moveProject('acme/tool', 'mallory/tool');
@@ -815,7 +864,7 @@ describe('11b. renamed and transferred projects: an answer for another path is n
   });
 });
 
-describe('11c. a job token on its own project follows that project\'s settings', () => {
+describe("11c. a job token on its own project follows that project's settings", () => {
   test('registry disabled: nothing', async () => {
     const answer = await token('gitlab-ci-token', m.jobs.disabled.token, repo('group/ci-disabled/app'));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -836,7 +885,7 @@ describe('11c. a job token on its own project follows that project\'s settings',
     assertDenied(fgNoService, 'serviceToken');
   });
 
-  test('a serviceToken that cannot read the job\'s project: nothing, never a guess', async () => {
+  test("a serviceToken that cannot read the job's project: nothing, never a guess", async () => {
     const answer = await token('gitlab-ci-token', m.jobs.unreadable.token, repo('other/ci/app'), fgWeakService);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);
@@ -847,10 +896,14 @@ describe('11c. a job token on its own project follows that project\'s settings',
   });
 });
 
-describe('11d. job tokens where GitLab\'s external URL differs from the API URL', () => {
+describe("11d. job tokens where GitLab's external URL differs from the API URL", () => {
   const cases: [string, string, () => string][] = [
     ['another host under a relative root', 'https://git.example.com/gitlab', () => m.jobs.external.token],
-    ['another port, a deeper root, a trailing slash', 'http://gitlab.internal:8443/tools/git/', () => m.jobs.externalPort.token],
+    [
+      'another port, a deeper root, a trailing slash',
+      'http://gitlab.internal:8443/tools/git/',
+      () => m.jobs.externalPort.token,
+    ],
   ];
   for (const [name, externalUrl, secret] of cases) {
     test(`${name}: its own project, pull, push and delete`, async () => {
@@ -884,7 +937,7 @@ describe('11e. read as an attacker: what else GitLab refuses', () => {
     assert.deepEqual((await job('group/ci/app')).access, granted('group/ci/app', 'pull'));
   });
 
-  test('a private project a job\'s user cannot see reads as absent: the reason confirms nothing', async () => {
+  test("a private project a job's user cannot see reads as absent: the reason confirms nothing", async () => {
     const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('other/secret/app', 'pull'));
     assert.deepEqual(answer.access, []);
     const denied = lastAudit().denied as string[];
@@ -893,7 +946,7 @@ describe('11e. read as an attacker: what else GitLab refuses', () => {
     for (const reason of denied) assert.match(reason, absent);
   });
 
-  test('a serviceToken that cannot tell whether the job\'s user is external (no admin): no internal pull', async () => {
+  test("a serviceToken that cannot tell whether the job's user is external (no admin): no internal pull", async () => {
     const answer = await token('gitlab-ci-token', m.jobs.running.token, repo('group/internal/app'), fgWeakService);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.access, []);

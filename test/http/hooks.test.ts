@@ -33,15 +33,23 @@ const started: TestForgegate[] = [];
 let redis: RunningRedis | undefined;
 
 async function start(raw: Record<string, any>): Promise<TestForgegate> {
-  const fg = await startForgegate({ token: { service: SERVICE, ...raw.token }, cache: { ...CACHE, ...raw.cache }, forges: raw.forges });
+  const fg = await startForgegate({
+    token: { service: SERVICE, ...raw.token },
+    cache: { ...CACHE, ...raw.cache },
+    forges: raw.forges,
+  });
   started.push(fg);
   return fg;
 }
 
 before(async () => {
   await Promise.all([gl.start(), gh.start()]);
-  fgLab = await start({ forges: [{ type: 'gitlab', url: gl.url, serviceToken: lab.tokens.bot!.token, webhookSecret: GITLAB_SECRET }] });
-  fgHub = await start({ forges: [{ type: 'github', url: gh.url, webhookSecret: GITHUB_SECRET, installationTokenPush: ['acme/inst-repo'] }] });
+  fgLab = await start({
+    forges: [{ type: 'gitlab', url: gl.url, serviceToken: lab.tokens.bot!.token, webhookSecret: GITLAB_SECRET }],
+  });
+  fgHub = await start({
+    forges: [{ type: 'github', url: gh.url, webhookSecret: GITHUB_SECRET, installationTokenPush: ['acme/inst-repo'] }],
+  });
 });
 after(async () => {
   await Promise.all(started.map((fg) => fg.stop()));
@@ -59,9 +67,15 @@ function buildGitLab(fake: FakeGitLab) {
   const tokens: Record<string, GitLabToken> = {};
   for (const name of ['bot', 'zed', 'alice', 'carol', 'dave', 'erin', 'frank', 'gus', 'hal', 'rex', 'sam']) {
     users[name] = fake.addUser({ username: name, ...(name === 'bot' ? { is_admin: true, bot: true } : {}) });
-    tokens[name] = fake.addToken({ token: `glpat-${name}-Qx7Zk2Lm9Pw4`, user_id: users[name]!.id, scopes: name === 'bot' ? ['read_api'] : ['api'], ...(name === 'bot' ? { kind: 'service_account' as const } : {}) });
+    tokens[name] = fake.addToken({
+      token: `glpat-${name}-Qx7Zk2Lm9Pw4`,
+      user_id: users[name]!.id,
+      scopes: name === 'bot' ? ['read_api'] : ['api'],
+      ...(name === 'bot' ? { kind: 'service_account' as const } : {}),
+    });
   }
-  const project = (path: string, init: Partial<GitLabProject> = {}) => fake.addProject({ path_with_namespace: path, ...init });
+  const project = (path: string, init: Partial<GitLabProject> = {}) =>
+    fake.addProject({ path_with_namespace: path, ...init });
   const projects = {
     keep: project('z/keep'), // the bystander's: no event below concerns it
     app: project('g/app'),
@@ -108,7 +122,13 @@ function buildGitHub(fake: FakeGitHub) {
     devs: fake.addTeam({ org: 'acme', slug: 'devs', members: ['tom'], repos: { 'acme/team-repo': 'write' } }),
     ops: fake.addTeam({ org: 'acme', slug: 'ops', members: ['tia'], repos: {} }),
   };
-  const classic = (user: string): GitHubToken => fake.addToken({ token: `ghp_${user.toLowerCase()}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1`, kind: 'classic', user, scopes: ['repo'] });
+  const classic = (user: string): GitHubToken =>
+    fake.addToken({
+      token: `ghp_${user.toLowerCase()}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1`,
+      kind: 'classic',
+      user,
+      scopes: ['repo'],
+    });
   const tokens = {
     ann: classic('Ann'),
     ben: classic('ben'),
@@ -116,7 +136,11 @@ function buildGitHub(fake: FakeGitHub) {
     olly: classic('olly'),
     tia: classic('tia'),
     rey: classic('rey'),
-    installation: fake.addToken({ token: 'ghs_installationQx7Zk2Lm9Pw4Rt6Yv8Nb3', kind: 'installation', repositories: ['acme/inst-repo'] }),
+    installation: fake.addToken({
+      token: 'ghs_installationQx7Zk2Lm9Pw4Rt6Yv8Nb3',
+      kind: 'installation',
+      repositories: ['acme/inst-repo'],
+    }),
   };
   return { repos, teams, tokens, acme };
 }
@@ -126,7 +150,12 @@ function buildGitHub(fake: FakeGitHub) {
 type Grant = { type: string; name: string; actions: string[] };
 
 /** The actions granted on `image` (GET /token, Basic user:password; null: anonymous), or the status when not 200. */
-async function actions(on: TestForgegate, user: string | null, password: string | null, image: string): Promise<string[] | number> {
+async function actions(
+  on: TestForgegate,
+  user: string | null,
+  password: string | null,
+  image: string,
+): Promise<string[] | number> {
   const query = new URLSearchParams({ service: SERVICE, scope: `repository:${image}:pull,push` });
   const headers: Record<string, string> = user === null ? {} : { Authorization: basic(user, password ?? '') };
   const response = await fetch(`${on.url}/token?${query}`, { headers });
@@ -137,7 +166,10 @@ async function actions(on: TestForgegate, user: string | null, password: string 
 }
 
 /** What one step cost the fake: calls per endpoint. */
-async function costOf<T>(fake: FakeServer, step: () => Promise<T>): Promise<{ result: T; calls: Record<string, number> }> {
+async function costOf<T>(
+  fake: FakeServer,
+  step: () => Promise<T>,
+): Promise<{ result: T; calls: Record<string, number> }> {
   fake.resetCalls();
   const result = await step();
   const calls: Record<string, number> = {};
@@ -159,7 +191,12 @@ const GITHUB_ROUND = { 'GET /user': 1, 'GET /repos/:owner/:repo': 1 };
 const GITHUB_REPO = { 'GET /repos/:owner/:repo': 1 };
 
 /** A cold request costs `round`; the same again costs nothing; its answer is `expected`. */
-async function warm(fake: FakeServer, step: () => Promise<string[] | number>, expected: string[] | number, round: Record<string, number>): Promise<void> {
+async function warm(
+  fake: FakeServer,
+  step: () => Promise<string[] | number>,
+  expected: string[] | number,
+  round: Record<string, number>,
+): Promise<void> {
   const cold = await costOf(fake, step);
   assert.deepEqual(cold.result, expected, 'cold answer');
   assert.deepEqual(cold.calls, round, 'a cold request is one round');
@@ -169,7 +206,12 @@ async function warm(fake: FakeServer, step: () => Promise<string[] | number>, ex
 }
 
 /** After the event: one round, the new answer, and cached again at once. */
-async function refetched(fake: FakeServer, step: () => Promise<string[] | number>, expected: string[] | number, round: Record<string, number>): Promise<void> {
+async function refetched(
+  fake: FakeServer,
+  step: () => Promise<string[] | number>,
+  expected: string[] | number,
+  round: Record<string, number>,
+): Promise<void> {
   const after = await costOf(fake, step);
   assert.deepEqual(after.result, expected, 'the answer follows the change');
   assert.deepEqual(after.calls, round, 'exactly one new round of calls');
@@ -177,7 +219,11 @@ async function refetched(fake: FakeServer, step: () => Promise<string[] | number
 }
 
 /** The answer still comes from the cache (the fake is not asked). */
-async function stillCached(fake: FakeServer, step: () => Promise<string[] | number>, expected: string[] | number): Promise<void> {
+async function stillCached(
+  fake: FakeServer,
+  step: () => Promise<string[] | number>,
+  expected: string[] | number,
+): Promise<void> {
   const again = await costOf(fake, step);
   assert.deepEqual(again.result, expected);
   assert.deepEqual(again.calls, {}, 'an unrelated entry was asked for again');
@@ -189,12 +235,20 @@ interface HookAnswer {
 }
 
 async function post(url: string, body: string | Buffer, headers: Record<string, string>): Promise<HookAnswer> {
-  const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body,
+  });
   const text = await response.text();
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-function gitlabHook(on: TestForgegate, payload: unknown, options: { token?: string | null; event?: string; raw?: string | Buffer; contentType?: string } = {}): Promise<HookAnswer> {
+function gitlabHook(
+  on: TestForgegate,
+  payload: unknown,
+  options: { token?: string | null; event?: string; raw?: string | Buffer; contentType?: string } = {},
+): Promise<HookAnswer> {
   const { token = GITLAB_SECRET, event = 'System Hook', raw, contentType } = options;
   const headers: Record<string, string> = { 'X-Gitlab-Event': event };
   if (token !== null) headers['X-Gitlab-Token'] = token;
@@ -206,7 +260,12 @@ function sign(secret: string, body: string | Buffer): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-function githubHook(on: TestForgegate, event: string | null, payload: unknown, options: { secret?: string; signature?: string | null; raw?: string } = {}): Promise<HookAnswer> {
+function githubHook(
+  on: TestForgegate,
+  event: string | null,
+  payload: unknown,
+  options: { secret?: string; signature?: string | null; raw?: string } = {},
+): Promise<HookAnswer> {
   const body = options.raw ?? JSON.stringify(payload);
   const headers: Record<string, string> = { 'X-GitHub-Delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' };
   if (event !== null) headers['X-GitHub-Event'] = event;
@@ -319,11 +378,21 @@ describe('POST /hooks/gitlab', () => {
     await warm(gl, carol, ['pull'], GITLAB_ROUND);
 
     gl.removeMember('team', lab.users.carol!.id);
-    assertInvalidated(await gitlabHook(fgLab, groupEvent('user_remove_from_group', lab.users.carol!, 'team'), { event: 'Member Hook' }), [], [`user:${lab.users.carol!.id}`], 2);
+    assertInvalidated(
+      await gitlabHook(fgLab, groupEvent('user_remove_from_group', lab.users.carol!, 'team'), { event: 'Member Hook' }),
+      [],
+      [`user:${lab.users.carol!.id}`],
+      2,
+    );
     await refetched(gl, carol, [], GITLAB_ROUND);
 
     gl.addMember('team', lab.users.carol!.id, ACCESS.developer);
-    assertInvalidated(await gitlabHook(fgLab, groupEvent('user_add_to_group', lab.users.carol!, 'team')), [], [`user:${lab.users.carol!.id}`], 2);
+    assertInvalidated(
+      await gitlabHook(fgLab, groupEvent('user_add_to_group', lab.users.carol!, 'team')),
+      [],
+      [`user:${lab.users.carol!.id}`],
+      2,
+    );
     await refetched(gl, carol, ['pull', 'push'], GITLAB_ROUND_RULES);
     await stillCached(gl, zed, ['pull', 'push']);
   });
@@ -365,16 +434,28 @@ describe('POST /hooks/gitlab', () => {
     const erin = () => actions(fgLab, 'erin', lab.tokens.erin!.token, 'g/doomed');
     await warm(gl, erin, ['pull', 'push'], GITLAB_ROUND_RULES);
     lab.projects.doomed.path_with_namespace = 'deleted/doomed-73'; // gone from its path
-    assertInvalidated(await gitlabHook(fgLab, projectEvent('project_destroy', 'g/doomed'), { event: 'Project Hook' }), ['g/doomed'], [], 1);
+    assertInvalidated(
+      await gitlabHook(fgLab, projectEvent('project_destroy', 'g/doomed'), { event: 'Project Hook' }),
+      ['g/doomed'],
+      [],
+      1,
+    );
     await refetched(gl, erin, [], GITLAB_PROJECT);
     await stillCached(gl, zed, ['pull', 'push']);
   });
 
-  test('user_destroy: the user\'s verified credentials go too', async () => {
+  test("user_destroy: the user's verified credentials go too", async () => {
     const gus = () => actions(fgLab, 'gus', lab.tokens.gus!.token, 'g/gus');
     await warm(gl, gus, ['pull', 'push'], GITLAB_ROUND_RULES);
     lab.tokens.gus!.revoked = true; // deleting a user deletes its tokens
-    const answer = await gitlabHook(fgLab, { event_name: 'user_destroy', created_at: '2012-07-21T07:44:07Z', email: 'gus@example.com', name: 'gus', username: 'gus', user_id: lab.users.gus!.id });
+    const answer = await gitlabHook(fgLab, {
+      event_name: 'user_destroy',
+      created_at: '2012-07-21T07:44:07Z',
+      email: 'gus@example.com',
+      name: 'gus',
+      username: 'gus',
+      user_id: lab.users.gus!.id,
+    });
     assertInvalidated(answer, [], [`user:${lab.users.gus!.id}`], 2);
     const after = await costOf(gl, gus);
     assert.equal(after.result, 401);
@@ -420,9 +501,21 @@ describe('POST /hooks/gitlab', () => {
     const noUser = await gitlabHook(fgLab, { event_name: 'user_add_to_team', project_path_with_namespace: 'z/keep' });
     assertError(noUser, 400, 'INVALID_REQUEST');
     assert.match(noUser.body.errors[0].message, /user_id/);
-    assertError(await gitlabHook(fgLab, { event_name: 'project_rename', path_with_namespace: 'z/keep' }), 400, 'INVALID_REQUEST');
-    assertError(await gitlabHook(fgLab, { event_name: 'project_update' }, { contentType: 'text/plain' }), 415, 'UNSUPPORTED');
-    const big = JSON.stringify({ event_name: 'project_update', path_with_namespace: 'z/keep', pad: 'x'.repeat(1024 * 1024) });
+    assertError(
+      await gitlabHook(fgLab, { event_name: 'project_rename', path_with_namespace: 'z/keep' }),
+      400,
+      'INVALID_REQUEST',
+    );
+    assertError(
+      await gitlabHook(fgLab, { event_name: 'project_update' }, { contentType: 'text/plain' }),
+      415,
+      'UNSUPPORTED',
+    );
+    const big = JSON.stringify({
+      event_name: 'project_update',
+      path_with_namespace: 'z/keep',
+      pad: 'x'.repeat(1024 * 1024),
+    });
     assertError(await gitlabHook(fgLab, null, { raw: big }), 413, 'REQUEST_TOO_LARGE');
     await stillCached(gl, zed, ['pull', 'push']);
   });
@@ -432,7 +525,13 @@ describe('POST /hooks/gitlab', () => {
 
 const repository = (fullName: string) => {
   const [owner, name] = fullName.split('/');
-  return { id: 1296269, name, full_name: fullName, private: true, owner: { login: owner, id: 1, type: 'Organization' } };
+  return {
+    id: 1296269,
+    name,
+    full_name: fullName,
+    private: true,
+    owner: { login: owner, id: 1, type: 'Organization' },
+  };
 };
 const user = (login: string) => ({ login, id: 583231, type: 'User', site_admin: false });
 const sender = user('octocat');
@@ -453,7 +552,12 @@ describe('POST /hooks/github', () => {
     ];
     for (const [action, change, expected] of steps) {
       change();
-      const answer = await githubHook(fgHub, 'member', { action, member: user('Ann'), repository: repository('acme/app'), sender });
+      const answer = await githubHook(fgHub, 'member', {
+        action,
+        member: user('Ann'),
+        repository: repository('acme/app'),
+        sender,
+      });
       assertInvalidated(answer, ['acme/app'], ['user:ann'], 2);
       assert.deepEqual(answer.body.forges, ['github']);
       await refetched(gh, ann, expected, GITHUB_ROUND);
@@ -465,7 +569,14 @@ describe('POST /hooks/github', () => {
     const tom = () => actions(fgHub, 'tom', hub.tokens.tom.token, 'acme/team-repo');
     await warm(gh, tom, ['pull', 'push'], GITHUB_ROUND);
     hub.teams.devs.members.splice(hub.teams.devs.members.indexOf('tom'), 1);
-    const answer = await githubHook(fgHub, 'membership', { action: 'removed', scope: 'team', member: user('tom'), team: { id: 1, name: 'devs', slug: 'devs' }, organization, sender });
+    const answer = await githubHook(fgHub, 'membership', {
+      action: 'removed',
+      scope: 'team',
+      member: user('tom'),
+      team: { id: 1, name: 'devs', slug: 'devs' },
+      organization,
+      sender,
+    });
     assertInvalidated(answer, [], ['user:tom'], 2);
     await refetched(gh, tom, [], GITHUB_ROUND);
     await stillCached(gh, ben, ['pull', 'push']);
@@ -474,13 +585,30 @@ describe('POST /hooks/github', () => {
   test('organization member_removed: that user; member_invited: ignored', async () => {
     const olly = () => actions(fgHub, 'olly', hub.tokens.olly.token, 'acme/team-repo');
     await warm(gh, olly, ['pull'], GITHUB_ROUND); // the org's base permission
-    const invited = await githubHook(fgHub, 'organization', { action: 'member_invited', invitation: { id: 1, login: 'newbie' }, user: user('newbie'), organization, sender });
+    const invited = await githubHook(fgHub, 'organization', {
+      action: 'member_invited',
+      invitation: { id: 1, login: 'newbie' },
+      user: user('newbie'),
+      organization,
+      sender,
+    });
     assert.equal(invited.status, 202);
     assert.match(invited.body.ignored, /^organization\.member_invited: /);
 
     hub.acme.members.delete('olly');
-    const membership = { url: 'https://api.github.com/orgs/acme/memberships/olly', state: 'active', role: 'member', organization_url: 'https://api.github.com/orgs/acme', user: user('olly') };
-    assertInvalidated(await githubHook(fgHub, 'organization', { action: 'member_removed', membership, organization, sender }), [], ['user:olly'], 2);
+    const membership = {
+      url: 'https://api.github.com/orgs/acme/memberships/olly',
+      state: 'active',
+      role: 'member',
+      organization_url: 'https://api.github.com/orgs/acme',
+      user: user('olly'),
+    };
+    assertInvalidated(
+      await githubHook(fgHub, 'organization', { action: 'member_removed', membership, organization, sender }),
+      [],
+      ['user:olly'],
+      2,
+    );
     await refetched(gh, olly, [], GITHUB_ROUND);
     await stillCached(gh, ben, ['pull', 'push']);
   });
@@ -489,10 +617,21 @@ describe('POST /hooks/github', () => {
     const tia = () => actions(fgHub, 'tia', hub.tokens.tia.token, 'acme/ops-repo');
     await warm(gh, tia, [], GITHUB_ROUND);
     hub.teams.ops.repos.set('acme/ops-repo', 'write');
-    const answer = await githubHook(fgHub, 'team', { action: 'added_to_repository', team: { id: 2, name: 'ops', slug: 'ops' }, repository: repository('acme/ops-repo'), organization, sender });
+    const answer = await githubHook(fgHub, 'team', {
+      action: 'added_to_repository',
+      team: { id: 2, name: 'ops', slug: 'ops' },
+      repository: repository('acme/ops-repo'),
+      organization,
+      sender,
+    });
     assertInvalidated(answer, ['acme/ops-repo'], [], 1);
     await refetched(gh, tia, ['pull', 'push'], GITHUB_REPO);
-    const teamless = await githubHook(fgHub, 'team', { action: 'created', team: { id: 3, name: 'new', slug: 'new' }, organization, sender });
+    const teamless = await githubHook(fgHub, 'team', {
+      action: 'created',
+      team: { id: 3, name: 'new', slug: 'new' },
+      organization,
+      sender,
+    });
     assert.equal(teamless.status, 202);
     await stillCached(gh, ben, ['pull', 'push']);
   });
@@ -501,16 +640,43 @@ describe('POST /hooks/github', () => {
     const anonymous = () => actions(fgHub, null, null, 'acme/pub');
     await warm(gh, anonymous, ['pull'], GITHUB_REPO);
     hub.repos.pub.visibility = 'private';
-    assertInvalidated(await githubHook(fgHub, 'repository', { action: 'privatized', repository: repository('acme/pub'), organization, sender }), ['acme/pub'], []);
+    assertInvalidated(
+      await githubHook(fgHub, 'repository', {
+        action: 'privatized',
+        repository: repository('acme/pub'),
+        organization,
+        sender,
+      }),
+      ['acme/pub'],
+      [],
+    );
     await refetched(gh, anonymous, [], GITHUB_REPO);
     hub.repos.pub.visibility = 'public';
-    assertInvalidated(await githubHook(fgHub, 'repository', { action: 'publicized', repository: repository('acme/pub'), organization, sender }), ['acme/pub'], []);
+    assertInvalidated(
+      await githubHook(fgHub, 'repository', {
+        action: 'publicized',
+        repository: repository('acme/pub'),
+        organization,
+        sender,
+      }),
+      ['acme/pub'],
+      [],
+    );
     await refetched(gh, anonymous, ['pull'], GITHUB_REPO);
 
     const rey = () => actions(fgHub, 'rey', hub.tokens.rey.token, 'acme/arch');
     await warm(gh, rey, ['pull', 'push'], GITHUB_ROUND);
     hub.repos.arch.archived = true;
-    assertInvalidated(await githubHook(fgHub, 'repository', { action: 'archived', repository: repository('acme/arch'), organization, sender }), ['acme/arch'], []);
+    assertInvalidated(
+      await githubHook(fgHub, 'repository', {
+        action: 'archived',
+        repository: repository('acme/arch'),
+        organization,
+        sender,
+      }),
+      ['acme/arch'],
+      [],
+    );
     await refetched(gh, rey, ['pull'], GITHUB_REPO);
     await stillCached(gh, ben, ['pull', 'push']);
   });
@@ -526,14 +692,25 @@ describe('POST /hooks/github', () => {
     // The fake cannot rename: the new name appears, the old one stops answering to rey.
     gh.addRepo({ full_name: 'acme/new-repo', collaborators: { rey: 'write' } });
     hub.repos.oldName.collaborators.clear();
-    const renamed = await githubHook(fgHub, 'repository', { action: 'renamed', changes: { repository: { name: { from: 'old-repo' } } }, repository: repository('acme/new-repo'), organization, sender });
+    const renamed = await githubHook(fgHub, 'repository', {
+      action: 'renamed',
+      changes: { repository: { name: { from: 'old-repo' } } },
+      repository: repository('acme/new-repo'),
+      organization,
+      sender,
+    });
     assertInvalidated(renamed, ['acme/new-repo', 'acme/old-repo'], [], 2);
     await refetched(gh, rey('acme/new-repo'), ['pull', 'push'], GITHUB_REPO);
     await refetched(gh, rey('acme/old-repo'), [], GITHUB_REPO);
 
     gh.addRepo({ full_name: 'beta/moved', collaborators: { rey: 'write' } });
     hub.repos.moved.collaborators.clear();
-    const transferred = await githubHook(fgHub, 'repository', { action: 'transferred', changes: { owner: { from: { organization } } }, repository: repository('beta/moved'), sender });
+    const transferred = await githubHook(fgHub, 'repository', {
+      action: 'transferred',
+      changes: { owner: { from: { organization } } },
+      repository: repository('beta/moved'),
+      sender,
+    });
     assertInvalidated(transferred, ['beta/moved', 'acme/moved'], [], 2);
     await refetched(gh, rey('beta/moved'), ['pull', 'push'], GITHUB_REPO);
     await refetched(gh, rey('acme/moved'), [], GITHUB_REPO);
@@ -543,16 +720,32 @@ describe('POST /hooks/github', () => {
   test('installation_repositories removed: installation sessions, and nothing of users', async () => {
     const installation = () => actions(fgHub, 'x-access-token', hub.tokens.installation.token, 'acme/inst-repo');
     // One round: the repository list and the repository at the path, asked at once.
-    await warm(gh, installation, ['pull', 'push'], { 'GET /installation/repositories': 1, 'GET /repos/:owner/:repo': 1 });
+    await warm(gh, installation, ['pull', 'push'], {
+      'GET /installation/repositories': 1,
+      'GET /repos/:owner/:repo': 1,
+    });
     hub.tokens.installation.repositories = [];
-    const answer = await githubHook(fgHub, 'installation_repositories', { action: 'removed', repository_selection: 'selected', repositories_added: [], repositories_removed: [{ id: 1, name: 'inst-repo', full_name: 'acme/inst-repo', private: true }], installation: { id: 1 }, sender });
+    const answer = await githubHook(fgHub, 'installation_repositories', {
+      action: 'removed',
+      repository_selection: 'selected',
+      repositories_added: [],
+      repositories_removed: [{ id: 1, name: 'inst-repo', full_name: 'acme/inst-repo', private: true }],
+      installation: { id: 1 },
+      sender,
+    });
     assertInvalidated(answer, [], ['installation'], 2);
     await refetched(gh, installation, [], { 'GET /installation/repositories': 1, 'GET /repos/:owner/:repo': 1 });
     await stillCached(gh, ben, ['pull', 'push']);
   });
 
   test('ping: 200 ignored; unrelated events: 202 ignored; nothing dropped', async () => {
-    const ping = await githubHook(fgHub, 'ping', { zen: 'Design for failure.', hook_id: 1, hook: { type: 'Repository', events: ['member'] }, repository: repository('acme/keep'), sender });
+    const ping = await githubHook(fgHub, 'ping', {
+      zen: 'Design for failure.',
+      hook_id: 1,
+      hook: { type: 'Repository', events: ['member'] },
+      repository: repository('acme/keep'),
+      sender,
+    });
     assert.equal(ping.status, 200);
     assert.deepEqual(ping.body, { ignored: 'ping' });
     for (const [event, payload] of [
@@ -589,9 +782,21 @@ describe('POST /hooks/github', () => {
 
   test('malformed: invalid JSON (400), no X-GitHub-Event (400), fields missing (400)', async () => {
     assertError(await githubHook(fgHub, 'member', null, { raw: '{"action": "removed"' }), 400, 'INVALID_REQUEST');
-    assertError(await githubHook(fgHub, null, { action: 'removed', member: user('ben'), repository: repository('acme/keep') }), 400, 'INVALID_REQUEST');
-    assertError(await githubHook(fgHub, 'member', { action: 'removed', repository: repository('acme/keep') }), 400, 'INVALID_REQUEST');
-    assertError(await githubHook(fgHub, 'repository', { action: 'renamed', repository: { full_name: 'not-a-full-name' } }), 400, 'INVALID_REQUEST');
+    assertError(
+      await githubHook(fgHub, null, { action: 'removed', member: user('ben'), repository: repository('acme/keep') }),
+      400,
+      'INVALID_REQUEST',
+    );
+    assertError(
+      await githubHook(fgHub, 'member', { action: 'removed', repository: repository('acme/keep') }),
+      400,
+      'INVALID_REQUEST',
+    );
+    assertError(
+      await githubHook(fgHub, 'repository', { action: 'renamed', repository: { full_name: 'not-a-full-name' } }),
+      400,
+      'INVALID_REQUEST',
+    );
     await stillCached(gh, ben, ['pull', 'push']);
   });
 });
@@ -635,14 +840,18 @@ describe('two forgegates sharing Redis', () => {
   before(async () => {
     redis = await startRedis();
     const keyDir = await makeTempDir('keys');
-    const replica = () => start({
-      token: { keyDir },
-      cache: { redisUrl: redis!.url, keyPrefix: 'hooks-test:' },
-      forges: [{ type: 'gitlab', url: gl.url, webhookSecret: GITLAB_SECRET }],
-    });
+    const replica = () =>
+      start({
+        token: { keyDir },
+        cache: { redisUrl: redis!.url, keyPrefix: 'hooks-test:' },
+        forges: [{ type: 'gitlab', url: gl.url, webhookSecret: GITLAB_SECRET }],
+      });
     a = await replica(); // first: it generates the signing key both share (and so the cache keys)
     b = await replica();
-    await eventually('both replicas reach redis', () => a.runtime.redis?.status === 'up' && b.runtime.redis?.status === 'up');
+    await eventually(
+      'both replicas reach redis',
+      () => a.runtime.redis?.status === 'up' && b.runtime.redis?.status === 'up',
+    );
   });
 
   test('an event sent to A makes B ask GitLab again, for that entry only', async () => {
@@ -654,7 +863,12 @@ describe('two forgegates sharing Redis', () => {
 
     gl.removeMember('r/shared', lab.users.rex!.id);
     // A never verified rex's token itself: the Redis index names B's entries.
-    assertInvalidated(await gitlabHook(a, teamEvent('user_remove_from_team', lab.users.rex!, 'r/shared')), ['r/shared'], [`user:${lab.users.rex!.id}`], 2);
+    assertInvalidated(
+      await gitlabHook(a, teamEvent('user_remove_from_team', lab.users.rex!, 'r/shared')),
+      ['r/shared'],
+      [`user:${lab.users.rex!.id}`],
+      2,
+    );
 
     // B drops its in-process copies when Redis relays A's message: within moments, not a TTL.
     const deadline = Date.now() + 3000;
@@ -673,7 +887,11 @@ describe('two forgegates sharing Redis', () => {
   test('a bad token sent to A changes nothing on either replica', async () => {
     const sam = (on: TestForgegate) => () => actions(on, 'sam', lab.tokens.sam!.token, 'r/sam');
     gl.removeMember('r/sam', lab.users.sam!.id);
-    assertError(await gitlabHook(a, teamEvent('user_remove_from_team', lab.users.sam!, 'r/sam'), { token: 'not-the-secret' }), 401, 'UNAUTHORIZED');
+    assertError(
+      await gitlabHook(a, teamEvent('user_remove_from_team', lab.users.sam!, 'r/sam'), { token: 'not-the-secret' }),
+      401,
+      'UNAUTHORIZED',
+    );
     await sleep(100); // what a relayed message would have needed
     await stillCached(gl, sam(b), ['pull', 'push']);
     await stillCached(gl, sam(a), ['pull', 'push']);

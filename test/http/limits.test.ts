@@ -20,7 +20,10 @@ interface Answer {
   body: any;
 }
 
-function call(fg: TestForgegate, init: { ip?: string; auth?: string; query?: string; form?: Record<string, string> } = {}): Promise<Answer> {
+function call(
+  fg: TestForgegate,
+  init: { ip?: string; auth?: string; query?: string; form?: Record<string, string> } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (init.ip) headers['X-Forwarded-For'] = init.ip;
   if (init.auth) headers.Authorization = init.auth;
@@ -38,7 +41,8 @@ function call(fg: TestForgegate, init: { ip?: string; auth?: string; query?: str
   });
 }
 
-const login = (fg: TestForgegate, ip: string, user: string, password: string) => call(fg, { ip, auth: basic(user, password) });
+const login = (fg: TestForgegate, ip: string, user: string, password: string) =>
+  call(fg, { ip, auth: basic(user, password) });
 
 async function failTimes(fg: TestForgegate, n: number, ip: string, user: string): Promise<void> {
   // Each a different wrong password: a forge token that fails is also counted (and banned) as itself.
@@ -91,10 +95,16 @@ describe('bans, in memory, with the clock controlled', () => {
     assert.equal(refused.status, 429, 'a banned IP is refused even with a right password');
     assert.equal(refused.headers['retry-after'], String(LIMITS.ban));
     assert.equal(refused.body.errors[0].code, 'TOOMANYREQUESTS');
-    assert.match(refused.body.errors[0].message, /too many failed login attempts from this address; retry in 120 seconds/);
+    assert.match(
+      refused.body.errors[0].message,
+      /too many failed login attempts from this address; retry in 120 seconds/,
+    );
     const oauth = await call(fg, { ip, form: { grant_type: 'password', username: 'alice', password: PASSWORD.alice } });
     assert.equal(oauth.status, 429);
-    assert.ok(oauth.body.error && oauth.body.error_description.includes('retry in'), 'the POST form gets the RFC 6749 format');
+    assert.ok(
+      oauth.body.error && oauth.body.error_description.includes('retry in'),
+      'the POST form gets the RFC 6749 format',
+    );
 
     mock.timers.tick(60_000);
     const later = await login(fg, ip, 'alice', PASSWORD.alice);
@@ -103,7 +113,11 @@ describe('bans, in memory, with the clock controlled', () => {
 
     mock.timers.tick(60_001);
     assert.equal((await login(fg, ip, 'alice', PASSWORD.alice)).status, 200, 'unbanned once the ban is over');
-    assert.equal((await login(fg, '198.51.100.99', 'alice', PASSWORD.alice)).status, 200, 'other addresses were never banned');
+    assert.equal(
+      (await login(fg, '198.51.100.99', 'alice', PASSWORD.alice)).status,
+      200,
+      'other addresses were never banned',
+    );
 
     const audit = fg.logs().filter((l) => l.msg === 'token request' && l.outcome === 'banned');
     assert.ok(audit.length >= 3, 'refused requests have audit lines with outcome "banned"');
@@ -126,7 +140,11 @@ describe('bans, in memory, with the clock controlled', () => {
     const refused = await login(fg, '203.0.113.200', 'admin', PASSWORD.admin);
     assert.equal(refused.status, 429);
     assert.match(refused.body.errors[0].message, /for this account/);
-    assert.equal((await login(fg, '203.0.113.200', 'alice', PASSWORD.alice)).status, 200, 'alice logs in from the same address');
+    assert.equal(
+      (await login(fg, '203.0.113.200', 'alice', PASSWORD.alice)).status,
+      200,
+      'alice logs in from the same address',
+    );
     await fg.runtime.guard.forgive('203.0.113.200', 'admin');
     assert.equal((await login(fg, '203.0.113.200', 'admin', PASSWORD.admin)).status, 200, 'forgive lifts the ban');
   });
@@ -135,7 +153,11 @@ describe('bans, in memory, with the clock controlled', () => {
     const ip = '198.51.100.3';
     for (let round = 0; round < 3; round++) {
       await failTimes(fg, LIMITS.failures - 1, ip, 'alice');
-      assert.equal((await login(fg, ip, 'alice', PASSWORD.alice)).status, 200, `round ${round}: the typo-er is never banned`);
+      assert.equal(
+        (await login(fg, ip, 'alice', PASSWORD.alice)).status,
+        200,
+        `round ${round}: the typo-er is never banned`,
+      );
     }
   });
 
@@ -157,14 +179,26 @@ describe('bans, in memory, with the clock controlled', () => {
     for (let i = 0; i < LIMITS.failures + 2; i++) {
       assert.equal((await call(fg, { ip })).status, 200, 'anonymous');
       assert.equal((await login(fg, ip, 'gitlab-ci-token', `glcbt-64_unknown-${i}`)).status, 401, 'unknown job token');
-      assert.equal((await call(fg, { ip, form: { grant_type: 'refresh_token', refresh_token: 'a.b.c.d.e' } })).status, 401, 'broken refresh token');
+      assert.equal(
+        (await call(fg, { ip, form: { grant_type: 'refresh_token', refresh_token: 'a.b.c.d.e' } })).status,
+        401,
+        'broken refresh token',
+      );
     }
     assert.equal((await login(fg, ip, 'alice', PASSWORD.alice)).status, 200, 'none of those counted');
 
     await failTimes(fg, LIMITS.failures, ip, 'nobody-5');
     assert.equal((await login(fg, ip, 'alice', PASSWORD.alice)).status, 429, 'the IP is banned now');
-    assert.equal((await call(fg, { ip, query: '&scope=repository:gl/group/ci:pull' })).status, 200, 'anonymous still served');
-    assert.equal((await call(fg, { ip, form: { grant_type: 'refresh_token', refresh_token: refreshToken } })).status, 200, 'refresh token still served');
+    assert.equal(
+      (await call(fg, { ip, query: '&scope=repository:gl/group/ci:pull' })).status,
+      200,
+      'anonymous still served',
+    );
+    assert.equal(
+      (await call(fg, { ip, form: { grant_type: 'refresh_token', refresh_token: refreshToken } })).status,
+      200,
+      'refresh token still served',
+    );
     assert.equal((await login(fg, ip, 'gitlab-ci-token', jobToken)).status, 200, 'the job token still served');
   });
 
@@ -186,10 +220,17 @@ describe('bans shared through Redis', () => {
 
   before(async () => {
     redis = await startRedis();
-    const config = { server: { trustProxy: true }, token: { service: SERVICE }, users: { htpasswd: fixture }, cache: { redisUrl: redis.url, keyPrefix: `limits-${process.pid}:` }, limits: LIMITS };
+    const config = {
+      server: { trustProxy: true },
+      token: { service: SERVICE },
+      users: { htpasswd: fixture },
+      cache: { redisUrl: redis.url, keyPrefix: `limits-${process.pid}:` },
+      limits: LIMITS,
+    };
     a = await startForgegate(config);
     b = await startForgegate(config);
-    for (let i = 0; i < 50 && !(a.runtime.redis?.status === 'up' && b.runtime.redis?.status === 'up'); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 50 && !(a.runtime.redis?.status === 'up' && b.runtime.redis?.status === 'up'); i++)
+      await new Promise((r) => setTimeout(r, 50));
   });
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
@@ -236,14 +277,22 @@ describe('bans shared through Redis', () => {
     assert.equal((await login(a, ip, 'alice', PASSWORD.alice)).status, 200, 'logins work without Redis');
     await failTimes(a, LIMITS.failures, ip, 'nobody-7');
     assert.equal((await login(a, ip, 'alice', PASSWORD.alice)).status, 429, 'the per-process limiter still bans');
-    assert.equal((await login(b, ip, 'alice', PASSWORD.alice)).status, 200, 'other replicas do not share it while Redis is down');
+    assert.equal(
+      (await login(b, ip, 'alice', PASSWORD.alice)).status,
+      200,
+      'other replicas do not share it while Redis is down',
+    );
     await redis.restart();
   });
 });
 
 describe('limits.enabled: false', () => {
   test('no bans', async () => {
-    const fg = await startForgegate({ users: { htpasswd: fixture }, token: { service: SERVICE }, limits: { ...LIMITS, enabled: false } });
+    const fg = await startForgegate({
+      users: { htpasswd: fixture },
+      token: { service: SERVICE },
+      limits: { ...LIMITS, enabled: false },
+    });
     try {
       await failTimes(fg, LIMITS.failures + 2, '127.0.0.1', 'alice');
       assert.equal((await login(fg, '127.0.0.1', 'alice', PASSWORD.alice)).status, 200);

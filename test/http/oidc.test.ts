@@ -54,7 +54,14 @@ before(async () => {
         forge: 'github',
         rules: [
           // Pinned to the immutable id: a repository re-registered under the name gets nothing more.
-          { project: 'acme/app', projectId: '4242', actions: ['pull', 'push'], when: { ref_protected: true }, unless: { event_name: ['pull_request', 'pull_request_target'] }, alsoPull: ['acme/secret/base'] },
+          {
+            project: 'acme/app',
+            projectId: '4242',
+            actions: ['pull', 'push'],
+            when: { ref_protected: true },
+            unless: { event_name: ['pull_request', 'pull_request_target'] },
+            alsoPull: ['acme/secret/base'],
+          },
         ],
       },
       // Discovery finds the JWKS; the preset's default rule applies.
@@ -77,7 +84,11 @@ describe('GitHub Actions ID tokens', () => {
       assert.deepEqual(answer.access, granted('gh/acme/app', 'pull', 'push'));
     }
     const answer = await ask(token, repo('gh/acme/app/sub/image', 'pull,push'));
-    assert.deepEqual(answer.access, granted('gh/acme/app/sub/image', 'pull', 'push'), 'images under the repository too');
+    assert.deepEqual(
+      answer.access,
+      granted('gh/acme/app/sub/image', 'pull', 'push'),
+      'images under the repository too',
+    );
     assert.equal(decodeJwt(answer.body.token).sub, 'repo:acme/app:ref:refs/heads/main', 'the JWT names the job');
   });
 
@@ -88,7 +99,11 @@ describe('GitHub Actions ID tokens', () => {
 
   test('elsewhere the job is anonymous: public repositories pull, private ones nothing', async () => {
     const token = await actions.sign(githubClaims('acme/app'));
-    const answer = await ask(token, [repo('gh/acme/public-lib', 'pull,push'), repo('gh/acme/secret', 'pull'), repo('group/public', 'pull,push')]);
+    const answer = await ask(token, [
+      repo('gh/acme/public-lib', 'pull,push'),
+      repo('gh/acme/secret', 'pull'),
+      repo('group/public', 'pull,push'),
+    ]);
     assert.equal(answer.status, 200);
     assert.deepEqual(answer.access, [
       { type: 'repository', name: 'gh/acme/public-lib', actions: ['pull'] },
@@ -107,11 +122,17 @@ describe('GitHub Actions ID tokens', () => {
     const pr = await actions.sign(githubClaims('acme/app', { event_name: 'pull_request', ref: 'refs/pull/7/merge' }));
     assert.deepEqual((await ask(pr, repo('gh/acme/app', 'pull,push'))).access, granted('gh/acme/app', 'pull'));
     const line = fg.logs().findLast((l) => l.msg === 'token request') as Record<string, any>;
-    assert.match(line.denied[0], /push denied: event_name is "pull_request", which rules\[0\]\.unless excludes for ID token of acme\/app \(issuer github-actions, ref refs\/pull\/7\/merge, workflow acme\/app\/\.github\/workflows\/build\.yml@refs\/pull\/7\/merge\): pull only/);
+    assert.match(
+      line.denied[0],
+      /push denied: event_name is "pull_request", which rules\[0\]\.unless excludes for ID token of acme\/app \(issuer github-actions, ref refs\/pull\/7\/merge, workflow acme\/app\/\.github\/workflows\/build\.yml@refs\/pull\/7\/merge\): pull only/,
+    );
   });
 
   test('the same name under another repository_id (re-registered) is anonymous', async () => {
-    const answer = await ask(await actions.sign(githubClaims('acme/app', { repository_id: '999' })), repo('gh/acme/app', 'pull,push'));
+    const answer = await ask(
+      await actions.sign(githubClaims('acme/app', { repository_id: '999' })),
+      repo('gh/acme/app', 'pull,push'),
+    );
     assert.equal(answer.status, 200);
     assert.deepEqual(answer.access, [], 'acme/app is private: nothing for anonymous');
   });
@@ -121,11 +142,27 @@ describe('GitHub Actions ID tokens', () => {
     const claims = githubClaims('acme/app');
     const cases: [string, string, RegExp][] = [
       ['another audience', await actions.sign({ ...claims, aud: 'sts.amazonaws.com' }), /unexpected "aud" claim value/],
-      ['expired', await actions.sign({ ...claims, iat: now - 900, nbf: now - 900, exp: now - 300 }), /token has expired/],
+      [
+        'expired',
+        await actions.sign({ ...claims, iat: now - 900, nbf: now - 900, exp: now - 300 }),
+        /token has expired/,
+      ],
       ['unknown key', await actions.sign(claims, { key: await actions.newKey('RS256') }), /unknown kid/],
       ['alg none', unsignedToken({ ...claims, iss: actions.url, exp: now + 300 }), /algorithm "none" is not allowed/],
-      ['HS256', hmacToken({ ...claims, iss: actions.url, exp: now + 300 }, JSON.stringify(actions.current.publicJwk), actions.current.kid), /algorithm "HS256" is not allowed/],
-      ['untrusted issuer', await actions.sign({ ...claims, iss: 'https://evil.example' }), /is not a trusted oidc\[\]\.issuer/],
+      [
+        'HS256',
+        hmacToken(
+          { ...claims, iss: actions.url, exp: now + 300 },
+          JSON.stringify(actions.current.publicJwk),
+          actions.current.kid,
+        ),
+        /algorithm "HS256" is not allowed/,
+      ],
+      [
+        'untrusted issuer',
+        await actions.sign({ ...claims, iss: 'https://evil.example' }),
+        /is not a trusted oidc\[\]\.issuer/,
+      ],
     ];
     for (const [name, token, reason] of cases) {
       const answer = await ask(token, repo('gh/acme/app', 'pull,push'));
@@ -163,7 +200,10 @@ describe('GitHub Actions ID tokens', () => {
       mock.timers.tick(61_000); // past the cooldown of the fetches made so far
       const rotated = await actions.rotate({ retire: true });
       actions.resetCalls();
-      const answer = await ask(await actions.sign(githubClaims('acme/app'), { key: rotated }), repo('gh/acme/app', 'pull,push'));
+      const answer = await ask(
+        await actions.sign(githubClaims('acme/app'), { key: rotated }),
+        repo('gh/acme/app', 'pull,push'),
+      );
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.deepEqual(answer.access, granted('gh/acme/app', 'pull', 'push'));
       assert.equal(actions.calls('GET /jwks'), 1);
@@ -184,7 +224,10 @@ describe('GitLab CI ID tokens', () => {
   test('a merge-request pipeline pulls only; other projects follow anonymous rules', async () => {
     const mr = await gitlabCi.sign(gitlabClaims('group/app', { pipeline_source: 'merge_request_event' }));
     assert.deepEqual((await ask(mr, repo('group/app', 'pull,push'))).access, granted('group/app', 'pull'));
-    const answer = await ask(await gitlabCi.sign(gitlabClaims('group/app')), [repo('group/public', 'pull,push'), repo('group/private', 'pull')]);
+    const answer = await ask(await gitlabCi.sign(gitlabClaims('group/app')), [
+      repo('group/public', 'pull,push'),
+      repo('group/private', 'pull'),
+    ]);
     assert.deepEqual(answer.access, granted('group/public', 'pull'));
   });
 

@@ -21,14 +21,18 @@ before(async () => {
   gitlab.addToken({ token: 'glpat-registryonly', user_id: dev.id, scopes: ['read_registry'] });
   gitlab.addProject({ path_with_namespace: 'group/proj' });
   gitlab.addMember('group/proj', dev.id, ACCESS.developer);
-  fg = await startForgegate({ forges: [{ type: 'gitlab', url }], cache: { identityTtl: 1, decisionTtl: 1, negativeTtl: 10 } });
+  fg = await startForgegate({
+    forges: [{ type: 'gitlab', url }],
+    cache: { identityTtl: 1, decisionTtl: 1, negativeTtl: 10 },
+  });
 });
 after(async () => {
   await fg.stop();
   await gitlab.stop();
 });
 
-const ask = (password: string) => fetch(`${fg.url}/token?scope=repository:group/proj:pull,push`, { headers: { Authorization: basic('x', password) } });
+const ask = (password: string) =>
+  fetch(`${fg.url}/token?scope=repository:group/proj:pull,push`, { headers: { Authorization: basic('x', password) } });
 
 /** Whether GET /projects/:id arrives while the identity calls are held back for 1.5 s. */
 async function projectLookupBeatsIdentity(password: string): Promise<boolean> {
@@ -52,7 +56,10 @@ test('a first-ever credential starts its project lookup beside the verification'
 test('a bad first-ever token wastes one speculative lookup, then is remembered as rejected', async () => {
   gitlab.resetCalls();
   assert.equal((await ask('glpat-never-issued')).status, 401);
-  assert.ok(gitlab.calls('GET /projects/:id') <= 1, `${gitlab.calls('GET /projects/:id')} project lookups for a bad token`);
+  assert.ok(
+    gitlab.calls('GET /projects/:id') <= 1,
+    `${gitlab.calls('GET /projects/:id')} project lookups for a bad token`,
+  );
   const spent = gitlab.calls();
   assert.equal((await ask('glpat-never-issued')).status, 401);
   assert.equal(gitlab.calls(), spent, 'the rejection is remembered for cache.negativeTtl: GitLab is not asked again');
@@ -60,7 +67,9 @@ test('a bad first-ever token wastes one speculative lookup, then is remembered a
 
 test('a job token speculates nothing: its own project needs no lookup', async () => {
   gitlab.resetCalls();
-  const answer = await fetch(`${fg.url}/token?scope=repository:group/proj:pull`, { headers: { Authorization: basic('gitlab-ci-token', 'not-a-job-token') } });
+  const answer = await fetch(`${fg.url}/token?scope=repository:group/proj:pull`, {
+    headers: { Authorization: basic('gitlab-ci-token', 'not-a-job-token') },
+  });
   assert.equal(answer.status, 401);
   assert.equal(gitlab.calls('GET /projects/:id'), 0);
 });

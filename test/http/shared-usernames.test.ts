@@ -62,10 +62,9 @@ type Answer = { status: number; message: string };
 async function login(fg: TestForgegate, ip: string, user: string, password: string, scope = ''): Promise<Answer> {
   const query = new URLSearchParams({ service: SERVICE });
   if (scope) query.append('scope', scope);
-  const response = await fetch(
-    `${fg.url}/token?${query}`,
-    { headers: { Authorization: basic(user, password), 'X-Forwarded-For': ip } },
-  );
+  const response = await fetch(`${fg.url}/token?${query}`, {
+    headers: { Authorization: basic(user, password), 'X-Forwarded-For': ip },
+  });
   const body = (await response.json()) as any;
   return { status: response.status, message: body.errors?.[0]?.message ?? '' };
 }

@@ -85,7 +85,13 @@ function authenticationOf(caller: AuthCaller): Authentication {
         login: caller.login,
         scopes: caller.scopes === null ? null : [...caller.scopes],
       };
-      return { identity: session.identity, caller: { kind: 'forge', session }, via: 'password', cached: false, refresh: null };
+      return {
+        identity: session.identity,
+        caller: { kind: 'forge', session },
+        via: 'password',
+        cached: false,
+        refresh: null,
+      };
     }
     case 'oidc': {
       // A verified token's session, without signing one: verification is oidc-verifier.test.ts's.
@@ -93,7 +99,13 @@ function authenticationOf(caller: AuthCaller): Authentication {
       const internals = oidc as unknown as Internals;
       const payload = { project: caller.project, sub: `job:${caller.project}`, exp: 4_000_000_000 };
       const session = internals.sessionOf(internals.issuers.get(ISSUERS[caller.forge]), payload);
-      return { identity: session.identity, caller: { kind: 'oidc', session }, via: 'password', cached: false, refresh: null };
+      return {
+        identity: session.identity,
+        caller: { kind: 'oidc', session },
+        via: 'password',
+        cached: false,
+        refresh: null,
+      };
     }
   }
 }

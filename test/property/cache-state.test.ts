@@ -51,13 +51,25 @@ interface GlProjectModel {
   registry: GlRegistry;
   archived: boolean;
 }
-interface GlUserModel { role: number; admin: boolean; external: boolean; tokens: { token: string; scopes: string[] }[] }
+interface GlUserModel {
+  role: number;
+  admin: boolean;
+  external: boolean;
+  tokens: { token: string; scopes: string[] }[];
+}
 const glProjects: GlProjectModel[] = [];
 /** Project id -> the token of a running job of that project, run by a user with no role. */
 const glJobs = new Map<number, string>();
 const glUsers: GlUserModel[] = [];
-interface GhRepoModel { fullName: string; visibility: 'public' | 'private'; archived: boolean }
-interface GhUserModel { role: Role | null; tokens: { token: string; kind: 'classic' | 'fine_grained'; scopes: string[] }[] }
+interface GhRepoModel {
+  fullName: string;
+  visibility: 'public' | 'private';
+  archived: boolean;
+}
+interface GhUserModel {
+  role: Role | null;
+  tokens: { token: string; kind: 'classic' | 'fine_grained'; scopes: string[] }[];
+}
 const ghRepos: GhRepoModel[] = [];
 const ghUsers: GhUserModel[] = [];
 let serviceToken = '';
@@ -80,11 +92,17 @@ function buildModel(): void {
     gl.moveProject(project.path, project.at);
     glProjects.push({ ...project, path: project.at });
   }
-  const people = [...GL_ROLES.map((role) => ({ role, admin: false, external: false })), { role: 0, admin: true, external: false }, { role: 0, admin: false, external: true }];
+  const people = [
+    ...GL_ROLES.map((role) => ({ role, admin: false, external: false })),
+    { role: 0, admin: true, external: false },
+    { role: 0, admin: false, external: true },
+  ];
   people.forEach((p, i) => {
     const user = gl.addUser({ username: `u${i}`, is_admin: p.admin, external: p.external });
     if (p.role > 0) gl.addMember('g', user.id, p.role);
-    const tokens = GL_SCOPE_SETS.map((scopes, j) => gl.addToken({ token: `glpat-u${i}-t${j}-Zq8x`, user_id: user.id, scopes }));
+    const tokens = GL_SCOPE_SETS.map((scopes, j) =>
+      gl.addToken({ token: `glpat-u${i}-t${j}-Zq8x`, user_id: user.id, scopes }),
+    );
     glUsers.push({ ...p, tokens: tokens.map((t) => ({ token: t.token, scopes: t.scopes })) });
   });
   const runner = gl.addUser({ username: 'runner' });
@@ -96,8 +114,18 @@ function buildModel(): void {
   gh.addOrg({ login: 'o', base_permission: 'none' });
   GH_ROLES.forEach((role, i) => {
     gh.addUser({ login: `h${i}` });
-    const tokens = GH_TOKENS.map((t, j) => gh.addToken({ token: `${t.kind === 'classic' ? 'ghp' : 'github_pat'}_h${i}t${j}Xx9`, kind: t.kind, user: `h${i}`, scopes: t.scopes }));
-    ghUsers.push({ role, tokens: tokens.map((t) => ({ token: t.token, kind: t.kind as 'classic' | 'fine_grained', scopes: t.scopes })) });
+    const tokens = GH_TOKENS.map((t, j) =>
+      gh.addToken({
+        token: `${t.kind === 'classic' ? 'ghp' : 'github_pat'}_h${i}t${j}Xx9`,
+        kind: t.kind,
+        user: `h${i}`,
+        scopes: t.scopes,
+      }),
+    );
+    ghUsers.push({
+      role,
+      tokens: tokens.map((t) => ({ token: t.token, kind: t.kind as 'classic' | 'fine_grained', scopes: t.scopes })),
+    });
   });
   for (const visibility of ['public', 'private'] as const)
     for (const archived of [false, true]) {
@@ -112,7 +140,15 @@ function buildModel(): void {
 // ---- requests and what docs/forges.md says they earn -----------------------------------------------
 
 type Req =
-  | { forge: 'gitlab'; user: number | null; token: number; project: number; suffix: string; actions: string[]; jobOf: number }
+  | {
+      forge: 'gitlab';
+      user: number | null;
+      token: number;
+      project: number;
+      suffix: string;
+      actions: string[];
+      jobOf: number;
+    }
   | { forge: 'github'; user: number | null; token: number; project: number; suffix: string; actions: string[] };
 
 const actions = fc.uniqueArray(fc.constantFrom('pull', 'push', 'delete', '*'), { minLength: 1, maxLength: 4 });
@@ -126,11 +162,20 @@ const glReq = fc.record({
   actions,
   jobOf: fc.nat(GL_PROJECTS - 1),
 });
-const ghReq = fc.record({ forge: fc.constant('github' as const), user: fc.option(fc.nat(GH_ROLES.length - 1), { nil: null }), token: fc.nat(GH_TOKENS.length - 1), project: fc.nat(3), suffix: fc.constantFrom('', '/app'), actions });
+const ghReq = fc.record({
+  forge: fc.constant('github' as const),
+  user: fc.option(fc.nat(GH_ROLES.length - 1), { nil: null }),
+  token: fc.nat(GH_TOKENS.length - 1),
+  project: fc.nat(3),
+  suffix: fc.constantFrom('', '/app'),
+  actions,
+});
 const requests = fc.array(fc.oneof(glReq, ghReq), { minLength: 1, maxLength: 6 });
 
 function imageOf(r: Req): string {
-  return r.forge === 'gitlab' ? `${glProjects[r.project]!.path}${r.suffix}` : `gh/${ghRepos[r.project]!.fullName}${r.suffix}`;
+  return r.forge === 'gitlab'
+    ? `${glProjects[r.project]!.path}${r.suffix}`
+    : `gh/${ghRepos[r.project]!.fullName}${r.suffix}`;
 }
 
 function expected(r: Req): string[] {
@@ -159,8 +204,14 @@ function expected(r: Req): string[] {
   const reaches = t.kind === 'fine_grained' || t.scopes.includes('repo');
   const visible = repo.visibility === 'public' || (reaches && u.role !== null);
   // Fine-grained tokens: GitHub shows their user's role, not their own permission (trustUserTokenRole off).
-  const grant: GhGrant = t.kind === 'classic' ? { kind: 'scopes', scopes: t.scopes } : { kind: 'unknown', trusted: false };
-  const caller: GhCaller = { kind: 'user', grant, permissions: visible ? permissionsOf(u.role) : null, deleteNeeds: 'admin' };
+  const grant: GhGrant =
+    t.kind === 'classic' ? { kind: 'scopes', scopes: t.scopes } : { kind: 'unknown', trusted: false };
+  const caller: GhCaller = {
+    kind: 'user',
+    grant,
+    permissions: visible ? permissionsOf(u.role) : null,
+    deleteNeeds: 'admin',
+  };
   return expectedGrant(r.actions, githubAllows(caller, repo));
 }
 
@@ -175,7 +226,8 @@ async function ask(fg: TestForgegate, r: Req): Promise<string[]> {
   if (r.forge === 'gitlab' && r.user !== null && r.token === GL_JOB) {
     headers.Authorization = basic('gitlab-ci-token', glJobs.get(glProjects[r.jobOf]!.id)!);
   } else if (r.user !== null) {
-    const token = r.forge === 'gitlab' ? glUsers[r.user]!.tokens[r.token]!.token : ghUsers[r.user]!.tokens[r.token]!.token;
+    const token =
+      r.forge === 'gitlab' ? glUsers[r.user]!.tokens[r.token]!.token : ghUsers[r.user]!.tokens[r.token]!.token;
     headers.Authorization = basic('someone', token);
   }
   const response = await fetch(`${fg.url}/token?${query}`, { headers });
@@ -234,9 +286,14 @@ describe('granted access is independent of cache state and request order', () =>
 
         // Warm: the same requests twice, concurrently and in shuffled orders.
         for (const round of [1, 2]) {
-          const order = shuffle(reqs.map((_, i) => i), seed + round);
+          const order = shuffle(
+            reqs.map((_, i) => i),
+            seed + round,
+          );
           const got = await Promise.all(order.map((i) => ask(warm, reqs[i]!)));
-          order.forEach((i, k) => assert.deepEqual(got[k], want[i], `warm round ${round} differs on ${imageOf(reqs[i]!)}`));
+          order.forEach((i, k) =>
+            assert.deepEqual(got[k], want[i], `warm round ${round} differs on ${imageOf(reqs[i]!)}`),
+          );
         }
 
         // Stale: fill, let every entry expire, break both forges, replay in another order.
@@ -244,7 +301,10 @@ describe('granted access is independent of cache state and request order', () =>
         await sleep(1100);
         gl.inject({ kind: 'status', status: 500 });
         gh.inject({ kind: 'status', status: 500 });
-        const order = shuffle(reqs.map((_, i) => i), seed + 3);
+        const order = shuffle(
+          reqs.map((_, i) => i),
+          seed + 3,
+        );
         const got = await Promise.all(order.map((i) => ask(stale, reqs[i]!)));
         order.forEach((i, k) => assert.deepEqual(got[k], want[i], `stale differs on ${imageOf(reqs[i]!)}`));
         gl.clearInjections();

@@ -69,7 +69,8 @@ export function gitlabAllows(caller: GlCaller, p: GlProject): { explicit: Set<Ex
     // admin powers (Admin Mode, no admin_mode scope) an admin is judged by its role.
     const admin = glAdminPowers(caller);
     const role = admin ? 50 : caller.role;
-    const pullByRole = role >= 20 || openToAll || (p.visibility === 'internal' && p.registry === 'enabled' && !caller.external);
+    const pullByRole =
+      role >= 20 || openToAll || (p.visibility === 'internal' && p.registry === 'enabled' && !caller.external);
     if (glScopeAllows(caller.scopes, 'pull') && pullByRole) allowed.add('pull');
     if (glScopeAllows(caller.scopes, 'push') && role >= 30 && writesOpen) allowed.add('push');
     if (glScopeAllows(caller.scopes, 'delete') && role >= 40 && writesOpen) allowed.add('delete');
@@ -239,7 +240,10 @@ export function githubAllows(caller: GhCaller, r: GhRepo): { explicit: Set<Expli
  * `*` when asked for and held, else the explicit actions it stands for that are held.
  * Unknown actions earn nothing. Sorted in forgegate's fixed order.
  */
-export function expectedGrant(requested: readonly string[], holds: { explicit: Set<Explicit>; star: boolean }): string[] {
+export function expectedGrant(
+  requested: readonly string[],
+  holds: { explicit: Set<Explicit>; star: boolean },
+): string[] {
   const out = new Set<string>();
   for (const a of requested) {
     if ((EXPLICIT as readonly string[]).includes(a) && holds.explicit.has(a as Explicit)) out.add(a);

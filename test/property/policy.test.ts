@@ -16,7 +16,9 @@ import { gitlabProtected, type GlRule } from './oracle.js';
 
 const RUNS = { numRuns: 3000 };
 
-const requestedActions = fc.array(fc.constantFrom('pull', 'push', 'delete', '*', 'catalog', 'PULL', 'admin'), { minLength: 1, maxLength: 6 }).map((a) => [...new Set(a)]);
+const requestedActions = fc
+  .array(fc.constantFrom('pull', 'push', 'delete', '*', 'catalog', 'PULL', 'admin'), { minLength: 1, maxLength: 6 })
+  .map((a) => [...new Set(a)]);
 
 const glScopes = fc.subarray([
   ...['api', 'read_api', 'read_registry', 'write_registry', 'read_user', 'read_repository', 'sudo', 'ai_features'],
@@ -48,16 +50,38 @@ const glCaller: fc.Arbitrary<GlCaller> = fc.oneof(
   }),
 );
 
-const ghPermissions = fc.record({ admin: fc.boolean(), maintain: fc.boolean(), push: fc.boolean(), triage: fc.boolean(), pull: fc.boolean() });
-const ghRepo = fc.record({ visibility: fc.constantFrom('public' as const, 'private' as const, 'internal' as const), archived: fc.boolean() });
+const ghPermissions = fc.record({
+  admin: fc.boolean(),
+  maintain: fc.boolean(),
+  push: fc.boolean(),
+  triage: fc.boolean(),
+  pull: fc.boolean(),
+});
+const ghRepo = fc.record({
+  visibility: fc.constantFrom('public' as const, 'private' as const, 'internal' as const),
+  archived: fc.boolean(),
+});
 const ghAppAccess = fc.option(fc.constantFrom('read' as const, 'write' as const, 'admin' as const), { nil: undefined });
 const ghGrant: fc.Arbitrary<GhGrant> = fc.oneof(
-  fc.record({ kind: fc.constant('scopes' as const), scopes: fc.subarray(['repo', 'public_repo', 'read:packages', 'write:packages', 'delete:packages', 'read:org', 'gist']) }),
+  fc.record({
+    kind: fc.constant('scopes' as const),
+    scopes: fc.subarray([
+      'repo',
+      'public_repo',
+      'read:packages',
+      'write:packages',
+      'delete:packages',
+      'read:org',
+      'gist',
+    ]),
+  }),
   fc.record({ kind: fc.constant('unknown' as const), trusted: fc.boolean() }),
   fc.record({
     kind: fc.constant('app' as const),
     permissions: fc.option(
-      fc.record({ contents: ghAppAccess, packages: ghAppAccess }).map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))),
+      fc
+        .record({ contents: ghAppAccess, packages: ghAppAccess })
+        .map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))),
       { nil: null },
     ),
   }),
@@ -73,7 +97,10 @@ const ghCaller: fc.Arbitrary<GhCaller> = fc.oneof(
   }),
 );
 
-function toGitLabFacts(caller: GlCaller, project: Omit<GitLabProjectFacts, 'path'>): [GitLabCallerFacts, GitLabProjectFacts] {
+function toGitLabFacts(
+  caller: GlCaller,
+  project: Omit<GitLabProjectFacts, 'path'>,
+): [GitLabCallerFacts, GitLabProjectFacts] {
   const facts: GitLabProjectFacts = { ...project, path: 'group/proj' };
   switch (caller.kind) {
     case 'anonymous':
@@ -89,7 +116,10 @@ function toGitLabFacts(caller: GlCaller, project: Omit<GitLabProjectFacts, 'path
   }
 }
 
-function toGitHubFacts(caller: GhCaller, repo: Omit<GitHubRepoFacts, 'fullName'>): [GitHubCallerFacts, GitHubRepoFacts] {
+function toGitHubFacts(
+  caller: GhCaller,
+  repo: Omit<GitHubRepoFacts, 'fullName'>,
+): [GitHubCallerFacts, GitHubRepoFacts] {
   const facts: GitHubRepoFacts = { ...repo, fullName: 'owner/repo' };
   return [caller.kind === 'user' ? { ...caller, login: 'someone' } : caller, facts];
 }
@@ -110,12 +140,17 @@ function checkOrderAndReplay(judge: Judge, actions: string[], shuffled: string[]
 describe('GitLab matrix against docs/forges.md', () => {
   test('granted actions equal the table-driven expectation, in any order, cold or replayed', () => {
     fc.assert(
-      fc.property(glCaller, glProject, requestedActions.chain((a) => fc.tuple(fc.constant(a), fc.shuffledSubarray(a, { minLength: a.length }))), (caller, project, [actions, shuffled]) => {
-        const judge = judgeGitLab(...toGitLabFacts(caller, project));
-        const expected = expectedGrant(actions, gitlabAllows(caller, project));
-        assert.deepEqual(granted(judge, actions), expected, 'granted differs from docs/forges.md');
-        checkOrderAndReplay(judge, actions, shuffled, expected);
-      }),
+      fc.property(
+        glCaller,
+        glProject,
+        requestedActions.chain((a) => fc.tuple(fc.constant(a), fc.shuffledSubarray(a, { minLength: a.length }))),
+        (caller, project, [actions, shuffled]) => {
+          const judge = judgeGitLab(...toGitLabFacts(caller, project));
+          const expected = expectedGrant(actions, gitlabAllows(caller, project));
+          assert.deepEqual(granted(judge, actions), expected, 'granted differs from docs/forges.md');
+          checkOrderAndReplay(judge, actions, shuffled, expected);
+        },
+      ),
       RUNS,
     );
   });
@@ -125,7 +160,8 @@ describe('GitLab matrix against docs/forges.md', () => {
       fc.property(glCaller, glProject, requestedActions, (caller, project, actions) => {
         const got = new Set(granted(judgeGitLab(...toGitLabFacts(caller, project)), actions));
         if (project.registry === 'disabled') assert.equal(got.size, 0, 'a disabled registry granted something');
-        if (caller.kind === 'anonymous') assert.ok(!got.has('push') && !got.has('delete') && !got.has('*'), 'anonymous got more than pull');
+        if (caller.kind === 'anonymous')
+          assert.ok(!got.has('push') && !got.has('delete') && !got.has('*'), 'anonymous got more than pull');
         const adminModeAllows = caller.kind === 'user' && (!caller.adminMode || caller.scopes.includes('admin_mode'));
         const actsAsAdmin = caller.kind === 'user' && caller.admin && adminModeAllows;
         if (caller.kind === 'user' && !actsAsAdmin) {
@@ -133,10 +169,13 @@ describe('GitLab matrix against docs/forges.md', () => {
           if (caller.role < 40) assert.ok(!got.has('delete'), 'delete below Maintainer');
           assert.ok(!got.has('*'), '* for a non-admin');
         }
-        if (caller.kind === 'user' && !caller.scopes.includes('api')) assert.ok(!got.has('delete') && !got.has('*'), 'delete without the api scope');
+        if (caller.kind === 'user' && !caller.scopes.includes('api'))
+          assert.ok(!got.has('delete') && !got.has('*'), 'delete without the api scope');
         if (caller.kind === 'job') assert.ok(!got.has('*'), '* for a job token');
-        if (caller.kind === 'job' && !caller.ownProject) assert.ok(!got.has('delete'), 'cross-project delete by a job token');
-        if (project.archived) assert.ok(!got.has('push') && !got.has('delete') && !got.has('*'), 'a write on an archived project');
+        if (caller.kind === 'job' && !caller.ownProject)
+          assert.ok(!got.has('delete'), 'cross-project delete by a job token');
+        if (project.archived)
+          assert.ok(!got.has('push') && !got.has('delete') && !got.has('*'), 'a write on an archived project');
       }),
       RUNS,
     );
@@ -219,12 +258,17 @@ describe('GitLab protected container repositories against the documented rules',
 describe('GitHub matrix against docs/forges.md', () => {
   test('granted actions equal the table-driven expectation, in any order, cold or replayed', () => {
     fc.assert(
-      fc.property(ghCaller, ghRepo, requestedActions.chain((a) => fc.tuple(fc.constant(a), fc.shuffledSubarray(a, { minLength: a.length }))), (caller, repo, [actions, shuffled]) => {
-        const judge = judgeGitHub(...toGitHubFacts(caller, repo));
-        const expected = expectedGrant(actions, githubAllows(caller, repo));
-        assert.deepEqual(granted(judge, actions), expected, 'granted differs from docs/forges.md');
-        checkOrderAndReplay(judge, actions, shuffled, expected);
-      }),
+      fc.property(
+        ghCaller,
+        ghRepo,
+        requestedActions.chain((a) => fc.tuple(fc.constant(a), fc.shuffledSubarray(a, { minLength: a.length }))),
+        (caller, repo, [actions, shuffled]) => {
+          const judge = judgeGitHub(...toGitHubFacts(caller, repo));
+          const expected = expectedGrant(actions, githubAllows(caller, repo));
+          assert.deepEqual(granted(judge, actions), expected, 'granted differs from docs/forges.md');
+          checkOrderAndReplay(judge, actions, shuffled, expected);
+        },
+      ),
       RUNS,
     );
   });
@@ -235,12 +279,17 @@ describe('GitHub matrix against docs/forges.md', () => {
         const got = new Set(granted(judgeGitHub(...toGitHubFacts(caller, repo)), actions));
         assert.ok(!got.has('*'), '* on GitHub');
         if (caller.kind !== 'user') assert.ok(!got.has('delete'), 'delete without a user token');
-        if (caller.kind === 'user' && caller.permissions === null) assert.ok(!got.has('push') && !got.has('delete'), 'a write on an invisible repository');
-        if (caller.kind === 'user' && caller.permissions !== null && !caller.permissions.push) assert.ok(!got.has('push'), 'push without the push permission');
-        if (caller.kind === 'user' && caller.grant.kind === 'unknown' && !caller.grant.trusted) assert.ok(!got.has('push') && !got.has('delete'), 'a write by a token whose own permission is unknown');
-        if (caller.kind === 'installation' && !caller.pushOptIn) assert.ok(!got.has('push'), 'an installation token pushed without installationTokenPush');
+        if (caller.kind === 'user' && caller.permissions === null)
+          assert.ok(!got.has('push') && !got.has('delete'), 'a write on an invisible repository');
+        if (caller.kind === 'user' && caller.permissions !== null && !caller.permissions.push)
+          assert.ok(!got.has('push'), 'push without the push permission');
+        if (caller.kind === 'user' && caller.grant.kind === 'unknown' && !caller.grant.trusted)
+          assert.ok(!got.has('push') && !got.has('delete'), 'a write by a token whose own permission is unknown');
+        if (caller.kind === 'installation' && !caller.pushOptIn)
+          assert.ok(!got.has('push'), 'an installation token pushed without installationTokenPush');
         if (repo.archived) assert.ok(!got.has('push') && !got.has('delete'), 'a write on an archived repository');
-        if (repo.visibility !== 'public' && caller.kind === 'anonymous') assert.equal(got.size, 0, 'anonymous access to a non-public repository');
+        if (repo.visibility !== 'public' && caller.kind === 'anonymous')
+          assert.equal(got.size, 0, 'anonymous access to a non-public repository');
       }),
       RUNS,
     );
@@ -251,13 +300,19 @@ describe('toGrants', () => {
   test('one entry per scope with a granted action, never an action that was not granted', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(glCaller, glProject, requestedActions), { maxLength: 8 }), (cases) => {
-        const decisions = cases.map(([caller, project, actions], i) => decide({ type: 'repository', name: `g/p${i}`, actions }, judgeGitLab(...toGitLabFacts(caller, project))));
+        const decisions = cases.map(([caller, project, actions], i) =>
+          decide({ type: 'repository', name: `g/p${i}`, actions }, judgeGitLab(...toGitLabFacts(caller, project))),
+        );
         const grants = toGrants(decisions);
         const expected = decisions.filter((d) => grantedActions(d).length > 0);
         assert.equal(grants.length, expected.length, 'grant count');
         grants.forEach((g, i) => {
           assert.equal(g.name, expected[i]!.scope.name, 'grant order follows scope order');
-          for (const a of g.actions) assert.ok(expected[i]!.scope.actions.includes(a) || expected[i]!.scope.actions.includes('*'), `granted ${a} not asked for`);
+          for (const a of g.actions)
+            assert.ok(
+              expected[i]!.scope.actions.includes(a) || expected[i]!.scope.actions.includes('*'),
+              `granted ${a} not asked for`,
+            );
         });
       }),
       { numRuns: 500 },

@@ -13,20 +13,38 @@ import { EXPLICIT, expectedGrant } from './oracle.js';
 // static ACL: first match wins, default deny, anonymous only by explicit rule.
 
 const alnum = fc.stringMatching(/^[a-z0-9]{1,6}$/);
-const component = fc.tuple(alnum, fc.array(fc.tuple(fc.constantFrom('.', '_', '__', '-', '--'), alnum), { maxLength: 2 })).map(([head, rest]) => head + rest.map(([s, c]) => s + c).join(''));
-const host = fc.tuple(fc.stringMatching(/^[a-z0-9]{1,5}(\.[a-z0-9]{1,5}){1,2}$/), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined })).map(([h, p]) => (p === undefined ? h : `${h}:${p}`));
-const name = fc.tuple(fc.option(host, { nil: undefined }), fc.array(component, { minLength: 1, maxLength: 4 })).map(([h, parts]) => [...(h ? [h] : []), ...parts].join('/')).filter((n) => n.length <= 255);
-const actions = fc.uniqueArray(fc.oneof(fc.constantFrom('pull', 'push', 'delete', '*'), fc.stringMatching(/^[a-z]{1,8}$/)), { minLength: 1, maxLength: 5 });
-const scope = fc.record({
-  type: fc.constantFrom('repository', 'registry', 'plugin'),
-  class: fc.option(fc.constantFrom('plugin', 'image'), { nil: undefined }),
-  name,
-  actions,
-}).map(({ class: cls, ...rest }) => (cls === undefined ? { ...rest } : { ...rest, class: cls }));
+const component = fc
+  .tuple(alnum, fc.array(fc.tuple(fc.constantFrom('.', '_', '__', '-', '--'), alnum), { maxLength: 2 }))
+  .map(([head, rest]) => head + rest.map(([s, c]) => s + c).join(''));
+const host = fc
+  .tuple(
+    fc.stringMatching(/^[a-z0-9]{1,5}(\.[a-z0-9]{1,5}){1,2}$/),
+    fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+  )
+  .map(([h, p]) => (p === undefined ? h : `${h}:${p}`));
+const name = fc
+  .tuple(fc.option(host, { nil: undefined }), fc.array(component, { minLength: 1, maxLength: 4 }))
+  .map(([h, parts]) => [...(h ? [h] : []), ...parts].join('/'))
+  .filter((n) => n.length <= 255);
+const actions = fc.uniqueArray(
+  fc.oneof(fc.constantFrom('pull', 'push', 'delete', '*'), fc.stringMatching(/^[a-z]{1,8}$/)),
+  { minLength: 1, maxLength: 5 },
+);
+const scope = fc
+  .record({
+    type: fc.constantFrom('repository', 'registry', 'plugin'),
+    class: fc.option(fc.constantFrom('plugin', 'image'), { nil: undefined }),
+    name,
+    actions,
+  })
+  .map(({ class: cls, ...rest }) => (cls === undefined ? { ...rest } : { ...rest, class: cls }));
 
 /** What a request asks for, independent of order: resource -> set of actions. */
 function asked(scopes: ReturnType<typeof parseScopes>): Record<string, string[]> {
-  const entries: [string, string[]][] = scopes.map((s) => [`${s.type}(${s.class ?? ''}):${s.name}`, [...s.actions].sort()]);
+  const entries: [string, string[]][] = scopes.map((s) => [
+    `${s.type}(${s.class ?? ''}):${s.name}`,
+    [...s.actions].sort(),
+  ]);
   return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
 }
 
@@ -49,7 +67,11 @@ describe('scope parser', () => {
   });
 
   test('anything that parses formats back to text that parses to the same scope', () => {
-    const texty = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), fc.stringMatching(/^[a-z(): ,*/.\-_0-9]{0,80}$/));
+    const texty = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.stringMatching(/^[a-z(): ,*/.\-_0-9]{0,80}$/),
+    );
     fc.assert(
       fc.property(texty, (text) => {
         let parsed;
@@ -69,14 +91,30 @@ describe('scope parser', () => {
     const junk = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 200 }),
       fc.string({ unit: 'binary', maxLength: 200 }),
-      fc.constantFrom('repository:a/b:', ':::', 'a:b:c:d:e', `repository:${'a/'.repeat(200)}b:pull`, 'repository(x:a:pull', 'repository:a:,,,', 'repository:a:pull,,*', '__proto__:constructor:pull', 'repository:__proto__:pull'),
+      fc.constantFrom(
+        'repository:a/b:',
+        ':::',
+        'a:b:c:d:e',
+        `repository:${'a/'.repeat(200)}b:pull`,
+        'repository(x:a:pull',
+        'repository:a:,,,',
+        'repository:a:pull,,*',
+        '__proto__:constructor:pull',
+        'repository:__proto__:pull',
+      ),
       scope.map(formatScope),
     );
     fc.assert(
-      fc.property(fc.array(fc.array(junk, { maxLength: 4 }).map((a) => a.join(' ')), { maxLength: 5 }), (values) => {
-        parsesOrScopeError(() => parseScopes(values));
-        for (const v of values) parsesOrScopeError(() => parseResourceScope(v));
-      }),
+      fc.property(
+        fc.array(
+          fc.array(junk, { maxLength: 4 }).map((a) => a.join(' ')),
+          { maxLength: 5 },
+        ),
+        (values) => {
+          parsesOrScopeError(() => parseScopes(values));
+          for (const v of values) parsesOrScopeError(() => parseResourceScope(v));
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -114,7 +152,19 @@ const aclRule: fc.Arbitrary<AclRule> = fc.record({
 /** Static accounts' `acl` rules (docs/configuration.md), by hand: literal-or-simple glob, first match, default deny. */
 function oracleMatch(rule: AclRule, account: string, type: string, image: string): boolean {
   if (rule.type !== type) return false;
-  const accountOk = rule.account === '' ? account === '' : account !== '' && (rule.account === '*' ? !account.includes('/') : rule.account === 'ci-*' ? account.startsWith('ci-') && !account.includes('/') : rule.account === '/b.b/' ? /^b.b$/.test(account) : rule.account === 'a*' ? account.startsWith('a') && !account.includes('/') : rule.account === account);
+  const accountOk =
+    rule.account === ''
+      ? account === ''
+      : account !== '' &&
+        (rule.account === '*'
+          ? !account.includes('/')
+          : rule.account === 'ci-*'
+            ? account.startsWith('ci-') && !account.includes('/')
+            : rule.account === '/b.b/'
+              ? /^b.b$/.test(account)
+              : rule.account === 'a*'
+                ? account.startsWith('a') && !account.includes('/')
+                : rule.account === account);
   if (!accountOk) return false;
   const segments = image.split('/');
   switch (rule.name) {

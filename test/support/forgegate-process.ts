@@ -16,7 +16,10 @@ export interface ForgegateProcess {
   /** Parsed JSON log lines (stdout) so far. */
   auditLines(): Record<string, unknown>[];
   /** The newest token-request line matching `predicate`, waiting for the asynchronous log write. */
-  waitForAudit(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForAudit(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /**
    * The number of log lines once forgegate has written all it had buffered (no new line for a
    * few flush intervals): a mark after which only lines of later requests appear.
@@ -32,10 +35,17 @@ export function startForgegateProcess(configYaml: string): Promise<ForgegateProc
     const dir = await makeTempDir('forgegate');
     const config = join(dir, 'forgegate.yaml');
     await writeFile(config, configYaml.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir));
-    const proc = spawnManaged(process.execPath, [CLI, 'serve', '--config', config], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'info' } });
+    const proc = spawnManaged(process.execPath, [CLI, 'serve', '--config', config], {
+      cwd: dir,
+      env: { ...process.env, LOG_LEVEL: 'info' },
+    });
     const url = `http://127.0.0.1:${port}`;
     try {
-      await waitUntilReady(`forgegate on ${port}`, proc, async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok);
+      await waitUntilReady(
+        `forgegate on ${port}`,
+        proc,
+        async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok,
+      );
     } catch (error) {
       if (/EADDRINUSE/.test(proc.logs())) throw new Error('address already in use');
       throw error;
@@ -63,7 +73,7 @@ export function startForgegateProcess(configYaml: string): Promise<ForgegateProc
       },
       async settledLineCount() {
         let count = auditLines().length;
-        for (let quiet = 0; quiet < 3; ) {
+        for (let quiet = 0; quiet < 3;) {
           await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS));
           const now = auditLines().length;
           quiet = now === count ? quiet + 1 : 0;

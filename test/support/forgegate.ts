@@ -32,7 +32,14 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
   const keyDir = raw.token?.keyDir ?? (await makeTempDir('keys'));
   const config = parseConfig(
     // No caching unless a test asks for it: most suites pin what the forge is asked each time.
-    { forges: [], ...raw, server: { listen: '127.0.0.1:0', ...raw.server }, token: { ...raw.token, keyDir }, cache: { identityTtl: 0, decisionTtl: 0, negativeTtl: 0, ...raw.cache }, limits: raw.limits ?? { enabled: false } },
+    {
+      forges: [],
+      ...raw,
+      server: { listen: '127.0.0.1:0', ...raw.server },
+      token: { ...raw.token, keyDir },
+      cache: { identityTtl: 0, decisionTtl: 0, negativeTtl: 0, ...raw.cache },
+      limits: raw.limits ?? { enabled: false },
+    },
     process.env,
     'test',
   );
@@ -53,7 +60,11 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     runtime,
     config,
     metrics,
-    logs: () => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+    logs: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
     rawLogs: () => text,
     stop: async () => {
       await server.close(100);

@@ -32,7 +32,12 @@ export async function runScenario(): Promise<Scenario> {
   const job = gitlab.addJob({ token: 'glcbt-64_scenario-job-S3cr3tQx7', project: 'group/app', user_id: mia.id }).token;
   github.addUser({ login: 'ada' });
   github.addRepo({ full_name: 'ada/app', collaborators: { ada: 'admin' } });
-  const ghToken = github.addToken({ token: 'ghp_adaScenarioS3cr3tQx7xxxxxxxxxxxxxxxx', kind: 'classic', user: 'ada', scopes: ['repo'] }).token;
+  const ghToken = github.addToken({
+    token: 'ghp_adaScenarioS3cr3tQx7xxxxxxxxxxxxxxxx',
+    kind: 'classic',
+    user: 'ada',
+    scopes: ['repo'],
+  }).token;
 
   const fg = await startForgegate({
     server: { trustProxy: true },
@@ -55,7 +60,14 @@ export async function runScenario(): Promise<Scenario> {
     for (const s of [password, basic, `Basic ${basic}`, encodeURIComponent(password)]) secrets.add(s);
   };
 
-  async function get(what: string, user: string | null, password: string, scope: string, ip = '192.0.2.10', extra = ''): Promise<any> {
+  async function get(
+    what: string,
+    user: string | null,
+    password: string,
+    scope: string,
+    ip = '192.0.2.10',
+    extra = '',
+  ): Promise<any> {
     const headers: Record<string, string> = { 'X-Forwarded-For': ip };
     if (user !== null) {
       remember(user, password);
@@ -87,11 +99,25 @@ export async function runScenario(): Promise<Scenario> {
   await get('static granted', 'alice', 'alice-pass', 'repository:alice/app:pull,push');
   await get('static granted', 'alice', 'alice-pass', 'repository:alice/app:pull');
   await get('static wrong', 'alice', 'alice-pass-typo', 'repository:alice/app:pull');
-  const offline = await get('static offline', 'alice', 'alice-pass', 'repository:alice/app:pull', '192.0.2.10', '&offline_token=true');
+  const offline = await get(
+    'static offline',
+    'alice',
+    'alice-pass',
+    'repository:alice/app:pull',
+    '192.0.2.10',
+    '&offline_token=true',
+  );
   await get('refresh as password', '', offline.refresh_token, 'repository:alice/app:pull');
-  await post('refresh grant', { grant_type: 'refresh_token', refresh_token: offline.refresh_token, scope: 'repository:alice/app:pull' });
+  await post('refresh grant', {
+    grant_type: 'refresh_token',
+    refresh_token: offline.refresh_token,
+    scope: 'repository:alice/app:pull',
+  });
   await post('password grant', { grant_type: 'password', username: 'bob', password: 'not-bobs-password' });
-  await post('refresh grant broken', { grant_type: 'refresh_token', refresh_token: `${offline.refresh_token.slice(0, -4)}AAAA` });
+  await post('refresh grant broken', {
+    grant_type: 'refresh_token',
+    refresh_token: `${offline.refresh_token.slice(0, -4)}AAAA`,
+  });
 
   // GitLab: a personal access token twice (the second from cache), a wrong one, a CI job token.
   await get('gitlab pat', 'mia', pat, 'repository:gl/group/app:pull,push');
@@ -99,8 +125,19 @@ export async function runScenario(): Promise<Scenario> {
   await get('gitlab pat wrong', 'mia', 'glpat-mia-wrong-S3cr3tQx7', 'repository:gl/group/app:pull');
   await get('gitlab job', 'gitlab-ci-token', job, 'repository:gl/group/app:pull,push');
   await get('gitlab job unknown', 'gitlab-ci-token', 'glcbt-64_unknown-S3cr3tQx7', 'repository:gl/group/app:pull');
-  const gitlabOffline = await get('gitlab offline', 'mia', pat, 'repository:gl/group/app:pull', '192.0.2.10', '&offline_token=true');
-  await post('gitlab refresh', { grant_type: 'refresh_token', refresh_token: gitlabOffline.refresh_token, scope: 'repository:gl/group/app:pull' });
+  const gitlabOffline = await get(
+    'gitlab offline',
+    'mia',
+    pat,
+    'repository:gl/group/app:pull',
+    '192.0.2.10',
+    '&offline_token=true',
+  );
+  await post('gitlab refresh', {
+    grant_type: 'refresh_token',
+    refresh_token: gitlabOffline.refresh_token,
+    scope: 'repository:gl/group/app:pull',
+  });
 
   // GitHub: a classic token, then a wrong one.
   await get('github token', 'ada', ghToken, 'repository:gh/ada/app:pull');
@@ -112,7 +149,8 @@ export async function runScenario(): Promise<Scenario> {
 
   // Anonymous, then a ban: the failures that reach the count, then a refused right password.
   await get('anonymous', null, '', 'repository:gl/group/app:pull');
-  for (let i = 0; i < SCENARIO_LIMITS.failures; i++) await get('spray', `victim-${i}`, `Spr4y-S3cr3t-${i}`, '', '192.0.2.66');
+  for (let i = 0; i < SCENARIO_LIMITS.failures; i++)
+    await get('spray', `victim-${i}`, `Spr4y-S3cr3t-${i}`, '', '192.0.2.66');
   await get('banned', 'alice', 'alice-pass', '', '192.0.2.66');
 
   return {

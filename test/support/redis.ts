@@ -64,7 +64,20 @@ function externalRedis(url: string): RunningRedis {
 }
 
 async function spawnRedis(port: number, dir: string): Promise<ManagedProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+  ];
   const proc = spawnManaged('redis-server', args, { cwd: dir, env: process.env });
   await waitUntilReady(`redis-server on port ${port}`, proc, () => ping(port));
   return proc;

@@ -22,7 +22,13 @@ export function tokenClient(service: string, defaultTarget: () => TestForgegate)
   const sentBasic = new Set<string>();
 
   /** GET /token with Basic user:password (user null: anonymous), one or more scopes. */
-  async function token(user: string | null, password: string | null, scope: string | string[] = [], on: TestForgegate = defaultTarget(), extraQuery = ''): Promise<Answer> {
+  async function token(
+    user: string | null,
+    password: string | null,
+    scope: string | string[] = [],
+    on: TestForgegate = defaultTarget(),
+    extraQuery = '',
+  ): Promise<Answer> {
     const query = new URLSearchParams({ service });
     for (const s of [scope].flat()) query.append('scope', s);
     const headers: Record<string, string> = {};
@@ -36,7 +42,10 @@ export function tokenClient(service: string, defaultTarget: () => TestForgegate)
     return { status: response.status, headers: response.headers, body, access, ms };
   }
 
-  async function post(form: Record<string, string>, on: TestForgegate = defaultTarget()): Promise<{ status: number; body: any }> {
+  async function post(
+    form: Record<string, string>,
+    on: TestForgegate = defaultTarget(),
+  ): Promise<{ status: number; body: any }> {
     const response = await fetch(`${on.url}/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },

@@ -36,7 +36,8 @@ describe('glob', () => {
     ['a+b', 'a+b', true],
   ];
   for (const [pattern, name, expected] of cases) {
-    test(`${pattern} ${expected ? 'matches' : 'does not match'} ${name}`, () => assert.equal(compileGlob(pattern).test(name), expected));
+    test(`${pattern} ${expected ? 'matches' : 'does not match'} ${name}`, () =>
+      assert.equal(compileGlob(pattern).test(name), expected));
   }
 });
 
@@ -56,7 +57,10 @@ describe('static ACL', () => {
     // ci-bot matches rule 3 for team/**; rule 5 (its own namespace) does not apply to team/app.
     assert.deepEqual(granted('ci-bot', 'repository:team/app:pull,push,delete'), ['pull', 'push']);
     const decision = acl.decide('ci-bot', parseResourceScope('repository:team/app:delete'));
-    assert.match(decision.verdicts[0]!.reason, /^delete denied: acl rule #3 \(account "ci-bot", repository "team\/\*\*"\) allows \[pull, push\]$/);
+    assert.match(
+      decision.verdicts[0]!.reason,
+      /^delete denied: acl rule #3 \(account "ci-bot", repository "team\/\*\*"\) allows \[pull, push\]$/,
+    );
   });
 
   test('${account} gives every account its own namespace', () => {
@@ -73,7 +77,10 @@ describe('static ACL', () => {
 
   test('/regex/ accounts are anchored', () => {
     assert.deepEqual(granted('robot-7', 'repository:robots/x:pull'), ['pull']);
-    assert.deepEqual(granted('evil-robot-7', 'repository:robots/x:pull'), ['pull'].filter(() => false));
+    assert.deepEqual(
+      granted('evil-robot-7', 'repository:robots/x:pull'),
+      ['pull'].filter(() => false),
+    );
     assert.deepEqual(granted('robot-7x', 'repository:robots/x:pull'), []);
   });
 
@@ -86,7 +93,10 @@ describe('static ACL', () => {
   test('default deny, with a reason naming the account and resource', () => {
     const decision = acl.decide('mallory', parseResourceScope('repository:secret/x:pull'));
     assert.deepEqual(grantedActions(decision), []);
-    assert.equal(decision.verdicts[0]!.reason, 'pull denied: no acl rule matches account "mallory" on repository secret/x');
+    assert.equal(
+      decision.verdicts[0]!.reason,
+      'pull denied: no acl rule matches account "mallory" on repository secret/x',
+    );
   });
 
   test('type must match: a repository rule does not grant registry scopes', () => {
@@ -99,21 +109,37 @@ describe('intersection and *', () => {
   const scope = (text: string) => parseResourceScope(text);
 
   test('requested ∩ allowed', () => {
-    assert.deepEqual(grantedActions(decide(scope('repository:a/b:pull,push'), allowing({ actions: ['pull'], rule: 'test', because: 'x' }))), ['pull']);
+    assert.deepEqual(
+      grantedActions(
+        decide(scope('repository:a/b:pull,push'), allowing({ actions: ['pull'], rule: 'test', because: 'x' })),
+      ),
+      ['pull'],
+    );
   });
 
   test('* allowed grants each explicit action asked for', () => {
-    assert.deepEqual(grantedActions(decide(scope('repository:a/b:pull,delete'), allowing({ actions: ['*'], rule: 'test', because: 'x' }))), ['pull', 'delete']);
+    assert.deepEqual(
+      grantedActions(
+        decide(scope('repository:a/b:pull,delete'), allowing({ actions: ['*'], rule: 'test', because: 'x' })),
+      ),
+      ['pull', 'delete'],
+    );
   });
 
   test('* asked but not held narrows to the explicit actions held', () => {
-    const decision = decide(scope('repository:a/b:*'), allowing({ actions: ['pull', 'push', 'delete'], rule: 'test', because: 'role' }));
+    const decision = decide(
+      scope('repository:a/b:*'),
+      allowing({ actions: ['pull', 'push', 'delete'], rule: 'test', because: 'role' }),
+    );
     assert.deepEqual(grantedActions(decision), ['pull', 'push', 'delete']);
     assert.equal(decision.verdicts[0]!.reason, '* denied: role');
   });
 
   test('unknown actions are denied, never an error', () => {
-    const decision = decide(scope('repository:a/b:pull,frob'), allowing({ actions: ['*'], rule: 'test', because: 'x' }));
+    const decision = decide(
+      scope('repository:a/b:pull,frob'),
+      allowing({ actions: ['*'], rule: 'test', because: 'x' }),
+    );
     assert.deepEqual(grantedActions(decision), ['pull']);
     assert.equal(decision.verdicts[1]!.reason, 'frob denied: unknown action');
   });
@@ -127,7 +153,13 @@ describe('intersection and *', () => {
   });
 
   test('every reason starts with the action and the verdict', () => {
-    const decision = decide(scope('repository:a/b:pull,push'), allowing({ actions: ['pull'], rule: 'test', because: 'because' }));
-    assert.deepEqual(decision.verdicts.map((v) => v.reason), ['pull granted: because', 'push denied: because']);
+    const decision = decide(
+      scope('repository:a/b:pull,push'),
+      allowing({ actions: ['pull'], rule: 'test', because: 'because' }),
+    );
+    assert.deepEqual(
+      decision.verdicts.map((v) => v.reason),
+      ['pull granted: because', 'push denied: because'],
+    );
   });
 });

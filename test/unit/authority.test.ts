@@ -145,7 +145,10 @@ describe('Authority', () => {
     const result = await authority.issue(request({ kind: 'anonymous' }, scopes));
     const denied = result.decisions.filter((d) => grantedActions(d).length === 0);
     const past = [`acme/app${MAX_FORGE_IMAGES}`, `acme/app${MAX_FORGE_IMAGES + 1}`];
-    assert.deepEqual(denied.map((d) => d.scope.name), past);
+    assert.deepEqual(
+      denied.map((d) => d.scope.name),
+      past,
+    );
     assert.equal(gl.asked.judged.length, MAX_FORGE_IMAGES);
   });
 

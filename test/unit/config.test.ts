@@ -33,11 +33,35 @@ describe('configuration', () => {
       keyDir: './data/keys',
       refreshTtl: 2592000,
     });
-    assert.deepEqual(config.cache, { redisUrl: null, keyPrefix: 'forgegate:', identityTtl: 60, decisionTtl: 60, negativeTtl: 10, staleIfError: 0 });
+    assert.deepEqual(config.cache, {
+      redisUrl: null,
+      keyPrefix: 'forgegate:',
+      identityTtl: 60,
+      decisionTtl: 60,
+      negativeTtl: 10,
+      staleIfError: 0,
+    });
     assert.deepEqual(config.users, { htpasswd: null });
     assert.deepEqual(config.acl, []);
     assert.deepEqual(config.forges, [
-      { name: 'gitlab', type: 'gitlab', url: 'https://gitlab.com', prefix: '', serviceToken: null, jobTokens: true, adminMode: true, anonymousPull: true, webhookSecret: null, timeout: 5, deletePermission: 'admin', admins: [], installationTokenPush: [], trustUserTokenRole: false, protectedRepositories: 'best-effort', jobTokenPushAllowlist: [] },
+      {
+        name: 'gitlab',
+        type: 'gitlab',
+        url: 'https://gitlab.com',
+        prefix: '',
+        serviceToken: null,
+        jobTokens: true,
+        adminMode: true,
+        anonymousPull: true,
+        webhookSecret: null,
+        timeout: 5,
+        deletePermission: 'admin',
+        admins: [],
+        installationTokenPush: [],
+        trustUserTokenRole: false,
+        protectedRepositories: 'best-effort',
+        jobTokenPushAllowlist: [],
+      },
     ]);
   });
 
@@ -65,7 +89,10 @@ forges:
   });
 
   test('${VAR} is replaced from the environment; ${account} is left for the ACL', () => {
-    const config = parse('forges:\n  - {type: gitlab, url: "https://g", serviceToken: "${GL_TOKEN}"}\nacl:\n  - {account: "*", name: "${account}/*", actions: [pull]}', { GL_TOKEN: 'glpat-x: {y}' });
+    const config = parse(
+      'forges:\n  - {type: gitlab, url: "https://g", serviceToken: "${GL_TOKEN}"}\nacl:\n  - {account: "*", name: "${account}/*", actions: [pull]}',
+      { GL_TOKEN: 'glpat-x: {y}' },
+    );
     assert.equal(config.forges[0]!.serviceToken, 'glpat-x: {y}');
     assert.equal(config.acl[0]!.name, '${account}/*');
   });
@@ -74,7 +101,10 @@ forges:
     ['server:\n  lisen: x', 'config test.yaml: server.lisen: unknown key'],
     ['nonsense: 1', 'config test.yaml: nonsense: unknown key'],
     ['forges:\n  - {type: gitlab, url: "https://g", colour: red}', 'config test.yaml: forges[0].colour: unknown key'],
-    ['token: {algorithm: HS256}', 'config test.yaml: token.algorithm: Invalid option: expected one of "ES256"|"RS256" (got "HS256")'],
+    [
+      'token: {algorithm: HS256}',
+      'config test.yaml: token.algorithm: Invalid option: expected one of "ES256"|"RS256" (got "HS256")',
+    ],
     ['token: {header: jwk}', 'token.header'],
     ['token: {ttl: 30}', 'token.ttl'],
     ['token: {ttl: 1.5}', 'token.ttl'],
@@ -91,12 +121,30 @@ forges:
     ['acl:\n  - {account: a, actions: [pull]}', 'acl[0].name'],
     ['forges:\n  - {type: gitea, url: "https://g"}', 'forges[0].type'],
     ['forges:\n  - {type: gitlab, url: "ftp://g"}', 'forges[0].url: expected an http(s) URL'],
-    ['forges:\n  - {type: gitlab, url: "https://a"}\n  - {type: github, url: "https://b"}', 'forges[1].prefix: only one forge may have the empty prefix'],
-    ['forges:\n  - {type: gitlab, url: "https://a", prefix: gl}\n  - {type: github, url: "https://b", prefix: "gl/x"}', 'forges[1].prefix: prefix "gl/x/" overlaps'],
-    ['forges:\n  - {type: gitlab, url: "https://a", prefix: a}\n  - {type: gitlab, url: "https://b", prefix: b}', 'forges[1].name: duplicate forge name "gitlab"'],
-    ['forges:\n  - {type: gitlab, url: "https://a", serviceToken: "${NOPE}"}', 'forges[0].serviceToken: environment variable NOPE is not set'],
-    ['forges:\n  - {type: github, url: "https://g", installationTokenPush: [acme]}', 'forges[0].installationTokenPush[0]: expected an owner/repo glob'],
-    ['forges:\n  - {type: github, url: "https://g", installationTokenPush: ["acme/app/x"]}', 'forges[0].installationTokenPush[0]: expected an owner/repo glob'],
+    [
+      'forges:\n  - {type: gitlab, url: "https://a"}\n  - {type: github, url: "https://b"}',
+      'forges[1].prefix: only one forge may have the empty prefix',
+    ],
+    [
+      'forges:\n  - {type: gitlab, url: "https://a", prefix: gl}\n  - {type: github, url: "https://b", prefix: "gl/x"}',
+      'forges[1].prefix: prefix "gl/x/" overlaps',
+    ],
+    [
+      'forges:\n  - {type: gitlab, url: "https://a", prefix: a}\n  - {type: gitlab, url: "https://b", prefix: b}',
+      'forges[1].name: duplicate forge name "gitlab"',
+    ],
+    [
+      'forges:\n  - {type: gitlab, url: "https://a", serviceToken: "${NOPE}"}',
+      'forges[0].serviceToken: environment variable NOPE is not set',
+    ],
+    [
+      'forges:\n  - {type: github, url: "https://g", installationTokenPush: [acme]}',
+      'forges[0].installationTokenPush[0]: expected an owner/repo glob',
+    ],
+    [
+      'forges:\n  - {type: github, url: "https://g", installationTokenPush: ["acme/app/x"]}',
+      'forges[0].installationTokenPush[0]: expected an owner/repo glob',
+    ],
     ['forges:\n  - {type: github, url: "https://g", trustUserTokenRole: "yes"}', 'forges[0].trustUserTokenRole'],
     ['forges:\n  - {name: static, type: gitlab, url: "https://a"}', 'forges[0].name: "static" is reserved'],
     ['forges:\n  - {name: none, type: github, url: "https://a"}', 'forges[0].name: "none" is reserved'],
@@ -105,7 +153,8 @@ forges:
     ['- 1', 'expected a mapping of sections'],
   ];
   for (const [text, expected] of errors) {
-    test(`refuses ${JSON.stringify(text).slice(0, 70)}`, () => assert.ok(failure(text).includes(expected), failure(text)));
+    test(`refuses ${JSON.stringify(text).slice(0, 70)}`, () =>
+      assert.ok(failure(text).includes(expected), failure(text)));
   }
 
   test('secrets are never echoed in errors', () => {
@@ -131,6 +180,11 @@ forges:
     const dir = new URL('../../config/', import.meta.url);
     const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'));
     assert.ok(files.length > 0);
-    for (const file of files) await loadConfig(new URL(file, dir).pathname, { GITLAB_SERVICE_TOKEN: 'x', GITLAB_WEBHOOK_SECRET: 'x', GITHUB_SERVICE_TOKEN: 'x' });
+    for (const file of files)
+      await loadConfig(new URL(file, dir).pathname, {
+        GITLAB_SERVICE_TOKEN: 'x',
+        GITLAB_WEBHOOK_SECRET: 'x',
+        GITHUB_SERVICE_TOKEN: 'x',
+      });
   });
 });

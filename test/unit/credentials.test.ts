@@ -19,14 +19,22 @@ describe('Authorization header', () => {
   });
 
   test('Basic splits on the first colon; the scheme is case-insensitive', () => {
-    assert.deepEqual(parseAuthorization(`Basic ${b64('alice:pa:ss:word')}`), { kind: 'password', username: 'alice', password: 'pa:ss:word' });
+    assert.deepEqual(parseAuthorization(`Basic ${b64('alice:pa:ss:word')}`), {
+      kind: 'password',
+      username: 'alice',
+      password: 'pa:ss:word',
+    });
     assert.deepEqual(parseAuthorization(`bAsIc  ${b64('a:b')}`), { kind: 'password', username: 'a', password: 'b' });
   });
 
   test('an empty user with a refresh-token-shaped password is a refresh credential', () => {
     const jwe = 'eyJhbGciOiJkaXIifQ..aaaa.bbbb.cccc';
     assert.deepEqual(parseAuthorization(`Basic ${b64(`:${jwe}`)}`), { kind: 'refresh', token: jwe });
-    assert.deepEqual(parseAuthorization(`Basic ${b64(':glpat-xyz')}`), { kind: 'password', username: '', password: 'glpat-xyz' });
+    assert.deepEqual(parseAuthorization(`Basic ${b64(':glpat-xyz')}`), {
+      kind: 'password',
+      username: '',
+      password: 'glpat-xyz',
+    });
   });
 
   const malformed: [string, RegExp][] = [
@@ -41,14 +49,20 @@ describe('Authorization header', () => {
   ];
   for (const [header, message] of malformed) {
     test(`rejects ${header.slice(0, 30)}`, () => {
-      assert.throws(() => parseAuthorization(header), (error: Error) => error instanceof BadRequest && message.test(error.message));
+      assert.throws(
+        () => parseAuthorization(header),
+        (error: Error) => error instanceof BadRequest && message.test(error.message),
+      );
     });
   }
 });
 
 describe('htpasswd', () => {
   test('bcrypt lines of every prefix, comments and blank lines', () => {
-    const users = parseHtpasswd(`# robots\n\nalice:${HASH_ALICE}\nbob:${HASH_ALICE.replace('$2y$', '$2b$')}\r\ncarol:${HASH_ALICE.replace('$2y$', '$2a$')}\n`, 'f');
+    const users = parseHtpasswd(
+      `# robots\n\nalice:${HASH_ALICE}\nbob:${HASH_ALICE.replace('$2y$', '$2b$')}\r\ncarol:${HASH_ALICE.replace('$2y$', '$2a$')}\n`,
+      'f',
+    );
     assert.deepEqual([...users.keys()], ['alice', 'bob', 'carol']);
   });
 
@@ -62,7 +76,11 @@ describe('htpasswd', () => {
   ];
   for (const [text, message] of refused) {
     test(`refuses ${text.split('\n').at(-1)!.slice(0, 30)}`, () => {
-      assert.throws(() => parseHtpasswd(text, '/etc/htpasswd'), (error: Error) => error instanceof HtpasswdError && message.test(error.message) && error.message.includes('/etc/htpasswd'));
+      assert.throws(
+        () => parseHtpasswd(text, '/etc/htpasswd'),
+        (error: Error) =>
+          error instanceof HtpasswdError && message.test(error.message) && error.message.includes('/etc/htpasswd'),
+      );
     });
   }
 
@@ -96,7 +114,12 @@ describe('static accounts', () => {
     const { accounts: a } = await accounts(`alice:${HASH_ALICE}\n`);
     assert.equal((await a.authenticate('alice', 'alice-pass')).cached, false);
     assert.equal((await a.authenticate('alice', 'alice-pass')).cached, true);
-    await assert.rejects(a.authenticate('alice', 'wrong'), (e: Error) => e instanceof AuthenticationFailed && /wrong password for static account "alice"/.test((e as AuthenticationFailed).reason));
+    await assert.rejects(
+      a.authenticate('alice', 'wrong'),
+      (e: Error) =>
+        e instanceof AuthenticationFailed &&
+        /wrong password for static account "alice"/.test((e as AuthenticationFailed).reason),
+    );
     await assert.rejects(a.authenticate('nobody', 'x'), AuthenticationFailed);
   });
 
@@ -129,7 +152,10 @@ describe('concurrent verification', () => {
       const results = await Promise.all(Array.from({ length: 50 }, () => accounts.authenticate('alice', 'alice-pass')));
       assert.equal(results.length, 50);
       assert.equal(checks, 1);
-      await assert.rejects(Promise.all([accounts.authenticate('alice', 'bad'), accounts.authenticate('alice', 'bad')]), AuthenticationFailed);
+      await assert.rejects(
+        Promise.all([accounts.authenticate('alice', 'bad'), accounts.authenticate('alice', 'bad')]),
+        AuthenticationFailed,
+      );
       assert.equal(checks, 2, 'a wrong password is checked once for concurrent callers too');
     } finally {
       (bcrypt as { compare: typeof bcrypt.compare }).compare = original;

@@ -20,7 +20,12 @@ import { promote, rotate } from '../../src/token/rotation.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const K8S = join(ROOT, 'deploy/kubernetes');
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [key: string]: any };
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  [key: string]: any;
+};
 
 async function manifests(): Promise<Manifest[]> {
   const files = (await readdir(K8S)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
@@ -43,10 +48,23 @@ const find = (all: Manifest[], kind: string, name: string): Manifest => {
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
   test('every kind a deployment needs is there, and kustomization.yaml lists every file', async () => {
     const all = await manifests();
-    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Secret', 'ConfigMap', 'NetworkPolicy']) {
-      assert.ok(all.some((m) => m.kind === kind), `a ${kind}`);
+    for (const kind of [
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+      'HorizontalPodAutoscaler',
+      'Secret',
+      'ConfigMap',
+      'NetworkPolicy',
+    ]) {
+      assert.ok(
+        all.some((m) => m.kind === kind),
+        `a ${kind}`,
+      );
     }
-    const kustomization = parseAllDocuments(await readFile(join(K8S, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] };
+    const kustomization = parseAllDocuments(await readFile(join(K8S, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as {
+      resources: string[];
+    };
     const files = (await readdir(K8S)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
     assert.deepEqual([...kustomization.resources].sort(), files);
   });
@@ -60,9 +78,16 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
     assert.deepEqual(container.ports, [{ name: 'http', containerPort: 5001 }]);
     assert.equal(pod.securityContext.runAsNonRoot, true);
-    assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsUser, 'the key Secret is readable by the non-root user');
+    assert.equal(
+      pod.securityContext.fsGroup,
+      pod.securityContext.runAsUser,
+      'the key Secret is readable by the non-root user',
+    );
     assert.ok(deployment.spec.replicas >= 2, 'more than one replica');
-    assert.ok(pod.terminationGracePeriodSeconds > 10 + 5, 'the grace period covers the preStop pause and the 10 s drain');
+    assert.ok(
+      pod.terminationGracePeriodSeconds > 10 + 5,
+      'the grace period covers the preStop pause and the 10 s drain',
+    );
     const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.name, m]));
     assert.equal(mounts.config.mountPath, '/config');
     assert.equal(mounts.keys.mountPath, '/data/keys');
@@ -73,7 +98,8 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     for (const kind of ['Service', 'PodDisruptionBudget']) {
       const selector = find(all, kind, 'forgegate').spec.selector;
       const matches = selector.matchLabels ?? selector;
-      for (const [key, value] of Object.entries(matches)) assert.equal(labels[key], value, `${kind} selects the forgegate pods`);
+      for (const [key, value] of Object.entries(matches))
+        assert.equal(labels[key], value, `${kind} selects the forgegate pods`);
     }
     const hpa = find(all, 'HorizontalPodAutoscaler', 'forgegate');
     assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'forgegate' });
@@ -85,7 +111,10 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const env = find(all, 'Secret', 'forgegate-env').stringData as Record<string, string>;
     const config = parseConfigText(find(all, 'ConfigMap', 'forgegate-config').data['forgegate.yaml'], env, 'configmap');
     assert.equal(config.token.keyDir, '/data/keys');
-    assert.ok(config.cache.redisUrl?.includes(find(all, 'Service', 'forgegate-redis').metadata.name), 'Redis is the bundled Service');
+    assert.ok(
+      config.cache.redisUrl?.includes(find(all, 'Service', 'forgegate-redis').metadata.name),
+      'Redis is the bundled Service',
+    );
     assert.equal(config.server.trustProxy, true);
   });
 
@@ -102,22 +131,30 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.equal(args[args.indexOf('--requirepass') + 1], '$(REDIS_PASSWORD)');
     const fromSecret = (name: string) => container.env.find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
     assert.deepEqual(fromSecret('REDIS_PASSWORD'), { name: 'forgegate-env', key: 'REDIS_PASSWORD' });
-    assert.deepEqual(fromSecret('REDISCLI_AUTH'), { name: 'forgegate-env', key: 'REDIS_PASSWORD' }, 'the probe authenticates');
+    assert.deepEqual(
+      fromSecret('REDISCLI_AUTH'),
+      { name: 'forgegate-env', key: 'REDIS_PASSWORD' },
+      'the probe authenticates',
+    );
 
     const policy = find(all, 'NetworkPolicy', 'forgegate-redis').spec;
-    for (const [key, value] of Object.entries(policy.podSelector.matchLabels)) assert.equal(redis.metadata.labels[key], value, 'the policy covers the Redis pods');
+    for (const [key, value] of Object.entries(policy.podSelector.matchLabels))
+      assert.equal(redis.metadata.labels[key], value, 'the policy covers the Redis pods');
     assert.deepEqual(policy.policyTypes, ['Ingress']);
     assert.equal(policy.ingress.length, 1);
     const forgegatePods = find(all, 'Deployment', 'forgegate').spec.template.metadata.labels;
     const [from] = policy.ingress[0].from;
-    for (const [key, value] of Object.entries(from.podSelector.matchLabels)) assert.equal(forgegatePods[key], value, 'only forgegate pods');
+    for (const [key, value] of Object.entries(from.podSelector.matchLabels))
+      assert.equal(forgegatePods[key], value, 'only forgegate pods');
     assert.equal(policy.ingress[0].from.length, 1);
     assert.deepEqual(policy.ingress[0].ports, [{ protocol: 'TCP', port: 6379 }]);
   });
 
   test('the key Secret carries a rotation: next/ and retired/ come back at their paths in the pod', async () => {
     const all = await manifests();
-    const volume = find(all, 'Deployment', 'forgegate').spec.template.spec.volumes.find((v: any) => v.name === 'keys').secret;
+    const volume = find(all, 'Deployment', 'forgegate').spec.template.spec.volumes.find(
+      (v: any) => v.name === 'keys',
+    ).secret;
     assert.equal(volume.optional, true, 'files a rotation step has not made yet may be absent');
     const items = new Map<string, string>(volume.items.map((i: { key: string; path: string }) => [i.key, i.path]));
 
@@ -132,7 +169,11 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       const before = describeSet(await loadKeySet(keyDir, 'ES256'));
       assert.equal(before.retired.length, 1);
 
-      const secret = JSON.parse(await script(['secret', keyDir])) as { kind: string; metadata: { name: string }; data: Record<string, string> };
+      const secret = JSON.parse(await script(['secret', keyDir])) as {
+        kind: string;
+        metadata: { name: string };
+        data: Record<string, string>;
+      };
       assert.equal(secret.kind, 'Secret');
       assert.equal(secret.metadata.name, volume.secretName);
       const unmounted = Object.keys(secret.data).filter((key) => !items.has(key));
@@ -155,24 +196,37 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
   });
 
-  test('kustomize builds the manifests', { skip: existsSync('/usr/bin/kubectl') ? false : 'kubectl is not installed' }, async () => {
-    const output = await new Promise<string>((resolve, reject) =>
-      execFile('kubectl', ['kustomize', K8S], { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout))),
-    );
-    const kinds = parseAllDocuments(output).map((doc) => (doc.toJS() as Manifest).kind);
-    assert.equal(kinds.length, (await manifests()).length);
-  });
+  test(
+    'kustomize builds the manifests',
+    { skip: existsSync('/usr/bin/kubectl') ? false : 'kubectl is not installed' },
+    async () => {
+      const output = await new Promise<string>((resolve, reject) =>
+        execFile('kubectl', ['kustomize', K8S], { timeout: 60_000 }, (error, stdout, stderr) =>
+          error ? reject(new Error(stderr || error.message)) : resolve(stdout),
+        ),
+      );
+      const kinds = parseAllDocuments(output).map((doc) => (doc.toJS() as Manifest).kind);
+      assert.equal(kinds.length, (await manifests()).length);
+    },
+  );
 });
 
 function describeSet(set: KeySet) {
-  return { current: set.current.kid, next: set.next?.kid ?? null, retired: set.retired.map((r) => [r.key.kid, r.publishUntil]), published: set.jwks() };
+  return {
+    current: set.current.kid,
+    next: set.next?.kid ?? null,
+    retired: set.retired.map((r) => [r.key.kid, r.publishUntil]),
+    published: set.jwks(),
+  };
 }
 
 /** scripts/kubernetes-keys.mjs, as an operator runs it. */
 function script(args: string[], stdin = ''): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [join(ROOT, 'scripts/kubernetes-keys.mjs'), ...args], (error, stdout, stderr) =>
-      error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+    const child = execFile(
+      process.execPath,
+      [join(ROOT, 'scripts/kubernetes-keys.mjs'), ...args],
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
     );
     child.stdin!.end(stdin);
   });
@@ -193,14 +247,19 @@ describe('Dockerfile', () => {
 
   test('everything it copies from the context exists and passes .dockerignore', async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
-    const allowed = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    const allowed = (await readFile(join(ROOT, '.dockerignore'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1).replace(/\/$/, ''));
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
     assert.ok(sources.length > 0, 'the Dockerfile copies from the context');
     for (const source of sources) {
       assert.ok(existsSync(join(ROOT, source)), `${source} exists`);
       assert.ok(allowed.includes(source.replace(/\/$/, '')), `${source} is not excluded by .dockerignore`);
     }
-    const scripts = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const scripts = (
+      JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
     assert.ok(scripts.build, 'npm run build exists');
   });
 });

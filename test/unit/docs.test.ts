@@ -37,7 +37,8 @@ function defaults(): Map<string, unknown> {
   const { forges: _forges, acl: _acl, ...sections } = configSchema.parse({ forges: [] });
   walk(sections, '');
   const forge = forgeSchema.parse({ type: 'gitlab', url: 'https://gitlab.example.com' });
-  for (const [key, value] of Object.entries(forge)) if (!['type', 'url'].includes(key) && value !== undefined) found.set(`forges[].${key}`, value);
+  for (const [key, value] of Object.entries(forge))
+    if (!['type', 'url'].includes(key) && value !== undefined) found.set(`forges[].${key}`, value);
   found.set('acl[].type', aclRuleSchema.parse({ account: 'a', name: 'n', actions: ['pull'] }).type);
   return found;
 }
@@ -47,7 +48,11 @@ describe('docs/configuration.md', () => {
     const rows = documentedRows(await readFile(DOC, 'utf8'));
     const sections = keyPaths(configSchema).filter((path) => !path.includes('.') && !path.includes('['));
     const missing = keyPaths(configSchema).filter((path) => !rows.has(path) && !sections.includes(path));
-    const missingSections = sections.filter((section) => !rows.has(section) && ![...rows.keys()].some((key) => key.startsWith(`${section}.`) || key.startsWith(`${section}[]`)));
+    const missingSections = sections.filter(
+      (section) =>
+        !rows.has(section) &&
+        ![...rows.keys()].some((key) => key.startsWith(`${section}.`) || key.startsWith(`${section}[]`)),
+    );
     assert.deepEqual(
       [...missingSections, ...missing],
       [],
@@ -67,7 +72,8 @@ describe('docs/configuration.md', () => {
     const wrong: string[] = [];
     for (const [path, value] of defaults()) {
       const cell = rows.get(path);
-      if (cell !== undefined && cell !== shown(value)) wrong.push(`${path}: docs say ${cell}, schema has ${shown(value)}`);
+      if (cell !== undefined && cell !== shown(value))
+        wrong.push(`${path}: docs say ${cell}, schema has ${shown(value)}`);
     }
     assert.deepEqual(wrong, [], 'defaults in docs/configuration.md differ from src/config/schema.ts');
   });

@@ -39,9 +39,15 @@ describe('GitHub: one client, a credential per call', () => {
     assert.ok(anonymous.every((repo) => repo?.full_name === 'acme/public'));
     const repoCalls = github.requests().filter((r) => r.url.startsWith('/repos/'));
     assert.equal(repoCalls.length, CALLERS);
-    assert.ok(repoCalls.every((r) => r.headers.authorization === undefined), 'an anonymous call carried a credential');
+    assert.ok(
+      repoCalls.every((r) => r.headers.authorization === undefined),
+      'an anonymous call carried a credential',
+    );
     const userCalls = github.requests().filter((r) => r.url === '/user');
-    assert.deepEqual(userCalls.map((r) => r.headers.authorization).sort(), Array.from({ length: CALLERS }, (_, i) => `token ghp_token${i}`).sort());
+    assert.deepEqual(
+      userCalls.map((r) => r.headers.authorization).sort(),
+      Array.from({ length: CALLERS }, (_, i) => `token ghp_token${i}`).sort(),
+    );
   });
 });
 
@@ -72,8 +78,14 @@ describe('GitLab: one client, a credential per call', () => {
     assert.ok(anonymous.every((project) => project === null));
     const projectCalls = gitlab.requests().filter((r) => r.endpoint === 'GET /projects/:id');
     assert.equal(projectCalls.length, CALLERS);
-    assert.ok(projectCalls.every((r) => r.headers.authorization === undefined && r.headers['private-token'] === undefined), 'an anonymous call carried a credential');
+    assert.ok(
+      projectCalls.every((r) => r.headers.authorization === undefined && r.headers['private-token'] === undefined),
+      'an anonymous call carried a credential',
+    );
     const userCalls = gitlab.requests().filter((r) => r.endpoint === 'GET /user');
-    assert.deepEqual(userCalls.map((r) => r.headers.authorization).sort(), Array.from({ length: CALLERS }, (_, i) => `Bearer glpat-token${i}`).sort());
+    assert.deepEqual(
+      userCalls.map((r) => r.headers.authorization).sort(),
+      Array.from({ length: CALLERS }, (_, i) => `Bearer glpat-token${i}`).sort(),
+    );
   });
 });

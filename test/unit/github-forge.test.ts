@@ -44,12 +44,13 @@ after(() => gh.stop());
 
 /** The one place these tests meet the Forge interface: authenticate (unless anonymous), then judge. */
 async function judge(password: string | null, image: string, on = forge): Promise<ForgeJudgement> {
-  const session = password === null ? null : await on.authenticate({ kind: 'password', username: 'anything', password });
+  const session =
+    password === null ? null : await on.authenticate({ kind: 'password', username: 'anything', password });
   return on.judge(session, image);
 }
 
 describe('GitHubForge', () => {
-  test('a collaborator with write pulls and pushes; delete is denied for the token\'s scopes', async () => {
+  test("a collaborator with write pulls and pushes; delete is denied for the token's scopes", async () => {
     const answer = await judge(TOKENS.writer, 'acme/app/web');
     assert.equal(answer.project, 'acme/app');
     const { granted, denied } = summary(answer);

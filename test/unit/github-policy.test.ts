@@ -38,7 +38,8 @@ function grantAllows(grant: TokenGrant): Set<Explicit> {
     const p = grant.permissions;
     const allowed = new Set<Explicit>();
     if (p === null) return allowed; // the App is not installed on the owner
-    const atLeast = (level: string | undefined, min: 'read' | 'write') => level === 'admin' || level === 'write' || (min === 'read' && level === 'read');
+    const atLeast = (level: string | undefined, min: 'read' | 'write') =>
+      level === 'admin' || level === 'write' || (min === 'read' && level === 'read');
     if (atLeast(p.contents, 'read') || atLeast(p.packages, 'read')) allowed.add('pull');
     if (atLeast(p.contents, 'write') || atLeast(p.packages, 'write')) allowed.add('push');
     if (atLeast(p.packages, 'write')) allowed.add('delete');
@@ -143,9 +144,16 @@ const REQUESTS: Action[][] = [['pull'], ['push'], ['delete'], ['*'], ['pull', 'p
 
 /** Classic PATs' X-OAuth-Scopes, fine-grained tokens (trusted or not), App user tokens' App permissions. */
 const GRANTS: TokenGrant[] = [
-  ...[[], ['public_repo'], ['read:packages'], ['write:packages'], ['repo'], ['repo', 'delete:packages'], ['write:packages', 'delete:packages'], ['gist']].map(
-    (scopes): TokenGrant => ({ kind: 'scopes', scopes }),
-  ),
+  ...[
+    [],
+    ['public_repo'],
+    ['read:packages'],
+    ['write:packages'],
+    ['repo'],
+    ['repo', 'delete:packages'],
+    ['write:packages', 'delete:packages'],
+    ['gist'],
+  ].map((scopes): TokenGrant => ({ kind: 'scopes', scopes })),
   { kind: 'unknown', trusted: false },
   { kind: 'unknown', trusted: true },
   { kind: 'app', permissions: null },
@@ -171,7 +179,9 @@ function granted(caller: GitHubCallerFacts, repo: GitHubRepoFacts, actions: read
 }
 
 function reasons(caller: GitHubCallerFacts, repo: GitHubRepoFacts, actions: readonly Action[]): string[] {
-  return decide({ type: 'repository', name: NAME, actions: [...actions] }, judgeGitHub(caller, repo)).verdicts.map((v) => v.reason);
+  return decide({ type: 'repository', name: NAME, actions: [...actions] }, judgeGitHub(caller, repo)).verdicts.map(
+    (v) => v.reason,
+  );
 }
 
 function roleName(p: RepoPermissions | null): string {
@@ -195,8 +205,19 @@ const describeRepo = (r: GitHubRepoFacts): string => `${r.visibility}${r.archive
 let totalChecked = 0;
 
 /** Checks every caller against every repository and request; fails listing the first 20 mismatches. */
-function checkAll(t: { diagnostic(message: string): void }, family: string, callers: readonly GitHubCallerFacts[]): void {
-  const matrix = { targets: REPOS, requests: REQUESTS, granted, expected: expectedGrant, describeCaller, describeTarget: describeRepo };
+function checkAll(
+  t: { diagnostic(message: string): void },
+  family: string,
+  callers: readonly GitHubCallerFacts[],
+): void {
+  const matrix = {
+    targets: REPOS,
+    requests: REQUESTS,
+    granted,
+    expected: expectedGrant,
+    describeCaller,
+    describeTarget: describeRepo,
+  };
   totalChecked += checkMatrix<GitHubCallerFacts, GitHubRepoFacts>(t, family, callers, matrix);
 }
 
@@ -204,7 +225,10 @@ function checkAll(t: { diagnostic(message: string): void }, family: string, call
 // Exhaustive tables, one test per caller family.
 // ---------------------------------------------------------------------------------------
 
-const ANONYMOUS_CALLERS: GitHubCallerFacts[] = [true, false].map((anonymousPull) => ({ kind: 'anonymous', anonymousPull }));
+const ANONYMOUS_CALLERS: GitHubCallerFacts[] = [true, false].map((anonymousPull) => ({
+  kind: 'anonymous',
+  anonymousPull,
+}));
 
 const USER_CALLERS: GitHubCallerFacts[] = product({
   grant: GRANTS,
@@ -212,7 +236,10 @@ const USER_CALLERS: GitHubCallerFacts[] = product({
   deleteNeeds: ['admin', 'maintain'] as UserCaller['deleteNeeds'][],
 }).map((u) => ({ kind: 'user', login: 'alice', ...u }));
 
-const INSTALLATION_CALLERS: GitHubCallerFacts[] = product({ ownRepository: [true, false], pushOptIn: [true, false] }).map((i) => ({ kind: 'installation', ...i }));
+const INSTALLATION_CALLERS: GitHubCallerFacts[] = product({
+  ownRepository: [true, false],
+  pushOptIn: [true, false],
+}).map((i) => ({ kind: 'installation', ...i }));
 
 const PER_CALLER = REPOS.length * REQUESTS.length; // 6 repositories x 5 requests = 30
 
@@ -242,7 +269,10 @@ test('github matrix: * is never granted to anyone', () => {
   const callers = [...ANONYMOUS_CALLERS, ...USER_CALLERS, ...INSTALLATION_CALLERS];
   for (const caller of callers) {
     for (const repo of REPOS) {
-      assert.ok(!granted(caller, repo, ['*']).includes('*'), `${describeCaller(caller)} on ${describeRepo(repo)} got *`);
+      assert.ok(
+        !granted(caller, repo, ['*']).includes('*'),
+        `${describeCaller(caller)} on ${describeRepo(repo)} got *`,
+      );
     }
   }
 });
@@ -266,7 +296,13 @@ const user = (over: Partial<UserCaller> = {}): GitHubCallerFacts => ({
   ...over,
 });
 
-const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; actions: Action[]; reasons: string[] }[] = [
+const NAMED: {
+  name: string;
+  caller: GitHubCallerFacts;
+  repo: GitHubRepoFacts;
+  actions: Action[];
+  reasons: string[];
+}[] = [
   {
     name: 'read role may pull but not push',
     caller: user(),
@@ -342,7 +378,10 @@ const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; a
     caller: user({ permissions: null }),
     repo: repo(),
     actions: ['pull', 'push'],
-    reasons: ['pull denied: no GitHub repository o/r visible to alice', 'push denied: no GitHub repository o/r visible to alice'],
+    reasons: [
+      'pull denied: no GitHub repository o/r visible to alice',
+      'push denied: no GitHub repository o/r visible to alice',
+    ],
   },
   {
     name: 'admin on an archived repository: pull, no push',
@@ -368,7 +407,10 @@ const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; a
     caller: { kind: 'anonymous', anonymousPull: false },
     repo: repo({ visibility: 'public' }),
     actions: ['pull', 'push'],
-    reasons: ['pull denied: anonymous pulls are turned off for this forge', 'push denied: anonymous callers may only pull'],
+    reasons: [
+      'pull denied: anonymous pulls are turned off for this forge',
+      'push denied: anonymous callers may only pull',
+    ],
   },
   {
     name: 'anonymous on a private repository',
@@ -406,7 +448,7 @@ const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; a
     actions: ['pull', 'push'],
     reasons: [
       'pull granted: alice has pull on o/r',
-      'push denied: GitHub does not say what this token may do on o/r (it reports the user\'s role): fine-grained tokens only pull unless trustUserTokenRole is set; use a classic token or an OIDC ID token to push',
+      "push denied: GitHub does not say what this token may do on o/r (it reports the user's role): fine-grained tokens only pull unless trustUserTokenRole is set; use a classic token or an OIDC ID token to push",
     ],
   },
   {
@@ -438,7 +480,10 @@ const NAMED: { name: string; caller: GitHubCallerFacts; repo: GitHubRepoFacts; a
     caller: { kind: 'installation', ownRepository: false, pushOptIn: true },
     repo: repo(),
     actions: ['pull', 'push'],
-    reasons: ['pull denied: the installation token does not reach o/r', 'push denied: the installation token does not reach o/r'],
+    reasons: [
+      'pull denied: the installation token does not reach o/r',
+      'push denied: the installation token does not reach o/r',
+    ],
   },
 ];
 

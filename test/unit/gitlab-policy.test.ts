@@ -159,11 +159,15 @@ const USER_ROLES = [0, 10, 20, 30, 40, 50];
 const JOB_ROLES = [0, 20, 30];
 
 function granted(caller: GitLabCallerFacts, project: GitLabProjectFacts, actions: readonly Action[]): Action[] {
-  return grantedActions(decide({ type: 'repository', name: PATH, actions: [...actions] }, judgeGitLab(caller, project)));
+  return grantedActions(
+    decide({ type: 'repository', name: PATH, actions: [...actions] }, judgeGitLab(caller, project)),
+  );
 }
 
 function reasons(caller: GitLabCallerFacts, project: GitLabProjectFacts, actions: readonly Action[]): string[] {
-  return decide({ type: 'repository', name: PATH, actions: [...actions] }, judgeGitLab(caller, project)).verdicts.map((v) => v.reason);
+  return decide({ type: 'repository', name: PATH, actions: [...actions] }, judgeGitLab(caller, project)).verdicts.map(
+    (v) => v.reason,
+  );
 }
 
 function describeCaller(c: GitLabCallerFacts): string {
@@ -173,18 +177,32 @@ function describeCaller(c: GitLabCallerFacts): string {
     case 'user':
       return `user(scopes=[${c.scopes.join(',')}] admin=${c.admin} external=${c.external} role=${c.role})`;
     case 'job':
-      return `job(own=${c.ownProject} external=${c.external} allowlisted=${c.allowlisted} pushAllowed=${c.pushAllowed} ` +
-        `role=${c.role})`;
+      return (
+        `job(own=${c.ownProject} external=${c.external} allowlisted=${c.allowlisted} pushAllowed=${c.pushAllowed} ` +
+        `role=${c.role})`
+      );
   }
 }
 
-const describeProject = (p: GitLabProjectFacts): string => `${p.visibility}/${p.registry}${p.archived ? '/archived' : ''}`;
+const describeProject = (p: GitLabProjectFacts): string =>
+  `${p.visibility}/${p.registry}${p.archived ? '/archived' : ''}`;
 
 let totalChecked = 0;
 
 /** Checks every caller against every project and request; fails listing the first 20 mismatches. */
-function checkAll(t: { diagnostic(message: string): void }, family: string, callers: readonly GitLabCallerFacts[]): void {
-  const matrix = { targets: PROJECTS, requests: REQUESTS, granted, expected: expectedGrant, describeCaller, describeTarget: describeProject };
+function checkAll(
+  t: { diagnostic(message: string): void },
+  family: string,
+  callers: readonly GitLabCallerFacts[],
+): void {
+  const matrix = {
+    targets: PROJECTS,
+    requests: REQUESTS,
+    granted,
+    expected: expectedGrant,
+    describeCaller,
+    describeTarget: describeProject,
+  };
   totalChecked += checkMatrix<GitLabCallerFacts, GitLabProjectFacts>(t, family, callers, matrix);
 }
 
@@ -192,7 +210,10 @@ function checkAll(t: { diagnostic(message: string): void }, family: string, call
 // Exhaustive tables, one test per caller family.
 // ---------------------------------------------------------------------------------------
 
-const ANONYMOUS_CALLERS: GitLabCallerFacts[] = [true, false].map((anonymousPull) => ({ kind: 'anonymous', anonymousPull }));
+const ANONYMOUS_CALLERS: GitLabCallerFacts[] = [true, false].map((anonymousPull) => ({
+  kind: 'anonymous',
+  anonymousPull,
+}));
 
 const USER_CALLERS: GitLabCallerFacts[] = product({
   scopes: SCOPE_SETS,
@@ -264,13 +285,22 @@ const job = (over: Partial<Extract<GitLabCallerFacts, { kind: 'job' }>> = {}): G
   ...over,
 });
 
-const NAMED: { name: string; caller: GitLabCallerFacts; project: GitLabProjectFacts; actions: Action[]; reasons: string[] }[] = [
+const NAMED: {
+  name: string;
+  caller: GitLabCallerFacts;
+  project: GitLabProjectFacts;
+  actions: Action[];
+  reasons: string[];
+}[] = [
   {
     name: 'Reporter may pull but not push',
     caller: user({ role: 20 }),
     project: project(),
     actions: ['pull', 'push'],
-    reasons: ['pull granted: role Reporter (20) >= Reporter (20) on g/p', 'push denied: role Reporter (20) < Developer (30) on g/p'],
+    reasons: [
+      'pull granted: role Reporter (20) >= Reporter (20) on g/p',
+      'push denied: role Reporter (20) < Developer (30) on g/p',
+    ],
   },
   {
     name: 'a token without registry scopes earns nothing',
@@ -352,7 +382,10 @@ const NAMED: { name: string; caller: GitLabCallerFacts; project: GitLabProjectFa
     caller: { kind: 'anonymous', anonymousPull: false },
     project: project({ visibility: 'public' }),
     actions: ['pull', 'push'],
-    reasons: ['pull denied: anonymous pulls are turned off for this forge', 'push denied: anonymous callers may only pull'],
+    reasons: [
+      'pull denied: anonymous pulls are turned off for this forge',
+      'push denied: anonymous callers may only pull',
+    ],
   },
   {
     name: 'anonymous on a private project',
@@ -391,7 +424,7 @@ const NAMED: { name: string; caller: GitLabCallerFacts; project: GitLabProjectFa
     reasons: ['pull denied: a/src is not in the job token allowlist of g/p'],
   },
   {
-    name: "allowlisted job whose user is not a member",
+    name: 'allowlisted job whose user is not a member',
     caller: job({ allowlisted: true }),
     project: project(),
     actions: ['pull'],

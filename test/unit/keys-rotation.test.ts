@@ -33,8 +33,14 @@ describe('key rotation', () => {
     assert.equal(count(bundle), 2);
     assert.ok(bundle.startsWith(before.certificatePem.trimEnd()), 'the current certificate comes first');
     const jwks = JSON.parse(await readFile(join(dir, 'jwks.json'), 'utf8'));
-    assert.deepEqual(jwks.keys.map((k: { kid: string }) => k.kid), [before.kid, set.next.kid]);
-    assert.ok(jwks.keys.every((k: { d?: string }) => k.d === undefined), 'no private material');
+    assert.deepEqual(
+      jwks.keys.map((k: { kid: string }) => k.kid),
+      [before.kid, set.next.kid],
+    );
+    assert.ok(
+      jwks.keys.every((k: { d?: string }) => k.d === undefined),
+      'no private material',
+    );
     assert.equal((await loadKey(dir, 'ES256')).kid, before.kid, 'key.pem loads from the bundle as before');
     await assert.rejects(rotate(dir, 'ES256'), (e: Error) => e instanceof KeyError && /keys promote/.test(e.message));
   });
@@ -54,7 +60,10 @@ describe('key rotation', () => {
     assert.equal(retired!.retiredAt, '2030-01-01T00:00:00.000Z');
     assert.equal(retired!.publishUntil, new Date(now + (900 + 60) * 1000).toISOString());
     assert.equal(retired!.keepUntil, new Date(now + (86400 + 60) * 1000).toISOString());
-    assert.deepEqual(set.jwks(now).keys.map((k) => k.kid), [staged.kid, old.kid]);
+    assert.deepEqual(
+      set.jwks(now).keys.map((k) => k.kid),
+      [staged.kid, old.kid],
+    );
     assert.equal(count(await readFile(join(dir, 'cert.pem'), 'utf8')), 2);
   });
 
@@ -65,7 +74,10 @@ describe('key rotation', () => {
     const promoted = await promote(dir, 'ES256', LIFETIMES, now);
     const published = await publish(dir, 'ES256', now + 961_000);
     assert.equal(published.retired.length, 1, 'kept');
-    assert.deepEqual(JSON.parse(await readFile(join(dir, 'jwks.json'), 'utf8')).keys.map((k: { kid: string }) => k.kid), [promoted.current.kid]);
+    assert.deepEqual(
+      JSON.parse(await readFile(join(dir, 'jwks.json'), 'utf8')).keys.map((k: { kid: string }) => k.kid),
+      [promoted.current.kid],
+    );
     assert.equal(count(await readFile(join(dir, 'cert.pem'), 'utf8')), 1);
     await publish(dir, 'ES256', now + 86_461_000);
     assert.deepEqual(await readdir(join(dir, 'retired')), [], 'deleted after keepUntil');
@@ -90,7 +102,10 @@ describe('key rotation', () => {
     const dir = await freshDir();
     await rotate(dir, 'ES256');
     const before = await loadKeySet(dir, 'ES256');
-    const issuedBefore = await new RefreshTokens(() => before.refreshSecrets(), 3600).issue({ sub: 'alice', source: 'static', proof: 'p' }, 'svc');
+    const issuedBefore = await new RefreshTokens(() => before.refreshSecrets(), 3600).issue(
+      { sub: 'alice', source: 'static', proof: 'p' },
+      'svc',
+    );
     await promote(dir, 'ES256', LIFETIMES);
     const [a, b] = await Promise.all([loadKeySet(dir, 'ES256'), loadKeySet(dir, 'ES256')]);
     assert.deepEqual(a.refreshSecrets(), b.refreshSecrets(), 'replicas agree');
@@ -99,8 +114,15 @@ describe('key rotation', () => {
     // A replica that has not reloaded yet opens tokens issued after promote: it knew the next key.
     const issuedAfter = await after.issue({ sub: 'bob', source: 'static', proof: 'p' }, 'svc');
     assert.equal((await new RefreshTokens(() => before.refreshSecrets(), 3600).open(issuedAfter, 'svc')).sub, 'bob');
-    await assert.rejects(after.open(issuedBefore, 'other-service'), /refresh token/, 'a claim failure does not try other keys into success');
-    const stranger = await new RefreshTokens(new Uint8Array(32).fill(7), 3600).issue({ sub: 'eve', source: 'static', proof: 'p' }, 'svc');
+    await assert.rejects(
+      after.open(issuedBefore, 'other-service'),
+      /refresh token/,
+      'a claim failure does not try other keys into success',
+    );
+    const stranger = await new RefreshTokens(new Uint8Array(32).fill(7), 3600).issue(
+      { sub: 'eve', source: 'static', proof: 'p' },
+      'svc',
+    );
     await assert.rejects(after.open(stranger, 'svc'), /not valid/);
   });
 

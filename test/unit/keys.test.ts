@@ -38,7 +38,9 @@ describe('signing keys', () => {
     const dir = await makeTempDir('keys');
     await generateKey(dir, 'ES256');
     const { execFileSync } = await import('node:child_process');
-    const text = execFileSync('openssl', ['x509', '-in', join(dir, 'cert.pem'), '-noout', '-text'], { encoding: 'utf8' });
+    const text = execFileSync('openssl', ['x509', '-in', join(dir, 'cert.pem'), '-noout', '-text'], {
+      encoding: 'utf8',
+    });
     assert.match(text, /Signature Algorithm: ecdsa-with-SHA256/);
   });
 
@@ -56,7 +58,11 @@ describe('signing keys', () => {
   test('a key that does not fit the configured algorithm is refused with a fix', async () => {
     const dir = await makeTempDir('keys');
     await generateKey(dir, 'ES256');
-    await assert.rejects(loadKey(dir, 'RS256'), (e: Error) => e instanceof KeyError && /token.algorithm is RS256 but .* holds a ec prime256v1 key/.test(e.message));
+    await assert.rejects(
+      loadKey(dir, 'RS256'),
+      (e: Error) =>
+        e instanceof KeyError && /token.algorithm is RS256 but .* holds a ec prime256v1 key/.test(e.message),
+    );
   });
 
   test('a certificate of another key is refused', async () => {
@@ -77,12 +83,22 @@ describe('signing keys', () => {
 });
 
 describe('token signer', () => {
-  for (const [algorithm, header] of [['ES256', 'x5c'], ['RS256', 'x5c'], ['ES256', 'kid'], ['RS256', 'kid']] as const) {
+  for (const [algorithm, header] of [
+    ['ES256', 'x5c'],
+    ['RS256', 'x5c'],
+    ['ES256', 'kid'],
+    ['RS256', 'kid'],
+  ] as const) {
     test(`${algorithm} ${header}: header and claims as docs/protocol.md section 6`, async () => {
       const key = await generateKey(await makeTempDir('keys'), algorithm);
       const signer = new TokenSigner(key, { issuer: 'iss', ttl: 300, header });
       const now = Date.UTC(2026, 0, 1, 0, 0, 0, 500);
-      const { token, issuedAt, expiresIn } = await signer.sign('alice', 'svc', [{ type: 'repository', name: 'a/b', actions: ['pull'] }], now);
+      const { token, issuedAt, expiresIn } = await signer.sign(
+        'alice',
+        'svc',
+        [{ type: 'repository', name: 'a/b', actions: ['pull'] }],
+        now,
+      );
       const protectedHeader = decodeProtectedHeader(token);
       assert.equal(protectedHeader.typ, 'JWT');
       assert.equal(protectedHeader.alg, algorithm);
@@ -116,7 +132,11 @@ describe('token signer', () => {
   test('tokens stay far below proxy header limits', async () => {
     const key = await generateKey(await makeTempDir('keys'), 'RS256');
     const signer = new TokenSigner(key, { issuer: 'forgegate', ttl: 900, header: 'x5c' });
-    const access = Array.from({ length: 5 }, (_, i) => ({ type: 'repository', name: `group/project/app${i}`, actions: ['pull', 'push'] as ('pull' | 'push')[] }));
+    const access = Array.from({ length: 5 }, (_, i) => ({
+      type: 'repository',
+      name: `group/project/app${i}`,
+      actions: ['pull', 'push'] as ('pull' | 'push')[],
+    }));
     const { token } = await signer.sign('someone', 'container-registry', access);
     assert.ok(token.length < 4096, `${token.length} bytes`);
   });
@@ -138,7 +158,10 @@ describe('refresh tokens', () => {
   test('round trip, bound to the service', async () => {
     const token = await tokens.issue(claims, 'svc');
     assert.ok(looksLikeRefreshToken(token));
-    assert.ok(!token.includes('alice') && !Buffer.from(token.split('.')[0]!, 'base64url').toString().includes('alice'), 'opaque');
+    assert.ok(
+      !token.includes('alice') && !Buffer.from(token.split('.')[0]!, 'base64url').toString().includes('alice'),
+      'opaque',
+    );
     const opened = await tokens.open(token, 'svc');
     assert.equal(opened.sub, 'alice');
     assert.equal(opened.proof, 'p');

@@ -4,7 +4,12 @@ import { test } from 'node:test';
 import { jwkThumbprint, libtrustKeyId } from '../../src/token/kid.js';
 
 // The example key of distribution's docs/spec/auth/jwt.md and the kid the spec gives for it.
-const SPEC_KEY = { kty: 'EC', crv: 'P-256', x: 'm7zUpx3b-zmVE5cymSs64POG9QcyEpJaYCD82-549_Q', y: 'dU3biz8sZ_8GPB-odm8Wxz3lNDr1xcAQQPQaOcr1fmc' };
+const SPEC_KEY = {
+  kty: 'EC',
+  crv: 'P-256',
+  x: 'm7zUpx3b-zmVE5cymSs64POG9QcyEpJaYCD82-549_Q',
+  y: 'dU3biz8sZ_8GPB-odm8Wxz3lNDr1xcAQQPQaOcr1fmc',
+};
 
 test('libtrust key id of the distribution spec example key', () => {
   const key = createPublicKey({ key: SPEC_KEY, format: 'jwk' });

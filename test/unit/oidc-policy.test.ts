@@ -3,13 +3,22 @@ import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { oidcSchema } from '../../src/config/oidc.js';
 import { judgeAll } from '../../src/policy/grant.js';
-import { compileRule, findRule, judgeAlsoPull, judgeOwnProject, ownsImage, type OidcCaller } from '../../src/policy/oidc.js';
+import {
+  compileRule,
+  findRule,
+  judgeAlsoPull,
+  judgeOwnProject,
+  ownsImage,
+  type OidcCaller,
+} from '../../src/policy/oidc.js';
 
 // The pure half of CI ID tokens (OIDC): which rule a job's ID token falls under, what it earns on its own
 // project, and when push is reduced to pull; plus the `oidc:` configuration's defaults and
 // its one-line errors.
 
-const [github] = oidcSchema.parse([{ issuer: 'https://token.actions.githubusercontent.com', audience: 'registry.test', preset: 'github-actions' }]);
+const [github] = oidcSchema.parse([
+  { issuer: 'https://token.actions.githubusercontent.com', audience: 'registry.test', preset: 'github-actions' },
+]);
 const [gitlab] = oidcSchema.parse([{ issuer: 'https://gitlab.example', audience: 'registry.test', preset: 'gitlab' }]);
 
 function caller(claims: Record<string, string>, project = 'acme/app', projectId: string | null = '4242'): OidcCaller {
@@ -20,33 +29,80 @@ const PUSH_TO_MAIN = { ref: 'refs/heads/main', ref_protected: 'true', event_name
 
 describe('configuration', () => {
   test('a preset brings its claim names and a safe default rule', () => {
-    assert.deepEqual(github!.claims, { project: 'repository', projectId: 'repository_id', ref: 'ref', workflow: 'workflow_ref' });
+    assert.deepEqual(github!.claims, {
+      project: 'repository',
+      projectId: 'repository_id',
+      ref: 'ref',
+      workflow: 'workflow_ref',
+    });
     assert.equal(github!.name, 'github-actions');
     assert.deepEqual(github!.algorithms, ['RS256', 'ES256']);
     assert.equal(github!.clockSkew, 60);
     assert.equal(github!.jwksUrl, null);
-    assert.deepEqual(github!.rules, [{ project: '**', projectId: null, actions: ['pull', 'push'], when: { ref_protected: ['true'] }, unless: { event_name: ['pull_request', 'pull_request_target'] }, alsoPull: [] }]);
-    assert.deepEqual(gitlab!.claims, { project: 'project_path', projectId: 'project_id', ref: 'ref', workflow: 'ci_config_ref_uri' });
+    assert.deepEqual(github!.rules, [
+      {
+        project: '**',
+        projectId: null,
+        actions: ['pull', 'push'],
+        when: { ref_protected: ['true'] },
+        unless: { event_name: ['pull_request', 'pull_request_target'] },
+        alsoPull: [],
+      },
+    ]);
+    assert.deepEqual(gitlab!.claims, {
+      project: 'project_path',
+      projectId: 'project_id',
+      ref: 'ref',
+      workflow: 'ci_config_ref_uri',
+    });
     assert.deepEqual(gitlab!.rules[0]!.unless, { pipeline_source: ['merge_request_event'] });
   });
 
   test('YAML scalars in conditions read as claim text; ids may be numbers', () => {
-    const [entry] = oidcSchema.parse([{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', rules: [{ project: 'g/p', projectId: 901, when: { ref_protected: true, ref: ['main', 'release/*'] } }] }]);
+    const [entry] = oidcSchema.parse([
+      {
+        issuer: 'https://i.example',
+        audience: 'a',
+        preset: 'gitlab',
+        rules: [{ project: 'g/p', projectId: 901, when: { ref_protected: true, ref: ['main', 'release/*'] } }],
+      },
+    ]);
     assert.deepEqual(entry!.rules[0]!.when, { ref_protected: ['true'], ref: ['main', 'release/*'] });
     assert.equal(entry!.rules[0]!.projectId, '901');
   });
 
   const rejects = (oidc: unknown, message: RegExp, forges: unknown[] = []) =>
-    assert.throws(() => parseConfig({ forges, oidc }, {}, 'test'), (e: Error) => e instanceof ConfigError && message.test(e.message) && !e.message.includes('\n'));
+    assert.throws(
+      () => parseConfig({ forges, oidc }, {}, 'test'),
+      (e: Error) => e instanceof ConfigError && message.test(e.message) && !e.message.includes('\n'),
+    );
 
   test('bad entries are one-line errors naming the key', () => {
     rejects([{ issuer: 'https://i.example', preset: 'gitlab' }], /oidc\[0\]\.audience: /);
-    rejects([{ issuer: 'https://i.example', audience: 'a' }], /oidc\[0\]\.claims\.project: name the claim that gives the project/);
-    rejects([{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', algorithms: ['HS256'] }], /oidc\[0\]\.algorithms\[0\]: /);
-    rejects([{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', algorithms: ['none'] }], /oidc\[0\]\.algorithms\[0\]: /);
-    rejects([{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', forge: 'nope' }], /oidc\[0\]\.forge: no forge named "nope"/);
-    rejects([{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', surprise: 1 }], /oidc\[0\]\.surprise: unknown key/);
-    rejects([{ issuer: 'https://i.example', audience: 'a', claims: { project: 'repo' }, rules: [{ projectId: '1' }] }], /oidc\[0\]\.rules\[0\]\.projectId: needs claims\.projectId/);
+    rejects(
+      [{ issuer: 'https://i.example', audience: 'a' }],
+      /oidc\[0\]\.claims\.project: name the claim that gives the project/,
+    );
+    rejects(
+      [{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', algorithms: ['HS256'] }],
+      /oidc\[0\]\.algorithms\[0\]: /,
+    );
+    rejects(
+      [{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', algorithms: ['none'] }],
+      /oidc\[0\]\.algorithms\[0\]: /,
+    );
+    rejects(
+      [{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', forge: 'nope' }],
+      /oidc\[0\]\.forge: no forge named "nope"/,
+    );
+    rejects(
+      [{ issuer: 'https://i.example', audience: 'a', preset: 'gitlab', surprise: 1 }],
+      /oidc\[0\]\.surprise: unknown key/,
+    );
+    rejects(
+      [{ issuer: 'https://i.example', audience: 'a', claims: { project: 'repo' }, rules: [{ projectId: '1' }] }],
+      /oidc\[0\]\.rules\[0\]\.projectId: needs claims\.projectId/,
+    );
     rejects(
       [
         { issuer: 'https://i.example', audience: 'a', preset: 'gitlab' },
@@ -74,14 +130,38 @@ describe('configuration', () => {
 
   test('the section defaults to no issuers, and a forge it names must exist', () => {
     assert.deepEqual(parseConfig({}, {}, 'test').oidc, []);
-    const config = parseConfig({ forges: [{ type: 'github', url: 'https://api.github.com', prefix: 'gh/' }], oidc: [{ issuer: 'https://token.actions.githubusercontent.com', audience: 'r', preset: 'github-actions', forge: 'github' }] }, {}, 'test');
+    const config = parseConfig(
+      {
+        forges: [{ type: 'github', url: 'https://api.github.com', prefix: 'gh/' }],
+        oidc: [
+          {
+            issuer: 'https://token.actions.githubusercontent.com',
+            audience: 'r',
+            preset: 'github-actions',
+            forge: 'github',
+          },
+        ],
+      },
+      {},
+      'test',
+    );
     assert.equal(config.oidc[0]!.forge, 'github');
   });
 });
 
 describe('rules', () => {
   const rules = [
-    compileRule({ project: 'acme/pinned', projectId: '1', actions: ['pull', 'push', 'delete'], when: {}, unless: {}, alsoPull: [] }, 0),
+    compileRule(
+      {
+        project: 'acme/pinned',
+        projectId: '1',
+        actions: ['pull', 'push', 'delete'],
+        when: {},
+        unless: {},
+        alsoPull: [],
+      },
+      0,
+    ),
     compileRule({ ...github!.rules[0]!, alsoPull: ['acme/base/**'] }, 1),
   ];
 
@@ -96,18 +176,26 @@ describe('rules', () => {
     const j = judgeAll(judgeOwnProject(rules[1]!, caller(PUSH_TO_MAIN)));
     assert.equal(j.pull.granted, true);
     assert.equal(j.push.granted, true);
-    assert.match(j.push.because, /ID token of acme\/app \(issuer github-actions, ref refs\/heads\/main, workflow -\) may pull, push on its own project by rules\[1\]/);
+    assert.match(
+      j.push.because,
+      /ID token of acme\/app \(issuer github-actions, ref refs\/heads\/main, workflow -\) may pull, push on its own project by rules\[1\]/,
+    );
     assert.equal(j.delete.granted, false);
     assert.equal(j['*'].granted, false);
     assert.equal(j.delete.rule, 'oidc-rule');
   });
 
   test('an unprotected ref reduces the grant to pull', () => {
-    const j = judgeAll(judgeOwnProject(rules[1]!, caller({ ...PUSH_TO_MAIN, ref: 'refs/heads/feature', ref_protected: 'false' })));
+    const j = judgeAll(
+      judgeOwnProject(rules[1]!, caller({ ...PUSH_TO_MAIN, ref: 'refs/heads/feature', ref_protected: 'false' })),
+    );
     assert.equal(j.pull.granted, true);
     assert.equal(j.push.granted, false);
     assert.equal(j.push.rule, 'oidc-condition');
-    assert.match(j.push.because, /ref_protected is "false", rules\[1\]\.when needs one of \[true\] for ID token of acme\/app .*: pull only/);
+    assert.match(
+      j.push.because,
+      /ref_protected is "false", rules\[1\]\.when needs one of \[true\] for ID token of acme\/app .*: pull only/,
+    );
   });
 
   test('a pull-request event reduces the grant to pull, even on a protected ref', () => {
@@ -126,7 +214,17 @@ describe('rules', () => {
   });
 
   test('ref and environment globs', () => {
-    const rule = compileRule({ project: '**', projectId: null, actions: ['pull', 'push'], when: { ref: ['refs/heads/main', 'refs/tags/v*'], environment: ['prod*'] }, unless: {}, alsoPull: [] }, 0);
+    const rule = compileRule(
+      {
+        project: '**',
+        projectId: null,
+        actions: ['pull', 'push'],
+        when: { ref: ['refs/heads/main', 'refs/tags/v*'], environment: ['prod*'] },
+        unless: {},
+        alsoPull: [],
+      },
+      0,
+    );
     const push = (claims: Record<string, string>) => judgeOwnProject(rule, caller(claims))('push').granted;
     assert.equal(push({ ref: 'refs/tags/v1.2.0', environment: 'production' }), true);
     assert.equal(push({ ref: 'refs/tags/nightly', environment: 'production' }), false);

@@ -21,14 +21,19 @@ after(async () => {
 afterEach(() => mock.timers.reset());
 
 function authenticator(extra: Record<string, unknown> = {}, on: FakeOidcIssuer = issuer): OidcAuthenticator {
-  const config = oidcSchema.parse([{ issuer: on.url, audience: 'registry.test', preset: 'github-actions', jwksUrl: `${on.url}/jwks`, ...extra }]);
+  const config = oidcSchema.parse([
+    { issuer: on.url, audience: 'registry.test', preset: 'github-actions', jwksUrl: `${on.url}/jwks`, ...extra },
+  ]);
   return new OidcAuthenticator(config, []);
 }
 
 /** Rejects with AuthenticationFailed whose operator reason matches `reason`. */
 async function refused(work: Promise<unknown>, reason: RegExp): Promise<void> {
   await assert.rejects(work, (error: Error) => {
-    assert.ok(error instanceof AuthenticationFailed, `expected AuthenticationFailed, got ${error.name}: ${error.message}`);
+    assert.ok(
+      error instanceof AuthenticationFailed,
+      `expected AuthenticationFailed, got ${error.name}: ${error.message}`,
+    );
     assert.match(error.reason, reason);
     return true;
   });
@@ -40,7 +45,11 @@ describe('what an ID token is', () => {
     assert.equal(a.recognises('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'), true);
     assert.equal(a.recognises('glpat-abcdefabcdefabcdef'), false);
     assert.equal(a.recognises('eyJhbGciOiJkaXIifQ..aXY.Y2lwaGVy.dGFn'), false, 'a JWE (five parts) is a refresh token');
-    assert.equal(new OidcAuthenticator([], []).recognises('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'), false, 'no issuer configured: no ID tokens');
+    assert.equal(
+      new OidcAuthenticator([], []).recognises('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'),
+      false,
+      'no issuer configured: no ID tokens',
+    );
   });
 });
 
@@ -61,7 +70,11 @@ describe('verification', () => {
     assert.equal(session.caller.projectId, '4242');
     assert.equal(session.caller.ref, 'refs/heads/main');
     assert.equal(session.caller.workflow, 'Acme/App/.github/workflows/build.yml@refs/heads/main');
-    assert.deepEqual(session.identity, { subject: 'repo:Acme/App:ref:refs/heads/main', kind: 'oidc', source: 'github-actions' });
+    assert.deepEqual(session.identity, {
+      subject: 'repo:Acme/App:ref:refs/heads/main',
+      kind: 'oidc',
+      source: 'github-actions',
+    });
     assert.equal(session.rule?.label, 'rules[0]');
     assert.equal(session.cached, false);
   });
@@ -74,28 +87,48 @@ describe('verification', () => {
   });
 
   test('a token minted for another audience is refused', async () => {
-    await refused(authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { aud: 'sts.amazonaws.com' }))), /issuer github-actions: claim check failed: unexpected "aud" claim value/);
+    await refused(
+      authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { aud: 'sts.amazonaws.com' }))),
+      /issuer github-actions: claim check failed: unexpected "aud" claim value/,
+    );
   });
 
   test('an expired token is refused, and one not valid yet, beyond the clock skew', async () => {
     const now = Math.floor(Date.now() / 1000);
-    await refused(authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { iat: now - 900, nbf: now - 900, exp: now - 120 }))), /token has expired/);
-    await refused(authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { nbf: now + 600 }))), /"nbf" claim timestamp check failed/);
+    await refused(
+      authenticator().authenticate(
+        await issuer.sign(githubClaims('acme/app', { iat: now - 900, nbf: now - 900, exp: now - 120 })),
+      ),
+      /token has expired/,
+    );
+    await refused(
+      authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { nbf: now + 600 }))),
+      /"nbf" claim timestamp check failed/,
+    );
     // Within the configured skew (60 s) an expired-just-now token still passes.
     const session = await authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { exp: now - 30 })));
     assert.equal(session.caller.project, 'acme/app');
   });
 
   test('a token without exp is refused', async () => {
-    await refused(authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { exp: undefined }))), /missing required "exp" claim/);
+    await refused(
+      authenticator().authenticate(await issuer.sign(githubClaims('acme/app', { exp: undefined }))),
+      /missing required "exp" claim/,
+    );
   });
 
   test('a token signed by a key the issuer never published is refused', async () => {
     const stranger = await issuer.newKey('RS256');
-    await refused(authenticator().authenticate(await issuer.sign(githubClaims('acme/app'), { key: stranger })), /unknown kid/);
+    await refused(
+      authenticator().authenticate(await issuer.sign(githubClaims('acme/app'), { key: stranger })),
+      /unknown kid/,
+    );
     // The same kid as a published key, but another private key: the signature fails.
     const impostor = { ...(await issuer.newKey(issuer.current.alg)), kid: issuer.current.kid };
-    await refused(authenticator().authenticate(await issuer.sign(githubClaims('acme/app'), { key: impostor })), /signature verification failed/);
+    await refused(
+      authenticator().authenticate(await issuer.sign(githubClaims('acme/app'), { key: impostor })),
+      /signature verification failed/,
+    );
   });
 
   test('alg none and HS256 (the public key as HMAC secret) are refused before any key is fetched', async () => {
@@ -103,7 +136,10 @@ describe('verification', () => {
     issuer.resetCalls();
     const claims = { ...githubClaims('acme/app'), iss: issuer.url, exp: Math.floor(Date.now() / 1000) + 300 };
     await refused(a.authenticate(unsignedToken(claims)), /algorithm "none" is not allowed/);
-    await refused(a.authenticate(hmacToken(claims, JSON.stringify(issuer.current.publicJwk), issuer.current.kid)), /algorithm "HS256" is not allowed/);
+    await refused(
+      a.authenticate(hmacToken(claims, JSON.stringify(issuer.current.publicJwk), issuer.current.kid)),
+      /algorithm "HS256" is not allowed/,
+    );
     assert.equal(issuer.calls('GET /jwks'), 0, 'nothing fetched for a token refused by its header');
   });
 
@@ -111,15 +147,24 @@ describe('verification', () => {
     const key = await issuer.newKey('ES256');
     issuer.published = [...issuer.published, key];
     const a = authenticator({ algorithms: ['RS256'] });
-    await refused(a.authenticate(await issuer.sign(githubClaims('acme/app'), { key })), /algorithm "ES256" is not allowed/);
+    await refused(
+      a.authenticate(await issuer.sign(githubClaims('acme/app'), { key })),
+      /algorithm "ES256" is not allowed/,
+    );
   });
 
   test('an untrusted issuer is refused without fetching anything; so is a token naming no project', async () => {
     const a = authenticator();
     issuer.resetCalls();
-    await refused(a.authenticate(await issuer.sign(githubClaims('acme/app', { iss: 'https://evil.example' }))), /issuer "https:\/\/evil.example" is not a trusted/);
+    await refused(
+      a.authenticate(await issuer.sign(githubClaims('acme/app', { iss: 'https://evil.example' }))),
+      /issuer "https:\/\/evil.example" is not a trusted/,
+    );
     assert.equal(issuer.calls(), 0, 'no request for an unknown issuer (no SSRF through iss)');
-    await refused(a.authenticate(await issuer.sign(githubClaims('acme/app', { repository: undefined }))), /no "repository" claim/);
+    await refused(
+      a.authenticate(await issuer.sign(githubClaims('acme/app', { repository: undefined }))),
+      /no "repository" claim/,
+    );
   });
 
   test('a garbled token is refused with a reason, not an exception', async () => {
@@ -132,7 +177,10 @@ describe('verification', () => {
     const token = await down.sign(githubClaims('acme/app'));
     const a = authenticator({}, down);
     await down.stop();
-    await assert.rejects(a.authenticate(token), (e: Error) => e instanceof Unavailable && /JWKS unreachable/.test(e.message));
+    await assert.rejects(
+      a.authenticate(token),
+      (e: Error) => e instanceof Unavailable && /JWKS unreachable/.test(e.message),
+    );
   });
 });
 
@@ -157,18 +205,28 @@ describe('keys and caching', () => {
 
     mock.timers.tick(61_000);
     const rotated = await issuer.rotate({ retire: true });
-    const session = await a.authenticate(await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/rotated' }), { key: rotated }));
+    const session = await a.authenticate(
+      await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/rotated' }), { key: rotated }),
+    );
     assert.equal(session.caller.ref, 'refs/heads/rotated', 'the new key was picked up');
     assert.equal(issuer.calls('GET /jwks'), 2, 'one refetch for the unknown kid');
 
     // Another unknown kid within the minute: refused without asking the issuer again.
     const again = await issuer.rotate();
-    await refused(a.authenticate(await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/too-soon' }), { key: again })), /unknown kid/);
-    await refused(a.authenticate(await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/too-soon-2' }), { key: again })), /unknown kid/);
+    await refused(
+      a.authenticate(await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/too-soon' }), { key: again })),
+      /unknown kid/,
+    );
+    await refused(
+      a.authenticate(await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/too-soon-2' }), { key: again })),
+      /unknown kid/,
+    );
     assert.equal(issuer.calls('GET /jwks'), 2, 'no refetch within the cooldown');
 
     mock.timers.tick(61_000);
-    const later = await a.authenticate(await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/later' }), { key: again }));
+    const later = await a.authenticate(
+      await issuer.sign(githubClaims('acme/app', { ref: 'refs/heads/later' }), { key: again }),
+    );
     assert.equal(later.caller.ref, 'refs/heads/later', 'picked up once the minute is over');
     assert.equal(issuer.calls('GET /jwks'), 3);
   });
@@ -181,7 +239,11 @@ describe('keys and caching', () => {
 
     discovered.discoveryIssuer = 'https://someone-else.example';
     const b = authenticator({ jwksUrl: null }, discovered);
-    await assert.rejects(b.authenticate(await discovered.sign(githubClaims('acme/app'))), (e: Error) => e instanceof Unavailable && /discovery names issuer "https:\/\/someone-else.example"/.test(e.message));
+    await assert.rejects(
+      b.authenticate(await discovered.sign(githubClaims('acme/app'))),
+      (e: Error) =>
+        e instanceof Unavailable && /discovery names issuer "https:\/\/someone-else.example"/.test(e.message),
+    );
     discovered.discoveryIssuer = undefined;
   });
 });

@@ -47,7 +47,11 @@ describe('scope grammar (docs/protocol.md section 5)', () => {
   });
 
   test('several scopes in one value, repeated values, union per resource', () => {
-    const scopes = parseScopes(['repository:a/b:pull repository:c/d:push', 'repository:a/b:push,pull', 'registry:catalog:*']);
+    const scopes = parseScopes([
+      'repository:a/b:pull repository:c/d:push',
+      'repository:a/b:push,pull',
+      'registry:catalog:*',
+    ]);
     assert.deepEqual(scopes, [
       { type: 'repository', name: 'a/b', actions: ['pull', 'push'] },
       { type: 'repository', name: 'c/d', actions: ['push'] },
@@ -89,7 +93,10 @@ describe('scope grammar (docs/protocol.md section 5)', () => {
   ];
   for (const [text, message] of malformed) {
     test(`rejects ${JSON.stringify(text)}`, () => {
-      assert.throws(() => parseScopes([text]), (error: Error) => error instanceof ScopeError && error.message.includes(message));
+      assert.throws(
+        () => parseScopes([text]),
+        (error: Error) => error instanceof ScopeError && error.message.includes(message),
+      );
     });
   }
 
@@ -108,7 +115,12 @@ describe('scope grammar (docs/protocol.md section 5)', () => {
 
   test('pathological names are rejected quickly (no catastrophic backtracking)', () => {
     const started = process.hrtime.bigint();
-    for (const evil of ['a'.repeat(250) + '!', 'a-'.repeat(120) + '-', `${'a.'.repeat(100)}a:${'9'.repeat(50)}/x!`, 'a__'.repeat(80) + '_']) {
+    for (const evil of [
+      'a'.repeat(250) + '!',
+      'a-'.repeat(120) + '-',
+      `${'a.'.repeat(100)}a:${'9'.repeat(50)}/x!`,
+      'a__'.repeat(80) + '_',
+    ]) {
       assert.throws(() => parseResourceScope(`repository:${evil}:pull`), ScopeError);
     }
     // Generous bound: exponential backtracking would take seconds to hours.
@@ -116,11 +128,19 @@ describe('scope grammar (docs/protocol.md section 5)', () => {
   });
 
   test('error messages clip huge input', () => {
-    assert.throws(() => parseScopes([`repository:${'A'.repeat(200)}:pull`]), (error: Error) => error.message.length < 300);
+    assert.throws(
+      () => parseScopes([`repository:${'A'.repeat(200)}:pull`]),
+      (error: Error) => error.message.length < 300,
+    );
   });
 
   test('formatScope is the inverse of parsing', () => {
-    for (const text of ['repository:a/b:pull,push', 'repository(plugin):x/y:pull', 'registry:catalog:*', 'repository:host:5000/a:delete']) {
+    for (const text of [
+      'repository:a/b:pull,push',
+      'repository(plugin):x/y:pull',
+      'registry:catalog:*',
+      'repository:host:5000/a:delete',
+    ]) {
       assert.equal(formatScope(parseResourceScope(text)), text);
     }
   });

@@ -21,8 +21,16 @@ for (const algorithm of ['ES256', 'RS256'] as const) {
 
     test('verify against the published JWKS by kid, and against the certificate', async () => {
       for (const header of ['kid', 'x5c'] as const) {
-        const { token } = await new TokenSigner(key, { issuer: 'forgegate', ttl: 300, header }).sign('alice', 'registry', [{ type: 'repository', name: 'a/b', actions: ['pull'] }]);
-        const byKid = await jwtVerify(token, createLocalJWKSet(key.jwks), { issuer: 'forgegate', audience: 'registry', algorithms: [algorithm] });
+        const { token } = await new TokenSigner(key, { issuer: 'forgegate', ttl: 300, header }).sign(
+          'alice',
+          'registry',
+          [{ type: 'repository', name: 'a/b', actions: ['pull'] }],
+        );
+        const byKid = await jwtVerify(token, createLocalJWKSet(key.jwks), {
+          issuer: 'forgegate',
+          audience: 'registry',
+          algorithms: [algorithm],
+        });
         assert.equal(byKid.payload.sub, 'alice');
         assert.equal(byKid.protectedHeader.kid, key.kid);
         const byCertificate = await jwtVerify(token, await importX509(key.certificatePem, algorithm));
@@ -33,14 +41,22 @@ for (const algorithm of ['ES256', 'RS256'] as const) {
     test('any subject and repository names survive signing (property)', async () => {
       const verifyKey = await importX509(key.certificatePem, algorithm);
       const signer = new TokenSigner(key, { issuer: 'forgegate', ttl: 60, header: 'x5c' });
-      const grant = fc.record({ type: fc.constantFrom('repository', 'registry'), name: fc.string({ unit: 'grapheme', maxLength: 40 }), actions: fc.subarray(['pull', 'push', 'delete', '*'] as const) });
+      const grant = fc.record({
+        type: fc.constantFrom('repository', 'registry'),
+        name: fc.string({ unit: 'grapheme', maxLength: 40 }),
+        actions: fc.subarray(['pull', 'push', 'delete', '*'] as const),
+      });
       await fc.assert(
-        fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 60 }), fc.array(grant, { maxLength: 4 }), async (subject, access) => {
-          const { token } = await signer.sign(subject, 'svc', access);
-          const { payload } = await jwtVerify(token, verifyKey);
-          assert.equal(payload.sub, subject);
-          assert.deepEqual(payload.access, JSON.parse(JSON.stringify(access)));
-        }),
+        fc.asyncProperty(
+          fc.string({ unit: 'grapheme', maxLength: 60 }),
+          fc.array(grant, { maxLength: 4 }),
+          async (subject, access) => {
+            const { token } = await signer.sign(subject, 'svc', access);
+            const { payload } = await jwtVerify(token, verifyKey);
+            assert.equal(payload.sub, subject);
+            assert.deepEqual(payload.access, JSON.parse(JSON.stringify(access)));
+          },
+        ),
         { numRuns: algorithm === 'RS256' ? 40 : 150 },
       );
     });
@@ -54,7 +70,12 @@ test('a new signing key (promote) signs the next token, with its own header', as
   ring.current = keys.RS256;
   const second = await signer.sign('s', 'svc', []);
   assert.equal(decodeProtectedHeader(first.token).kid, keys.ES256.kid);
-  assert.deepEqual(decodeProtectedHeader(second.token), { typ: 'JWT', alg: 'RS256', kid: keys.RS256.kid, x5c: [keys.RS256.certificateBase64] });
+  assert.deepEqual(decodeProtectedHeader(second.token), {
+    typ: 'JWT',
+    alg: 'RS256',
+    kid: keys.RS256.kid,
+    x5c: [keys.RS256.certificateBase64],
+  });
   await jwtVerify(second.token, await importX509(keys.RS256.certificatePem, 'RS256'));
   await assert.rejects(jwtVerify(second.token, await importX509(keys.ES256.certificatePem, 'ES256')));
 });

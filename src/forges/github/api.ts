@@ -14,8 +14,19 @@ import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js'
 // instead of hammering GitHub. Answers are revalidated with their ETag (If-None-Match):
 // a 304 costs no rate limit, so refreshing a cached decision is free.
 
-const user = z.object({ login: z.string(), id: z.number(), type: z.string().optional(), site_admin: z.boolean().optional() });
-const permissions = z.object({ admin: z.boolean(), maintain: z.boolean().optional(), push: z.boolean(), triage: z.boolean().optional(), pull: z.boolean() });
+const user = z.object({
+  login: z.string(),
+  id: z.number(),
+  type: z.string().optional(),
+  site_admin: z.boolean().optional(),
+});
+const permissions = z.object({
+  admin: z.boolean(),
+  maintain: z.boolean().optional(),
+  push: z.boolean(),
+  triage: z.boolean().optional(),
+  pull: z.boolean(),
+});
 const repository = z.object({
   id: z.number(),
   full_name: z.string(),
@@ -88,7 +99,11 @@ export class GitHubApi {
   /** sha256(token) -> epoch ms when its spent quota resets. */
   private readonly exhausted = new LRUCache<string, number>({ max: 10_000, ttlAutopurge: false });
   /** sha256(token) + resource -> the last answer and its ETag, to revalidate with; bounded by the answers' size. */
-  private readonly validators = new LRUCache<string, Validated>({ maxSize: VALIDATORS_MAX_SIZE, sizeCalculation: validatedSize, ttl: VALIDATOR_TTL_MS });
+  private readonly validators = new LRUCache<string, Validated>({
+    maxSize: VALIDATORS_MAX_SIZE,
+    sizeCalculation: validatedSize,
+    ttl: VALIDATOR_TTL_MS,
+  });
   /**
    * One client for every call to this forge: the token goes in each request's own
    * Authorization header. (A client per call, as before, was garbage of every cold call.)
@@ -111,9 +126,17 @@ export class GitHubApi {
 
   /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
   async authenticatedUser(token: string): Promise<{ user: GitHubUserJson; scopes: string[] | null }> {
-    const response = await this.call('GET /user', token, '/user', (octokit, request) => octokit.rest.users.getAuthenticated(request));
+    const response = await this.call('GET /user', token, '/user', (octokit, request) =>
+      octokit.rest.users.getAuthenticated(request),
+    );
     const header = response.headers['x-oauth-scopes'];
-    const scopes = header === undefined ? null : String(header).split(',').map((s) => s.trim()).filter(Boolean);
+    const scopes =
+      header === undefined
+        ? null
+        : String(header)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
     return { user: this.calls.parse('GET /user', user, response.data), scopes };
   }
 
@@ -124,7 +147,12 @@ export class GitHubApi {
    */
   async repository(owner: string, repo: string, token: string | null): Promise<GitHubRepoJson | null> {
     try {
-      const response = await this.call('GET /repos/{owner}/{repo}', token, `/repos/${owner}/${repo}`, (octokit, request) => octokit.rest.repos.get({ owner, repo, ...request }));
+      const response = await this.call(
+        'GET /repos/{owner}/{repo}',
+        token,
+        `/repos/${owner}/${repo}`,
+        (octokit, request) => octokit.rest.repos.get({ owner, repo, ...request }),
+      );
       const found = this.calls.parse('GET /repos/{owner}/{repo}', repository, response.data);
       return found.full_name.toLowerCase() === `${owner}/${repo}`.toLowerCase() ? found : null;
     } catch (error) {
@@ -148,14 +176,24 @@ export class GitHubApi {
   }
 
   async installationRepositories(token: string): Promise<GitHubRepoJson[]> {
-    const response = await this.call('GET /installation/repositories', token, '/installation/repositories', (octokit, request) =>
-      octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 100, ...request }),
+    const response = await this.call(
+      'GET /installation/repositories',
+      token,
+      '/installation/repositories',
+      (octokit, request) => octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 100, ...request }),
     );
     return this.calls.parse('GET /installation/repositories', installationRepositories, response.data).repositories;
   }
 
-  private async call(endpoint: string, token: string | null, resource: string, request: (octokit: Octokit, options: RequestOptions) => Promise<Answer>): Promise<Answer> {
-    const quotaKey = createHash('sha256').update(token ?? '(anonymous)').digest('base64url');
+  private async call(
+    endpoint: string,
+    token: string | null,
+    resource: string,
+    request: (octokit: Octokit, options: RequestOptions) => Promise<Answer>,
+  ): Promise<Answer> {
+    const quotaKey = createHash('sha256')
+      .update(token ?? '(anonymous)')
+      .digest('base64url');
     const resetAt = this.exhausted.get(quotaKey);
     if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
     await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
@@ -164,7 +202,10 @@ export class GitHubApi {
     const done = this.calls.start(endpoint);
     try {
       const response = await request(this.octokit, {
-        headers: { ...(token === null ? {} : { authorization: authorization(token) }), ...(known ? { 'if-none-match': known.etag } : {}) },
+        headers: {
+          ...(token === null ? {} : { authorization: authorization(token) }),
+          ...(known ? { 'if-none-match': known.etag } : {}),
+        },
         request: { signal: AbortSignal.timeout(this.timeoutMs) },
       });
       done(String(response.status));
@@ -176,10 +217,18 @@ export class GitHubApi {
       }
       return response;
     } catch (error) {
-      const status = (error as { status?: number; response?: unknown }).response === undefined ? 'error' : String((error as { status: number }).status);
+      const status =
+        (error as { status?: number; response?: unknown }).response === undefined
+          ? 'error'
+          : String((error as { status: number }).status);
       done(status);
       // Octokit reports 304 Not Modified as an error: it means the answer we hold is current.
-      if (status === '304' && known) return { status: 304, data: known.data, headers: { ...known.headers, ...(error as { response: Answer }).response.headers } };
+      if (status === '304' && known)
+        return {
+          status: 304,
+          data: known.data,
+          headers: { ...known.headers, ...(error as { response: Answer }).response.headers },
+        };
       throw this.classify(endpoint, quotaKey, error);
     }
   }
@@ -190,7 +239,10 @@ export class GitHubApi {
     if (typeof status !== 'number' || response === undefined) {
       // No answer at all: a timeout, a reset, a refused connection (octokit reports status 500).
       const cause = (error as { cause?: { name?: string; code?: string } }).cause;
-      const why = cause?.name === 'TimeoutError' || (error as Error).name === 'AbortError' ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? (error as Error).message.slice(0, 100));
+      const why =
+        cause?.name === 'TimeoutError' || (error as Error).name === 'AbortError'
+          ? `no answer within ${this.timeoutMs} ms`
+          : (cause?.code ?? (error as Error).message.slice(0, 100));
       return this.calls.unavailable(endpoint, why);
     }
     const resetAt = this.noteQuota(quotaKey, response.headers);
@@ -211,6 +263,10 @@ export class GitHubApi {
 
   private rateLimited(endpoint: string, resetAt: number): Unavailable {
     const retryAfter = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
-    return new Unavailable(`GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`, this.forge, retryAfter);
+    return new Unavailable(
+      `GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`,
+      this.forge,
+      retryAfter,
+    );
   }
 }

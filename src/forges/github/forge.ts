@@ -3,9 +3,22 @@ import type { PasswordCredential } from '../../credentials/credential.js';
 import { AuthenticationFailed } from '../../errors.js';
 import { compileGlob } from '../../policy/glob.js';
 import { denying, judgeAll, type Judgements } from '../../policy/grant.js';
-import { judgeGitHub, judgeGitHubCatalog, type GitHubCallerFacts, type GitHubRepoFacts, type TokenGrant } from '../../policy/github.js';
+import {
+  judgeGitHub,
+  judgeGitHubCatalog,
+  type GitHubCallerFacts,
+  type GitHubRepoFacts,
+  type TokenGrant,
+} from '../../policy/github.js';
 import { unexpected } from '../call.js';
-import { ForgeRefusal, Prefetched, type CacheableForge, type ForgeCallObserver, type ForgeJudgement, type ForgeSession } from '../forge.js';
+import {
+  ForgeRefusal,
+  Prefetched,
+  type CacheableForge,
+  type ForgeCallObserver,
+  type ForgeJudgement,
+  type ForgeSession,
+} from '../forge.js';
 import { judged } from '../judged.js';
 import { issuedBy } from '../token-prefixes.js';
 import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js';
@@ -20,9 +33,7 @@ import { GitHubApi, type AppInstallations, type GitHubRepoJson } from './api.js'
  * could not be read); fine-grained and unrecognised tokens not at all.
  */
 export type UserTokenGrant =
-  | { kind: 'scopes'; scopes: string[] }
-  | { kind: 'app'; installations: AppInstallations }
-  | { kind: 'unknown' };
+  { kind: 'scopes'; scopes: string[] } | { kind: 'app'; installations: AppInstallations } | { kind: 'unknown' };
 
 export type GitHubCaller =
   | { kind: 'user'; token: string; login: string; grant: UserTokenGrant }
@@ -116,7 +127,9 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
       installations?.catch(() => {});
       const { user, scopes } = await this.api.authenticatedUser(token);
       const grant = await userTokenGrant(token, scopes, installations);
-      const admin = user.site_admin === true || this.config.admins.some((login) => login.toLowerCase() === user.login.toLowerCase());
+      const admin =
+        user.site_admin === true ||
+        this.config.admins.some((login) => login.toLowerCase() === user.login.toLowerCase());
       const app = token.startsWith('ghu_');
       const kind = grant.kind === 'scopes' ? 'github-token' : app ? 'github-app-user' : 'github-fine-grained';
       return {
@@ -128,8 +141,10 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
     } catch (error) {
       if (!(error instanceof ForgeRefusal)) throw error;
       // An installation token without its ghs_ prefix (GitHub Enterprise, older tokens).
-      if (error.httpStatus === 403 && /not accessible by integration/i.test(error.message)) return this.installation(token);
-      if (error.httpStatus === 401) throw new AuthenticationFailed('invalid username or token', `GitHub rejected the token (${error.message})`);
+      if (error.httpStatus === 403 && /not accessible by integration/i.test(error.message))
+        return this.installation(token);
+      if (error.httpStatus === 401)
+        throw new AuthenticationFailed('invalid username or token', `GitHub rejected the token (${error.message})`);
       throw error;
     }
   }
@@ -150,13 +165,24 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
       repositories = await this.api.installationRepositories(token);
     } catch (error) {
       if (error instanceof ForgeRefusal && (error.httpStatus === 401 || error.httpStatus === 403)) {
-        throw new AuthenticationFailed('invalid username or token', `GitHub rejected the installation token (${error.message})`);
+        throw new AuthenticationFailed(
+          'invalid username or token',
+          `GitHub rejected the installation token (${error.message})`,
+        );
       }
       throw error;
     }
-    const subject = repositories.length === 1 ? `installation:${repositories[0]!.full_name}` : `installation:${repositories.length}-repositories`;
+    const subject =
+      repositories.length === 1
+        ? `installation:${repositories[0]!.full_name}`
+        : `installation:${repositories.length}-repositories`;
     // Installation events name no repository list we could match: they drop every installation session.
-    return { identity: { subject, kind: 'github-installation', source: this.name }, admin: false, account: 'installation', caller: { kind: 'installation', token, repositories } };
+    return {
+      identity: { subject, kind: 'github-installation', source: this.name },
+      admin: false,
+      account: 'installation',
+      caller: { kind: 'installation', token, repositories },
+    };
   }
 
   private async judgeImage(session: GitHubSession | null, path: string): Promise<ForgeJudgement> {
@@ -179,7 +205,8 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
       const pushOptIn = this.installationPush.some((glob) => glob.test(fullName));
       return judged(judgeGitHub({ kind: 'installation', ownRepository, pushOptIn }, facts(found)), fullName);
     }
-    if (caller === null && !this.config.anonymousPull) return judged(denying('anonymous', 'anonymous pulls are turned off for this forge'), null);
+    if (caller === null && !this.config.anonymousPull)
+      return judged(denying('anonymous', 'anonymous pulls are turned off for this forge'), null);
 
     // Anonymous lookups go through the service token when there is one: GitHub allows an
     // unauthenticated client only 60 calls an hour.
@@ -187,7 +214,10 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
     const prefetched = caller ? this.prefetched.take(caller.token, fullName) : undefined;
     const found = await (prefetched ?? this.api.repository(owner, repo, token));
     if (found === null) {
-      return judged(denying('no-repository', `no GitHub repository ${fullName}${caller ? ` visible to ${caller.login}` : ''}`), fullName);
+      return judged(
+        denying('no-repository', `no GitHub repository ${fullName}${caller ? ` visible to ${caller.login}` : ''}`),
+        fullName,
+      );
     }
     const callerFacts: GitHubCallerFacts =
       caller === null
@@ -246,9 +276,12 @@ async function userTokenGrant(
   return { kind: 'scopes', scopes };
 }
 
-
 function facts(repo: GitHubRepoJson): GitHubRepoFacts {
-  return { fullName: repo.full_name, visibility: repo.visibility ?? (repo.private ? 'private' : 'public'), archived: repo.archived };
+  return {
+    fullName: repo.full_name,
+    visibility: repo.visibility ?? (repo.private ? 'private' : 'public'),
+    archived: repo.archived,
+  };
 }
 
 function permissionsOf(repo: GitHubRepoJson) {

@@ -89,7 +89,9 @@ export class GitLabApi {
   }
 
   tokenSelf(token: string): Promise<TokenSelf> {
-    return this.call('GET /personal_access_tokens/self', tokenSelf, () => new PersonalAccessTokens(this.options({ bearer: token })).show());
+    return this.call('GET /personal_access_tokens/self', tokenSelf, () =>
+      new PersonalAccessTokens(this.options({ bearer: token })).show(),
+    );
   }
 
   currentUser(token: string): Promise<GitLabUserJson> {
@@ -107,7 +109,12 @@ export class GitLabApi {
         headers: { Authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      if (!response.ok) throw new ForgeRefusal('GET /oauth/token/info', response.status, (await response.text().catch(() => '')).slice(0, 200));
+      if (!response.ok)
+        throw new ForgeRefusal(
+          'GET /oauth/token/info',
+          response.status,
+          (await response.text().catch(() => '')).slice(0, 200),
+        );
       return response.json();
     });
   }
@@ -204,7 +211,12 @@ export class GitLabApi {
   // makes a client per call and leaves rate limits to GitLab: one limit that never binds, kept
   // without an expiry timer, lets each client be collected with its call.
   private options(auth: Auth) {
-    const base = { host: this.host, queryTimeout: this.timeoutMs, rateLimits: { '**': 1_000_000_000 }, rateLimitDuration: 0 };
+    const base = {
+      host: this.host,
+      queryTimeout: this.timeoutMs,
+      rateLimits: { '**': 1_000_000_000 },
+      rateLimitDuration: 0,
+    };
     return auth === null ? base : { ...base, oauthToken: auth.bearer };
   }
 

@@ -82,12 +82,17 @@ export async function verifyAccessToken(token: string, ctx: CredentialContext): 
 
 // GET /user needs read_user, read_api or api; registry-only tokens get 403 and are described
 // through the service token when there is one. null: nobody could say who the user is.
-async function describeUser(userId: number, me: PromiseSettledResult<GitLabUserJson>, ctx: CredentialContext): Promise<GitLabUserJson | null> {
+async function describeUser(
+  userId: number,
+  me: PromiseSettledResult<GitLabUserJson>,
+  ctx: CredentialContext,
+): Promise<GitLabUserJson | null> {
   if (me.status === 'fulfilled') return me.value;
   rethrowUnavailable(me.reason);
   const refusal = me.reason as ForgeRefusal;
   if (refusal.httpStatus === 401) throw refusedToken(refusal);
-  if (/blocked|deactivated|banned|locked/i.test(refusal.message)) throw rejected(`the user is not active (${refusal.message})`);
+  if (/blocked|deactivated|banned|locked/i.test(refusal.message))
+    throw rejected(`the user is not active (${refusal.message})`);
   if (ctx.serviceToken === null) return null;
   // A refusal here leaves the user unknown; it does not fail a token GitLab accepted.
   return ctx.api.user(userId, ctx.serviceToken).catch((error: unknown) => {

@@ -8,7 +8,14 @@ import { denying, judgeAll, type Judge, type Judgements } from '../../policy/gra
 import type { ProtectedCaller } from '../../policy/protection.js';
 import { LRUCache } from 'lru-cache';
 import { unexpected } from '../call.js';
-import { ForgeRefusal, Prefetched, type CacheableForge, type ForgeCallObserver, type ForgeJudgement, type ProjectFacts } from '../forge.js';
+import {
+  ForgeRefusal,
+  Prefetched,
+  type CacheableForge,
+  type ForgeCallObserver,
+  type ForgeJudgement,
+  type ProjectFacts,
+} from '../forge.js';
 import { GitLabApi, type Auth, type GitLabProjectJson } from './api.js';
 import {
   revive,
@@ -24,7 +31,6 @@ import { ProtectionRules, type ProtectedProject, type RuleReader } from './prote
 
 // A GitLab instance as a forge: images under group/sub/project[/name] follow that project's
 // members and visibility. The facts come from the API; the verdicts from policy/gitlab.ts.
-
 
 export class GitLabForge implements CacheableForge<GitLabSession> {
   readonly type = 'gitlab';
@@ -72,7 +78,8 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
 
   authenticate({ username, password }: PasswordCredential): Promise<GitLabSession> {
     if (username !== JOB_TOKEN_USER) return this.unexpected(verifyAccessToken(password, this.ctx));
-    if (!this.config.jobTokens) throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
+    if (!this.config.jobTokens)
+      throw new AuthenticationFailed('invalid username or token', `job tokens are turned off for forge "${this.name}"`);
     return this.unexpected(
       verifyJobToken(password, this.ctx).then(({ session, project }) => {
         // The job's project was just read to learn its path: its first judgement takes that answer.
@@ -209,7 +216,8 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
   private async judgeImage(session: GitLabSession | null, path: string): Promise<ForgeJudgement> {
     const imagePath = path.toLowerCase();
     const caller = session?.caller ?? null;
-    if (imagePath.split('/').length < 2) return judged(denying('no-project', `no GitLab project for image ${path}: it needs group/project`), null);
+    if (imagePath.split('/').length < 2)
+      return judged(denying('no-project', `no GitLab project for image ${path}: it needs group/project`), null);
     // Scopes gate the credential before any role is looked up: a token that can earn
     // nothing costs GitLab no call.
     const gate = caller?.kind === 'token' ? scopeGate(caller.scopes) : null;
@@ -219,7 +227,13 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
     // as GitLab reports them now: a running job proves neither.
     const auth = this.lookupAuth(caller);
     if (auth === undefined) {
-      return judged(denying('needs-service-token', `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`), null);
+      return judged(
+        denying(
+          'needs-service-token',
+          `forge "${this.name}" needs a serviceToken to read the registry settings of ${path} for ${describeCaller(caller)}`,
+        ),
+        null,
+      );
     }
     const project = await this.findProject(imagePath, auth, caller);
     const absent = denying('no-project', `no GitLab project for image ${path}${describeAbsence(caller)}`);
@@ -243,7 +257,8 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
   // undefined: nothing may read the project's registry settings (GitLab hides them from
   // anonymous requests), so nothing can be granted.
   private lookupAuth(caller: GitLabCaller | null): Auth | undefined {
-    if (caller?.kind === 'token' && caller.scopes.some((s) => s === 'api' || s === 'read_api')) return { bearer: caller.token };
+    if (caller?.kind === 'token' && caller.scopes.some((s) => s === 'api' || s === 'read_api'))
+      return { bearer: caller.token };
     if (this.config.serviceToken !== null) return { bearer: this.config.serviceToken };
     return undefined;
   }
@@ -256,7 +271,11 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
    * project's own path is the one asked: the old path belongs to nobody now, and may be
    * someone else's tomorrow.
    */
-  private async findProject(imagePath: string, auth: Auth, caller: GitLabCaller | null): Promise<GitLabProjectJson | null> {
+  private async findProject(
+    imagePath: string,
+    auth: Auth,
+    caller: GitLabCaller | null,
+  ): Promise<GitLabProjectJson | null> {
     const all = candidates(imagePath);
     const jobProject = caller?.kind === 'job' ? caller.projectPath : null;
     const first = jobProject !== null && all.includes(jobProject) ? jobProject : this.resolved.get(imagePath);
@@ -277,7 +296,10 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
       // The caller's own token refused mid-request (revoked, user blocked): authentication failed.
       const own = caller?.kind === 'token' && auth?.bearer === caller.token;
       if (own && error instanceof ForgeRefusal && (error.httpStatus === 401 || error.httpStatus === 403)) {
-        throw new AuthenticationFailed('invalid username or token', `GitLab refused the token on ${error.endpoint} (HTTP ${error.httpStatus})`);
+        throw new AuthenticationFailed(
+          'invalid username or token',
+          `GitLab refused the token on ${error.endpoint} (HTTP ${error.httpStatus})`,
+        );
       }
       throw error;
     }
@@ -292,7 +314,11 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
     return auth.bearer === this.config.serviceToken ? this.prefetched.take(token, jobItem(item)) : undefined;
   }
 
-  private async callerFacts(caller: GitLabCaller | null, project: GitLabProjectJson, auth: Auth): Promise<GitLabCallerFacts> {
+  private async callerFacts(
+    caller: GitLabCaller | null,
+    project: GitLabProjectJson,
+    auth: Auth,
+  ): Promise<GitLabCallerFacts> {
     if (caller === null) return { kind: 'anonymous', anonymousPull: this.config.anonymousPull };
     const service = this.config.serviceToken;
     if (caller.kind === 'token') {
@@ -335,12 +361,12 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
   }
 }
 
-
 /** Longest first: the full path, minus its last segment, minus its last two; at least group/project. */
 export function candidates(imagePath: string): string[] {
   const segments = imagePath.split('/');
   const out: string[] = [];
-  for (let drop = 0; drop <= 2 && segments.length - drop >= 2; drop++) out.push(segments.slice(0, segments.length - drop).join('/'));
+  for (let drop = 0; drop <= 2 && segments.length - drop >= 2; drop++)
+    out.push(segments.slice(0, segments.length - drop).join('/'));
   return out;
 }
 
@@ -357,7 +383,10 @@ function visibleTo(caller: GitLabCallerFacts, project: GitLabProjectFacts): bool
 }
 
 function effectiveRole(project: GitLabProjectJson): number {
-  return Math.max(project.permissions?.project_access?.access_level ?? 0, project.permissions?.group_access?.access_level ?? 0);
+  return Math.max(
+    project.permissions?.project_access?.access_level ?? 0,
+    project.permissions?.group_access?.access_level ?? 0,
+  );
 }
 
 type ProjectAnswer = GitLabProjectJson | null;

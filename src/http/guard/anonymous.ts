@@ -67,5 +67,8 @@ export function networkOf(ip: string): string {
   const [first, last] = [groups(head), tail === undefined ? [] : groups(tail)];
   const zeros = Array<string>(8 - first.length - last.length).fill('0');
   const full = tail === undefined ? first : [...first, ...zeros, ...last];
-  return `${full.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+  return `${full
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
 }

@@ -1,7 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  type RateLimiterAbstract,
+  type RateLimiterRes,
+} from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import type { Credential } from '../../credentials/credential.js';
 import { fingerprint } from '../../cache/fingerprint.js';
@@ -34,7 +39,6 @@ import { AnonymousForgeCalls } from './anonymous.js';
 //
 // Fail open: the limiter is a defence, not a dependency. Redis down falls back to a
 // per-process limiter, and any other limiter error admits the request.
-
 
 /** 429 with Retry-After (http/errors.ts maps it). */
 export class TooManyAttempts extends Error {
@@ -93,7 +97,14 @@ export class BruteForceGuard {
   ) {
     const base = { points: config.failures, duration: config.window, keyPrefix: 'limits' };
     const memory = new RateLimiterMemory(base);
-    this.limiter = options.redis ? new RateLimiterRedis({ ...base, storeClient: options.redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
+    this.limiter = options.redis
+      ? new RateLimiterRedis({
+          ...base,
+          storeClient: options.redis,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: memory,
+        })
+      : memory;
     this.logger = options.logger;
     this.observer = options.observer;
     this.ownsAccount = options.ownsAccount ?? (() => false);
@@ -118,7 +129,10 @@ export class BruteForceGuard {
     const keys = await this.keysFor(clientIp, credential);
     if (keys === null || this.clean.has(keys.pair)) return { keys, subjectFailures: 0, pairFailures: 0 };
     const [ip, subject, pair] = await Promise.all([this.read(keys.ip), this.read(keys.subject), this.read(keys.pair)]);
-    for (const [scope, res] of [['ip', ip], [keys.scope, subject]] as const) {
+    for (const [scope, res] of [
+      ['ip', ip],
+      [keys.scope, subject],
+    ] as const) {
       if (res !== null && res.consumedPoints > this.config.failures && res.msBeforeNext > 0) {
         this.observer?.refused(scope);
         throw new TooManyAttempts(scope, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
@@ -136,7 +150,8 @@ export class BruteForceGuard {
       if (error === undefined) {
         const work: Promise<unknown>[] = [];
         if (admission.subjectFailures > 0) work.push(this.limiter.delete(keys.subject));
-        if (admission.pairFailures > 0) work.push(this.limiter.reward(keys.ip, admission.pairFailures), this.limiter.delete(keys.pair));
+        if (admission.pairFailures > 0)
+          work.push(this.limiter.reward(keys.ip, admission.pairFailures), this.limiter.delete(keys.pair));
         await Promise.all(work);
       } else if (error instanceof AuthenticationFailed) {
         this.clean.delete(keys.pair);

@@ -32,7 +32,8 @@ export function guardRoute(guard: BruteForceGuard, credentialOf: (ctx: Context) 
     }
     // A handler that answers a failed login itself (POST /explain: 200, authenticated false)
     // says so in ctx.state.outcome; it counts like a 401.
-    const failed = ctx.state.outcome === 'unauthorized' ? new AuthenticationFailed('invalid username or token') : undefined;
+    const failed =
+      ctx.state.outcome === 'unauthorized' ? new AuthenticationFailed('invalid username or token') : undefined;
     await guard.settle(admission, failed);
   };
 }

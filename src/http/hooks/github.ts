@@ -16,7 +16,17 @@ import { affected, field, MalformedEvent, required, type Interpretation, type Js
 // GitHub sessions are cached under `user:<lowercased login>` (installations: `installation`),
 // decisions under the repository's `owner/repo`.
 
-const REPOSITORY_ACTIONS = new Set(['publicized', 'privatized', 'renamed', 'transferred', 'deleted', 'archived', 'unarchived', 'edited', 'created']);
+const REPOSITORY_ACTIONS = new Set([
+  'publicized',
+  'privatized',
+  'renamed',
+  'transferred',
+  'deleted',
+  'archived',
+  'unarchived',
+  'edited',
+  'created',
+]);
 
 export function interpretGitHub(event: string, payload: Json): Interpretation {
   const action = field(payload, 'action');
@@ -29,15 +39,19 @@ export function interpretGitHub(event: string, payload: Json): Interpretation {
     case 'membership':
       return affected([], [login(payload, 'member.login', named)]);
     case 'organization':
-      if (action === 'member_added' || action === 'member_removed') return affected([], [login(payload, 'membership.user.login', named)]);
-      return { ignored: `${named}: ${action === 'member_invited' ? 'an invitation grants nothing until accepted' : 'entries are not indexed by organization; they expire with cache.decisionTtl'}` };
+      if (action === 'member_added' || action === 'member_removed')
+        return affected([], [login(payload, 'membership.user.login', named)]);
+      return {
+        ignored: `${named}: ${action === 'member_invited' ? 'an invitation grants nothing until accepted' : 'entries are not indexed by organization; they expire with cache.decisionTtl'}`,
+      };
     case 'team': {
       const repository = field(payload, 'repository.full_name');
       if (repository !== undefined) return affected([repository], []);
       return { ignored: `${named}: names no repository; team members' entries expire with cache.decisionTtl` };
     }
     case 'repository':
-      if (action === undefined || !REPOSITORY_ACTIONS.has(action)) return { ignored: `${named}: does not change access` };
+      if (action === undefined || !REPOSITORY_ACTIONS.has(action))
+        return { ignored: `${named}: does not change access` };
       return affected(repositoryNames(payload, named), []);
     case 'public':
       return affected([required(payload, 'repository.full_name', named)], []);
@@ -55,13 +69,19 @@ function repositoryNames(payload: Json, named: string): string[] {
   const fullName = required(payload, 'repository.full_name', named);
   const [owner, name] = splitFullName(fullName, named);
   const renamedFrom = field(payload, 'changes.repository.name.from');
-  const transferredFrom = field(payload, 'changes.owner.from.user.login') ?? field(payload, 'changes.owner.from.organization.login');
-  return [fullName, ...(renamedFrom ? [`${owner}/${renamedFrom}`] : []), ...(transferredFrom ? [`${transferredFrom}/${name}`] : [])];
+  const transferredFrom =
+    field(payload, 'changes.owner.from.user.login') ?? field(payload, 'changes.owner.from.organization.login');
+  return [
+    fullName,
+    ...(renamedFrom ? [`${owner}/${renamedFrom}`] : []),
+    ...(transferredFrom ? [`${transferredFrom}/${name}`] : []),
+  ];
 }
 
 function splitFullName(fullName: string, named: string): [string, string] {
   const [owner, name, ...rest] = fullName.split('/');
-  if (!owner || !name || rest.length > 0) throw new MalformedEvent(`${named} event with repository.full_name "${fullName.slice(0, 200)}", not owner/repo`);
+  if (!owner || !name || rest.length > 0)
+    throw new MalformedEvent(`${named} event with repository.full_name "${fullName.slice(0, 200)}", not owner/repo`);
   return [owner, name];
 }
 

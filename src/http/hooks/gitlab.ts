@@ -30,7 +30,10 @@ export function interpretGitLab(payload: Json): Interpretation {
       return affected([], [userAccount(payload, event)]);
     case 'project_rename':
     case 'project_transfer':
-      return affected([required(payload, 'path_with_namespace', event), required(payload, 'old_path_with_namespace', event)], []);
+      return affected(
+        [required(payload, 'path_with_namespace', event), required(payload, 'old_path_with_namespace', event)],
+        [],
+      );
     // Visibility and settings (project_update), deletion, and creation (a path cached as
     // having no project may now have one).
     case 'project_update':
@@ -47,7 +50,9 @@ export function interpretGitLab(payload: Json): Interpretation {
     case 'group_destroy':
     case 'group_transfer':
     case 'subgroup_destroy':
-      return { ignored: `${event}: entries are not indexed by group; those of projects below it expire with cache.decisionTtl` };
+      return {
+        ignored: `${event}: entries are not indexed by group; those of projects below it expire with cache.decisionTtl`,
+      };
     default:
       return { ignored: `${event}: does not change access` };
   }
@@ -55,6 +60,7 @@ export function interpretGitLab(payload: Json): Interpretation {
 
 function userAccount(payload: Json, event: string): string {
   const id = payload.user_id;
-  if ((typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && /^\d+$/.test(id))) return `user:${id}`;
+  if ((typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && /^\d+$/.test(id)))
+    return `user:${id}`;
   throw new MalformedEvent(`${event} event without a numeric user_id`);
 }

@@ -49,16 +49,26 @@ export function hookRoutes(router: Router, options: WebhookOptions, logger: Logg
 }
 
 function hookHandler(type: ForgeType, options: WebhookOptions, logger: Logger) {
-  const targets = options.targets.filter((t): t is WebhookTarget & { secret: string } => t.forge.type === type && t.secret !== null);
+  const targets = options.targets.filter(
+    (t): t is WebhookTarget & { secret: string } => t.forge.type === type && t.secret !== null,
+  );
   return async (ctx: Context): Promise<void> => {
     ctx.set('Cache-Control', 'no-store');
-    if (targets.length === 0) return fail(ctx, 404, 'NOT_FOUND', `webhooks are off: no ${type} forge has a webhookSecret`);
+    if (targets.length === 0)
+      return fail(ctx, 404, 'NOT_FOUND', `webhooks are off: no ${type} forge has a webhookSecret`);
     const body = await readBody(ctx, BODY_LIMIT);
     if (body === undefined) return;
 
     // Every forge whose secret matches: two forge entries may front one instance.
-    const matched = targets.filter((t) => (type === 'github' ? githubSignatureMatches(ctx, body, t.secret) : gitlabTokenMatches(ctx, t.secret)));
-    const line: Record<string, unknown> = { hook: type, reqId: ctx.state.requestId, clientIp: ctx.ip, delivery: deliveryId(ctx, type) };
+    const matched = targets.filter((t) =>
+      type === 'github' ? githubSignatureMatches(ctx, body, t.secret) : gitlabTokenMatches(ctx, t.secret),
+    );
+    const line: Record<string, unknown> = {
+      hook: type,
+      reqId: ctx.state.requestId,
+      clientIp: ctx.ip,
+      delivery: deliveryId(ctx, type),
+    };
     if (matched.length === 0) {
       logger.warn(line, 'webhook rejected: bad or missing secret');
       const header = type === 'github' ? 'X-Hub-Signature-256' : 'X-Gitlab-Token';
@@ -66,7 +76,12 @@ function hookHandler(type: ForgeType, options: WebhookOptions, logger: Logger) {
     }
 
     if (!ctx.is('application/json', 'application/*+json')) {
-      return fail(ctx, 415, 'UNSUPPORTED', `expected Content-Type application/json${type === 'github' ? ' (set the webhook\'s content type to application/json)' : ''}`);
+      return fail(
+        ctx,
+        415,
+        'UNSUPPORTED',
+        `expected Content-Type application/json${type === 'github' ? " (set the webhook's content type to application/json)" : ''}`,
+      );
     }
     let payload: unknown;
     try {
@@ -99,14 +114,22 @@ function hookHandler(type: ForgeType, options: WebhookOptions, logger: Logger) {
       for (const account of meaning.accounts) invalidated += await forge.invalidateAccount(account);
     }
     const projects = meaning.projects.map((p) => p.toLowerCase());
-    const response: Record<string, unknown> = { invalidated, projects, accounts: meaning.accounts, forges: line.forges };
+    const response: Record<string, unknown> = {
+      invalidated,
+      projects,
+      accounts: meaning.accounts,
+      forges: line.forges,
+    };
     const shared = options.sharedCache?.() ?? 'disabled';
     if (shared !== 'disabled' && shared !== 'up') {
       response.warning = `redis is ${shared}: other replicas keep their in-process copies until cache.decisionTtl`;
     }
     ctx.status = 200;
     ctx.body = response;
-    logger[response.warning ? 'warn' : 'info']({ ...line, projects, accounts: meaning.accounts, invalidated, redis: shared }, 'webhook');
+    logger[response.warning ? 'warn' : 'info'](
+      { ...line, projects, accounts: meaning.accounts, invalidated, redis: shared },
+      'webhook',
+    );
   };
 }
 
@@ -136,7 +159,10 @@ function githubEvent(ctx: Context): string {
 function eventName(ctx: Context, type: ForgeType, payload: Json): string {
   const name = type === 'github' ? ctx.get('X-GitHub-Event') : (payload.event_name ?? payload.object_kind);
   const action = type === 'github' ? payload.action : undefined;
-  return [name, action].filter((part) => typeof part === 'string').map((part) => (part as string).slice(0, 64)).join('.');
+  return [name, action]
+    .filter((part) => typeof part === 'string')
+    .map((part) => (part as string).slice(0, 64))
+    .join('.');
 }
 
 function deliveryId(ctx: Context, type: ForgeType): string | undefined {

@@ -2,7 +2,12 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Authentication, Authority, TokenRequest } from '../../authority.js';
-import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, passwordCredential, type Credential } from '../../credentials/credential.js';
+import {
+  MAX_PASSWORD_LENGTH,
+  MAX_USERNAME_LENGTH,
+  passwordCredential,
+  type Credential,
+} from '../../credentials/credential.js';
 import { AuthenticationFailed, BadRequest } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
@@ -27,7 +32,10 @@ const explainRequest = z.strictObject({
   username: z.string().max(MAX_USERNAME_LENGTH).default(''),
   /** Never stored, never logged: it is handed to the Authority and dropped. */
   password: z.string().max(MAX_PASSWORD_LENGTH).default(''),
-  image: z.string().min(1, 'name an image, e.g. group/project').max(MAX_NAME_LENGTH + 300),
+  image: z
+    .string()
+    .min(1, 'name an image, e.g. group/project')
+    .max(MAX_NAME_LENGTH + 300),
 });
 
 export interface ExplainAnswer {
@@ -50,7 +58,8 @@ export function jsonBody() {
     jsonLimit: JSON_LIMIT,
     encoding: 'utf-8',
     onError: (error) => {
-      if ((error as { status?: number }).status === 413) throw httpError(413, `request body is larger than ${JSON_LIMIT}`);
+      if ((error as { status?: number }).status === 413)
+        throw httpError(413, `request body is larger than ${JSON_LIMIT}`);
       throw new BadRequest('request body is not valid JSON');
     },
   });
@@ -88,11 +97,27 @@ export function explainHandler(
         // it may tell which accounts exist.
         observe(audit, metrics, ctx, started, request, undefined, error, 'explain');
         ctx.state.outcome = 'unauthorized'; // for guards mounted in front (brute-force limits)
-        ctx.body = { authenticated: false, message: error.message, repository, scope: formatScope(scope), verdicts: [], login } satisfies ExplainAnswer;
+        ctx.body = {
+          authenticated: false,
+          message: error.message,
+          repository,
+          scope: formatScope(scope),
+          verdicts: [],
+          login,
+        } satisfies ExplainAnswer;
         return;
       }
       const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(ctx.ip));
-      observe(audit, metrics, ctx, started, request, { authentication, decisions, cache: 'none' }, undefined, 'explain');
+      observe(
+        audit,
+        metrics,
+        ctx,
+        started,
+        request,
+        { authentication, decisions, cache: 'none' },
+        undefined,
+        'explain',
+      );
       ctx.body = {
         authenticated: true,
         identity: authentication.identity,

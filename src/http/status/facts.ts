@@ -46,7 +46,12 @@ export interface StatusFacts {
 
 export function registrySettings(runtime: Runtime, realm: string): RegistrySettings {
   const { config, key } = runtime;
-  return { realm, service: config.token.service, issuer: config.token.issuer, rootcertbundle: resolve(key.files.certificate) };
+  return {
+    realm,
+    service: config.token.service,
+    issuer: config.token.issuer,
+    rootcertbundle: resolve(key.files.certificate),
+  };
 }
 
 // A Redis outage degrades (the in-process level serves), it does not make a replica unready.

@@ -28,7 +28,8 @@ export function splitImage(reference: string): ImageParts {
 /** The login line, never with the secret: it is read from stdin. */
 export function dockerLogin(registryHost: string | null, credential: Credential): string {
   const host = registryHost ?? 'REGISTRY';
-  const username = credential.kind === 'password' ? credential.username : credential.kind === 'refresh' ? '' : 'USERNAME';
+  const username =
+    credential.kind === 'password' ? credential.username : credential.kind === 'refresh' ? '' : 'USERNAME';
   return `docker login ${host} --username ${shellQuote(username)} --password-stdin`;
 }
 

@@ -26,7 +26,10 @@ const ASSETS = new Map<string, Asset>(
   [
     { stem: 'status', ext: 'css', asset: { type: 'text/css; charset=utf-8', body: STYLE } },
     { stem: 'status', ext: 'js', asset: { type: 'text/javascript; charset=utf-8', body: SCRIPT } },
-  ].map(({ stem, ext, asset }) => [`${stem}-${createHash('sha256').update(asset.body).digest('hex').slice(0, 12)}.${ext}`, asset]),
+  ].map(({ stem, ext, asset }) => [
+    `${stem}-${createHash('sha256').update(asset.body).digest('hex').slice(0, 12)}.${ext}`,
+    asset,
+  ]),
 );
 const assetUrl = (ext: string) => `assets/${[...ASSETS.keys()].find((name) => name.endsWith(`.${ext}`))!}`;
 
@@ -53,7 +56,12 @@ export function statusRoutes(runtime: Runtime, audit: Logger, metrics: Metrics):
     page: (ctx) => {
       ctx.set('Cache-Control', 'no-store'); // live status
       ctx.type = 'text/html; charset=utf-8';
-      ctx.body = renderPage({ facts: statusFacts(runtime, `${ctx.protocol}://${ctx.host}`), explain: ui.explain, styleUrl: assetUrl('css'), scriptUrl: assetUrl('js') });
+      ctx.body = renderPage({
+        facts: statusFacts(runtime, `${ctx.protocol}://${ctx.host}`),
+        explain: ui.explain,
+        styleUrl: assetUrl('css'),
+        scriptUrl: assetUrl('js'),
+      });
     },
     asset: (ctx) => {
       const asset = ASSETS.get(String(ctx.params.file));

@@ -50,8 +50,16 @@ ${options.explain ? checkSection() : ''}
 
 function statusSection(facts: StatusFacts, now: Date): string {
   const days = facts.certificateDaysLeft;
-  const expiry = days < 0 ? pill('bad', 'expired') : days < EXPIRY_WARNING_DAYS ? pill('warn', `${days} days left`) : pill('ok', `${days} days left`);
-  const redis = facts.redis.status === 'disabled' ? 'not configured (in-process cache only)' : `${pill(facts.redis.status === 'ok' ? 'ok' : 'warn', facts.redis.status)} ${escape(facts.redis.state ?? '')}`;
+  const expiry =
+    days < 0
+      ? pill('bad', 'expired')
+      : days < EXPIRY_WARNING_DAYS
+        ? pill('warn', `${days} days left`)
+        : pill('ok', `${days} days left`);
+  const redis =
+    facts.redis.status === 'disabled'
+      ? 'not configured (in-process cache only)'
+      : `${pill(facts.redis.status === 'ok' ? 'ok' : 'warn', facts.redis.status)} ${escape(facts.redis.state ?? '')}`;
   return `<section aria-labelledby="status-heading">
 <h2 id="status-heading">Status</h2>
 <dl class="facts" id="facts">
@@ -67,7 +75,9 @@ ${forgeTable(facts.forges, now)}
 ${forgeNotices(facts.forges)}
 <h3 id="registry-heading">Registry settings</h3>
 <p>The <code>auth.token</code> block of the registry's <code>config.yml</code> that matches this server${
-    facts.realmGuessed ? ' (the realm is this page\'s address: set <code>server.publicUrl</code> if clients reach forgegate elsewhere)' : ''
+    facts.realmGuessed
+      ? " (the realm is this page's address: set <code>server.publicUrl</code> if clients reach forgegate elsewhere)"
+      : ''
   }:</p>
 <pre><code id="registry-yaml">${escape(registryYaml(facts))}</code></pre>
 <button type="button" class="copy" data-copy="registry-yaml" aria-label="Copy the auth block">Copy</button>
@@ -81,9 +91,10 @@ function forgeTable(forges: readonly ForgeStatus[], now: Date): string {
   if (forges.length === 0) return '<p>No forge is configured: static accounts and the ACL decide everything.</p>';
   const rows = forges
     .map(
-      (forge) => `<tr data-forge="${escape(forge.name)}"><td data-label="Name">${escape(forge.name)}</td><td data-label="Type">${forge.type === 'gitlab' ? 'GitLab' : 'GitHub'}</td><td data-label="URL"><a href="${escape(forge.url)}">${escape(forge.url)}</a></td><td data-label="Images">${
-        forge.prefix === '' ? (forges.length === 1 ? 'all' : 'all others') : `<code>${escape(forge.prefix)}…</code>`
-      }</td><td data-label="Last call" class="last-call">${lastCall(forge.lastCall, now)}</td></tr>`,
+      (forge) =>
+        `<tr data-forge="${escape(forge.name)}"><td data-label="Name">${escape(forge.name)}</td><td data-label="Type">${forge.type === 'gitlab' ? 'GitLab' : 'GitHub'}</td><td data-label="URL"><a href="${escape(forge.url)}">${escape(forge.url)}</a></td><td data-label="Images">${
+          forge.prefix === '' ? (forges.length === 1 ? 'all' : 'all others') : `<code>${escape(forge.prefix)}…</code>`
+        }</td><td data-label="Last call" class="last-call">${lastCall(forge.lastCall, now)}</td></tr>`,
     )
     .join('\n');
   return `<div class="table" role="region" aria-labelledby="forges-heading" tabindex="0">
@@ -122,7 +133,14 @@ function setting(name: string, value: string): string {
 
 export function registryYaml(facts: StatusFacts): string {
   const { realm, service, issuer, rootcertbundle } = facts.registry;
-  return ['auth:', '  token:', `    realm: ${realm}`, `    service: ${service}`, `    issuer: ${issuer}`, `    rootcertbundle: ${rootcertbundle}`].join('\n');
+  return [
+    'auth:',
+    '  token:',
+    `    realm: ${realm}`,
+    `    service: ${service}`,
+    `    issuer: ${issuer}`,
+    `    rootcertbundle: ${rootcertbundle}`,
+  ].join('\n');
 }
 
 // A plain form post (script missing) sends the fields as a form to POST /explain, which
