@@ -216,13 +216,13 @@ function forgeNotes(r: Results): string[] {
             .map(([command, perRequest]) => `${command.toUpperCase()} ${perRequest.toFixed(2)}`)
             .join(', ');
   const untimed = [e.calls, st.calls, cold.calls, m.calls].some((c) => !c.timed);
-  const ttlWarning = (wallMs: number) =>
-    wallMs / 1000 > FORGE_TTL_SECONDS
-      ? `; WARNING: longer than the ${FORGE_TTL_SECONDS} s TTL, so entries may have expired and been fetched again`
+  const ttlWarning = (wallMs: number, ttl = FORGE_TTL_SECONDS) =>
+    wallMs / 1000 > ttl
+      ? `; WARNING: longer than the ${ttl} s TTL, so entries may have expired and been fetched again`
       : '';
   return [
     `GitLab PAT warm path: ${warm.forgeCalls} forge calls during its warm-up and measured run; Redis commands per measured request: ${redisText}`,
-    `forge economy raw calls: ${rawCalls(e.calls)} = ${thousands(e.calls.total)} (${(e.calls.total / (2 * e.distinctCredentials + e.distinctPairs)).toFixed(3)}x a raw minimum of ${thousands(2 * e.distinctCredentials + e.distinctPairs)}, two identity calls per credential); ${e.calls.parallelPairs} of the identity pairs arrived in parallel; beyond the first per credential or pair: ${e.calls.repeatedIdentityRounds} identity rounds, ${e.calls.repeatedProjectCalls} project calls; ${thousands(e.requests)} requests in ${fixed(e.wallMs / 1000)} s${ttlWarning(e.wallMs)}, ${e.failures} not granted pull,push`,
+    `forge economy raw calls: ${rawCalls(e.calls)} = ${thousands(e.calls.total)} (${(e.calls.total / (2 * e.distinctCredentials + e.distinctPairs)).toFixed(3)}x a raw minimum of ${thousands(2 * e.distinctCredentials + e.distinctPairs)}, two identity calls per credential); ${e.calls.parallelPairs} of the identity pairs arrived in parallel; beyond the first per credential or pair: ${e.calls.repeatedIdentityRounds} identity rounds, ${e.calls.repeatedProjectCalls} project calls; ${thousands(e.requests)} requests in ${fixed(e.wallMs / 1000)} s${ttlWarning(e.wallMs, WARM_TTL_SECONDS)}, ${e.failures} not granted pull,push`,
     `stampede raw calls: ${rawCalls(st.calls)}; all ${st.requests} answered in ${fixed(st.wallMs, 0)} ms, ${st.failures} not granted pull,push`,
     `cold tokens: ${cold.samples} sequential, each a new credential: p50 ${ms(cold.p50)} ms, p90 ${ms(cold.p90)} ms, max ${ms(cold.max)} ms, ${cold.failures} not granted; forge calls: ${rawCalls(cold.calls)}; the project call arrived ${cold.calls.projectAfterIdentityMs === null ? 'at an unknown time' : `${ms(cold.calls.projectAfterIdentityMs)} ms`} after the identity calls (p50; ~0 means in parallel, ~${FORGE_LATENCY_MS} ms after one another)`,
     `memory scenario: ${thousands(m.requests)} requests in ${fixed(m.wallMs / 1000)} s, a credential's requests within ${fixed(m.maxSpanMs / 1000)} s of each other${ttlWarning(m.maxSpanMs)}, ${m.failures} not granted; forge calls: ${rawCalls(m.calls)} (${m.calls.repeatedIdentityRounds} identity rounds and ${m.calls.repeatedProjectCalls} project calls beyond the first); after it: RSS ${fixed(m.rssMiB)} MiB, V8 heap used ${m.heapUsedMiB === null ? '?' : fixed(m.heapUsedMiB)} MiB (${m.liveHeapMiB === null ? '?' : fixed(m.liveHeapMiB)} MiB after a full GC), external ${m.externalMiB === null ? '?' : fixed(m.externalMiB)} MiB; peak RSS of the other GitLab forgegate process: ${fixed(r.forge.rssMiB)} MiB`,
