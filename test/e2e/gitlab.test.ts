@@ -241,7 +241,14 @@ forges:
     const job = creds(TOKENS.job, 'gitlab-ci-token');
     const push = await copy(images.ci.ref, ref('group/proj/app:ci'), { creds: job });
     assert.equal(push.code, 0, explain(push));
-    const pushed = await auditFor('dev', 'repository:group/proj/app:pull,push');
+    // The job's own line: dev's token asked for the same scope before it, and the log is written in blocks.
+    const pushed = await fg.waitForAudit(
+      (l) =>
+        l.subject === 'dev' &&
+        l.credential === 'password' &&
+        l.identityKind === 'gitlab-job' &&
+        (l.requested as string[]).includes('repository:group/proj/app:pull,push'),
+    );
     assert.equal(pushed.identityKind, 'gitlab-job');
 
     const seed = await copy(images.base.ref, ref('group/lib/base:v1'), { creds: creds(TOKENS.maint) });

@@ -56,6 +56,16 @@ export function startForgegateProcess(configYaml: string): Promise<ForgegateProc
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const settle = async (): Promise<number> => {
+      let count = auditLines().length;
+      for (let quiet = 0; quiet < 3;) {
+        await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS));
+        const now = auditLines().length;
+        quiet = now === count ? quiet + 1 : 0;
+        count = now;
+      }
+      return count;
+    };
     return {
       url,
       realm: `${url}/token`,
@@ -63,6 +73,9 @@ export function startForgegateProcess(configYaml: string): Promise<ForgegateProc
       certificate: join(dir, 'keys', 'cert.pem'),
       auditLines,
       async waitForAudit(predicate, timeoutMs = 3000) {
+        // The log is written in blocks: an older line may match while the newest is still
+        // buffered, so first wait until what forgegate had buffered is out.
+        await settle();
         const deadline = Date.now() + timeoutMs;
         for (;;) {
           const line = auditLines().findLast((l) => l.msg === 'token request' && predicate(l));
@@ -71,16 +84,7 @@ export function startForgegateProcess(configYaml: string): Promise<ForgegateProc
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
       },
-      async settledLineCount() {
-        let count = auditLines().length;
-        for (let quiet = 0; quiet < 3;) {
-          await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS));
-          const now = auditLines().length;
-          quiet = now === count ? quiet + 1 : 0;
-          count = now;
-        }
-        return count;
-      },
+      settledLineCount: settle,
       logs: () => proc.logs(),
       stop: () => proc.stop(),
     };
