@@ -248,7 +248,7 @@ function limits(r: Results): string[] {
       0;
   if (raced) {
     out.push(
-      'Repeated forge calls for a credential or (credential, image) already fetched (stampede, economy, memory rows above): in src/cache/cached-forge.ts, `authenticate` and `judge` ' +
+      'Repeated forge calls for a credential or (credential, image) already fetched (stampede, economy, memory rows above): in src/forges/cached-forge.ts, `authenticate` and `judge` ' +
         'await the cache (the in-process LRU, then a Redis GET) before they join the single-flight. A request that missed the LRU while the first lookup was in flight, and whose Redis ' +
         "reply is handled after that lookup finished (and left the single-flight), starts a second forge call; the Redis reply of its GET can even predate the first lookup's fire-and-forget SET. " +
         'The window is one Redis round trip plus event-loop lag, so it widens with load. Checking the in-flight map (or the LRU again) after the Redis miss, or putting the whole lookup under the single-flight, closes it.',

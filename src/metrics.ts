@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ForgeCallObserver } from './forges/forge.js';
-import type { CacheKind, CacheOutcome } from './cache/cached-forge.js';
+import type { CacheKind, CacheOutcome } from './forges/cached-forge.js';
 import type { Decision } from './policy/types.js';
 
 /** Whose failures a brute-force ban counted: a client address, a static account, or one credential. */
@@ -166,9 +166,9 @@ export class Metrics {
     rateLimitRemaining: (forge, remaining) => this.rateLimit.set({ forge }, remaining),
   };
 
-  /** Everything buildRuntime reports to: cache lookups, forge calls, bans. */
-  get observers(): { cache: Metrics['cacheObserver']; forgeCalls: ForgeCallObserver; bans: BanObserver } {
-    return { cache: this.cacheObserver, forgeCalls: this.forgeObserver, bans: this.banObserver };
+  /** Everything buildRuntime reports to: cache lookups and forge calls. */
+  get observers(): { cache: Metrics['cacheObserver']; forgeCalls: ForgeCallObserver } {
+    return { cache: this.cacheObserver, forgeCalls: this.forgeObserver };
   }
 
   /** For the caching layer: counts hits, misses and stale serves. */

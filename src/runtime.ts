@@ -1,5 +1,5 @@
 import { Authority } from './authority.js';
-import { CachedForge, type CacheObserver } from './cache/cached-forge.js';
+import { CachedForge, type CacheObserver } from './forges/cached-forge.js';
 import type { RedisLevel } from './cache/redis.js';
 import { TieredCache } from './cache/tiered.js';
 import type { Config } from './config/schema.js';
@@ -7,8 +7,6 @@ import { HtpasswdFile } from './credentials/htpasswd.js';
 import type { CacheableForge, ForgeCallObserver } from './forges/forge.js';
 import { ForgeHealth, observeAll } from './forges/health.js';
 import { ForgeRouter } from './forges/router.js';
-import { BruteForceGuard } from './http/guard/brute-force.js';
-import type { BanObserver } from './metrics.js';
 import { StaticAccounts } from './credentials/static.js';
 import type { Logger } from './log.js';
 import { Acl } from './policy/acl.js';
@@ -34,8 +32,10 @@ export interface Runtime {
   redis: RedisLevel | null;
   /** The last call each forge answered, for the status page. */
   forgeHealth: ForgeHealth;
-  /** Brute-force protection for the routes that check passwords (limits). */
-  guard: BruteForceGuard;
+  /** forgegate's own accounts (htpasswd), which the brute-force guard counts per account. */
+  staticAccounts: StaticAccounts;
+  /** Keys digests of credentials (cache keys, ban counters): a Redis reader cannot test guesses. */
+  credentialSecret: Uint8Array;
   /** Releases connections (Redis) so the process can exit. */
   close(): Promise<void>;
 }
@@ -53,7 +53,6 @@ export type KeyMode = 'generate' | 'ephemeral';
 export interface Observers {
   cache?: CacheObserver;
   forgeCalls?: ForgeCallObserver;
-  bans?: BanObserver;
 }
 
 export async function buildRuntime(
@@ -90,15 +89,14 @@ export async function buildRuntime(
   const redis =
     redisModule === null ? null : new redisModule.RedisLevel(config.cache.redisUrl!, config.cache.keyPrefix, logger);
   const cache = new TieredCache(redis);
-  const cacheSecret = deriveSecret(key.privateKey, 'credential-hmac');
+  const credentialSecret = deriveSecret(key.privateKey, 'credential-hmac');
   const forgeHealth = new ForgeHealth();
   const forgeCalls = observeAll(observers.forgeCalls, forgeHealth);
   const inner = await Promise.all(config.forges.map((forge) => createForge(forge, forgeCalls)));
   const forges = inner.map(
-    (forge) => new CachedForge(forge, cache, cacheSecret, config.cache, logger, observers.cache),
+    (forge) => new CachedForge(forge, cache, credentialSecret, config.cache, logger, observers.cache),
   );
 
-  const credentialSecret = deriveSecret(key.privateKey, 'credential-hmac');
   const staticAccounts = new StaticAccounts(htpasswd, credentialSecret, config.cache.identityTtl);
   const authority = new Authority({
     service: config.token.service,
@@ -109,26 +107,10 @@ export async function buildRuntime(
     refreshTokens: new RefreshTokens(() => keys.keys.refreshSecrets(), config.token.refreshTtl),
     oidc: new OidcAuthenticator(config.oidc, config.forges),
   });
-  // Its own connection: the cache level's skip-after-failure must not hide bans, and the
-  // limiter falls back to a per-process one by itself when this one is down.
-  const guardRedis =
-    redisModule === null || !config.limits.enabled
-      ? undefined
-      : redisModule.connect(config.cache.redisUrl!, config.cache.keyPrefix);
-  guardRedis?.on('error', () => {}); // the cache level reports Redis outages
-  const guard = new BruteForceGuard(config.limits, {
-    redis: guardRedis,
-    logger,
-    observer: observers.bans,
-    // Only names forgegate owns are counted as accounts; forge logins per credential.
-    ownsAccount: (username) => staticAccounts.has(username),
-    secret: credentialSecret,
-  });
   if (keyMode === 'generate') keys.watch(); // last: a failed start leaves no watcher behind
   const close = async () => {
     keys.close();
     cache.close();
-    guardRedis?.disconnect();
     await redis?.close();
   };
   return {
@@ -142,7 +124,8 @@ export async function buildRuntime(
     forges,
     redis,
     forgeHealth,
-    guard,
+    staticAccounts,
+    credentialSecret,
     close,
   };
 }

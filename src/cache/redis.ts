@@ -18,7 +18,7 @@ export class RedisLevel {
   private state: RedisState = 'connecting';
 
   constructor(
-    url: string,
+    private readonly url: string,
     readonly prefix: string,
     private readonly logger: Logger,
   ) {
@@ -74,6 +74,16 @@ export class RedisLevel {
     const join = () => void this.subscriber.subscribe(name).catch(() => {});
     this.subscriber.on('ready', join);
     if (this.subscriber.status === 'ready') join();
+  }
+
+  /**
+   * A connection of its own with the same settings, for a user whose commands must not be
+   * skipped after this level's failures (the brute-force limiter). The caller disconnects it.
+   */
+  separateConnection(): Redis | Cluster {
+    const client = connect(this.url, this.prefix);
+    client.on('error', () => {}); // this level reports Redis outages
+    return client;
   }
 
   async ping(): Promise<boolean> {

@@ -43,7 +43,7 @@ export async function serve(
     );
   }
 
-  const app = runtimeApp(runtime, logger, metrics, async () => readiness(runtime));
+  const { app, close: closeApp } = runtimeApp(runtime, logger, metrics, async () => readiness(runtime));
   let server: RunningServer;
   try {
     server = await listen(app, config.server);
@@ -54,6 +54,7 @@ export async function serve(
   }
   const stop = async () => {
     await server.close();
+    closeApp();
     await runtime.close();
     logger.info('forgegate stopped');
     logger.flush();

@@ -84,7 +84,7 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
 }
 
 /**
- * What only the caching layer (cache/cached-forge.ts) asks of a forge: how to key, keep and
+ * What only the caching layer (forges/cached-forge.ts) asks of a forge: how to key, keep and
  * revive its sessions, and hints to start lookups early. The authority never sees these.
  */
 export interface Cacheable<S extends ForgeSession = ForgeSession> {

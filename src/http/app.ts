@@ -9,6 +9,7 @@ import type { KeyRing } from '../token/keyring.js';
 import type { SigningKey } from '../token/keys.js';
 import { errorHandler, errorStyle } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
+import { guardFor } from './guard/build.js';
 import { guardRoute } from './guard/middleware.js';
 import { hookRoutes, webhookOptions, type WebhookOptions } from './hooks/index.js';
 import type { Runtime } from '../runtime.js';
@@ -30,12 +31,19 @@ export interface AppOptions {
   /** Readiness of dependencies beyond the key (Redis, forges). */
   readiness?: () => Promise<Record<string, unknown>>;
   metrics?: Metrics;
-  /** Brute-force protection of password logins (runtime.guard); absent: none. */
+  /** Brute-force protection of password logins; absent: none. */
   guard?: BruteForceGuard;
   /** The forges webhooks may invalidate (POST /hooks/gitlab, /hooks/github); absent: 404. */
   webhooks?: WebhookOptions;
   /** The status page (GET /) and POST /explain, as config `ui` says; absent: both 404. */
   status?: Runtime;
+}
+
+/** The application of a runtime, its brute-force guard, and how to release what they hold. */
+export interface RuntimeApp {
+  app: Koa;
+  guard: BruteForceGuard;
+  close(): void;
 }
 
 /** The application `forgegate serve` runs for a runtime; the test harness runs the same one. */
@@ -44,9 +52,10 @@ export function runtimeApp(
   logger: Logger,
   metrics: Metrics,
   readiness?: AppOptions['readiness'],
-): Koa {
+): RuntimeApp {
   const { config } = runtime;
-  return createApp({
+  const { guard, close } = guardFor(runtime, logger, metrics.banObserver);
+  const app = createApp({
     authority: runtime.authority,
     key: runtime.key,
     keys: runtime.keys,
@@ -55,11 +64,12 @@ export function runtimeApp(
     trustProxy: config.server.trustProxy,
     logger,
     metrics,
-    guard: runtime.guard,
+    guard,
     readiness,
     webhooks: webhookOptions(runtime),
     status: runtime,
   });
+  return { app, guard, close };
 }
 
 /** A form body carries a handful of short fields; anything near this is abuse. */
@@ -97,7 +107,7 @@ export function createApp(options: AppOptions): Koa {
   });
   if (options.webhooks) hookRoutes(router, options.webhooks, options.logger);
   if (options.status) {
-    const status = statusRoutes(options.status, options.logger, metrics);
+    const status = statusRoutes(options.status, options.logger, metrics, options.guard);
     if (options.status.config.ui.statusPage) {
       router.get('/', status.headers, status.page);
       router.get('/assets/:file', status.headers, status.asset);

@@ -48,13 +48,27 @@ export function errorHandler(logger: Logger, basicRealm: string) {
 // The router leaves unknown paths at 404 and wrong methods at 405 (501 for methods it has
 // never heard of) without a body; all are the client's mistake and get JSON.
 function unanswered(ctx: Context): void {
-  if (ctx.status === 404) throw Object.assign(new Error('no such endpoint'), { status: 404, expose: true });
-  if (ctx.status === 405 || ctx.status === 501) {
-    throw Object.assign(new Error(`method ${ctx.method.slice(0, 20)} is not allowed here`), {
-      status: 405,
-      expose: true,
-    });
-  }
+  if (ctx.status === 404) throw new NotFound('no such endpoint');
+  if (ctx.status === 405 || ctx.status === 501)
+    throw new MethodNotAllowed(`method ${ctx.method.slice(0, 20)} is not allowed here`);
+}
+
+// The HTTP-level refusals of forgegate's own routes; the failures of deciding are in ../errors.ts.
+
+export class NotFound extends Error {
+  override name = 'NotFound';
+}
+
+export class MethodNotAllowed extends Error {
+  override name = 'MethodNotAllowed';
+}
+
+export class BodyTooLarge extends Error {
+  override name = 'BodyTooLarge';
+}
+
+export class UnsupportedMediaType extends Error {
+  override name = 'UnsupportedMediaType';
 }
 
 /** What the audit line and the metrics call a failed request. */
@@ -78,6 +92,10 @@ const FAILURES: readonly (readonly [ErrorClass, Failure])[] = [
   [TooManyAttempts, { status: 429, code: 'TOOMANYREQUESTS', oauth: 'invalid_request', outcome: 'banned' }],
   [ForgeCallsSpent, { status: 429, code: 'TOOMANYREQUESTS', oauth: 'invalid_request', outcome: 'throttled' }],
   [Unavailable, { status: 503, code: 'UNAVAILABLE', oauth: 'temporarily_unavailable', outcome: 'unavailable' }],
+  [NotFound, { status: 404, code: 'NOT_FOUND', oauth: 'invalid_request', outcome: 'bad_request' }],
+  [MethodNotAllowed, { status: 405, code: 'UNSUPPORTED', oauth: 'invalid_request', outcome: 'bad_request' }],
+  [BodyTooLarge, { status: 413, code: 'REQUEST_TOO_LARGE', oauth: 'invalid_request', outcome: 'bad_request' }],
+  [UnsupportedMediaType, { status: 415, code: 'UNSUPPORTED', oauth: 'invalid_request', outcome: 'bad_request' }],
 ];
 
 /** The audit and metrics outcome of a request that failed with `error`. */
@@ -97,8 +115,8 @@ function toWire(error: unknown): WireError {
     const oauth = error instanceof BadRequest ? error.oauthError : known.oauth;
     return { status: known.status, code: known.code, oauth, message: (error as Error).message };
   }
-  // Koa, the router and the body parser throw http-errors (they carry `expose`): keep their
-  // 4xx status and text. Any other error with a `status` field is ours and unexpected.
+  // Koa and the body parsers throw http-errors (they carry `expose`): keep their 4xx status
+  // and text. Any other error is unexpected.
   const { status, expose } = error as { status?: unknown; expose?: unknown };
   if (typeof expose === 'boolean' && typeof status === 'number' && status >= 400 && status < 500) {
     const message = (error as { expose?: boolean }).expose ? (error as Error).message : 'bad request';

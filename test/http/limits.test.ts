@@ -145,7 +145,7 @@ describe('bans, in memory, with the clock controlled', () => {
       200,
       'alice logs in from the same address',
     );
-    await fg.runtime.guard.forgive('203.0.113.200', 'admin');
+    await fg.guard.forgive('203.0.113.200', 'admin');
     assert.equal((await login(fg, '203.0.113.200', 'admin', PASSWORD.admin)).status, 200, 'forgive lifts the ban');
   });
 

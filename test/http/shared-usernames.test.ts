@@ -175,7 +175,7 @@ describe('bans on shared usernames', () => {
 
   test('the counters hold no username and no secret', async () => {
     // rate-limiter-flexible's in-memory store: the keys Redis would hold.
-    const storage = (fg.runtime.guard as any).limiter._memoryStorage._storage as Map<string, unknown>;
+    const storage = (fg.guard as any).limiter._memoryStorage._storage as Map<string, unknown>;
     assert.ok(storage.size > 0, 'failures were counted');
     const keys = [...storage.keys()].join('\n');
     assert.match(keys, /credential:/, 'forge-token failures are counted per credential');

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { runtimeApp } from '../../src/http/app.js';
+import type { BruteForceGuard } from '../../src/http/guard/brute-force.js';
 import { listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
@@ -14,6 +15,8 @@ import { makeTempDir } from './processes.js';
 export interface TestForgegate {
   url: string;
   runtime: Runtime;
+  /** The brute-force guard of the app (limits). */
+  guard: BruteForceGuard;
   config: Config;
   metrics: Metrics;
   /** Parsed JSON log lines so far. */
@@ -53,11 +56,12 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
   const logger = createLogger('info', sink);
   const metrics = new Metrics();
   const runtime = await buildRuntime(config, logger, 'generate', metrics.observers);
-  const app = runtimeApp(runtime, logger, metrics);
+  const { app, guard, close } = runtimeApp(runtime, logger, metrics);
   const server = await listen(app, config.server);
   return {
     url: `http://127.0.0.1:${server.address.port}`,
     runtime,
+    guard,
     config,
     metrics,
     logs: () =>
@@ -68,6 +72,7 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     rawLogs: () => text,
     stop: async () => {
       await server.close(100);
+      close();
       await runtime.close();
     },
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CachedForge, type CachePolicy } from '../../src/cache/cached-forge.js';
+import { CachedForge, type CachePolicy } from '../../src/forges/cached-forge.js';
 import { TieredCache } from '../../src/cache/tiered.js';
 import type { PasswordCredential } from '../../src/credentials/credential.js';
 import { AuthenticationFailed, Unavailable } from '../../src/errors.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CachedForge } from '../../src/cache/cached-forge.js';
+import { CachedForge } from '../../src/forges/cached-forge.js';
 import { TieredCache } from '../../src/cache/tiered.js';
 import { chargeForgeCall, ForgeCallsSpent, withForgeCallBudget } from '../../src/forges/budget.js';
 import type { ForgeCallBudget } from '../../src/forges/budget.js';

@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { CachedForge } from '../../cache/cached-forge.js';
+import type { CachedForge } from '../../forges/cached-forge.js';
 import type { Logger } from '../../log.js';
 import type { Runtime } from '../../runtime.js';
 import { isObject, MalformedEvent, type Interpretation, type Json } from './events.js';

@@ -14,6 +14,7 @@ import type { Metrics } from '../../metrics.js';
 import type { BruteForceGuard } from '../guard/brute-force.js';
 import { formatScope, MAX_NAME_LENGTH, parseResourceScope } from '../../policy/scope.js';
 import type { Decision, Verdict } from '../../policy/types.js';
+import { BodyTooLarge, UnsupportedMediaType } from '../errors.js';
 import { observe } from '../token-route.js';
 import { dockerLogin, splitImage } from './image.js';
 
@@ -59,12 +60,12 @@ export function jsonBody() {
     encoding: 'utf-8',
     onError: (error) => {
       if ((error as { status?: number }).status === 413)
-        throw httpError(413, `request body is larger than ${JSON_LIMIT}`);
+        throw new BodyTooLarge(`request body is larger than ${JSON_LIMIT}`);
       throw new BadRequest('request body is not valid JSON');
     },
   });
   return async (ctx: Context, next: Next): Promise<void> => {
-    if (!ctx.is('application/json')) throw httpError(415, 'send the request as application/json');
+    if (!ctx.is('application/json')) throw new UnsupportedMediaType('send the request as application/json');
     await parse(ctx, next);
   };
 }
@@ -169,8 +170,4 @@ function readInput(body: unknown): { image: string; credential: Credential } {
   // Nothing typed at all asks what anyone may do; a username alone is a mistake.
   if (username === '' && password === '') return { image, credential: { kind: 'anonymous' } };
   return { image, credential: passwordCredential(username, password) };
-}
-
-function httpError(status: number, message: string): Error {
-  return Object.assign(new Error(message), { status, expose: true });
 }

@@ -3,6 +3,8 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { Runtime } from '../../runtime.js';
+import { NotFound } from '../errors.js';
+import type { BruteForceGuard } from '../guard/brute-force.js';
 import { explainHandler, jsonBody } from './explain-route.js';
 import { statusFacts } from './facts.js';
 import { renderPage } from './page.js';
@@ -43,7 +45,12 @@ export interface StatusRoutes {
   explain: ReturnType<typeof explainHandler>;
 }
 
-export function statusRoutes(runtime: Runtime, audit: Logger, metrics: Metrics): StatusRoutes {
+export function statusRoutes(
+  runtime: Runtime,
+  audit: Logger,
+  metrics: Metrics,
+  guard: BruteForceGuard | undefined,
+): StatusRoutes {
   const { ui } = runtime.config;
   return {
     headers: async (ctx, next) => {
@@ -65,12 +72,12 @@ export function statusRoutes(runtime: Runtime, audit: Logger, metrics: Metrics):
     },
     asset: (ctx) => {
       const asset = ASSETS.get(String(ctx.params.file));
-      if (asset === undefined) throw Object.assign(new Error('no such asset'), { status: 404, expose: true });
+      if (asset === undefined) throw new NotFound('no such asset');
       ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
       ctx.type = asset.type;
       ctx.body = asset.body;
     },
     jsonBody: jsonBody(),
-    explain: explainHandler(runtime.authority, ui.registry, audit, metrics, runtime.guard),
+    explain: explainHandler(runtime.authority, ui.registry, audit, metrics, guard),
   };
 }

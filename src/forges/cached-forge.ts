@@ -1,14 +1,14 @@
 import type { PasswordCredential } from '../credentials/credential.js';
-import { fingerprint } from './fingerprint.js';
+import { fingerprint } from '../cache/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
-import { currentForgeCallBudget, ForgeCallsSpent } from '../forges/budget.js';
-import type { CacheableForge, CacheOutcome, Forge, ForgeJudgement, ForgeSession } from '../forges/forge.js';
-import type { ProjectFacts } from '../forges/forge.js';
+import { currentForgeCallBudget, ForgeCallsSpent } from './budget.js';
+import type { CacheableForge, CacheOutcome, Forge, ForgeJudgement, ForgeSession } from './forge.js';
+import type { ProjectFacts } from './forge.js';
 import type { Logger } from '../log.js';
 import type { Judge, Judgements } from '../policy/grant.js';
 import type { ProtectedCaller } from '../policy/protection.js';
-import { SingleFlight } from './single-flight.js';
-import type { Cached, TieredCache } from './tiered.js';
+import { SingleFlight } from '../cache/single-flight.js';
+import type { Cached, TieredCache } from '../cache/tiered.js';
 
 // A forge behind the cache (docs/forges.md, the last section): verified credentials, rejected ones and
 // judgements are remembered, identical concurrent lookups collapse into one forge call, and
