@@ -10,6 +10,7 @@ import {
 import type { Config } from '../../config/schema.js';
 import type { Credential } from '../../credentials/credential.js';
 import { fingerprint } from '../../cache/fingerprint.js';
+import { SingleFlight } from '../../cache/single-flight.js';
 import { AuthenticationFailed } from '../../errors.js';
 import { JOB_TOKEN_USER } from '../../forges/token-prefixes.js';
 import type { ForgeCallBudget } from '../../forges/budget.js';
@@ -85,6 +86,7 @@ const CLEAN_MS = 1000;
 export class BruteForceGuard {
   private readonly limiter: RateLimiterAbstract;
   private readonly clean = new LRUCache<string, true>({ max: 10_000, ttl: CLEAN_MS, ttlAutopurge: false });
+  private readonly readings = new SingleFlight<Readings>();
   private readonly logger: Logger | undefined;
   private readonly observer: BanObserver | undefined;
   private readonly ownsAccount: (username: string) => Promise<boolean> | boolean;
@@ -128,7 +130,11 @@ export class BruteForceGuard {
   async admit(clientIp: string, credential: Credential | undefined): Promise<Admission> {
     const keys = await this.keysFor(clientIp, credential);
     if (keys === null || this.clean.has(keys.pair)) return { keys, subjectFailures: 0, pairFailures: 0 };
-    const [ip, subject, pair] = await Promise.all([this.read(keys.ip), this.read(keys.subject), this.read(keys.pair)]);
+    // One reading per pair at a time: when a busy caller's clean mark expires, its concurrent
+    // requests share the reading instead of each sending its own three (a burst of Redis calls).
+    const [ip, subject, pair] = await this.readings.run(keys.pair, () =>
+      Promise.all([this.read(keys.ip), this.read(keys.subject), this.read(keys.pair)]),
+    );
     for (const [scope, res] of [
       ['ip', ip],
       [keys.scope, subject],
@@ -150,8 +156,7 @@ export class BruteForceGuard {
       if (error === undefined) {
         const work: Promise<unknown>[] = [];
         if (admission.subjectFailures > 0) work.push(this.limiter.delete(keys.subject));
-        if (admission.pairFailures > 0)
-          work.push(this.limiter.reward(keys.ip, admission.pairFailures), this.limiter.delete(keys.pair));
+        if (admission.pairFailures > 0) work.push(this.forgivePair(keys, admission.pairFailures));
         await Promise.all(work);
       } else if (error instanceof AuthenticationFailed) {
         this.clean.delete(keys.pair);
@@ -160,6 +165,13 @@ export class BruteForceGuard {
     } catch (failure) {
       this.logger?.warn({ err: (failure as Error).message }, 'brute-force limiter unavailable: attempt not recorded');
     }
+  }
+
+  // Concurrent successes of one caller all read the same failures at admission: only the one
+  // whose delete finds the pair's counter takes them off the IP, or a spray hidden behind a
+  // burst of valid logins would be forgiven many times over (and the IP's count go negative).
+  private async forgivePair(keys: NonNullable<Admission['keys']>, failures: number): Promise<void> {
+    if (await this.limiter.delete(keys.pair)) await this.limiter.reward(keys.ip, failures);
   }
 
   /** Forgets every counter and ban of an IP or account (tests, operators). */
@@ -210,6 +222,9 @@ export class BruteForceGuard {
     }
   }
 }
+
+/** The limiter's counts of a request's IP, subject and pair. */
+type Readings = [RateLimiterRes | null, RateLimiterRes | null, RateLimiterRes | null];
 
 const BANNED: Record<BanScope, string> = { ip: 'client IP', account: 'account', credential: 'credential' };
 

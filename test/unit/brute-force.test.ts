@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { passwordCredential } from '../../src/credentials/credential.js';
+import { AuthenticationFailed } from '../../src/errors.js';
+import { BruteForceGuard, TooManyAttempts } from '../../src/http/guard/brute-force.js';
+import { startRedis } from '../support/redis.js';
+
+// The guard on its own, with the in-process limiter: what HTTP cannot line up on demand, such as
+// many requests of one caller admitted before any of them is settled.
+
+const LIMITS = { enabled: true, failures: 3, window: 60, ban: 120, anonymousForgeCalls: 60 };
+const IP = '198.51.100.77';
+const failed = new AuthenticationFailed('invalid username or token');
+
+function guardOwning(...accounts: string[]): BruteForceGuard {
+  return new BruteForceGuard(LIMITS, { ownsAccount: (name) => accounts.includes(name) });
+}
+
+async function fail(guard: BruteForceGuard, username: string): Promise<void> {
+  await guard.settle(await guard.admit(IP, passwordCredential(username, 'wrong')), failed);
+}
+
+test('concurrent successes forgive their failures on the IP once, not once each (a spray hidden behind them)', async () => {
+  const guard = guardOwning('alice', 'victim-1', 'victim-2', 'victim-3');
+  const alice = passwordCredential('alice', 'right');
+  for (let i = 0; i < LIMITS.failures - 1; i++) await fail(guard, 'alice');
+  const admissions = await Promise.all(Array.from({ length: 20 }, () => guard.admit(IP, alice)));
+  await Promise.all(admissions.map((admission) => guard.settle(admission, undefined)));
+  for (const victim of ['victim-1', 'victim-2', 'victim-3']) await fail(guard, victim);
+  await assert.rejects(guard.admit(IP, alice), TooManyAttempts, 'the third failure from the IP bans it');
+});
+
+test('a success forgives its own failures, and the next success has nothing left to forgive', async () => {
+  const guard = guardOwning('alice', 'victim-1', 'victim-2', 'victim-3');
+  const alice = passwordCredential('alice', 'right');
+  for (let i = 0; i < LIMITS.failures - 1; i++) await fail(guard, 'alice');
+  await guard.settle(await guard.admit(IP, alice), undefined);
+  await guard.settle(await guard.admit(IP, alice), undefined);
+  await fail(guard, 'victim-1');
+  await fail(guard, 'victim-2');
+  await guard.admit(IP, alice); // two failures on the IP since: not banned yet
+  await fail(guard, 'victim-3');
+  await assert.rejects(guard.admit(IP, alice), TooManyAttempts, 'the third failure from the IP bans it');
+});
+
+test('concurrent requests of a caller not yet known clean share one reading of the counters in Redis', async (t) => {
+  const redis = await startRedis();
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url, { keyPrefix: `guard-${process.pid}:` });
+  const probe = new Redis(redis.url);
+  t.after(async () => {
+    client.disconnect();
+    probe.disconnect();
+    await redis.stop();
+  });
+  const processed = async () => Number(/total_commands_processed:(\d+)/.exec(await probe.info('stats'))![1]);
+  const guard = new BruteForceGuard(LIMITS, { redis: client, ownsAccount: (name) => name === 'alice' });
+  await client.ping();
+  const before = await processed();
+  await Promise.all(Array.from({ length: 20 }, () => guard.admit(IP, passwordCredential('alice', 'right'))));
+  const commands = (await processed()) - before - 1; // -1: the INFO itself
+  assert.ok(commands <= 12, `Redis commands for 20 concurrent admissions: ${commands} (one reading is at most 12)`);
+});
