@@ -58,12 +58,13 @@ export interface ForgeUsers {
 
 export const ECONOMY_USERS = 200;
 /**
- * The memory scenario's users are GitLab instance admins. The fake looks memberships up by
- * scanning all of them, four times per project call, and at 10,000 members that costs ~7 ms of
- * CPU a call (the fake builds its membership records with object spread, which V8 keeps in a
- * slow shape): the scenario would take minutes and starve forgegate of CPU. Admins need no
- * membership and forgegate treats them the same way: GET /personal_access_tokens/self + GET
- * /user, then GET /projects/:id, and a token granting pull and push, cached alike.
+ * The memory scenario's users are GitLab instance admins (their tokens carry `admin_mode`). The
+ * fake looks memberships up by scanning all of them, four times per project call, and at 10,000
+ * members that costs ~7 ms of CPU a call (the fake builds its membership records with object
+ * spread, which V8 keeps in a slow shape): the scenario would take minutes and starve forgegate
+ * of CPU. Admins need no membership and forgegate treats them the same way: GET
+ * /personal_access_tokens/self + GET /user, then GET /projects/:id, and a token granting pull
+ * and push, cached alike.
  */
 export const MEMORY_USERS = 10_000;
 export const COLD_WARMUP = 5;

@@ -508,7 +508,7 @@ ${WARM_PATH_NOTES}
   (\`bench/servers/fake-gitlab.ts\`, run with tsx), answering every call after ${FORGE_LATENCY_MS} ms. Its model:
   one group with ${PROJECT_COUNT} private projects \`group/proj1\` to \`group/proj${PROJECT_COUNT}\`, and users with one personal
   access token each (scope \`api\`), every one a Developer of the group (hence of every project).
-  The ${thousands(MEMORY_USERS)} users of the memory scenario are instance admins instead: the fake
+  The ${thousands(MEMORY_USERS)} users of the memory scenario are instance admins instead (tokens with \`admin_mode\`): the fake
   scans every membership four times per project call, ~7 ms of CPU at 10,000 members, which would
   stretch that scenario over minutes; forgegate makes the same calls for an admin and grants the
   same \`pull,push\`. forgegate runs as before with \`forges: [{type: gitlab, url: <fake>}]\` and

@@ -23,7 +23,8 @@ const fake = new FakeGitLab();
 for (const path of model.projects) fake.addProject({ path_with_namespace: path, visibility: 'private' });
 for (const { username, token, admin } of model.users) {
   const user = fake.addUser({ username, is_admin: admin === true });
-  fake.addToken({ token, user_id: user.id, scopes: ['api'] });
+  // An admin's token acts as one only with `admin_mode` (forgegate assumes GitLab's Admin Mode is on).
+  fake.addToken({ token, user_id: user.id, scopes: admin ? ['api', 'admin_mode'] : ['api'] });
   // One group membership instead of one per project: the fake scans all memberships on every
   // project call, and GitLab's inheritance gives the same Developer role on every project.
   if (!admin) fake.addMember(model.group, user.id, ACCESS.developer);
