@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { FakeGitHub, type GitHubToken } from '../fakes/github.js';
 import { assertDenied, lastAuditOf } from '../support/assertions.js';
 import { startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { tokenMinter } from '../support/github-tokens.js';
 import { granted, repo, tokenClient } from '../support/token-client.js';
 
 // Access safety on GitHub, over real HTTP through octokit against a FakeGitHub that behaves
@@ -55,21 +56,7 @@ function buildModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'acme/deploy' });
   g.addRepo({ full_name: 'wes/dotfiles' });
 
-  let n = 0;
-  const PREFIX: Record<GitHubToken['kind'], string> = {
-    classic: 'ghp_',
-    fine_grained: 'github_pat_',
-    oauth: 'gho_',
-    app_user: 'ghu_',
-    installation: 'ghs_',
-  };
-  const token = (kind: GitHubToken['kind'], user: string | undefined, init: Partial<GitHubToken> = {}): GitHubToken =>
-    g.addToken({
-      token: `${PREFIX[kind]}${user ?? 'app'}${++n}Zq8Lm2Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`,
-      kind,
-      ...(user ? { user } : {}),
-      ...init,
-    });
+  const token = tokenMinter(g, 'Zq8Lm2Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa');
   const tokens = {
     service: token('classic', 'bot', { scopes: ['repo'] }),
     // 1. installation tokens: a writing and a read-only GITHUB_TOKEN of acme/app look the same
