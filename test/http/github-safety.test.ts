@@ -208,25 +208,19 @@ describe("2. fine-grained PATs and App user tokens: the user's role is not the t
   });
 
   test('an App user token whose installations cannot be listed (404): what it may do is unknown, pull only', async () => {
-    gh.inject({ endpoint: 'GET /user/installations', kind: 'status', status: 404, times: 1 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /user/installations', kind: 'status', status: 404, times: 1 }, async () => {
       const answer = await token('wes', m.tokens.appWesWrite.token, repo(APP));
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.deepEqual(answer.access, granted(APP, 'pull'));
       assertDenied(fg, /trustUserTokenRole/);
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('an App user token whose installations answer 502: 503, never a guess', async () => {
-    gh.inject({ endpoint: 'GET /user/installations', kind: 'status', status: 502, times: 1 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /user/installations', kind: 'status', status: 502, times: 1 }, async () => {
       const answer = await token('wes', m.tokens.appWesWrite.token, repo(APP));
       assert.equal(answer.status, 503, JSON.stringify(answer.body));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('a classic token keeps its scope gate: repo scope and write role push', async () => {

@@ -668,49 +668,36 @@ describe('3. GitHub failures fail closed', () => {
   for (const endpoint of ['GET /user', 'GET /repos/:owner/:repo']) {
     for (const [name, injection] of breakdowns) {
       test(`${name} on ${endpoint}: 503 naming the forge, within 3 s`, async () => {
-        gh.inject({ ...injection, endpoint });
-        try {
+        await gh.whileInjected({ ...injection, endpoint }, async () => {
           const answer = await token('ada', m.tokens.ada.token, repo(APP), fgFast);
           assertUnavailable(answer);
           assert.ok(answer.ms < 3000, `answered after ${answer.ms} ms`);
           assert.equal(lastAudit(fgFast).outcome, 'unavailable');
-        } finally {
-          gh.clearInjections();
-        }
+        });
       });
     }
   }
 
   test('HTTP 500 on GET /installation/repositories: 503, not 401', async () => {
-    gh.inject({ endpoint: 'GET /installation/repositories', kind: 'status', status: 500 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /installation/repositories', kind: 'status', status: 500 }, async () => {
       assertUnavailable(await token('x-access-token', m.tokens.installation.token, repo(APP), fgFast));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('an anonymous caller, HTTP 502 on GET /repos: 503, never a public grant by guess', async () => {
-    gh.inject({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 502 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 502 }, async () => {
       assertUnavailable(await token(null, null, repo('acme/site/img', 'pull'), fgFast));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('a login without scope (docker login) with GitHub down: 503, not 401', async () => {
-    gh.inject({ endpoint: 'GET /user', kind: 'status', status: 500 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /user', kind: 'status', status: 500 }, async () => {
       assertUnavailable(await token('ada', m.tokens.ada.token, [], fgFast));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('on the POST form: 503 temporarily_unavailable naming the forge', async () => {
-    gh.inject({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 500 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 500 }, async () => {
       const answer = await post(
         { grant_type: 'password', username: 'ada', password: m.tokens.ada.token, scope: repo(APP) },
         fgFast,
@@ -718,21 +705,16 @@ describe('3. GitHub failures fail closed', () => {
       assert.equal(answer.status, 503, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'temporarily_unavailable');
       assert.match(answer.body.error_description, /^GitHub "github" /);
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('an unexpected 403 on GET /repos (no rate-limit headers): never 403, never 500, never a grant', async () => {
-    gh.inject({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 403 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 403 }, async () => {
       const answer = await token('ada', m.tokens.ada.token, repo(APP), fgFast);
       assert.ok([200, 503].includes(answer.status), `HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
       if (answer.status === 200) assert.deepEqual(answer.access, []);
       else assertUnavailable(answer);
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('a GitHub that recovers is asked again: the failure is not remembered as a verdict', async () => {
