@@ -521,23 +521,14 @@ forges:
     assert.equal(await digestOf('gh/acme/app/web:v1', { creds: creds(GH.writer) }), ghImage.manifestDigest);
 
     // A forge's caller is anonymous on the other forge: private images there stay shut.
-    const glOnGhLine = await pushRefused(
-      strayImage,
-      'gh/acme/app/web:from-gitlab',
-      { creds: creds(GL.dev) },
-      'a GitLab Developer must not push to a GitHub repository',
-    );
-    assert.equal(glOnGhLine.source, 'gitlab');
-    assert.deepEqual(glOnGhLine.granted, []);
-
-    const ghOnGlLine = await pushRefused(
-      strayImage,
-      'group/proj/app:from-github',
-      { creds: creds(GH.writer) },
-      'a GitHub writer must not push to a GitLab project',
-    );
-    assert.equal(ghOnGlLine.source, 'github');
-    assert.deepEqual(ghOnGlLine.granted, []);
+    for (const [name, token, source, why] of [
+      ['gh/acme/app/web:from-gitlab', GL.dev, 'gitlab', 'a GitLab Developer must not push to a GitHub repository'],
+      ['group/proj/app:from-github', GH.writer, 'github', 'a GitHub writer must not push to a GitLab project'],
+    ] as const) {
+      const line = await pushRefused(strayImage, name, { creds: creds(token) }, why);
+      assert.equal(line.source, source);
+      assert.deepEqual(line.granted, []);
+    }
 
     for (const [name, token] of [
       ['gh/acme/app/web:from-gitlab', GH.writer],
