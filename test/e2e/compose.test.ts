@@ -13,6 +13,7 @@ import { startForgegateProcess, type ForgegateProcess } from '../support/forgega
 import { buildOciImage } from '../support/oci-image.js';
 import { freePort, onFreePort } from '../support/ports.js';
 import { makeTempDir, spawnManaged, waitUntilReady, type ManagedProcess } from '../support/processes.js';
+import { loopbackRedisArgs } from '../support/redis.js';
 import { copy } from '../support/skopeo.js';
 
 // docker-compose.yml and every file it mounts, read by the real programs that read them in
@@ -276,15 +277,7 @@ describe('docker-compose.yml', () => {
     });
     // Redis as the compose service runs it: its own command line, password included.
     const redis = await onFreePort(async (port) => {
-      const args = [
-        ...compose.services.redis!.command!.slice(1),
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-      ];
+      const args = [...compose.services.redis!.command!.slice(1), ...loopbackRedisArgs(port, dir)];
       const proc = spawnManaged('redis-server', args, { cwd: dir, env: cleanEnv() });
       await waitUntilReady('redis-server', proc, () => redisAnswers(port, REDIS_PASSWORD));
       return { port, proc };

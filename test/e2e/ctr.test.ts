@@ -6,7 +6,7 @@ import { describeRun, type CommandResult } from '../support/command.js';
 import { startContainerd, type RunningContainerd } from '../support/containerd.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { buildOciImage, type OciImage } from '../support/oci-image.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistryFor, type RunningRegistry } from '../support/registry.js';
 import { copy, inspect } from '../support/skopeo.js';
 
 // containerd's own client, `ctr` (containerd 1.6), against docker-registry 2.8 and the built
@@ -47,12 +47,7 @@ describe('ctr (containerd 1.6)', () => {
 
   before(async () => {
     fg = await startForgegateProcess(CONFIG);
-    registry = await startRegistry({
-      realm: fg.realm,
-      service: 'registry-e2e',
-      issuer: 'forgegate-e2e',
-      rootCertBundle: fg.certificate,
-    });
+    registry = await startRegistryFor(fg, { service: 'registry-e2e', issuer: 'forgegate-e2e' });
     containerd = await startContainerd();
     image = await buildOciImage(undefined, { marker: 'ctr' });
     const seeded = await copy(image.ref, `docker://${ref('alice/base:v1')}`, { creds: `alice:${PASSWORD.alice}` });

@@ -5,7 +5,7 @@ import { describeRun, type CommandResult } from '../support/command.js';
 import { dockerClis, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { tarWithOneFile } from '../support/oci-image.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistryFor, type RunningRegistry } from '../support/registry.js';
 
 // The docker CLI and a real Docker Engine (dockerd 20.10 beside its own containerd) against
 // docker-registry 2.8 and the built forgegate, with static accounts: what a user's
@@ -59,12 +59,7 @@ for (const { path: cli, version } of clis) {
 
     before(async () => {
       fg = await startForgegateProcess(CONFIG);
-      registry = await startRegistry({
-        realm: fg.realm,
-        service: 'registry-e2e',
-        issuer: 'forgegate-e2e',
-        rootCertBundle: fg.certificate,
-      });
+      registry = await startRegistryFor(fg, { service: 'registry-e2e', issuer: 'forgegate-e2e' });
       engine = await startDockerEngine(cli);
       // The image is made here: one small file, imported as a one-layer image.
       const tar = tarWithOneFile('hello.txt', Buffer.from(`forgegate docker e2e ${cli}\n`));

@@ -7,9 +7,9 @@ import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import type { RecordedRequest } from '../fakes/server.js';
 import { forgegateCli as runCli } from '../support/cli.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
-import { buildOciImage, type OciImage } from '../support/oci-image.js';
+import { buildOciImage, buildOciImages, type OciImage } from '../support/oci-image.js';
 import { makeTempDir } from '../support/processes.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistryFor, type RunningRegistry } from '../support/registry.js';
 import { copy, deleteImage, inspect, type SkopeoAuth, type SkopeoResult } from '../support/skopeo.js';
 
 // forgegate in front of the real docker-registry 2.8.2, mirroring the permissions of a fake
@@ -107,17 +107,37 @@ function harness(get: () => { fg: ForgegateProcess; registry: RunningRegistry })
   /** Taken once forgegate's earlier log lines are written: later lines belong to later requests. */
   const mark = () => get().fg.settledLineCount();
   const requesting = (scope: string) => (l: Record<string, unknown>) => (l.requested as string[]).includes(scope);
-  return { ref, explain, pull, digestOf, auditSince, mark, requesting };
+  /** The push scope skopeo asks for when it copies to `name` (repository:<name without tag>:pull,push). */
+  const pushScope = (name: string) => `repository:${name.replace(/:[^:/]*$/, '')}:pull,push`;
+  /** Pushes `image` to `name`, which must succeed, and returns forgegate's audit line of it. */
+  const pushAudited = async (image: OciImage, name: string, auth: SkopeoAuth) => {
+    const m = await mark();
+    const push = await copy(image.ref, ref(name), auth);
+    assert.equal(push.code, 0, explain(push));
+    return auditSince(m, requesting(pushScope(name)));
+  };
+  /** Pushes `image` to `name`, which the registry must refuse (`why`), and returns forgegate's audit line of it. */
+  const pushRefused = async (image: OciImage, name: string, auth: SkopeoAuth, why: string) => {
+    const m = await mark();
+    const refused = await copy(image.ref, ref(name), auth);
+    assert.notEqual(refused.code, 0, why);
+    assert.match(refused.stderr, /denied|unauthorized/i);
+    return auditSince(m, requesting(pushScope(name)));
+  };
+  return { ref, explain, pull, digestOf, auditSince, mark, requesting, pushAudited, pushRefused };
 }
 
 describe('GitHub forge with registry 2.8, skopeo and a fake GitHub', () => {
   let github: FakeGitHub;
   let fg: ForgegateProcess;
   let registry: RunningRegistry;
-  const { ref, explain, pull, digestOf, auditSince, mark, requesting } = harness(() => ({ fg, registry }));
+  const { ref, explain, pull, digestOf, auditSince, mark, requesting, pushAudited, pushRefused } = harness(() => ({
+    fg,
+    registry,
+  }));
   // One image per use, by marker: deleting a manifest removes every tag that points at it.
   const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'site', 'fork', 'tool', 'evil', 'tool2'] as const;
-  const images = {} as Record<(typeof IMAGE_NAMES)[number], OciImage>;
+  let images: Record<(typeof IMAGE_NAMES)[number], OciImage>;
 
   before(async () => {
     github = new FakeGitHub();
@@ -164,15 +184,8 @@ token: { issuer: ${ISSUER}, service: ${SERVICE}, keyDir: "{{DIR}}/keys" }
 forges:
   - { type: github, url: ${JSON.stringify(github.url)}, serviceToken: ${JSON.stringify(GH.service)}, installationTokenPush: ["acme/app"] }
 `);
-    registry = await startRegistry({
-      realm: fg.realm,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundle: fg.certificate,
-    });
-    for (const name of IMAGE_NAMES) {
-      images[name] = await buildOciImage(undefined, { marker: `github-${name}` });
-    }
+    registry = await startRegistryFor(fg, { service: SERVICE, issuer: ISSUER });
+    images = await buildOciImages(IMAGE_NAMES, 'github');
   });
 
   after(async () => {
@@ -182,10 +195,7 @@ forges:
   });
 
   test('a write collaborator pushes; a read collaborator pulls it back but cannot push', async () => {
-    let m = await mark();
-    const push = await copy(images.v1.ref, ref('acme/app/web:v1'), { creds: creds(GH.writer) });
-    assert.equal(push.code, 0, explain(push));
-    const pushed = await auditSince(m, requesting('repository:acme/app/web:pull,push'));
+    const pushed = await pushAudited(images.v1, 'acme/app/web:v1', { creds: creds(GH.writer) });
     assert.equal(pushed.subject, 'writer');
     assert.equal(pushed.identityKind, 'github-token');
     assert.equal(pushed.source, 'github');
@@ -194,11 +204,12 @@ forges:
     assert.equal(await pull('acme/app/web:v1', { creds: creds(GH.reader) }), images.v1.manifestDigest);
     assert.equal(await digestOf('acme/app/web:v1', { creds: creds(GH.reader) }), images.v1.manifestDigest);
 
-    m = await mark();
-    const refused = await copy(images.v2.ref, ref('acme/app/web:v2'), { creds: creds(GH.reader) });
-    assert.notEqual(refused.code, 0, 'a read collaborator must not push');
-    assert.match(refused.stderr, /denied|unauthorized/i);
-    const line = await auditSince(m, requesting('repository:acme/app/web:pull,push'));
+    const line = await pushRefused(
+      images.v2,
+      'acme/app/web:v2',
+      { creds: creds(GH.reader) },
+      'a read collaborator must not push',
+    );
     assert.equal(line.subject, 'reader');
     assert.equal(line.outcome, 'partial', 'missing permissions are a 200 with less access, never an error');
     assert.deepEqual(line.granted, ['repository:acme/app/web:pull']);
@@ -278,10 +289,7 @@ forges:
   });
 
   test('an installation token pushes to its repository named in installationTokenPush, and nowhere else', async () => {
-    let m = await mark();
-    const push = await copy(images.ci.ref, ref('acme/app/ci:1'), { creds: creds(GH.installation, 'x-access-token') });
-    assert.equal(push.code, 0, explain(push));
-    const pushed = await auditSince(m, requesting('repository:acme/app/ci:pull,push'));
+    const pushed = await pushAudited(images.ci, 'acme/app/ci:1', { creds: creds(GH.installation, 'x-access-token') });
     assert.equal(pushed.identityKind, 'github-installation');
     assert.equal(pushed.subject, 'installation:acme/app');
     assert.deepEqual(pushed.granted, ['repository:acme/app/ci:pull,push']);
@@ -291,13 +299,12 @@ forges:
       images.ci.manifestDigest,
     );
 
-    m = await mark();
-    const refused = await copy(images.ci.ref, ref('acme/other/x:1'), {
-      creds: creds(GH.installation, 'x-access-token'),
-    });
-    assert.notEqual(refused.code, 0, 'the installation does not reach acme/other');
-    assert.match(refused.stderr, /denied|unauthorized/i);
-    const line = await auditSince(m, requesting('repository:acme/other/x:pull,push'));
+    const line = await pushRefused(
+      images.ci,
+      'acme/other/x:1',
+      { creds: creds(GH.installation, 'x-access-token') },
+      'the installation does not reach acme/other',
+    );
     assert.equal(line.identityKind, 'github-installation');
     assert.deepEqual(line.granted, [], "acme/other is private and not the installation's: not even pull");
     const other = await inspect(ref('acme/other/x:1'), { creds: creds(GH.admin) });
@@ -305,7 +312,7 @@ forges:
     assert.match(other.stderr, /manifest unknown|not found/i, 'the admin may look, and finds nothing');
 
     // "pull + push on that repo only": an installation token never deletes.
-    m = await mark();
+    const m = await mark();
     const removed = await deleteImage(ref('acme/app/ci:1'), { creds: creds(GH.installation, 'x-access-token') });
     assert.notEqual(removed.code, 0, 'an installation token must not delete');
     const star = await auditSince(m, requesting('repository:acme/app/ci:*'));
@@ -314,13 +321,12 @@ forges:
   });
 
   test('a read-only GITHUB_TOKEN of a repository installationTokenPush does not name: the registry refuses its push', async () => {
-    const m = await mark();
-    const refused = await copy(images.fork.ref, ref('acme/site/ci:pr-1'), {
-      creds: creds(GH.installationReadOnly, 'x-access-token'),
-    });
-    assert.notEqual(refused.code, 0, 'a read-only installation token must not push');
-    assert.match(refused.stderr, /denied|unauthorized/i);
-    const line = await auditSince(m, requesting('repository:acme/site/ci:pull,push'));
+    const line = await pushRefused(
+      images.fork,
+      'acme/site/ci:pr-1',
+      { creds: creds(GH.installationReadOnly, 'x-access-token') },
+      'a read-only installation token must not push',
+    );
     assert.equal(line.identityKind, 'github-installation');
     assert.deepEqual(line.granted, ['repository:acme/site/ci:pull']);
     assert.ok(
@@ -338,11 +344,12 @@ forges:
 
     // Mallory moves acme/tool to her account; GitHub now answers 301 for acme/tool.
     github.moveRepo('acme/tool', 'mallory/tool');
-    let m = await mark();
-    const evil = await copy(images.evil.ref, ref('acme/tool/web:v1'), { creds: creds(GH.mallory) });
-    assert.notEqual(evil.code, 0, "the old path is no longer hers, nor anybody's");
-    assert.match(evil.stderr, /denied|unauthorized/i);
-    let line = await auditSince(m, requesting('repository:acme/tool/web:pull,push'));
+    let line = await pushRefused(
+      images.evil,
+      'acme/tool/web:v1',
+      { creds: creds(GH.mallory) },
+      "the old path is no longer hers, nor anybody's",
+    );
     assert.equal(line.subject, 'mallory');
     assert.deepEqual(line.granted, []);
     assert.ok(
@@ -357,7 +364,7 @@ forges:
       images.tool.manifestDigest,
       'Mallory overwrote nothing',
     );
-    m = await mark();
+    const m = await mark();
     const again = await copy(images.evil.ref, ref('acme/tool/web:v2'), { creds: creds(GH.mallory) });
     assert.notEqual(again.code, 0, 'not after the re-creation either');
     line = await auditSince(m, requesting('repository:acme/tool/web:pull,push'));
@@ -453,7 +460,7 @@ describe('GitHub under "gh/" and GitLab under "" in one forgegate', () => {
   let gitlab: FakeGitLab;
   let fg: ForgegateProcess;
   let registry: RunningRegistry;
-  const { ref, explain, digestOf, pull, auditSince, mark, requesting } = harness(() => ({ fg, registry }));
+  const { ref, explain, digestOf, pull, pushAudited, pushRefused } = harness(() => ({ fg, registry }));
   let glImage: OciImage;
   let ghImage: OciImage;
   let strayImage: OciImage;
@@ -484,12 +491,7 @@ forges:
   - { type: gitlab, url: ${JSON.stringify(gitlab.url)}, serviceToken: ${JSON.stringify(GL.service)} }
   - { type: github, prefix: "gh/", url: ${JSON.stringify(github.url)}, serviceToken: ${JSON.stringify(GH.service)} }
 `);
-    registry = await startRegistry({
-      realm: fg.realm,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundle: fg.certificate,
-    });
+    registry = await startRegistryFor(fg, { service: SERVICE, issuer: ISSUER });
     glImage = await buildOciImage(undefined, { marker: 'both-gitlab' });
     ghImage = await buildOciImage(undefined, { marker: 'both-github' });
     strayImage = await buildOciImage(undefined, { marker: 'both-stray' });
@@ -503,18 +505,12 @@ forges:
   });
 
   test("each forge's user pushes and pulls its own image, and is refused a push on the other's", async () => {
-    let m = await mark();
-    const glPush = await copy(glImage.ref, ref('group/proj/app:v1'), { creds: creds(GL.dev) });
-    assert.equal(glPush.code, 0, explain(glPush));
-    const glLine = await auditSince(m, requesting('repository:group/proj/app:pull,push'));
+    const glLine = await pushAudited(glImage, 'group/proj/app:v1', { creds: creds(GL.dev) });
     assert.equal(glLine.subject, 'dev');
     assert.equal(glLine.source, 'gitlab');
     assert.deepEqual(glLine.granted, ['repository:group/proj/app:pull,push']);
 
-    m = await mark();
-    const ghPush = await copy(ghImage.ref, ref('gh/acme/app/web:v1'), { creds: creds(GH.writer) });
-    assert.equal(ghPush.code, 0, explain(ghPush));
-    const ghLine = await auditSince(m, requesting('repository:gh/acme/app/web:pull,push'));
+    const ghLine = await pushAudited(ghImage, 'gh/acme/app/web:v1', { creds: creds(GH.writer) });
     assert.equal(ghLine.subject, 'writer');
     assert.equal(ghLine.source, 'github');
     assert.deepEqual(ghLine.granted, ['repository:gh/acme/app/web:pull,push']);
@@ -525,21 +521,14 @@ forges:
     assert.equal(await digestOf('gh/acme/app/web:v1', { creds: creds(GH.writer) }), ghImage.manifestDigest);
 
     // A forge's caller is anonymous on the other forge: private images there stay shut.
-    m = await mark();
-    const glOnGh = await copy(strayImage.ref, ref('gh/acme/app/web:from-gitlab'), { creds: creds(GL.dev) });
-    assert.notEqual(glOnGh.code, 0, 'a GitLab Developer must not push to a GitHub repository');
-    assert.match(glOnGh.stderr, /denied|unauthorized/i);
-    const glOnGhLine = await auditSince(m, requesting('repository:gh/acme/app/web:pull,push'));
-    assert.equal(glOnGhLine.source, 'gitlab');
-    assert.deepEqual(glOnGhLine.granted, []);
-
-    m = await mark();
-    const ghOnGl = await copy(strayImage.ref, ref('group/proj/app:from-github'), { creds: creds(GH.writer) });
-    assert.notEqual(ghOnGl.code, 0, 'a GitHub writer must not push to a GitLab project');
-    assert.match(ghOnGl.stderr, /denied|unauthorized/i);
-    const ghOnGlLine = await auditSince(m, requesting('repository:group/proj/app:pull,push'));
-    assert.equal(ghOnGlLine.source, 'github');
-    assert.deepEqual(ghOnGlLine.granted, []);
+    for (const [name, token, source, why] of [
+      ['gh/acme/app/web:from-gitlab', GL.dev, 'gitlab', 'a GitLab Developer must not push to a GitHub repository'],
+      ['group/proj/app:from-github', GH.writer, 'github', 'a GitHub writer must not push to a GitLab project'],
+    ] as const) {
+      const line = await pushRefused(strayImage, name, { creds: creds(token) }, why);
+      assert.equal(line.source, source);
+      assert.deepEqual(line.granted, []);
+    }
 
     for (const [name, token] of [
       ['gh/acme/app/web:from-gitlab', GH.writer],

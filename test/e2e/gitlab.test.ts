@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { ACCESS, FakeGitLab, type GitLabToken } from '../fakes/gitlab.js';
 import { forgegateCli as runCli } from '../support/cli.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
-import { buildOciImage, type OciImage } from '../support/oci-image.js';
+import { buildOciImages, type OciImage } from '../support/oci-image.js';
 import { makeTempDir } from '../support/processes.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistryFor, type RunningRegistry } from '../support/registry.js';
 import { copy, deleteImage, inspect, type SkopeoResult } from '../support/skopeo.js';
 
 // forgegate in front of the real docker-registry 2.8.2, mirroring the permissions of a fake
@@ -86,7 +86,7 @@ describe('GitLab forge with registry 2.8, skopeo and a fake GitLab', () => {
   let acmeDevId: number;
   // One image per use, by marker: deleting a manifest removes every tag that points at it.
   const IMAGE_NAMES = ['v1', 'v2', 'throwaway', 'ci', 'base', 'web', 'release', 'tool', 'stolen', 'acme'] as const;
-  const images = {} as Record<(typeof IMAGE_NAMES)[number], OciImage>;
+  let images: Record<(typeof IMAGE_NAMES)[number], OciImage>;
   const ref = (name: string) => `docker://${registry.host}/${name}`;
   const creds = (token: string, user = 'anything') => `${user}:${token}`;
   const explain = (result: SkopeoResult) =>
@@ -164,15 +164,8 @@ cache: { identityTtl: 0 }
 forges:
   - { type: gitlab, url: ${JSON.stringify(gitlab.url)}, serviceToken: ${JSON.stringify(TOKENS.service)} }
 `);
-    registry = await startRegistry({
-      realm: fg.realm,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundle: fg.certificate,
-    });
-    for (const name of IMAGE_NAMES) {
-      images[name] = await buildOciImage(undefined, { marker: `gitlab-${name}` });
-    }
+    registry = await startRegistryFor(fg, { service: SERVICE, issuer: ISSUER });
+    images = await buildOciImages(IMAGE_NAMES, 'gitlab');
   });
 
   after(async () => {

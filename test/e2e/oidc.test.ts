@@ -7,9 +7,9 @@ import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import { FakeOidcIssuer, githubClaims } from '../fakes/oidc-issuer.js';
 import { forgegateCli as runCli } from '../support/cli.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
-import { buildOciImage, type OciImage } from '../support/oci-image.js';
+import { buildOciImage, buildOciImages, type OciImage } from '../support/oci-image.js';
 import { makeTempDir } from '../support/processes.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistryFor, type RunningRegistry } from '../support/registry.js';
 import { copy, inspect, type SkopeoResult } from '../support/skopeo.js';
 
 // CI ID tokens (OIDC) end to end: the built forgegate in front of the real docker-registry 2.8.2, a fake
@@ -53,17 +53,8 @@ oidc:
     preset: github-actions
     forge: github
 `);
-    registry = await startRegistry({
-      realm: fg.realm,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundle: fg.certificate,
-    });
-    images = {
-      v1: await buildOciImage(undefined, { marker: 'oidc-v1' }),
-      v2: await buildOciImage(undefined, { marker: 'oidc-v2' }),
-      v3: await buildOciImage(undefined, { marker: 'oidc-v3' }),
-    };
+    registry = await startRegistryFor(fg, { service: SERVICE, issuer: ISSUER });
+    images = await buildOciImages(['v1', 'v2', 'v3'], 'oidc');
   });
 
   after(async () => {
@@ -213,8 +204,7 @@ ${forgeLine}`;
     gitlab.addMember('acme/priv', owner.id, ACCESS.owner);
     gitlab.addToken({ token: ownerToken, user_id: owner.id, scopes: ['api'] });
     fg = await startForgegateProcess(config('    forge: github'));
-    const registryOptions = { realm: fg.realm, service: SERVICE, issuer: ISSUER, rootCertBundle: fg.certificate };
-    registry = await startRegistry(registryOptions);
+    registry = await startRegistryFor(fg, { service: SERVICE, issuer: ISSUER });
     image = await buildOciImage(undefined, { marker: 'oidc-cross-forge' });
   });
 

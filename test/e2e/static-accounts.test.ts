@@ -5,7 +5,7 @@ import { basic } from '../support/forgegate.js';
 import { startForgegateProcess, type ForgegateProcess } from '../support/forgegate-process.js';
 import { buildOciImage, type OciImage } from '../support/oci-image.js';
 import { makeTempDir } from '../support/processes.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistryFor, type RunningRegistry } from '../support/registry.js';
 import { copy, deleteImage, inspect, writeAuthFile, type SkopeoResult } from '../support/skopeo.js';
 
 // The real docker-registry 2.8.2 trusts forgegate's tokens and skopeo pushes and pulls
@@ -40,12 +40,7 @@ for (const algorithm of ['ES256', 'RS256']) {
         fg = await startForgegateProcess(
           CONFIG(algorithm, header).replace('"{{DIR}}/htpasswd"', JSON.stringify(HTPASSWD)),
         );
-        registry = await startRegistry({
-          realm: fg.realm,
-          service: 'registry-e2e',
-          issuer: 'forgegate-e2e',
-          rootCertBundle: fg.certificate,
-        });
+        registry = await startRegistryFor(fg, { service: 'registry-e2e', issuer: 'forgegate-e2e' });
         image = await buildOciImage(undefined, { marker: `${algorithm}-${header}` });
       });
       after(async () => {

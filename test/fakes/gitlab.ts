@@ -413,14 +413,9 @@ export class FakeGitLab extends FakeServer {
   }
 
   #allowlist(req: FakeRequest): Reply {
-    const auth = this.#authenticate(req, READ_API);
-    if ('reply' in auth) return auth.reply;
-    if (!auth.caller) return UNAUTHORIZED;
-    const { user } = auth.caller;
-    const project = this.#visibleProject(req.params.id, auth.caller);
-    if (!project) return notFound('Project');
-    const maintainer = this.#actsAsAdmin(auth.caller) || this.#accessLevel(user, project) >= ACCESS.maintainer;
-    if (!maintainer) return message(403, '403 Forbidden');
+    const found = this.#projectOfMaintainer(req);
+    if ('reply' in found) return found.reply;
+    const { project } = found;
     // GitLab lists the project itself first.
     const ids = [project.id, ...(this.#inboundAllowlist.get(project.id) ?? [])];
     const body = ids.flatMap((id) => {
@@ -446,15 +441,23 @@ export class FakeGitLab extends FakeServer {
   // authorize! :admin_container_image (Maintainer+ or admin, else 403). Not paginated.
   #protectionRuleList(req: FakeRequest): Reply {
     if (!versionAtLeast(this.version, 17, 9)) return this.notFound();
-    const auth = this.#authenticate(req, READ_API);
-    if ('reply' in auth) return auth.reply;
-    if (!auth.caller) return UNAUTHORIZED;
-    const { user } = auth.caller;
-    const project = this.#visibleProject(req.params.id, auth.caller);
-    if (!project) return notFound('Project');
-    const maintainer = this.#actsAsAdmin(auth.caller) || this.#accessLevel(user, project) >= ACCESS.maintainer;
-    if (!maintainer) return message(403, '403 Forbidden');
+    const found = this.#projectOfMaintainer(req);
+    if ('reply' in found) return found.reply;
+    const { project } = found;
     return { status: 200, body: this.#protectionRules.filter((rule) => rule.project_id === project.id) };
+  }
+
+  /** The project `:id` for a signed-in Maintainer (or admin): 401 signed out, 404 hidden, 403 below Maintainer. */
+  #projectOfMaintainer(req: FakeRequest): { project: GitLabProject } | { reply: Reply } {
+    const auth = this.#authenticate(req, READ_API);
+    if ('reply' in auth) return auth;
+    if (!auth.caller) return { reply: UNAUTHORIZED };
+    const project = this.#visibleProject(req.params.id, auth.caller);
+    if (!project) return { reply: notFound('Project') };
+    const maintainer =
+      this.#actsAsAdmin(auth.caller) || this.#accessLevel(auth.caller.user, project) >= ACCESS.maintainer;
+    if (!maintainer) return { reply: message(403, '403 Forbidden') };
+    return { project };
   }
 
   #metadata(req: FakeRequest): Reply {

@@ -134,6 +134,16 @@ export abstract class FakeServer {
     this.#injections = [];
   }
 
+  /** Runs `body` while `injection` is in force, then clears every injection, even when `body` throws. */
+  async whileInjected<T>(injection: Injection, body: () => Promise<T>): Promise<T> {
+    this.inject(injection);
+    try {
+      return await body();
+    } finally {
+      this.clearInjections();
+    }
+  }
+
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';

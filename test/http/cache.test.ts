@@ -127,6 +127,16 @@ async function start(options: Options = {}): Promise<TestForgegate> {
   return fg;
 }
 
+/** Two replicas: one Redis, one signing key, one key prefix; both connected to Redis. */
+async function startReplicas(redisUrl: string): Promise<[TestForgegate, TestForgegate]> {
+  const keyDir = await makeTempDir('keys');
+  const keyPrefix = uniquePrefix();
+  const a = await start({ redisUrl, keyDir, keyPrefix });
+  const b = await start({ redisUrl, keyDir, keyPrefix });
+  await Promise.all([redisUp(a), redisUp(b)]);
+  return [a, b];
+}
+
 /** GET /token with Basic user:password, one scope (or none). */
 async function token(
   on: TestForgegate,
@@ -399,11 +409,7 @@ describe('5. two forgegates sharing Redis and the signing key', () => {
   let a: TestForgegate;
   let b: TestForgegate;
   before(async () => {
-    const keyDir = await makeTempDir('keys');
-    const keyPrefix = uniquePrefix();
-    a = await start({ redisUrl: redis.url, keyDir, keyPrefix });
-    b = await start({ redisUrl: redis.url, keyDir, keyPrefix });
-    await Promise.all([redisUp(a), redisUp(b)]);
+    [a, b] = await startReplicas(redis.url);
   });
 
   test('a request on A, then the same on B: B asks no forge', async () => {
@@ -459,11 +465,7 @@ describe('6. Redis faults never fail a request', () => {
   let a: TestForgegate;
   let b: TestForgegate;
   before(async () => {
-    const keyDir = await makeTempDir('keys');
-    const keyPrefix = uniquePrefix();
-    a = await start({ redisUrl: flaky.url, keyDir, keyPrefix });
-    b = await start({ redisUrl: flaky.url, keyDir, keyPrefix });
-    await Promise.all([redisUp(a), redisUp(b)]);
+    [a, b] = await startReplicas(flaky.url);
   });
 
   /** Request i: olga or dev on a new image (so the forge is asked too), on A or B. */

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { FakeGitHub, type GitHubToken } from '../fakes/github.js';
 import { assertDenied, lastAuditOf } from '../support/assertions.js';
 import { startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { tokenMinter } from '../support/github-tokens.js';
 import { granted, repo, tokenClient } from '../support/token-client.js';
 
 // Access safety on GitHub, over real HTTP through octokit against a FakeGitHub that behaves
@@ -55,21 +56,7 @@ function buildModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'acme/deploy' });
   g.addRepo({ full_name: 'wes/dotfiles' });
 
-  let n = 0;
-  const PREFIX: Record<GitHubToken['kind'], string> = {
-    classic: 'ghp_',
-    fine_grained: 'github_pat_',
-    oauth: 'gho_',
-    app_user: 'ghu_',
-    installation: 'ghs_',
-  };
-  const token = (kind: GitHubToken['kind'], user: string | undefined, init: Partial<GitHubToken> = {}): GitHubToken =>
-    g.addToken({
-      token: `${PREFIX[kind]}${user ?? 'app'}${++n}Zq8Lm2Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`,
-      kind,
-      ...(user ? { user } : {}),
-      ...init,
-    });
+  const token = tokenMinter(g, 'Zq8Lm2Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa');
   const tokens = {
     service: token('classic', 'bot', { scopes: ['repo'] }),
     // 1. installation tokens: a writing and a read-only GITHUB_TOKEN of acme/app look the same
@@ -221,25 +208,19 @@ describe("2. fine-grained PATs and App user tokens: the user's role is not the t
   });
 
   test('an App user token whose installations cannot be listed (404): what it may do is unknown, pull only', async () => {
-    gh.inject({ endpoint: 'GET /user/installations', kind: 'status', status: 404, times: 1 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /user/installations', kind: 'status', status: 404, times: 1 }, async () => {
       const answer = await token('wes', m.tokens.appWesWrite.token, repo(APP));
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.deepEqual(answer.access, granted(APP, 'pull'));
       assertDenied(fg, /trustUserTokenRole/);
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('an App user token whose installations answer 502: 503, never a guess', async () => {
-    gh.inject({ endpoint: 'GET /user/installations', kind: 'status', status: 502, times: 1 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /user/installations', kind: 'status', status: 502, times: 1 }, async () => {
       const answer = await token('wes', m.tokens.appWesWrite.token, repo(APP));
       assert.equal(answer.status, 503, JSON.stringify(answer.body));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('a classic token keeps its scope gate: repo scope and write role push', async () => {

@@ -6,6 +6,7 @@ import { ACCESS, FakeGitLab, type GitLabToken } from '../fakes/gitlab.js';
 import type { FakeServer, Injection } from '../fakes/server.js';
 import { assertDenied, assertUnauthorized, assertUnavailableFrom, lastAuditOf } from '../support/assertions.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { addFullClassicToken, tokenMinter } from '../support/github-tokens.js';
 import { granted, repo, tokenClient } from '../support/token-client.js';
 
 // docs/forges.md, GitHub, over real HTTP: forgegate in-process in front of a FakeGitHub
@@ -131,21 +132,7 @@ function buildModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'alice/dotfiles' }); // user-owned: alice is admin
   g.addTeam({ org: 'acme', slug: 'ops', members: ['tom'], repos: { 'acme/app': 'maintain' } });
 
-  let n = 0;
-  const PREFIX: Record<GitHubToken['kind'], string> = {
-    classic: 'ghp_',
-    fine_grained: 'github_pat_',
-    oauth: 'gho_',
-    app_user: 'ghu_',
-    installation: 'ghs_',
-  };
-  const token = (kind: GitHubToken['kind'], user: string | undefined, init: Partial<GitHubToken> = {}): GitHubToken =>
-    g.addToken({
-      token: `${PREFIX[kind]}${user ?? 'app'}${++n}Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa`,
-      kind,
-      ...(user ? { user } : {}),
-      ...init,
-    });
+  const token = tokenMinter(g, 'Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa');
   const full = (user: string) => token('classic', user, { scopes: ['repo', 'delete:packages'] });
 
   const tokens = {
@@ -202,24 +189,9 @@ function buildLimitedModel(g: FakeGitHub) {
   g.addRepo({ full_name: 'lim/app' });
   g.addRepo({ full_name: 'other/app' });
   const tokens = {
-    lim: g.addToken({
-      token: 'ghp_lim1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa',
-      kind: 'classic',
-      user: 'lim',
-      scopes: ['repo', 'delete:packages'],
-    }),
-    limSecond: g.addToken({
-      token: 'ghp_lim2Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa',
-      kind: 'classic',
-      user: 'lim',
-      scopes: ['repo', 'delete:packages'],
-    }),
-    other: g.addToken({
-      token: 'ghp_other1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0',
-      kind: 'classic',
-      user: 'other',
-      scopes: ['repo', 'delete:packages'],
-    }),
+    lim: addFullClassicToken(g, 'ghp_lim1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa', 'lim'),
+    limSecond: addFullClassicToken(g, 'ghp_lim2Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0Sa', 'lim'),
+    other: addFullClassicToken(g, 'ghp_other1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc0', 'other'),
   };
   return { tokens, secrets: Object.values(tokens).map((t) => t.token) };
 }
@@ -229,19 +201,9 @@ function buildTwoForgeModel(hub: FakeGitHub, lab: FakeGitLab) {
   hub.addRepo({ full_name: 'hubert/app' }); // private, hubert owns it
   hub.addRepo({ full_name: 'hubert/site', visibility: 'public' });
   const ghTokens = {
-    hubert: hub.addToken({
-      token: 'ghp_hubert1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc',
-      kind: 'classic',
-      user: 'hubert',
-      scopes: ['repo', 'delete:packages'],
-    }),
+    hubert: addFullClassicToken(hub, 'ghp_hubert1Qx7Zk2Lm9Pw4Rt6Yv8Nb3Jh5Gf1Dc', 'hubert'),
     // A pre-2021 GitHub token: 40 hex digits, no prefix.
-    legacy: hub.addToken({
-      token: '4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39',
-      kind: 'classic',
-      user: 'hubert',
-      scopes: ['repo', 'delete:packages'],
-    }),
+    legacy: addFullClassicToken(hub, '4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39', 'hubert'),
   };
 
   const bot = lab.addUser({ username: 'forgegate-bot', bot: true, is_admin: true });
@@ -706,49 +668,36 @@ describe('3. GitHub failures fail closed', () => {
   for (const endpoint of ['GET /user', 'GET /repos/:owner/:repo']) {
     for (const [name, injection] of breakdowns) {
       test(`${name} on ${endpoint}: 503 naming the forge, within 3 s`, async () => {
-        gh.inject({ ...injection, endpoint });
-        try {
+        await gh.whileInjected({ ...injection, endpoint }, async () => {
           const answer = await token('ada', m.tokens.ada.token, repo(APP), fgFast);
           assertUnavailable(answer);
           assert.ok(answer.ms < 3000, `answered after ${answer.ms} ms`);
           assert.equal(lastAudit(fgFast).outcome, 'unavailable');
-        } finally {
-          gh.clearInjections();
-        }
+        });
       });
     }
   }
 
   test('HTTP 500 on GET /installation/repositories: 503, not 401', async () => {
-    gh.inject({ endpoint: 'GET /installation/repositories', kind: 'status', status: 500 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /installation/repositories', kind: 'status', status: 500 }, async () => {
       assertUnavailable(await token('x-access-token', m.tokens.installation.token, repo(APP), fgFast));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('an anonymous caller, HTTP 502 on GET /repos: 503, never a public grant by guess', async () => {
-    gh.inject({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 502 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 502 }, async () => {
       assertUnavailable(await token(null, null, repo('acme/site/img', 'pull'), fgFast));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('a login without scope (docker login) with GitHub down: 503, not 401', async () => {
-    gh.inject({ endpoint: 'GET /user', kind: 'status', status: 500 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /user', kind: 'status', status: 500 }, async () => {
       assertUnavailable(await token('ada', m.tokens.ada.token, [], fgFast));
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('on the POST form: 503 temporarily_unavailable naming the forge', async () => {
-    gh.inject({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 500 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 500 }, async () => {
       const answer = await post(
         { grant_type: 'password', username: 'ada', password: m.tokens.ada.token, scope: repo(APP) },
         fgFast,
@@ -756,21 +705,16 @@ describe('3. GitHub failures fail closed', () => {
       assert.equal(answer.status, 503, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'temporarily_unavailable');
       assert.match(answer.body.error_description, /^GitHub "github" /);
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('an unexpected 403 on GET /repos (no rate-limit headers): never 403, never 500, never a grant', async () => {
-    gh.inject({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 403 });
-    try {
+    await gh.whileInjected({ endpoint: 'GET /repos/:owner/:repo', kind: 'status', status: 403 }, async () => {
       const answer = await token('ada', m.tokens.ada.token, repo(APP), fgFast);
       assert.ok([200, 503].includes(answer.status), `HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
       if (answer.status === 200) assert.deepEqual(answer.access, []);
       else assertUnavailable(answer);
-    } finally {
-      gh.clearInjections();
-    }
+    });
   });
 
   test('a GitHub that recovers is asked again: the failure is not remembered as a verdict', async () => {

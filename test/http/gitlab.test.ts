@@ -580,22 +580,18 @@ describe('7. GitLab failures fail closed', () => {
   for (const endpoint of ['GET /projects/:id', 'GET /personal_access_tokens/self']) {
     for (const [name, injection] of breakdowns) {
       test(`${name} on ${endpoint}: 503 naming the forge`, async () => {
-        fake.inject({ ...injection, endpoint });
-        try {
+        await fake.whileInjected({ ...injection, endpoint }, async () => {
           const answer = await token('dev', m.tokens.dev.token, repo(PROJ), fgFast);
           assertUnavailable(answer);
           assert.ok(answer.ms < 3000, `answered after ${answer.ms} ms`);
           assert.equal(lastAudit(fgFast).outcome, 'unavailable');
-        } finally {
-          fake.clearInjections();
-        }
+        });
       });
     }
   }
 
   test('on the POST form: 503 temporarily_unavailable', async () => {
-    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 500 });
-    try {
+    await fake.whileInjected({ endpoint: 'GET /projects/:id', kind: 'status', status: 500 }, async () => {
       const answer = await post(
         { grant_type: 'password', username: 'dev', password: m.tokens.dev.token, scope: repo(PROJ) },
         fgFast,
@@ -603,9 +599,7 @@ describe('7. GitLab failures fail closed', () => {
       assert.equal(answer.status, 503);
       assert.equal(answer.body.error, 'temporarily_unavailable');
       assert.match(answer.body.error_description, /^GitLab "gitlab" /);
-    } finally {
-      fake.clearInjections();
-    }
+    });
   });
 
   const elsewhere: [string, string, () => [string, string], string][] = [
@@ -626,68 +620,53 @@ describe('7. GitLab failures fail closed', () => {
   ];
   for (const [endpoint, who, credential, image] of elsewhere) {
     test(`HTTP 500 on ${endpoint} (${who}): 503, not 401`, async () => {
-      fake.inject({ endpoint, kind: 'status', status: 500 });
-      try {
+      await fake.whileInjected({ endpoint, kind: 'status', status: 500 }, async () => {
         const [user, password] = credential();
         assertUnavailable(await token(user, password, repo(image), fgFast));
-      } finally {
-        fake.clearInjections();
-      }
+      });
     });
   }
 
   test('a 404 from GitLab on GET /projects/:id means no project: 200, empty access', async () => {
-    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 404 });
-    try {
+    await fake.whileInjected({ endpoint: 'GET /projects/:id', kind: 'status', status: 404 }, async () => {
       const answer = await token('olga', m.tokens.olga.token, repo(PROJ), fgFast);
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.access, []);
       assertDenied(fgFast, `no GitLab project for image ${PROJ}`);
-    } finally {
-      fake.clearInjections();
-    }
+    });
   });
 
   test('a 401 from GitLab on GET /personal_access_tokens/self means 401', async () => {
-    fake.inject({ endpoint: 'GET /personal_access_tokens/self', kind: 'status', status: 401 });
-    try {
-      assertUnauthorized(await token('olga', m.tokens.olga.token, repo(PROJ), fgFast));
-    } finally {
-      fake.clearInjections();
-    }
+    await fake.whileInjected(
+      { endpoint: 'GET /personal_access_tokens/self', kind: 'status', status: 401 },
+      async () => {
+        assertUnauthorized(await token('olga', m.tokens.olga.token, repo(PROJ), fgFast));
+      },
+    );
   });
 
   test('a 401 from GitLab on GET /projects/:id means 401 UNAUTHORIZED', async () => {
-    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 401 });
-    try {
+    await fake.whileInjected({ endpoint: 'GET /projects/:id', kind: 'status', status: 401 }, async () => {
       assertUnauthorized(await token('olga', m.tokens.olga.token, repo(PROJ), fgFast));
       assert.equal(lastAudit(fgFast).outcome, 'unauthorized');
-    } finally {
-      fake.clearInjections();
-    }
+    });
   });
 });
 
 describe("7b. GitLab refusals that are not the caller's", () => {
   test('a 403 from GitLab on GET /projects/:id (own token) never becomes a 403', async () => {
-    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 403 });
-    try {
+    await fake.whileInjected({ endpoint: 'GET /projects/:id', kind: 'status', status: 403 }, async () => {
       const answer = await token('olga', m.tokens.olga.token, repo(PROJ), fgFast);
       assert.ok([200, 401].includes(answer.status), `HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
       if (answer.status === 200) assert.deepEqual(answer.access, []);
       else assertUnauthorized(answer);
-    } finally {
-      fake.clearInjections();
-    }
+    });
   });
 
   test("a 401 on the service token's GET /projects/:id is forgegate's problem: 503 for an anonymous caller, not 401", async () => {
-    fake.inject({ endpoint: 'GET /projects/:id', kind: 'status', status: 401 });
-    try {
+    await fake.whileInjected({ endpoint: 'GET /projects/:id', kind: 'status', status: 401 }, async () => {
       assertUnavailable(await token(null, null, repo('group/public/app'), fgFast));
-    } finally {
-      fake.clearInjections();
-    }
+    });
   });
 });
 

@@ -149,13 +149,18 @@ function buildGitHub(fake: FakeGitHub) {
 
 type Grant = { type: string; name: string; actions: string[] };
 
+/** What a token request answers: the actions granted, or the status when not 200. */
+type Answer = string[] | number;
+/** Calls per endpoint. */
+type Calls = Record<string, number>;
+
 /** The actions granted on `image` (GET /token, Basic user:password; null: anonymous), or the status when not 200. */
 async function actions(
   on: TestForgegate,
   user: string | null,
   password: string | null,
   image: string,
-): Promise<string[] | number> {
+): Promise<Answer> {
   const query = new URLSearchParams({ service: SERVICE, scope: `repository:${image}:pull,push` });
   const headers: Record<string, string> = user === null ? {} : { Authorization: basic(user, password ?? '') };
   const response = await fetch(`${on.url}/token?${query}`, { headers });
@@ -166,13 +171,10 @@ async function actions(
 }
 
 /** What one step cost the fake: calls per endpoint. */
-async function costOf<T>(
-  fake: FakeServer,
-  step: () => Promise<T>,
-): Promise<{ result: T; calls: Record<string, number> }> {
+async function costOf<T>(fake: FakeServer, step: () => Promise<T>): Promise<{ result: T; calls: Calls }> {
   fake.resetCalls();
   const result = await step();
-  const calls: Record<string, number> = {};
+  const calls: Calls = {};
   for (const request of fake.requests()) calls[request.endpoint] = (calls[request.endpoint] ?? 0) + 1;
   return { result, calls };
 }
@@ -191,12 +193,7 @@ const GITHUB_ROUND = { 'GET /user': 1, 'GET /repos/:owner/:repo': 1 };
 const GITHUB_REPO = { 'GET /repos/:owner/:repo': 1 };
 
 /** A cold request costs `round`; the same again costs nothing; its answer is `expected`. */
-async function warm(
-  fake: FakeServer,
-  step: () => Promise<string[] | number>,
-  expected: string[] | number,
-  round: Record<string, number>,
-): Promise<void> {
+async function warm(fake: FakeServer, step: () => Promise<Answer>, expected: Answer, round: Calls): Promise<void> {
   const cold = await costOf(fake, step);
   assert.deepEqual(cold.result, expected, 'cold answer');
   assert.deepEqual(cold.calls, round, 'a cold request is one round');
@@ -206,12 +203,7 @@ async function warm(
 }
 
 /** After the event: one round, the new answer, and cached again at once. */
-async function refetched(
-  fake: FakeServer,
-  step: () => Promise<string[] | number>,
-  expected: string[] | number,
-  round: Record<string, number>,
-): Promise<void> {
+async function refetched(fake: FakeServer, step: () => Promise<Answer>, expected: Answer, round: Calls): Promise<void> {
   const after = await costOf(fake, step);
   assert.deepEqual(after.result, expected, 'the answer follows the change');
   assert.deepEqual(after.calls, round, 'exactly one new round of calls');
@@ -219,11 +211,7 @@ async function refetched(
 }
 
 /** The answer still comes from the cache (the fake is not asked). */
-async function stillCached(
-  fake: FakeServer,
-  step: () => Promise<string[] | number>,
-  expected: string[] | number,
-): Promise<void> {
+async function stillCached(fake: FakeServer, step: () => Promise<Answer>, expected: Answer): Promise<void> {
   const again = await costOf(fake, step);
   assert.deepEqual(again.result, expected);
   assert.deepEqual(again.calls, {}, 'an unrelated entry was asked for again');

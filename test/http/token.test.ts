@@ -61,6 +61,16 @@ async function post(
 
 const access = (token: string) => decodeJwt(token).access;
 
+/** alice's password grant with access_type=offline: the answer carries a refresh token. */
+const offlineLogin = () =>
+  post({
+    grant_type: 'password',
+    username: 'alice',
+    password: PASSWORDS.alice,
+    service: 'registry.test',
+    access_type: 'offline',
+  });
+
 describe('GET: success', () => {
   test('login without scope: 200, both token fields, integer expires_in, RFC 3339 issued_at, empty access', async () => {
     const { status, body, headers } = await get('service=registry.test&account=alice', {
@@ -238,13 +248,7 @@ describe('POST (OAuth2 form)', () => {
   });
 
   test('access_type=offline returns a refresh token; refresh_token grant uses it, again and again', async () => {
-    const login = await post({
-      grant_type: 'password',
-      username: 'alice',
-      password: PASSWORDS.alice,
-      service: 'registry.test',
-      access_type: 'offline',
-    });
+    const login = await offlineLogin();
     assert.equal(login.status, 200);
     const refresh = login.body.refresh_token as string;
     assert.ok(refresh && !refresh.includes('alice'));
@@ -276,13 +280,7 @@ describe('POST (OAuth2 form)', () => {
     assert.equal(wrong.body.error, 'invalid_grant');
     assert.equal(typeof wrong.body.error_description, 'string');
 
-    const login = await post({
-      grant_type: 'password',
-      username: 'alice',
-      password: PASSWORDS.alice,
-      service: 'registry.test',
-      access_type: 'offline',
-    });
+    const login = await offlineLogin();
     const refresh = login.body.refresh_token as string;
     const tampered = refresh.slice(0, -4) + (refresh.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     for (const token of [tampered, 'not-a-token', 'a.b.c.d.e', refresh.split('.').reverse().join('.')]) {

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { runtimeApp } from '../../src/http/app.js';
@@ -8,6 +7,7 @@ import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { buildRuntime, type Runtime } from '../../src/runtime.js';
 import { makeTempDir } from './processes.js';
+import { textSink } from './text-sink.js';
 
 // forgegate in the test process: the real runtime and Koa app on a loopback port, with
 // every log line captured for assertions.
@@ -46,13 +46,7 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     process.env,
     'test',
   );
-  let text = '';
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
+  const { sink, text } = textSink();
   const logger = createLogger('info', sink);
   const metrics = new Metrics();
   const runtime = await buildRuntime(config, logger, 'generate', metrics.observers);
@@ -65,11 +59,11 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     config,
     metrics,
     logs: () =>
-      text
+      text()
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>),
-    rawLogs: () => text,
+    rawLogs: text,
     stop: async () => {
       await server.close(100);
       close();

@@ -57,6 +57,16 @@ export async function buildOciImage(dir?: string, options: { marker?: string } =
   return { layoutDir, ref: `oci:${layoutDir}:latest`, manifestDigest: manifest.digest };
 }
 
+/** One image per name, marked `${prefix}-${name}`: each test pushes its own, so deleting one spares the rest. */
+export async function buildOciImages<Name extends string>(
+  names: readonly Name[],
+  prefix: string,
+): Promise<Record<Name, OciImage>> {
+  const images = {} as Record<Name, OciImage>;
+  for (const name of names) images[name] = await buildOciImage(undefined, { marker: `${prefix}-${name}` });
+  return images;
+}
+
 /** A POSIX ustar archive holding one regular file, then the two zero blocks that end it. */
 export function tarWithOneFile(name: string, content: Buffer): Buffer {
   const header = Buffer.alloc(BLOCK);

@@ -63,21 +63,13 @@ function externalRedis(url: string): RunningRedis {
   };
 }
 
+/** redis-server's arguments to listen on 127.0.0.1:`port` only and keep its files in `dir`. */
+export function loopbackRedisArgs(port: number, dir: string): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+}
+
 async function spawnRedis(port: number, dir: string): Promise<ManagedProcess> {
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'no',
-  ];
+  const args = [...loopbackRedisArgs(port, dir), '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   const proc = spawnManaged('redis-server', args, { cwd: dir, env: process.env });
   await waitUntilReady(`redis-server on port ${port}`, proc, () => ping(port));
   return proc;

@@ -26,6 +26,14 @@ export function startRegistry(options: RegistryOptions): Promise<RunningRegistry
   return onFreePort((port) => startOnPort(port, options));
 }
 
+/** A registry that trusts the tokens `fg` signs: its realm and its certificate. */
+export function startRegistryFor(
+  fg: { realm: string; certificate: string },
+  names: { service: string; issuer: string },
+): Promise<RunningRegistry> {
+  return startRegistry({ realm: fg.realm, rootCertBundle: fg.certificate, ...names });
+}
+
 async function startOnPort(port: number, options: RegistryOptions): Promise<RunningRegistry> {
   const dir = await makeTempDir('registry');
   const host = `127.0.0.1:${port}`;

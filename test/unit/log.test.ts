@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { censorSecrets, CENSORED, createLogger } from '../../src/log.js';
+import { textSink } from '../support/text-sink.js';
 
 // The logger's safety net: a field named like a secret is never written, at the top level or
 // one object down, whoever logged it.
@@ -46,20 +46,14 @@ test('an error carrying a secret keeps its message and stack', () => {
 });
 
 test('the logger writes censored lines', async () => {
-  let text = '';
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
+  const { sink, text } = textSink();
   const logger = createLogger('info', sink);
   logger.info({ user: 'alice', password: 'hunter2', request: { authorization: 'Basic xyz' } }, 'login');
   logger.flush();
   await new Promise((resolve) => setImmediate(resolve));
-  const line = JSON.parse(text) as Record<string, unknown>;
+  const line = JSON.parse(text()) as Record<string, unknown>;
   assert.equal(line.user, 'alice');
   assert.equal(line.password, CENSORED);
   assert.deepEqual(line.request, { authorization: CENSORED });
-  assert.ok(!text.includes('hunter2') && !text.includes('Basic xyz'));
+  assert.ok(!text().includes('hunter2') && !text().includes('Basic xyz'));
 });
