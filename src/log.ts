@@ -28,13 +28,17 @@ export const LOG_FLUSH_MS = 100;
 const LOG_BUFFER_BYTES = 4096;
 
 /**
- * stdout, written in blocks of about 4 KiB rather than a write per line: each write is a
- * round trip through libuv's thread pool, which cost more than building the line itself.
- * A quiet server still shows every line within LOG_FLUSH_MS; pino writes what is left
- * synchronously when the process exits (and `serve` flushes on SIGTERM).
+ * stdout, written in blocks of about 4 KiB rather than a write per line, and synchronously,
+ * as pino does by default. Asynchronous writes each took a round trip through libuv's thread
+ * pool, and a block waited for the event loop's next turn: under load every turn answers
+ * dozens of requests, the lines came faster than they left, and the backlog grew in memory
+ * (and cost CPU to append to) for as long as the load lasted. A synchronous write of a block
+ * costs one system call per eight or so lines, and a log reader that stops reading slows
+ * forgegate down instead of filling its memory. A quiet server still shows every line within
+ * LOG_FLUSH_MS; `serve` flushes on SIGTERM.
  */
 function stdout(): pino.DestinationStream {
-  return pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
+  return pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
 }
 
 /**

@@ -30,7 +30,7 @@ export const serverSchema = z
       .strictObject({ cert: nullableString, key: nullableString })
       .refine((t) => (t.cert === null) === (t.key === null), 'set both cert and key, or neither')
       .prefault({}),
-    /** `serve` switches V8 to its memory-saving mode (--optimize-for-size) at start. */
+    /** `serve` switches V8 to its memory-saving mode (--optimize-for-size, a young generation kept small) at start. */
     optimizeForSize: z.boolean().default(true),
   })
   .prefault({});

@@ -105,7 +105,7 @@ describe('forgegate CLI', () => {
   });
 
   for (const [setting, expected] of [
-    ['', ['--optimize-for-size']],
+    ['', ['--optimize-for-size', '--semi-space-growth-factor=1']],
     ['optimizeForSize: false', []],
   ] as const) {
     test(`serve ${setting ? `with ${setting}` : 'by default'} sets the V8 flags ${JSON.stringify(expected)} and says so`, async () => {

@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { censorSecrets, CENSORED, createLogger } from '../../src/log.js';
 import { textSink } from '../support/text-sink.js';
@@ -56,4 +61,36 @@ test('the logger writes censored lines', async () => {
   assert.equal(line.password, CENSORED);
   assert.deepEqual(line.request, { authorization: CENSORED });
   assert.ok(!text().includes('hunter2') && !text().includes('Basic xyz'));
+});
+
+test('lines reach stdout as the buffer fills, within the same turn: a busy server keeps no backlog in memory', async () => {
+  // Written asynchronously, a block waits for the event loop's next turn, and a server whose
+  // turns each answer dozens of requests produced lines faster than they left: its heap grew
+  // by the backlog for as long as the load lasted.
+  const dir = await mkdtemp(join(tmpdir(), 'forgegate-log-'));
+  const file = join(dir, 'stdout');
+  const lines = 2_000;
+  const script = `
+    import { fstatSync } from 'node:fs';
+    import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).href)};
+    const logger = createLogger('info');
+    for (let i = 0; i < ${lines}; i++) logger.info({ reqId: String(i), requested: ['repository:a/b:pull'] }, 'token request');
+    process.stderr.write(String(fstatSync(1).size));
+  `;
+  try {
+    const out = openSync(file, 'w');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', out, 'pipe'],
+    });
+    closeSync(out);
+    assert.equal(child.status, 0, String(child.stderr));
+    const lineBytes = readFileSync(file, 'utf8').split('\n')[0]!.length + 1;
+    const sizeInTurn = Number(String(child.stderr).trim());
+    assert.ok(
+      sizeInTurn >= lines * lineBytes - 64 * 1024,
+      `written before the turn ended: ${sizeInTurn} of ${lines * lineBytes} bytes`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
