@@ -75,7 +75,9 @@ function stats(): ForgeCallStats {
     const rounds = calls.self.length + calls.user.length - matched;
     identityRounds += rounds;
     parallelPairs += matched;
-    repeatedRounds += Math.max(0, rounds - 1);
+    // A repeat is a second verification of the token: a second call of either endpoint. Not
+    // `rounds - 1`: under load the two calls of one round can arrive more than a delay apart.
+    repeatedRounds += Math.max(0, Math.max(calls.self.length, calls.user.length) - 1);
     distinctProjectCalls += calls.projectUrls.size;
     const firstIdentity = Math.min(...calls.self, ...calls.user);
     if (timed && calls.projects.length > 0 && Number.isFinite(firstIdentity))
