@@ -33,9 +33,10 @@ export class AnonymousForgeCalls {
 
   /** The budget of one request from `clientIp`, for what it has judged as for anyone. */
   budget(clientIp: string): ForgeCallBudget {
-    const key = `net:${networkOf(clientIp)}`;
+    let key: string | undefined; // worked out at the first call: nearly every request spends none
     const budget: ForgeCallBudget = {
       spend: async () => {
+        key ??= `net:${networkOf(clientIp)}`;
         try {
           await this.limiter.consume(key);
         } catch (res) {
