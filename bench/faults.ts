@@ -1,13 +1,11 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ACCESS, FakeGitLab } from '../test/fakes/gitlab.js';
-import { basic, startForgegate } from '../test/support/forgegate.js';
-import { startRedis } from '../test/support/redis.js';
 import {
   ask,
   FORGE_FAULTS,
   FORGE_TIMEOUT_S,
   startFaultEnv,
+  startRedisFaultEnv,
   wrongGrant,
   type Caller,
   type Outcome,
@@ -81,29 +79,7 @@ for (const forge of ['gitlab', 'github'] as const) {
 await env.stop();
 
 // ---- Redis under load ------------------------------------------------------------------------
-const redis = await startRedis();
-const gl = new FakeGitLab();
-const dev = gl.addUser({ username: 'dev' });
-gl.addProject({ path_with_namespace: 'team/app' });
-gl.addMember('team', dev.id, ACCESS.developer);
-await gl.start();
-const fg = await startForgegate({
-  token: { service: 'faults.registry' },
-  forges: [{ type: 'gitlab', url: gl.url, timeout: FORGE_TIMEOUT_S }],
-  cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 },
-});
-let minted = 0;
-const mint = (): Caller => {
-  const token = `glpat-bench-redis-${++minted}x`;
-  gl.addToken({ token, user_id: dev.id, scopes: ['api'] });
-  return {
-    forge: 'gitlab',
-    authorization: basic('dev', token),
-    image: 'team/app',
-    scope: 'repository:team/app:pull,push,delete',
-    healthy: ['pull', 'push'],
-  };
-};
+const { redis, fg, freshCaller: mint, stop } = await startRedisFaultEnv();
 const warm = Array.from({ length: 20 }, mint);
 await Promise.all(warm.map((c) => ask(fg, c)));
 const load = async (label: string) => {
@@ -133,9 +109,7 @@ while (!(await fg.runtime.redis?.ping())) await sleep(20);
 console.log(`redis   resumed: answering again after ${Math.round(performance.now() - started)} ms`);
 await sleep(1100);
 await load('resumed');
-await fg.stop();
-await gl.stop();
-await redis.stop();
+await stop();
 console.log(`\nOIDC issuer JWKS down: not covered here (test/faults covers it).`);
 console.log(`verdict: ${failures === 0 ? 'PASS' : `FAIL (${failures} cases)`}`);
 process.exit(failures === 0 ? 0 : 1);

@@ -2,55 +2,24 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
-import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
-import { startRedis, type RunningRedis } from '../support/redis.js';
-import { ask, type Caller } from './scenarios.js';
+import { ask, startRedisFaultEnv, type Caller, type RedisFaultEnv } from './scenarios.js';
 
 // Redis is an accelerator, never a dependency of correctness: killed, paused (SIGSTOP) or
 // restarted empty, forgegate keeps granting exactly what GitLab allows, answers within its
 // timeouts, and goes back to using Redis by itself once it is back.
 
-const SERVICE = 'faults.registry';
-let redis: RunningRedis;
-let gl: FakeGitLab;
-let fg: TestForgegate;
-let minted = 0;
-let devId = 0;
+let env: RedisFaultEnv;
+let redis: RedisFaultEnv['redis'];
+let fg: RedisFaultEnv['fg'];
+const freshCaller = () => env.freshCaller();
 
 before(async () => {
-  redis = await startRedis();
-  gl = new FakeGitLab();
-  const dev = gl.addUser({ username: 'dev' });
-  devId = dev.id;
-  gl.addProject({ path_with_namespace: 'team/app' });
-  gl.addMember('team', dev.id, ACCESS.developer);
-  await gl.start();
-  fg = await startForgegate({
-    token: { service: SERVICE },
-    forges: [{ type: 'gitlab', url: gl.url, timeout: 1 }],
-    cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 },
-  });
+  env = await startRedisFaultEnv();
+  ({ redis, fg } = env);
 });
 after(async () => {
-  await redis?.resume().catch(() => {});
-  await fg?.stop();
-  await gl?.stop();
-  await redis?.stop();
+  await env?.stop();
 });
-
-/** A caller with a token never seen before: a cold request that must read (and write) Redis. */
-function freshCaller(): Caller {
-  const token = `glpat-redis-dev-${++minted}x`;
-  gl.addToken({ token, user_id: devId, scopes: ['api'] });
-  return {
-    forge: 'gitlab',
-    authorization: basic('dev', token),
-    image: 'team/app',
-    scope: 'repository:team/app:pull,push,delete',
-    healthy: ['pull', 'push'],
-  };
-}
 
 async function grants(caller: Caller, what: string): Promise<void> {
   const outcome = await ask(fg, caller);

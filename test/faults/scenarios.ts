@@ -3,6 +3,7 @@ import { FakeGitHub } from '../fakes/github.js';
 import { ACCESS, FakeGitLab } from '../fakes/gitlab.js';
 import type { Injection } from '../fakes/server.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { startRedis, type RunningRedis } from '../support/redis.js';
 
 // Forge faults, shared by the test suite (test/faults/forge-faults.test.ts, a few requests
 // per fault) and the full run (bench/faults.ts, many concurrent requests per fault). One
@@ -162,4 +163,49 @@ export function wrongGrant(outcome: Outcome, caller: Caller, stale: boolean): bo
 
 export function fakeOf(env: FaultEnv, caller: Caller): FakeGitLab | FakeGitHub {
   return caller.forge === 'gitlab' ? env.gl : env.gh;
+}
+
+/** forgegate with a GitLab and a Redis of its own, for Redis faults. */
+export interface RedisFaultEnv {
+  redis: RunningRedis;
+  fg: TestForgegate;
+  /** A Developer of team/app with a token never seen before: a cold request that reads and writes Redis. */
+  freshCaller(): Caller;
+  stop(): Promise<void>;
+}
+
+export async function startRedisFaultEnv(): Promise<RedisFaultEnv> {
+  const redis = await startRedis();
+  const gitlab = new FakeGitLab();
+  const dev = gitlab.addUser({ username: 'dev' });
+  gitlab.addProject({ path_with_namespace: 'team/app' });
+  gitlab.addMember('team', dev.id, ACCESS.developer);
+  await gitlab.start();
+  const fg = await startForgegate({
+    token: { service: SERVICE },
+    forges: [{ type: 'gitlab', url: gitlab.url, timeout: FORGE_TIMEOUT_S }],
+    cache: { redisUrl: redis.url, identityTtl: 60, decisionTtl: 60, negativeTtl: 10 },
+  });
+  let minted = 0;
+  return {
+    redis,
+    fg,
+    freshCaller: () => {
+      const token = `glpat-redis-dev-${++minted}x`;
+      gitlab.addToken({ token, user_id: dev.id, scopes: ['api'] });
+      return {
+        forge: 'gitlab',
+        authorization: basic('dev', token),
+        image: 'team/app',
+        scope: 'repository:team/app:pull,push,delete',
+        healthy: ['pull', 'push'],
+      };
+    },
+    stop: async () => {
+      await redis.resume().catch(() => {});
+      await fg.stop();
+      await gitlab.stop();
+      await redis.stop();
+    },
+  };
 }
