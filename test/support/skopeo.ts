@@ -126,11 +126,26 @@ async function skopeo(args: string[]): Promise<SkopeoResult> {
   }
 }
 
+// As root, skopeo keeps its blob-info cache in /var/lib/containers/cache whatever HOME says: it
+// remembers which repositories of which registry held a blob, and later copies to a registry on
+// the same port ask for those repositories too (a cross-repository mount), runs and suites
+// apart. Root runs it in a mount namespace of its own, with the cache directory of this call's
+// HOME mounted there.
+const SYSTEM_BLOB_CACHE = '/var/lib/containers/cache';
+
+function command(args: string[], env: NodeJS.ProcessEnv): [string, string[]] {
+  if (process.getuid?.() !== 0) return ['skopeo', args];
+  const isolated = `mkdir -p "$BLOB_CACHE" ${SYSTEM_BLOB_CACHE} && mount --bind "$BLOB_CACHE" ${SYSTEM_BLOB_CACHE} && exec skopeo "$@"`;
+  env.BLOB_CACHE = join(String(env.HOME), 'blob-info-cache');
+  return ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', isolated, 'skopeo', ...args]];
+}
+
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<SkopeoResult> {
+  const [file, argv] = command(args, env);
   return new Promise((resolve) => {
     const child = execFile(
-      'skopeo',
-      args,
+      file,
+      argv,
       { env, timeout: TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         if (error === null) {
