@@ -6,7 +6,9 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 /** Field names whose values are never written, at the top level or one object down. */
-const SECRET_FIELDS = new Set(['password', 'token', 'refresh_token', 'access_token', 'authorization']);
+const SECRET_FIELDS = ['password', 'token', 'refresh_token', 'access_token', 'authorization'];
+/** A field name in SECRET_FIELDS, in any case; a test instead of lower-casing every field name of every line. */
+const SECRET_NAME = new RegExp(`^(?:${SECRET_FIELDS.join('|')})$`, 'iu'); // u: the Kelvin sign folds to k, as toLowerCase has it
 export const CENSORED = '[redacted]';
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
@@ -51,7 +53,7 @@ export function censorSecrets(object: Record<string, unknown>): Record<string, u
   for (const key in object) {
     const value = object[key];
     let censored: unknown = value;
-    if (SECRET_FIELDS.has(key.toLowerCase())) censored = value === undefined ? value : CENSORED;
+    if (SECRET_NAME.test(key)) censored = value === undefined ? value : CENSORED;
     else if (typeof value === 'object' && value !== null && !Array.isArray(value))
       censored = censorOneLevel(value as Record<string, unknown>);
     if (censored !== value) {
@@ -64,12 +66,11 @@ export function censorSecrets(object: Record<string, unknown>): Record<string, u
 
 function censorOneLevel(object: Record<string, unknown>): Record<string, unknown> {
   for (const key in object) {
-    if (!SECRET_FIELDS.has(key.toLowerCase()) || object[key] === undefined) continue;
+    if (!SECRET_NAME.test(key) || object[key] === undefined) continue;
     // An Error's message and stack are not own enumerable fields: keep them in the copy.
     const base = object instanceof Error ? { type: object.name, message: object.message, stack: object.stack } : {};
     const copy: Record<string, unknown> = { ...base, ...object };
-    for (const name in copy)
-      if (SECRET_FIELDS.has(name.toLowerCase()) && copy[name] !== undefined) copy[name] = CENSORED;
+    for (const name in copy) if (SECRET_NAME.test(name) && copy[name] !== undefined) copy[name] = CENSORED;
     return copy;
   }
   return object;

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
+import type { Decision } from '../policy/types.js';
 import { errorStyle, outcomeOf } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
 import { admitRequest } from './guard/middleware.js';
@@ -73,6 +74,7 @@ export function observe(
 ): void {
   const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
   const authentication = result?.authentication;
+  const verdicts = auditVerdicts(result?.decisions ?? []);
   const line: Record<string, unknown> = {
     reqId: ctx.state.requestId,
     clientIp: ctx.ip,
@@ -86,14 +88,8 @@ export function observe(
     source: authentication?.identity.source,
     oidc: oidcFields(authentication),
     requested: request?.scopes.map(formatScope) ?? [],
-    granted:
-      result?.decisions
-        .map((d) => formatScope({ ...d.scope, actions: grantedActions(d) }))
-        .filter((s) => !s.endsWith(':')) ?? [],
-    denied:
-      result?.decisions.flatMap((d) =>
-        d.verdicts.filter((v) => !v.granted).map((v) => `${d.scope.name}: ${v.reason}`),
-      ) ?? [],
+    granted: verdicts.granted,
+    denied: verdicts.denied,
     offline: request?.offline ?? false,
     refreshIssued: result?.refreshToken !== undefined,
     cache:
@@ -104,7 +100,7 @@ export function observe(
             ? 'hit'
             : 'miss'
           : result.cache,
-    outcome: error === undefined ? answeredOutcome(result) : outcomeOf(error),
+    outcome: error === undefined ? verdicts.outcome : outcomeOf(error),
     latencyMs: Math.round(latencyMs * 1000) / 1000,
   };
   if (error !== undefined) {
@@ -146,10 +142,31 @@ function withoutName(reason: string, request: TokenRequest | undefined): string 
   return username !== '' && loggableName(username) !== username ? reason.split(username).join(REDACTED_NAME) : reason;
 }
 
-/** An answered request (HTTP 200): how much of what it asked for was granted. */
-function answeredOutcome(result: Observed | undefined): 'login' | 'granted' | 'partial' | 'denied' {
-  const verdicts = result?.decisions.flatMap((d) => d.verdicts) ?? [];
-  if (verdicts.length === 0) return 'login';
-  const granted = verdicts.filter((v) => v.granted).length;
-  return granted === verdicts.length ? 'granted' : granted === 0 ? 'denied' : 'partial';
+/** The audit line's account of the verdicts, in one pass: every request writes one. */
+interface AuditVerdicts {
+  /** Each scope with the actions granted on it (in KNOWN_ACTIONS order); none granted: left out. */
+  granted: string[];
+  /** "name: reason" of every action refused. */
+  denied: string[];
+  /** An answered request (HTTP 200): how much of what it asked for was granted. */
+  outcome: 'login' | 'granted' | 'partial' | 'denied';
+}
+
+function auditVerdicts(decisions: readonly Decision[]): AuditVerdicts {
+  const granted: string[] = [];
+  const denied: string[] = [];
+  let total = 0;
+  let grantedCount = 0;
+  for (const decision of decisions) {
+    for (const verdict of decision.verdicts) {
+      total++;
+      if (verdict.granted) grantedCount++;
+      else denied.push(`${decision.scope.name}: ${verdict.reason}`);
+    }
+    const actions = grantedActions(decision);
+    if (actions.length > 0) granted.push(formatScope({ ...decision.scope, actions }));
+  }
+  const outcome =
+    total === 0 ? 'login' : grantedCount === total ? 'granted' : grantedCount === 0 ? 'denied' : 'partial';
+  return { granted, denied, outcome };
 }

@@ -71,8 +71,7 @@ export function denying(rule: string, because: string): Judge {
 }
 
 export function grantedActions(decision: Decision): Action[] {
-  const granted = new Set(decision.verdicts.filter((v) => v.granted).map((v) => v.action));
-  return KNOWN_ACTIONS.filter((a) => granted.has(a));
+  return KNOWN_ACTIONS.filter((action) => decision.verdicts.some((v) => v.granted && v.action === action));
 }
 
 /** The JWT `access` claim: one entry per scope with at least one granted action. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import {
@@ -228,9 +228,21 @@ type Readings = [RateLimiterRes | null, RateLimiterRes | null, RateLimiterRes | 
 
 const BANNED: Record<BanScope, string> = { ip: 'client IP', account: 'account', credential: 'credential' };
 
-// Usernames are hashed: the counters (in Redis, possibly) need not name accounts.
+// Usernames are hashed: the counters (in Redis, possibly) need not name accounts. Only the
+// static accounts' names are counted per account (forge logins per credential), so they are
+// few, and each one's key is kept: a hash on every request is a call into OpenSSL whose code
+// has left the CPU caches since the last one (BENCHMARKS.md, "cold caches").
+const accountKeys = new Map<string, string>();
+const MAX_ACCOUNT_KEYS = 10_000;
+
 function accountKey(username: string): string {
-  return `account:${createHash('sha256').update(username).digest('base64url').slice(0, 22)}`;
+  let key = accountKeys.get(username);
+  if (key === undefined) {
+    key = `account:${hash('sha256', username, 'base64url').slice(0, 22)}`;
+    if (accountKeys.size >= MAX_ACCOUNT_KEYS) accountKeys.clear();
+    accountKeys.set(username, key);
+  }
+  return key;
 }
 
 function live(res: RateLimiterRes | null): number {
