@@ -12,11 +12,19 @@ export interface AclRule {
   actions: Action[];
 }
 
+/** What a rule allows, and why: the same for every request the rule matches. */
+interface Allowance {
+  actions: readonly Action[];
+  rule: string;
+  because: string;
+}
+
 interface CompiledRule {
   index: number;
   rule: AclRule;
   account: Matcher;
   name: (account: string) => RegExp;
+  allowance: Allowance;
 }
 
 export class Acl {
@@ -28,40 +36,41 @@ export class Acl {
       rule,
       account: rule.account === '' ? (a: string) => a === '' : compileAccount(rule.account),
       name: compileName(rule.name),
+      allowance: {
+        actions: rule.actions,
+        rule: 'acl-rule',
+        because: `acl rule #${index + 1} (account "${rule.account}", ${rule.type} "${rule.name}") allows [${rule.actions.join(', ')}]`,
+      },
     }));
   }
 
-  /** The allowance of the first rule matching (account, scope), or null. */
+  /** The first rule matching (account, scope), or null. */
   match(account: string, scope: Pick<Scope, 'type' | 'name'>): { index: number; rule: AclRule } | null {
+    return this.first(account, scope) ?? null;
+  }
+
+  decide(account: string, scope: Scope): Decision {
+    return decide(scope, allowing(this.first(account, scope)?.allowance ?? defaultDeny(account, scope)));
+  }
+
+  private first(account: string, scope: Pick<Scope, 'type' | 'name'>): CompiledRule | undefined {
     for (const compiled of this.rules) {
       if (compiled.rule.type !== scope.type) continue;
       if (!compiled.account(account)) continue;
       if (!compiled.name(account).test(scope.name)) continue;
-      return { index: compiled.index, rule: compiled.rule };
+      return compiled;
     }
-    return null;
+    return undefined;
   }
+}
 
-  decide(account: string, scope: Scope): Decision {
-    return decide(scope, allowing(this.allowance(account, scope)));
-  }
-
-  private allowance(account: string, scope: Scope): { actions: readonly Action[]; rule: string; because: string } {
-    const who = account === '' ? 'anonymous' : `account "${account}"`;
-    const found = this.match(account, scope);
-    if (!found)
-      return {
-        actions: [],
-        rule: 'acl-default-deny',
-        because: `no acl rule matches ${who} on ${scope.type} ${scope.name}`,
-      };
-    const { index, rule } = found;
-    return {
-      actions: rule.actions,
-      rule: 'acl-rule',
-      because: `acl rule #${index + 1} (account "${rule.account}", ${rule.type} "${rule.name}") allows [${rule.actions.join(', ')}]`,
-    };
-  }
+function defaultDeny(account: string, scope: Scope): Allowance {
+  const who = account === '' ? 'anonymous' : `account "${account}"`;
+  return {
+    actions: [],
+    rule: 'acl-default-deny',
+    because: `no acl rule matches ${who} on ${scope.type} ${scope.name}`,
+  };
 }
 
 // A glob `*` must not match the anonymous caller's empty name: anonymous access is opt-in.
