@@ -275,10 +275,10 @@ function limits(r: Results): string[] {
       0;
   if (raced) {
     out.push(
-      'Repeated forge calls for a credential or (credential, image) already fetched (stampede, economy, memory rows above): in src/forges/cached-forge.ts, `authenticate` and `judge` ' +
-        'await the cache (the in-process LRU, then a Redis GET) before they join the single-flight. A request that missed the LRU while the first lookup was in flight, and whose Redis ' +
-        "reply is handled after that lookup finished (and left the single-flight), starts a second forge call; the Redis reply of its GET can even predate the first lookup's fire-and-forget SET. " +
-        'The window is one Redis round trip plus event-loop lag, so it widens with load. Checking the in-flight map (or the LRU again) after the Redis miss, or putting the whole lookup under the single-flight, closes it.',
+      'Repeated forge calls for a credential or (credential, image) already fetched (stampede, economy, memory rows above): a lookup started while an earlier one for the same key ' +
+        'was not yet visible to it. src/forges/cached-forge.ts closes the windows found so far: `authenticate` and `judge` check the cache again inside their single-flight, ' +
+        "and a look-ahead (`lookAhead`) whose cache check answers only after the verification (Redis late under load) starts nothing. Look there, and at the forges' " +
+        '`Prefetched` (src/forges/forge.ts), which holds at most 2,000 credentials: one evicted while its lookup is in flight is looked up again by its judge.',
     );
   }
   if (warm.redisPerRequest !== null && (warm.redisPerRequest.get ?? 0) >= 0.5) {

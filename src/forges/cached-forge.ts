@@ -87,9 +87,24 @@ export class CachedForge implements Forge<CachedSession> {
         `${rejected.value} (remembered for cache.negativeTtl)`,
       );
     }
+    // Wanted only while the verification runs: once it has answered, this request's judge()
+    // makes its own lookups, and one started after that would be a second, wasted forge call.
+    const ahead = { wanted: true };
     if (images.length > 0 && (this.inner.prefetch ?? this.inner.speculate))
-      this.lookAhead(presented, credential, cached, images);
+      this.lookAhead(presented, credential, cached, images, ahead);
+    try {
+      return await this.verify(key, presented, credential, cached);
+    } finally {
+      ahead.wanted = false;
+    }
+  }
 
+  private verify(
+    key: string,
+    presented: PasswordCredential,
+    credential: string,
+    cached: Cached<unknown> | undefined,
+  ): Promise<CachedSession> {
     return this.identities.run(key, async () => {
       // A flight that ended while this request read Redis may have just stored the answer.
       const landed = await this.cache.get<unknown>(key);
@@ -203,12 +218,14 @@ export class CachedForge implements Forge<CachedSession> {
     credential: string,
     known: Cached<unknown> | undefined,
     images: readonly string[],
+    ahead: { readonly wanted: boolean },
   ): void {
     void (async () => {
       const cold = [];
       for (const path of images)
         if (!(await this.cache.get(`dec:${this.name}:${credential}:${path.toLowerCase()}`))?.fresh) cold.push(path);
-      if (cold.length === 0) return;
+      // The cache may answer late under load (Redis, a busy event loop): after the verification.
+      if (cold.length === 0 || !ahead.wanted) return;
       if (known === undefined) this.inner.speculate?.(presented, cold);
       else this.inner.prefetch?.(this.inner.restore(known.value, presented), cold);
     })().catch(() => {});

@@ -175,4 +175,53 @@ describe('CachedForge', () => {
       close();
     }
   });
+
+  test('a look-ahead whose cache check answers after the verification starts no forge call', async () => {
+    const stub = stubForge();
+    const speculated: string[][] = [];
+    stub.forge.speculate = (_credential, paths) => void speculated.push([...paths]);
+    // A busy Redis: the look-ahead's check of the decision cache answers only when released.
+    let release!: () => void;
+    const late = new Promise<void>((resolve) => (release = resolve));
+    const cache = new (class extends TieredCache {
+      override async get<T>(key: string) {
+        if (key.startsWith('dec:')) await late;
+        return super.get<T>(key);
+      }
+    })(null);
+    const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0 };
+    const cached = new CachedForge(stub.forge, cache, new Uint8Array(32), policy, createLogger('silent'));
+    try {
+      await cached.authenticate(credential('alice', 'good'), ['acme/app']);
+      release();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        speculated,
+        [],
+        'the request judges the image itself: a lookup started now would be a second call',
+      );
+    } finally {
+      cache.close();
+    }
+  });
+
+  test('a look-ahead whose cache check answers during the verification starts its lookups', async () => {
+    const stub = stubForge();
+    const speculated: string[][] = [];
+    stub.forge.speculate = (_credential, paths) => void speculated.push([...paths]);
+    const authenticate = stub.forge.authenticate;
+    stub.forge.authenticate = async (presented) => {
+      await new Promise((resolve) => setImmediate(resolve)); // the forge's round trip
+      return authenticate(presented);
+    };
+    const cache = new TieredCache(null);
+    const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0 };
+    const cached = new CachedForge(stub.forge, cache, new Uint8Array(32), policy, createLogger('silent'));
+    try {
+      await cached.authenticate(credential('alice', 'good'), ['acme/app']);
+      assert.deepEqual(speculated, [['acme/app']]);
+    } finally {
+      cache.close();
+    }
+  });
 });
