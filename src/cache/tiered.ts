@@ -106,11 +106,19 @@ export class TieredCache {
     this.redis?.delete([key]);
   }
 
-  /** Drops every entry filed under `index`, here, in Redis, and on every other replica. */
-  async invalidate(index: string): Promise<number> {
-    const keys = new Set(this.localIndex.get(index)?.keys ?? []);
-    this.localIndex.delete(index);
-    if (this.redis !== null) for (const key of await this.redis.dropIndex(index)) keys.add(key);
+  /**
+   * Drops every entry filed under any of `indexes`, here, in Redis, and on every other replica.
+   * One message tells the other replicas about all of them: a replica never holds half of one
+   * change (a verified credential still cached, the decisions resting on it gone). Returns the
+   * entries dropped.
+   */
+  async invalidate(...indexes: string[]): Promise<number> {
+    const keys = new Set<string>();
+    for (const index of indexes) {
+      for (const key of this.localIndex.get(index)?.keys ?? []) keys.add(key);
+      this.localIndex.delete(index);
+      if (this.redis !== null) for (const key of await this.redis.dropIndex(index)) keys.add(key);
+    }
     for (const key of keys) this.local.delete(key);
     if (keys.size > 0) this.redis?.publish(INVALIDATION_CHANNEL, JSON.stringify([...keys]));
     return keys.size;

@@ -196,15 +196,15 @@ export class CachedForge implements Forge<CachedSession> {
     return this.inner.judgeCatalog(session);
   }
 
-  /** Drops what is cached about a project or repository (a webhook said it changed). */
-  invalidateProject(project: string): Promise<number> {
-    this.inner.forget?.(project);
-    return this.cache.invalidate(this.projectIndex(project));
-  }
-
-  /** Drops what is cached about an account: its verified credentials and its decisions. */
-  invalidateAccount(account: string): Promise<number> {
-    return this.cache.invalidate(this.accountIndex(account));
+  /**
+   * Drops what is cached about projects or repositories and accounts (a webhook said they
+   * changed): the decisions on those projects, and the accounts' verified credentials and
+   * decisions, here and on every replica at once. Returns the entries dropped.
+   */
+  invalidate({ projects = [], accounts = [] }: { projects?: readonly string[]; accounts?: readonly string[] }) {
+    for (const project of projects) this.inner.forget?.(project);
+    const indexes = [...projects.map((p) => this.projectIndex(p)), ...accounts.map((a) => this.accountIndex(a))];
+    return this.cache.invalidate(...indexes);
   }
 
   /**

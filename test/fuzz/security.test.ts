@@ -76,7 +76,7 @@ test('a refresh token is bound to its subject: once its credential names another
   const user = tokenOwner(gl);
   user.username = 'maya-renamed';
   // What a user_rename webhook does: forget what is cached about the account.
-  await Promise.all(server.runtime.forges.map((f) => f.invalidateAccount(`user:${user.id}`)));
+  await Promise.all(server.runtime.forges.map((f) => f.invalidate({ accounts: [`user:${user.id}`] })));
   try {
     const answer = await refresh(token);
     assert.equal(answer.status, 401, answer.text);

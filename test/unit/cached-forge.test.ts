@@ -155,7 +155,7 @@ describe('CachedForge', () => {
     const { cached, seen, close } = cachedForge();
     try {
       await cached.judge(null, 'acme/app');
-      await cached.invalidateProject('acme/app');
+      await cached.invalidate({ projects: ['acme/app'] });
       assert.deepEqual(seen.forgotten, ['acme/app']);
       assert.equal((await cached.judge(null, 'acme/app')).cacheOutcome, 'miss');
       assert.equal(seen.judge, 2);
@@ -168,7 +168,7 @@ describe('CachedForge', () => {
     const { cached, seen, close } = cachedForge();
     try {
       await cached.authenticate(credential('alice', 'good'));
-      await cached.invalidateAccount('alice');
+      await cached.invalidate({ accounts: ['alice'] });
       assert.equal((await cached.authenticate(credential('alice', 'good'))).cacheOutcome, 'miss');
       assert.equal(seen.authenticate, 2);
     } finally {

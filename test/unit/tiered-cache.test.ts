@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RedisLevel } from '../../src/cache/redis.js';
 import { TieredCache } from '../../src/cache/tiered.js';
+import { silentLogger } from '../../src/log.js';
+import { eventually } from '../support/eventually.js';
+import { startRedis } from '../support/redis.js';
 
 // The in-process level alone (no Redis): an index outlives the first entry filed under it,
-// so a webhook still reaches entries stored later with longer lifetimes.
+// so a webhook still reaches entries stored later with longer lifetimes. Then two replicas on
+// a real Redis: what one invalidates, the other hears of in one message.
 
 test('an index lives as long as its longest-lived entry', async () => {
   const cache = new TieredCache(null);
@@ -35,5 +40,43 @@ test('an index holds only what the local level holds: an account filing many dec
     assert.equal(await cache.get('dec:gitlab:x:img-19999'), undefined, 'and dropped');
   } finally {
     cache.close();
+  }
+});
+
+test('one invalidation of several indexes reaches another replica as one message: never half of it', async () => {
+  const redis = await startRedis();
+  const prefix = `tiered-${process.pid}:`;
+  const levels = [0, 1, 2].map(() => new RedisLevel(redis.url, prefix, silentLogger));
+  const [a, b] = [new TieredCache(levels[0]!), new TieredCache(levels[1]!)];
+  const messages: string[][] = [];
+  levels[2]!.subscribe('invalidate', (message) => messages.push(JSON.parse(message) as string[]));
+  try {
+    await eventually('all three connected', () => levels.every((level) => level.status === 'up'));
+    // Subscriptions go out once connected: probe (an empty message drops nothing) until one arrives.
+    await eventually('the listener subscribed', () => {
+      levels[0]!.publish('invalidate', '[]');
+      return messages.length > 0;
+    });
+    await sleep(100); // probes still on their way
+    messages.length = 0;
+    // B verified a credential (filed under the account) and judged an image (project and account).
+    b.set('id:gitlab:rex', { v: 'identity' }, 60, 0, ['idx:a:gitlab:user:7']);
+    b.set('dec:gitlab:rex:r/shared', { v: 'decision' }, 60, 0, ['idx:p:gitlab:r/shared', 'idx:a:gitlab:user:7']);
+    await eventually('B wrote both to Redis', async () => (await a.get('dec:gitlab:rex:r/shared')) !== undefined);
+    assert.equal(await a.invalidate('idx:p:gitlab:r/shared', 'idx:a:gitlab:user:7'), 2, 'two entries, each once');
+    await eventually('B hears of it', () => messages.length > 0);
+    await sleep(100);
+    assert.deepEqual(
+      messages.map((keys) => keys.sort()),
+      [['dec:gitlab:rex:r/shared', 'id:gitlab:rex']],
+      'one message names both entries',
+    );
+    await eventually('B dropped both', async () => (await b.get('id:gitlab:rex')) === undefined);
+    assert.equal(await b.get('dec:gitlab:rex:r/shared'), undefined);
+  } finally {
+    a.close();
+    b.close();
+    await Promise.all(levels.map((level) => level.close()));
+    await redis.stop();
   }
 });

@@ -19,7 +19,7 @@ type ForgeType = 'gitlab' | 'github';
 
 /** A forge that may be told to forget, with the secret its webhooks carry (null: hooks off). */
 export interface WebhookTarget {
-  forge: Pick<CachedForge, 'name' | 'type' | 'invalidateProject' | 'invalidateAccount'>;
+  forge: Pick<CachedForge, 'name' | 'type' | 'invalidate'>;
   secret: string | null;
 }
 
@@ -108,12 +108,9 @@ function hookHandler(type: ForgeType, options: WebhookOptions, logger: Logger) {
       return;
     }
 
-    let invalidated = 0;
-    for (const { forge } of matched) {
-      for (const project of meaning.projects) invalidated += await forge.invalidateProject(project.toLowerCase());
-      for (const account of meaning.accounts) invalidated += await forge.invalidateAccount(account);
-    }
     const projects = meaning.projects.map((p) => p.toLowerCase());
+    let invalidated = 0;
+    for (const { forge } of matched) invalidated += await forge.invalidate({ projects, accounts: meaning.accounts });
     const response: Record<string, unknown> = {
       invalidated,
       projects,
