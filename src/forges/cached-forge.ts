@@ -201,7 +201,13 @@ export class CachedForge implements Forge<CachedSession> {
    * changed): the decisions on those projects, and the accounts' verified credentials and
    * decisions, here and on every replica at once. Returns the entries dropped.
    */
-  invalidate({ projects = [], accounts = [] }: { projects?: readonly string[]; accounts?: readonly string[] }) {
+  invalidate({
+    projects = [],
+    accounts = [],
+  }: {
+    projects?: readonly string[];
+    accounts?: readonly string[];
+  }): Promise<number> {
     for (const project of projects) this.inner.forget?.(project);
     const indexes = [...projects.map((p) => this.projectIndex(p)), ...accounts.map((a) => this.accountIndex(a))];
     return this.cache.invalidate(...indexes);

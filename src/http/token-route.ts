@@ -142,7 +142,7 @@ function withoutName(reason: string, request: TokenRequest | undefined): string 
   return username !== '' && loggableName(username) !== username ? reason.split(username).join(REDACTED_NAME) : reason;
 }
 
-/** The audit line's account of the verdicts, in one pass: every request writes one. */
+/** The audit line's account of the verdicts, in one loop over the decisions: every request writes one. */
 interface AuditVerdicts {
   /** Each scope with the actions granted on it (in KNOWN_ACTIONS order); none granted: left out. */
   granted: string[];

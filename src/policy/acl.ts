@@ -1,5 +1,5 @@
 import { compileGlob, compilePattern, escapeRegex, globSource, type Matcher } from './glob.js';
-import { allowing, decide } from './grant.js';
+import { allowing, decide, type Allowance } from './grant.js';
 import type { Action, Decision, Scope } from './types.js';
 
 // Static ACL rules (`acl` in docs/configuration.md): first match wins, default deny. A rule matches on
@@ -12,18 +12,12 @@ export interface AclRule {
   actions: Action[];
 }
 
-/** What a rule allows, and why: the same for every request the rule matches. */
-interface Allowance {
-  actions: readonly Action[];
-  rule: string;
-  because: string;
-}
-
 interface CompiledRule {
   index: number;
   rule: AclRule;
   account: Matcher;
   name: (account: string) => RegExp;
+  /** What the rule allows, and why: the same for every request it matches, so built once. */
   allowance: Allowance;
 }
 

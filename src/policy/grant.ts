@@ -47,8 +47,15 @@ export function decide(scope: Scope, judge: Judge): Decision {
   return { scope, verdicts };
 }
 
-/** A judge for policies that hold a plain set of actions with one reason. */
-export function allowing(allowance: { actions: readonly Action[]; rule: string; because: string }): Judge {
+/** A plain set of actions with one reason: what an ACL rule or an admin role allows. */
+export interface Allowance {
+  actions: readonly Action[];
+  rule: string;
+  because: string;
+}
+
+/** A judge for policies that hold an Allowance. */
+export function allowing(allowance: Allowance): Judge {
   const all = allowance.actions.includes('*');
   return (action) => ({
     granted: all || allowance.actions.includes(action),
