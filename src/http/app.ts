@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -15,9 +15,12 @@ import { hookRoutes, webhookOptions, type WebhookOptions } from './hooks/index.j
 import type { Runtime } from '../runtime.js';
 import { explainCredential } from './status/explain-route.js';
 import { statusRoutes } from './status/index.js';
-import { tokenHandler } from './token-route.js';
+import { askerOf } from './asker.js';
+import { tokenLane } from './token-lane.js';
+import { tokenEndpoint, tokenRoute } from './token-route.js';
 
-// The Koa application: the routes of README "Endpoints", one error format, request ids.
+// The application: the routes of README "Endpoints" on Koa, the registry's token GET on its own
+// lane (token-lane.ts) in front, one error format and one request id for both.
 
 export interface AppOptions {
   authority: Authority;
@@ -41,7 +44,7 @@ export interface AppOptions {
 
 /** The application of a runtime, its brute-force guard, and how to release what they hold. */
 export interface RuntimeApp {
-  app: Koa;
+  app: RequestListener;
   guard: BruteForceGuard;
   close(): void;
 }
@@ -75,14 +78,17 @@ export function runtimeApp(
 /** A form body carries a handful of short fields; anything near this is abuse. */
 const FORM_LIMIT = '64kb';
 
-export function createApp(options: AppOptions): Koa {
+/** The request listener of `forgegate serve`: the token lane first, Koa for everything it leaves. */
+export function createApp(options: AppOptions): RequestListener {
   const app = new Koa({ proxy: options.trustProxy });
   const router = new Router();
   const metrics = options.metrics ?? new Metrics();
-  const token = tokenHandler(options.authority, options.logger, metrics, options.guard);
+  const endpoint = tokenEndpoint(options.authority, options.logger, metrics, options.guard);
+  const token = tokenRoute(endpoint);
+  const tokenPaths = new Set([options.realmPath, '/auth/token']);
   const form = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 
-  for (const path of new Set([options.realmPath, '/auth/token'])) {
+  for (const path of tokenPaths) {
     router.get(path, token);
     router.post(path, (ctx, next) => (errorStyle(ctx, 'oauth'), next()), form, token);
   }
@@ -119,32 +125,32 @@ export function createApp(options: AppOptions): Koa {
       router.post('/explain', status.headers, status.jsonBody, ...guarded, status.explain);
   }
 
-  app.use(requestId());
+  app.use(askerFirst(options.trustProxy));
   app.use(errorHandler(options.logger, options.service));
-  app.use(tokenFastPath(new Set([options.realmPath, '/auth/token']), token));
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.on('error', () => {}); // errors are answered and logged by errorHandler
-  return app;
+
+  const koa = app.callback();
+  const lane = tokenLane({
+    paths: tokenPaths,
+    endpoint,
+    trustProxy: options.trustProxy,
+    logger: options.logger,
+    basicRealm: options.service,
+  });
+  return (request, response) => {
+    if (!lane(request, response)) void koa(request, response);
+  };
 }
 
-/**
- * A registry asks for a token on every repository of every pull: its GET goes straight to the
- * handler instead of through the router's list of routes. Only exact paths: anything else
- * (a trailing slash, another case, HEAD) takes the router as before, with the same answer.
- */
-function tokenFastPath(paths: ReadonlySet<string>, token: (ctx: Koa.Context) => Promise<void>) {
-  return (ctx: Koa.Context, next: Koa.Next): Promise<void> =>
-    ctx.method === 'GET' && paths.has(ctx.path) ? token(ctx) : next();
-}
-
-const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;
-
-function requestId() {
+/** Reads who asks (asker.ts) before anything else, so every route and the error answers see it. */
+function askerFirst(trustProxy: boolean) {
   return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
-    const incoming = ctx.get('X-Request-Id');
-    ctx.state.requestId = INCOMING_ID.test(incoming) ? incoming : randomUUID();
-    ctx.set('X-Request-Id', ctx.state.requestId);
+    const asker = askerOf(ctx.req, trustProxy);
+    ctx.state.asker = asker;
+    ctx.request.ip = asker.ip; // one reading of the address for ctx.ip too
+    ctx.set('X-Request-Id', asker.requestId);
     await next();
   };
 }

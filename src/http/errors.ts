@@ -2,6 +2,8 @@ import type { Context, Next } from 'koa';
 import { AuthenticationFailed, BadRequest, Unavailable } from '../errors.js';
 import { ForgeCallsSpent } from '../forges/budget.js';
 import type { Logger } from '../log.js';
+import { respond, type Answer } from './answer.js';
+import type { Asker } from './asker.js';
 import { ScopeError } from '../policy/scope.js';
 import { TooManyAttempts } from './guard/brute-force.js';
 
@@ -28,21 +30,33 @@ export function errorHandler(logger: Logger, basicRealm: string) {
       await next();
       if (ctx.body === undefined) unanswered(ctx);
     } catch (error) {
-      const wire = toWire(error);
-      if (wire.status >= 500 && !(error instanceof Unavailable))
-        logger.error({ err: error, reqId: ctx.state.requestId }, 'request failed');
-      ctx.status = wire.status;
-      ctx.set('Cache-Control', 'no-store');
-      if (wire.status === 401) ctx.set('WWW-Authenticate', `Basic realm="${basicRealm}"`);
-      const retryAfter = retryAfterOf(error);
-      if (retryAfter !== undefined) ctx.set('Retry-After', String(retryAfter));
-      ctx.body =
-        ctx.state.errorStyle === 'oauth'
-          ? { error: wire.oauth, error_description: wire.message }
-          : { errors: [{ code: wire.code, message: wire.message }] };
-      ctx.state.error = wire;
+      const style: ErrorStyle = ctx.state.errorStyle ?? 'registry';
+      respond(ctx, answerFailure(error, style, { logger, basicRealm, asker: ctx.state.asker }));
     }
   };
+}
+
+/** Where a failure is answered: the log for unexpected errors, the Basic challenge's realm, who asked. */
+export interface FailureContext {
+  logger: Logger;
+  basicRealm: string;
+  asker: Asker;
+}
+
+/** The answer to a request that failed with `error`, in its route's error style; unexpected errors are logged. */
+export function answerFailure(error: unknown, style: ErrorStyle, context: FailureContext): Answer {
+  const wire = toWire(error);
+  if (wire.status >= 500 && !(error instanceof Unavailable))
+    context.logger.error({ err: error, reqId: context.asker.requestId }, 'request failed');
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+  if (wire.status === 401) headers['WWW-Authenticate'] = `Basic realm="${context.basicRealm}"`;
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+  const body =
+    style === 'oauth'
+      ? { error: wire.oauth, error_description: wire.message }
+      : { errors: [{ code: wire.code, message: wire.message }] };
+  return { status: wire.status, headers, body };
 }
 
 // The router leaves unknown paths at 404 and wrong methods at 405 (501 for methods it has

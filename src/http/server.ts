@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import type Koa from 'koa';
 import type { Config } from '../config/schema.js';
 
 // The listening socket: HTTP or HTTPS, JSON even for requests Node rejects before Koa
@@ -14,8 +13,7 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function listen(app: Koa, config: Config['server']): Promise<RunningServer> {
-  const handler = app.callback();
+export async function listen(handler: RequestListener, config: Config['server']): Promise<RunningServer> {
   const server: Server =
     config.tls.cert && config.tls.key
       ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, handler)

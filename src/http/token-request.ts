@@ -11,12 +11,13 @@ import { parseScopes } from '../policy/scope.js';
 /** Longest accepted value of a single-valued parameter. */
 const MAX_PARAMETER_LENGTH = 1024;
 
-export function readGet(ctx: Context): TokenRequest {
-  const params = new URLSearchParams(ctx.querystring);
+/** A GET's query string (after the `?`) and its Authorization header. */
+export function readGet(querystring: string, authorization: string | undefined): TokenRequest {
+  const params = new URLSearchParams(querystring);
   return {
     service: single(params, 'service'),
     scopes: parseScopes(params.getAll('scope')),
-    credential: parseAuthorization(ctx.get('Authorization') || undefined),
+    credential: parseAuthorization(authorization),
     offline: single(params, 'offline_token')?.toLowerCase() === 'true',
   };
 }

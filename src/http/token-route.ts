@@ -6,41 +6,62 @@ import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
 import type { Decision } from '../policy/types.js';
+import { respond, type Answer } from './answer.js';
+import { askerIn, type Asker } from './asker.js';
 import { errorStyle, outcomeOf } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
-import { admitRequest } from './guard/middleware.js';
 import { readGet, readPost } from './token-request.js';
 
 // The token endpoint. Success is always HTTP 200 with both `token` and `access_token`
 // (POST clients read only the latter), an integer `expires_in` and an RFC 3339 `issued_at`.
 
-export function tokenHandler(authority: Authority, audit: Logger, metrics: Metrics, guard?: BruteForceGuard) {
-  return async (ctx: Context): Promise<void> => {
-    const post = ctx.method === 'POST';
-    errorStyle(ctx, post ? 'oauth' : 'registry');
+/** Answers one token request, or throws its failure after writing its audit line. */
+export type TokenEndpoint = (asker: Asker, read: () => TokenRequest) => Promise<Answer>;
+
+const NOT_CACHED = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
+
+export function tokenEndpoint(
+  authority: Authority,
+  audit: Logger,
+  metrics: Metrics,
+  guard?: BruteForceGuard,
+): TokenEndpoint {
+  return async (asker, read) => {
     const started = process.hrtime.bigint();
     let request: TokenRequest | undefined;
     let result: TokenResult | undefined;
     try {
-      request = post ? readPost(ctx, (ctx.request as { rawBody?: string }).rawBody ?? '') : readGet(ctx);
+      request = read();
       // Banned callers are refused here, before the authority (and any forge) sees them.
-      const admission = guard ? await admitRequest(guard, ctx, request.credential) : undefined;
+      const admission = guard ? await guard.admit(asker.ip, request.credential) : undefined;
       try {
-        result = await authority.issue({ ...request, anonymousBudget: guard?.forgeBudget(ctx.ip) });
+        result = await authority.issue({ ...request, anonymousBudget: guard?.forgeBudget(asker.ip) });
       } catch (error) {
         if (admission) await guard!.settle(admission, error);
         throw error;
       }
       if (admission) await guard!.settle(admission, undefined);
     } catch (error) {
-      observe(audit, metrics, ctx, started, request, undefined, error);
+      observe(audit, metrics, asker, started, request, undefined, error);
       throw error;
     }
-    ctx.status = 200;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Pragma', 'no-cache');
-    ctx.body = responseBody(result);
-    observe(audit, metrics, ctx, started, request, result, undefined);
+    observe(audit, metrics, asker, started, request, result, undefined);
+    return { status: 200, headers: NOT_CACHED, body: responseBody(result) };
+  };
+}
+
+/**
+ * The token endpoint as a Koa route: the POST form, and the GETs the token lane leaves to Koa
+ * (HEAD, a trailing slash, another case); its failures go to errorHandler.
+ */
+export function tokenRoute(endpoint: TokenEndpoint) {
+  return async (ctx: Context): Promise<void> => {
+    const post = ctx.method === 'POST';
+    errorStyle(ctx, post ? 'oauth' : 'registry');
+    const read = post
+      ? () => readPost(ctx, (ctx.request as { rawBody?: string }).rawBody ?? '')
+      : () => readGet(ctx.querystring, ctx.get('Authorization') || undefined);
+    respond(ctx, await endpoint(askerIn(ctx), read));
   };
 }
 
@@ -65,7 +86,7 @@ export type Observed = Pick<TokenResult, 'authentication' | 'decisions' | 'cache
 export function observe(
   audit: Logger,
   metrics: Metrics,
-  ctx: Context,
+  asker: Asker,
   started: bigint,
   request: TokenRequest | undefined,
   result: Observed | undefined,
@@ -76,10 +97,10 @@ export function observe(
   const authentication = result?.authentication;
   const verdicts = auditVerdicts(result?.decisions ?? []);
   const line: Record<string, unknown> = {
-    reqId: ctx.state.requestId,
-    clientIp: ctx.ip,
-    userAgent: ctx.get('User-Agent').slice(0, 200),
-    method: ctx.method,
+    reqId: asker.requestId,
+    clientIp: asker.ip,
+    userAgent: asker.userAgent,
+    method: asker.method,
     subject:
       authentication?.identity.subject ??
       (request?.credential.kind === 'password' ? loggableName(request.credential.username) : undefined),

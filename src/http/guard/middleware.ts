@@ -1,20 +1,12 @@
 import type { Context, Next } from 'koa';
 import type { Credential } from '../../credentials/credential.js';
 import { AuthenticationFailed } from '../../errors.js';
-import { BruteForceGuard, type Admission } from './brute-force.js';
+import { askerIn } from '../asker.js';
+import type { BruteForceGuard } from './brute-force.js';
 
-// The guard on Koa routes. The token route calls `admitRequest` and `settle` itself, so that
-// its audit line covers refused requests too; any other route that checks a password (such
-// as POST /explain) mounts `guardRoute` in front of its handler.
-
-/** Admits the request or throws TooManyAttempts (429; http/errors.ts sets its Retry-After). */
-export function admitRequest(
-  guard: BruteForceGuard,
-  ctx: Context,
-  credential: Credential | undefined,
-): Promise<Admission> {
-  return guard.admit(ctx.ip, credential);
-}
+// The guard on Koa routes. The token endpoint calls `admit` and `settle` itself, so that its
+// audit line covers refused requests too; any other route that checks a password (such as
+// POST /explain) mounts `guardRoute` in front of its handler.
 
 /**
  * Koa middleware: refuses banned callers before `next` runs (so nothing reaches a forge),
@@ -23,7 +15,8 @@ export function admitRequest(
  */
 export function guardRoute(guard: BruteForceGuard, credentialOf: (ctx: Context) => Credential | undefined) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    const admission = await admitRequest(guard, ctx, credentialOf(ctx));
+    // Admits the request or throws TooManyAttempts (429; http/errors.ts sets its Retry-After).
+    const admission = await guard.admit(askerIn(ctx).ip, credentialOf(ctx));
     try {
       await next();
     } catch (error) {

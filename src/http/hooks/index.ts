@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { CachedForge } from '../../forges/cached-forge.js';
 import type { Logger } from '../../log.js';
 import type { Runtime } from '../../runtime.js';
+import { askerIn } from '../asker.js';
 import { isObject, MalformedEvent, type Interpretation, type Json } from './events.js';
 import { interpretGitHub } from './github.js';
 import { interpretGitLab } from './gitlab.js';
@@ -65,8 +66,8 @@ function hookHandler(type: ForgeType, options: WebhookOptions, logger: Logger) {
     );
     const line: Record<string, unknown> = {
       hook: type,
-      reqId: ctx.state.requestId,
-      clientIp: ctx.ip,
+      reqId: askerIn(ctx).requestId,
+      clientIp: askerIn(ctx).ip,
       delivery: deliveryId(ctx, type),
     };
     if (matched.length === 0) {

@@ -15,6 +15,7 @@ import type { BruteForceGuard } from '../guard/brute-force.js';
 import { formatScope, MAX_NAME_LENGTH, parseResourceScope } from '../../policy/scope.js';
 import type { Decision, Verdict } from '../../policy/types.js';
 import { BodyTooLarge, UnsupportedMediaType } from '../errors.js';
+import { askerIn } from '../asker.js';
 import { observe } from '../token-route.js';
 import { dockerLogin, splitImage } from './image.js';
 
@@ -96,7 +97,7 @@ export function explainHandler(
         // 200, not 401: the question was answered; a 401 with a Basic challenge would make
         // the browser pop its own login dialog. The operator's `reason` stays in the log:
         // it may tell which accounts exist.
-        observe(audit, metrics, ctx, started, request, undefined, error, 'explain');
+        observe(audit, metrics, askerIn(ctx), started, request, undefined, error, 'explain');
         ctx.state.outcome = 'unauthorized'; // for guards mounted in front (brute-force limits)
         ctx.body = {
           authenticated: false,
@@ -108,11 +109,11 @@ export function explainHandler(
         } satisfies ExplainAnswer;
         return;
       }
-      const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(ctx.ip));
+      const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(askerIn(ctx).ip));
       observe(
         audit,
         metrics,
-        ctx,
+        askerIn(ctx),
         started,
         request,
         { authentication, decisions, cache: 'none' },
@@ -128,7 +129,7 @@ export function explainHandler(
         login,
       } satisfies ExplainAnswer;
     } catch (error) {
-      if (ctx.body === undefined) observe(audit, metrics, ctx, started, request, undefined, error, 'explain');
+      if (ctx.body === undefined) observe(audit, metrics, askerIn(ctx), started, request, undefined, error, 'explain');
       throw error;
     }
   };

@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import { writeAnswer } from './answer.js';
+import { askerOf } from './asker.js';
+import { answerFailure } from './errors.js';
+import type { TokenEndpoint } from './token-route.js';
+import { readGet } from './token-request.js';
+
+// A registry asks for a token on every repository of every pull, and once its answers are
+// cached forge-side, Koa's own work per request (its context, middleware chain and response
+// handling) cost a third of forgegate's time per token. The registry's GET therefore takes
+// this lane: the bare Node request, straight to the token endpoint, answered and failed with
+// the same Answer and error table as every Koa route. Only the exact GET: anything else (HEAD,
+// a trailing slash, another case, a fragment) goes to Koa, whose token route answers the same.
+
+export interface TokenLaneOptions {
+  /** The token endpoint's paths (server.realmPath and /auth/token). */
+  paths: ReadonlySet<string>;
+  endpoint: TokenEndpoint;
+  trustProxy: boolean;
+  logger: Logger;
+  /** The realm of the Basic challenge on 401. */
+  basicRealm: string;
+}
+
+/** The lane, as a Node request listener that returns false for requests it leaves to Koa. */
+export type Lane = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+export function tokenLane(options: TokenLaneOptions): Lane {
+  const { paths, endpoint, trustProxy, logger, basicRealm } = options;
+  return (request, response) => {
+    const url = request.url ?? '';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (request.method !== 'GET' || !paths.has(path) || url.includes('#')) return false;
+    const asker = askerOf(request, trustProxy);
+    const querystring = query === -1 ? '' : url.slice(query + 1);
+    endpoint(asker, () => readGet(querystring, request.headers.authorization)).then(
+      (answer) => writeAnswer(response, answer, asker),
+      (error: unknown) => writeAnswer(response, answerFailure(error, 'registry', { logger, basicRealm, asker }), asker),
+    );
+    return true;
+  };
+}
