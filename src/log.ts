@@ -76,4 +76,24 @@ function censorOneLevel(object: Record<string, unknown>): Record<string, unknown
   return object;
 }
 
+/**
+ * What `logger.info(fields, message)` writes, byte for byte (level, time and bindings as the
+ * logger has them, the fields censored by `censorSecrets`, the message last), made with one
+ * JSON.stringify of the fields instead of pino's serializer, which visits and encodes each
+ * field on its own. Every token request writes its audit line through here: the generic path
+ * cost about 4% of the warm path's req/s. Fields are plain data (strings, numbers, booleans,
+ * arrays and objects of them), as pino would stringify them.
+ */
+export function writeInfo(logger: Logger, fields: Record<string, unknown>, message: string): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const internals = logger as unknown as Record<symbol, unknown>;
+  const { lsCacheSym, timeSym, chindingsSym, messageKeySym, streamSym } = pino.symbols;
+  const levelStart = (internals[lsCacheSym] as Record<number, string>)[logger.levels.values.info!];
+  const time = (internals[timeSym] as () => string)();
+  const body = JSON.stringify(censorSecrets(fields));
+  const messageField = `${JSON.stringify(internals[messageKeySym])}:${JSON.stringify(message)}`;
+  const line = `${levelStart}${time}${internals[chindingsSym] as string}${body.length > 2 ? `,${body.slice(1, -1)}` : ''},${messageField}}\n`;
+  (internals[streamSym] as pino.DestinationStream).write(line);
+}
+
 export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { Authority, TokenRequest, TokenResult } from '../authority.js';
 import { forgeTokenShaped } from '../forges/token-prefixes.js';
-import type { Logger } from '../log.js';
+import { writeInfo, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
@@ -130,7 +130,7 @@ export function observe(
     if (reason !== undefined && reason !== line.error) line.reason = withoutName(reason, request);
   }
   if (endpoint === 'explain') line.explain = true;
-  audit.info(line, 'token request');
+  writeInfo(audit, line, 'token request');
   if (endpoint === 'explain') return;
   const source = authentication?.identity.source ?? 'none';
   // The metric's outcome stays "granted" for every answered request (a token was issued);

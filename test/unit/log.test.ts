@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { censorSecrets, CENSORED, createLogger } from '../../src/log.js';
+import { censorSecrets, CENSORED, createLogger, writeInfo } from '../../src/log.js';
 import { textSink } from '../support/text-sink.js';
 
 // The logger's safety net: a field named like a secret is never written, at the top level or
@@ -61,6 +61,42 @@ test('the logger writes censored lines', async () => {
   assert.equal(line.password, CENSORED);
   assert.deepEqual(line.request, { authorization: CENSORED });
   assert.ok(!text().includes('hunter2') && !text().includes('Basic xyz'));
+});
+
+test('writeInfo writes what logger.info writes, byte for byte but the time', async () => {
+  const lines: Record<string, unknown>[] = [
+    {},
+    { reqId: 'r-1', clientIp: '192.0.2.7', subject: undefined, requested: [], granted: ['repository:a/b:pull,push'] },
+    {
+      userAgent:
+        'docker/27 "quoted" \\ back\u0000slash \u00e9\u4e2d\ud83d\ude00 and a longer tail past forty-two chars',
+      oidc: { issuer: 'https://ci', repository: 'g/p', repositoryId: 7, ref: null, rule: null },
+      offline: false,
+      latencyMs: 0.125,
+      denied: ['a/b: push denied: "no" rule'],
+      password: 'hunter2',
+      nested: { token: 'glpat-x', kept: 1 },
+    },
+  ];
+  for (const [level, child] of [
+    ['info', false],
+    ['info', true],
+    ['warn', false],
+  ] as const) {
+    const pinoSink = textSink();
+    const ownSink = textSink();
+    const base = [createLogger(level, pinoSink.sink), createLogger(level, ownSink.sink)];
+    const [viaPino, viaOwn] = child ? base.map((l) => l.child({ component: 'audit' })) : base;
+    for (const fields of lines) {
+      viaPino!.info(fields, 'token request');
+      writeInfo(viaOwn!, fields, 'token request');
+    }
+    for (const logger of base) logger.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    const untimed = (text: string) => text.replace(/"time":"[^"]*"/g, '"time":"T"');
+    assert.equal(untimed(ownSink.text()), untimed(pinoSink.text()), `${level}${child ? ', child logger' : ''}`);
+    assert.equal(ownSink.text().split('\n').length - 1, level === 'info' ? lines.length : 0);
+  }
 });
 
 test('lines reach stdout as the buffer fills, within the same turn: a busy server keeps no backlog in memory', async () => {
