@@ -1,5 +1,5 @@
 import type { Credential, PasswordCredential } from './credentials/credential.js';
-import { decodeProof, encodeProof } from './credentials/proof.js';
+import { decodeProof, encodeProof, type RefreshProof } from './credentials/proof.js';
 import { withForgeCallBudget, type ForgeCallBudget } from './forges/budget.js';
 import type { CacheOutcome, Forge, ForgeSession } from './forges/forge.js';
 import type { ForgeRouter } from './forges/router.js';
@@ -51,11 +51,18 @@ export interface Authentication {
   via: Credential['kind'];
   /** Whether the credential was verified from cache (for logs and metrics). */
   cached: boolean;
-  /** What a refresh token must carry to re-verify this identity; null for anonymous. */
-  refresh: RefreshClaims | null;
+  /** What a refresh token would carry to re-verify this identity; null for anonymous and ID tokens. */
+  refresh: RefreshBasis | null;
   /** The refresh token presented, when that is how the caller authenticated. */
   presentedRefreshToken?: string;
 }
+
+/**
+ * Who a refresh token would be issued to and what it would carry; sealed (`encodeProof`) only
+ * when one is issued, so that a request without offline_token builds no string holding a
+ * forge credential.
+ */
+export type RefreshBasis = Omit<RefreshClaims, 'proof'> & { proof: RefreshProof };
 
 export interface TokenResult {
   authentication: Authentication;
@@ -98,9 +105,10 @@ export class Authority {
     const result: TokenResult = { authentication, decisions, token, cache: summarize([...verified, ...judged]) };
     if (request.offline && authentication.refresh) {
       // Never rotated: docker keeps the first identity token it was given for good.
+      const { refresh } = authentication;
       result.refreshToken =
         authentication.presentedRefreshToken ??
-        (await this.options.refreshTokens.issue(authentication.refresh, service));
+        (await this.options.refreshTokens.issue({ ...refresh, proof: encodeProof(refresh.proof) }, service));
     }
     return result;
   }
@@ -229,8 +237,11 @@ export class Authority {
     const { username, password } = credential;
     if (await staticAccounts.has(username)) {
       const { identity, cached, proof } = await staticAccounts.authenticate(username, password);
-      const sealed = encodeProof({ kind: 'static', digest: proof });
-      const refresh = { sub: identity.subject, source: STATIC_SOURCE, proof: sealed };
+      const refresh = {
+        sub: identity.subject,
+        source: STATIC_SOURCE,
+        proof: { kind: 'static', digest: proof },
+      } as const;
       return { identity, caller: { kind: 'static' }, via: 'password', cached, refresh };
     }
     if (oidc?.recognises(password)) {
@@ -280,8 +291,11 @@ export class Authority {
     const session = await forge.authenticate(credential, images);
     // The refresh token is a JWE only forgegate can open: it may carry the forge credential,
     // which every use re-verifies, so a revoked forge token stops its refresh tokens too.
-    const sealed = encodeProof({ kind: 'forge', credential });
-    const refresh = { sub: session.identity.subject, source: forge.name, proof: sealed };
+    const refresh = {
+      sub: session.identity.subject,
+      source: forge.name,
+      proof: { kind: 'forge', credential },
+    } as const;
     const cached = session.cacheOutcome === 'hit';
     return { identity: session.identity, caller: { kind: 'forge', session }, via, cached, refresh };
   }
@@ -305,7 +319,7 @@ export class Authority {
     switch (proof.kind) {
       case 'static': {
         const identity = await this.options.staticAccounts.recheck(claims.sub, proof.digest);
-        const refresh = { sub: claims.sub, source: claims.source, proof: claims.proof };
+        const refresh = { sub: claims.sub, source: claims.source, proof };
         const caller = { kind: 'static' } as const;
         return { identity, caller, via: 'refresh', cached: false, refresh, presentedRefreshToken: token };
       }
