@@ -3,7 +3,7 @@ import { AuthenticationFailed, BadRequest, Unavailable } from '../errors.js';
 import { ForgeCallsSpent } from '../forges/budget.js';
 import type { Logger } from '../log.js';
 import { respond, type Answer } from './answer.js';
-import type { Asker } from './asker.js';
+import { askerIn, type Asker } from './asker.js';
 import { ScopeError } from '../policy/scope.js';
 import { TooManyAttempts } from './guard/brute-force.js';
 
@@ -31,7 +31,7 @@ export function errorHandler(logger: Logger, basicRealm: string) {
       if (ctx.body === undefined) unanswered(ctx);
     } catch (error) {
       const style: ErrorStyle = ctx.state.errorStyle ?? 'registry';
-      respond(ctx, answerFailure(error, style, { logger, basicRealm, asker: ctx.state.asker }));
+      respond(ctx, answerFailure(error, style, { logger, basicRealm, asker: askerIn(ctx) }));
     }
   };
 }
@@ -49,7 +49,7 @@ export function answerFailure(error: unknown, style: ErrorStyle, context: Failur
   if (wire.status >= 500 && !(error instanceof Unavailable))
     context.logger.error({ err: error, reqId: context.asker.requestId }, 'request failed');
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
-  if (wire.status === 401) headers['WWW-Authenticate'] = `Basic realm="${context.basicRealm}"`;
+  if (wire.status === 401) headers['WWW-Authenticate'] = `Basic realm=${quotedString(context.basicRealm)}`;
   const retryAfter = retryAfterOf(error);
   if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
   const body =
@@ -57,6 +57,15 @@ export function answerFailure(error: unknown, style: ErrorStyle, context: Failur
       ? { error: wire.oauth, error_description: wire.message }
       : { errors: [{ code: wire.code, message: wire.message }] };
   return { status: wire.status, headers, body };
+}
+
+/**
+ * The realm (the configured service name, any text) as a header's quoted-string: quotes and
+ * backslashes escaped, anything but printable ASCII as "?". Node refuses to write a header
+ * holding a character beyond Latin-1, and a control character would end the header.
+ */
+function quotedString(text: string): string {
+  return `"${text.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '\\$&')}"`;
 }
 
 // The router leaves unknown paths at 404 and wrong methods at 405 (501 for methods it has

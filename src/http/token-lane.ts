@@ -35,10 +35,16 @@ export function tokenLane(options: TokenLaneOptions): Lane {
     if (request.method !== 'GET' || !paths.has(path) || url.includes('#')) return false;
     const asker = askerOf(request, trustProxy);
     const querystring = query === -1 ? '' : url.slice(query + 1);
-    endpoint(asker, () => readGet(querystring, request.headers.authorization)).then(
-      (answer) => writeAnswer(response, answer, asker),
-      (error: unknown) => writeAnswer(response, answerFailure(error, 'registry', { logger, basicRealm, asker }), asker),
-    );
+    const failure = (error: unknown) => answerFailure(error, 'registry', { logger, basicRealm, asker });
+    endpoint(asker, () => readGet(querystring, request.headers.authorization))
+      .catch(failure)
+      .then((answer) => writeAnswer(response, answer, asker))
+      // Writing can throw too (a header Node refuses, such as a realm made of characters outside
+      // Latin-1): Koa would answer 500, and a rejection left unhandled here would end the process.
+      .catch((error: unknown) => {
+        if (response.headersSent) response.destroy();
+        else writeAnswer(response, failure(error), asker);
+      });
     return true;
   };
 }

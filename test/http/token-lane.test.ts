@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { tokenLane } from '../../src/http/token-lane.js';
+import { createLogger } from '../../src/log.js';
 import { makeTempDir } from '../support/processes.js';
 import { basic, startForgegate, type TestForgegate } from '../support/forgegate.js';
+import { textSink } from '../support/text-sink.js';
 
 // The registry's token GET takes its own lane in front of Koa; every other spelling of the same
 // request (a trailing slash, another case, HEAD) goes through Koa's token route. Both must
@@ -155,4 +160,52 @@ describe('the token lane and the Koa route answer alike', () => {
     assert.equal(response.headers.get('cache-control'), 'no-store');
     assert.equal(await response.text(), '');
   });
+});
+
+describe('the token lane alone', () => {
+  test('an answer Node refuses to write becomes a 500 in JSON, and the server lives on', async () => {
+    const { sink, text } = textSink();
+    const lane = tokenLane({
+      paths: new Set(['/token']),
+      // A header value Node refuses (a line break): writing the answer throws.
+      endpoint: async () => ({ status: 200, headers: { 'X-Broken': 'a\nb' }, body: {} }),
+      trustProxy: false,
+      logger: createLogger('info', sink),
+      basicRealm: 'registry.test',
+    });
+    const server = createServer((request, response) => {
+      if (!lane(request, response)) response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(`http://127.0.0.1:${port}/token?service=registry.test`);
+        assert.equal(response.status, 500);
+        assert.deepEqual(await response.json(), {
+          errors: [{ code: 'UNKNOWN', message: 'internal error; see the server log' }],
+        });
+      }
+      assert.match(text(), /"msg":"request failed"/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+test('a service name that is no header text still gets its 401 challenge, on the lane and through Koa', async () => {
+  const service = 'say "hi" \\ régistre 中';
+  const odd = await startForgegate({ token: { service } });
+  try {
+    for (const path of ['/token', '/token/']) {
+      const response = await fetch(`${odd.url}${path}?scope=repository:a/b:pull`, {
+        headers: { Authorization: basic('nobody', 'wrong') },
+      });
+      assert.equal(response.status, 401, path);
+      const challenge = response.headers.get('www-authenticate')!;
+      assert.equal(challenge, 'Basic realm="say \\"hi\\" \\\\ r?gistre ?"', path);
+    }
+  } finally {
+    await odd.stop();
+  }
 });
