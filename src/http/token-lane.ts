@@ -6,9 +6,9 @@ import { answerFailure } from './errors.js';
 import type { TokenEndpoint } from './token-route.js';
 import { readGet } from './token-request.js';
 
-// A registry asks for a token on every repository of every pull, and once its answers are
-// cached forge-side, Koa's own work per request (its context, middleware chain and response
-// handling) cost a third of forgegate's time per token. The registry's GET therefore takes
+// A registry asks for a token on every repository of every pull, and once forgegate holds the
+// answers in cache, Koa's own work per request (its context, middleware chain and response
+// handling) cost about a fifth of the CPU of a token. The registry's GET therefore takes
 // this lane: the bare Node request, straight to the token endpoint, answered and failed with
 // the same Answer and error table as every Koa route. Only the exact GET: anything else (HEAD,
 // a trailing slash, another case, a fragment) goes to Koa, whose token route answers the same.
