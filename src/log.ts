@@ -76,6 +76,9 @@ function censorOneLevel(object: Record<string, unknown>): Record<string, unknown
   return object;
 }
 
+/** pino's own level strings, time, bindings, message key and stream, which writeInfo writes with. */
+const { lsCacheSym, timeSym, chindingsSym, messageKeySym, streamSym } = pino.symbols;
+
 /**
  * What `logger.info(fields, message)` writes, byte for byte (level, time and bindings as the
  * logger has them, the fields censored by `censorSecrets`, the message last), made with one
@@ -87,7 +90,6 @@ function censorOneLevel(object: Record<string, unknown>): Record<string, unknown
 export function writeInfo(logger: Logger, fields: Record<string, unknown>, message: string): void {
   if (!logger.isLevelEnabled('info')) return;
   const internals = logger as unknown as Record<symbol, unknown>;
-  const { lsCacheSym, timeSym, chindingsSym, messageKeySym, streamSym } = pino.symbols;
   const levelStart = (internals[lsCacheSym] as Record<number, string>)[logger.levels.values.info!];
   const time = (internals[timeSym] as () => string)();
   const body = JSON.stringify(censorSecrets(fields));

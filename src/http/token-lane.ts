@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
-import { writeAnswer } from './answer.js';
+import { writeAnswer, type Answer } from './answer.js';
 import { askerOf } from './asker.js';
-import { answerFailure } from './errors.js';
+import { answerFailure, type FailureContext } from './errors.js';
 import type { TokenEndpoint } from './token-route.js';
 import { readGet } from './token-request.js';
 
@@ -35,16 +35,22 @@ export function tokenLane(options: TokenLaneOptions): Lane {
     if (request.method !== 'GET' || !paths.has(path) || url.includes('#')) return false;
     const asker = askerOf(request, trustProxy);
     const querystring = query === -1 ? '' : url.slice(query + 1);
-    const failure = (error: unknown) => answerFailure(error, 'registry', { logger, basicRealm, asker });
-    endpoint(asker, () => readGet(querystring, request.headers.authorization))
-      .catch(failure)
-      .then((answer) => writeAnswer(response, answer, asker))
-      // Writing can throw too (a header Node refuses, such as a realm made of characters outside
-      // Latin-1): Koa would answer 500, and a rejection left unhandled here would end the process.
-      .catch((error: unknown) => {
-        if (response.headersSent) response.destroy();
-        else writeAnswer(response, failure(error), asker);
-      });
+    const context: FailureContext = { logger, basicRealm, asker };
+    endpoint(asker, () => readGet(querystring, request.headers.authorization)).then(
+      (answer) => send(response, answer, context),
+      (error: unknown) => send(response, answerFailure(error, 'registry', context), context),
+    );
     return true;
   };
+}
+
+// Writing can throw too (a header Node refuses, such as a realm made of characters outside
+// Latin-1): Koa would answer 500, and a rejection left unhandled here would end the process.
+function send(response: ServerResponse, answer: Answer, context: FailureContext): void {
+  try {
+    writeAnswer(response, answer, context.asker);
+  } catch (error) {
+    if (response.headersSent) response.destroy();
+    else writeAnswer(response, answerFailure(error, 'registry', context), context.asker);
+  }
 }

@@ -64,10 +64,11 @@ function hookHandler(type: ForgeType, options: WebhookOptions, logger: Logger) {
     const matched = targets.filter((t) =>
       type === 'github' ? githubSignatureMatches(ctx, body, t.secret) : gitlabTokenMatches(ctx, t.secret),
     );
+    const asker = askerIn(ctx);
     const line: Record<string, unknown> = {
       hook: type,
-      reqId: askerIn(ctx).requestId,
-      clientIp: askerIn(ctx).ip,
+      reqId: asker.requestId,
+      clientIp: asker.ip,
       delivery: deliveryId(ctx, type),
     };
     if (matched.length === 0) {

@@ -80,6 +80,7 @@ export function explainHandler(
 ) {
   return async (ctx: Context): Promise<void> => {
     const started = process.hrtime.bigint();
+    const asker = askerIn(ctx);
     let request: TokenRequest | undefined;
     ctx.set('Cache-Control', 'no-store');
     try {
@@ -97,7 +98,7 @@ export function explainHandler(
         // 200, not 401: the question was answered; a 401 with a Basic challenge would make
         // the browser pop its own login dialog. The operator's `reason` stays in the log:
         // it may tell which accounts exist.
-        observe(audit, metrics, askerIn(ctx), started, request, undefined, error, 'explain');
+        observe(audit, metrics, asker, started, request, undefined, error, 'explain');
         ctx.state.outcome = 'unauthorized'; // for guards mounted in front (brute-force limits)
         ctx.body = {
           authenticated: false,
@@ -109,11 +110,11 @@ export function explainHandler(
         } satisfies ExplainAnswer;
         return;
       }
-      const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(askerIn(ctx).ip));
+      const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(asker.ip));
       observe(
         audit,
         metrics,
-        askerIn(ctx),
+        asker,
         started,
         request,
         { authentication, decisions, cache: 'none' },
@@ -129,7 +130,7 @@ export function explainHandler(
         login,
       } satisfies ExplainAnswer;
     } catch (error) {
-      if (ctx.body === undefined) observe(audit, metrics, askerIn(ctx), started, request, undefined, error, 'explain');
+      if (ctx.body === undefined) observe(audit, metrics, asker, started, request, undefined, error, 'explain');
       throw error;
     }
   };
