@@ -16,7 +16,7 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destinatio
     {
       level,
       base: { service: 'forgegate' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       // Not pino's `redact`: its wildcard paths cost about 10 microseconds per line, more than the
       // rest of the line, and the audit line of every token request goes through here.
       formatters: { level: (label) => ({ level: label }), log: censorSecrets },
@@ -24,6 +24,17 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destinatio
     destination ?? stdout(),
   );
 }
+
+/**
+ * pino's `isoTime`, made once per millisecond: a busy server writes several lines in each, and
+ * formatting the date was about a fifth of an audit line's cost.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastTime.at) lastTime = { at: now, field: `,"time":"${new Date(now).toISOString()}"` };
+  return lastTime.field;
+}
+let lastTime = { at: Number.NaN, field: '' };
 
 /** Lines wait at most this long in the buffer when traffic is too light to fill it. */
 export const LOG_FLUSH_MS = 100;

@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { censorSecrets, CENSORED, createLogger, writeInfo } from '../../src/log.js';
+import { pino } from 'pino';
+import { censorSecrets, CENSORED, createLogger, isoTime, writeInfo } from '../../src/log.js';
 import { textSink } from '../support/text-sink.js';
 
 // The logger's safety net: a field named like a secret is never written, at the top level or
@@ -97,6 +98,16 @@ test('writeInfo writes what logger.info writes, byte for byte but the time', asy
     assert.equal(untimed(ownSink.text()), untimed(pinoSink.text()), `${level}${child ? ', child logger' : ''}`);
     assert.equal(ownSink.text().split('\n').length - 1, level === 'info' ? lines.length : 0);
   }
+});
+
+test("the time field is pino's isoTime, remade each millisecond", (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 10, 30, 23, 59, 59, 998) });
+  for (let step = 0; step < 4; step++) {
+    assert.equal(isoTime(), pino.stdTimeFunctions.isoTime());
+    assert.equal(isoTime(), pino.stdTimeFunctions.isoTime(), 'the same millisecond, again');
+    t.mock.timers.tick(1);
+  }
+  assert.equal(isoTime(), ',"time":"2026-12-01T00:00:00.002Z"');
 });
 
 test('lines reach stdout as the buffer fills, within the same turn: a busy server keeps no backlog in memory', async () => {
