@@ -30,7 +30,7 @@ function stubForge() {
     type: 'gitlab',
     prefix: '',
     recognises: () => true,
-    credentialKey: ({ password }) => ['token', password],
+    credentialKind: () => 'token',
     authenticate: async ({ password }) => {
       seen.authenticate++;
       if (state.down) throw new Unavailable('stub is down', 'stub');

@@ -66,8 +66,8 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
     return issuedBy('github', password);
   }
 
-  credentialKey({ password }: PasswordCredential): readonly string[] {
-    return ['token', password];
+  credentialKind(): string {
+    return 'token';
   }
 
   authenticate({ password }: PasswordCredential): Promise<GitHubSession> {
