@@ -1,5 +1,5 @@
 import type { PasswordCredential } from '../credentials/credential.js';
-import { fingerprint, passwordFingerprint } from '../cache/fingerprint.js';
+import { fingerprint } from '../cache/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
 import { currentForgeCallBudget, ForgeCallsSpent } from './budget.js';
 import type { CacheableForge, CacheOutcome, Forge, ForgeJudgement, ForgeSession } from './forge.js';
@@ -73,7 +73,7 @@ export class CachedForge implements Forge<CachedSession> {
 
   async authenticate(presented: PasswordCredential, images: readonly string[] = []): Promise<CachedSession> {
     // Keyed by what the forge reads: a new username does not make a known token cold again.
-    const credential = `${this.inner.credentialKind(presented)}.${passwordFingerprint(this.secret, presented)}`;
+    const credential = fingerprint(this.secret, this.name, ...this.inner.credentialKey(presented));
     const key = `id:${this.name}:${credential}`;
     // The verified entry first: the warm path ends in the in-process level, with no Redis call
     // for a rejection that a verified credential never has (a rejection deletes the entry).

@@ -89,11 +89,11 @@ export interface Forge<S extends ForgeSession = ForgeSession> {
  */
 export interface Cacheable<S extends ForgeSession = ForgeSession> {
   /**
-   * The kind of credential the username selects (GitLab's `gitlab-ci-token` means a job token),
-   * which cache keys hold beside the password's fingerprint: never the free text a caller may
-   * type as username, which the forge ignores.
+   * What of a credential this forge reads, for cache keys: the kind of credential the username
+   * selects (GitLab's `gitlab-ci-token` means a job token) and the secret, never the free text a
+   * caller may type as username, which the forge ignores.
    */
-  credentialKind(credential: PasswordCredential): string;
+  credentialKey(credential: PasswordCredential): readonly string[];
 
   /** The session without its secret, as plain data a cache may keep. */
   persist(session: S): unknown;

@@ -30,7 +30,7 @@ function stubForge() {
     type: 'gitlab',
     prefix: '',
     recognises: () => true,
-    credentialKind: () => 'token',
+    credentialKey: ({ password }) => ['token', password],
     authenticate: async ({ password }) => {
       seen.authenticate++;
       if (state.down) throw new Unavailable('stub is down', 'stub');

@@ -29,7 +29,7 @@ function slowForge(): { forge: CacheableForge; release: () => void; calls: () =>
     type: 'github',
     prefix: '',
     recognises: () => false,
-    credentialKind: () => 'token',
+    credentialKey: ({ password }) => [password],
     authenticate: () => Promise.reject(new Error('unused')),
     judgeCatalog: () => PUBLIC.judgements,
     persist: (s: ForgeSession) => s,

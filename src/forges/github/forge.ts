@@ -66,8 +66,8 @@ export class GitHubForge implements CacheableForge<GitHubSession> {
     return issuedBy('github', password);
   }
 
-  credentialKind(): string {
-    return 'token';
+  credentialKey({ password }: PasswordCredential): readonly string[] {
+    return ['token', password];
   }
 
   authenticate({ password }: PasswordCredential): Promise<GitHubSession> {

@@ -72,8 +72,8 @@ export class GitLabForge implements CacheableForge<GitLabSession> {
     return username === JOB_TOKEN_USER || issuedBy('gitlab', password);
   }
 
-  credentialKind({ username }: PasswordCredential): string {
-    return username === JOB_TOKEN_USER ? 'job-token' : 'token';
+  credentialKey({ username, password }: PasswordCredential): readonly string[] {
+    return [username === JOB_TOKEN_USER ? 'job-token' : 'token', password];
   }
 
   authenticate({ username, password }: PasswordCredential): Promise<GitLabSession> {

@@ -8,8 +8,8 @@ import {
   type RateLimiterRes,
 } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
-import type { Credential, PasswordCredential } from '../../credentials/credential.js';
-import { passwordFingerprint } from '../../cache/fingerprint.js';
+import type { Credential } from '../../credentials/credential.js';
+import { fingerprint } from '../../cache/fingerprint.js';
 import { SingleFlight } from '../../cache/single-flight.js';
 import { AuthenticationFailed } from '../../errors.js';
 import { JOB_TOKEN_USER } from '../../forges/token-prefixes.js';
@@ -185,14 +185,14 @@ export class BruteForceGuard {
     const owned = await this.ownsAccount(credential.username);
     // Job tokens pass; a static account that happens to be named like them is a password like any other.
     if (!owned && credential.username === JOB_TOKEN_USER) return null;
-    const subject = owned ? accountKey(credential.username) : this.credentialKey(credential);
+    const subject = owned ? accountKey(credential.username) : this.credentialKey(credential.password);
     const scope = owned ? 'account' : 'credential';
     return { ip: `ip:${clientIp}`, subject, scope, pair: `pair:${clientIp}:${subject}` };
   }
 
   // Keyed: a Redis reader must not be able to test password guesses against the counters.
-  private credentialKey(credential: PasswordCredential): string {
-    return `credential:${passwordFingerprint(this.secret, credential).slice(0, 22)}`;
+  private credentialKey(password: string): string {
+    return `credential:${fingerprint(this.secret, 'guard', password).slice(0, 22)}`;
   }
 
   private async read(key: string): Promise<RateLimiterRes | null> {
