@@ -123,10 +123,9 @@ the bench. What was cut, largest first:
 - **Not cut: the memory mode's scavenges.** \`serve\` sets V8's \`--optimize-for-size\` and
   \`--semi-space-growth-factor=1\` (\`server.optimizeForSize\`), which hold the young generation
   at 1 MiB (\`--trace-gc\`). A warm request allocates about 45 KB, so a scavenge of about
-  0.35 ms comes every 20 or so requests: 16-23 µs of each request, against about 7 µs without
-  \`--optimize-for-size\`. Without it the warm path answers 10-19% more (alternating runs); but
-  the memory scenario peaks near 400 MiB without the mode, and at 177-181 MiB with a 4 or 8 MiB
-  young generation and \`--heap-growing-percent\` 20-30, all over the memory goal.
+  0.35 ms comes every 20 or so requests, 17-24 µs of each. A larger young generation is
+  faster, but from 4 MiB up the memory scenario goes over the memory goal; README "Open ends"
+  has the measurements.
 
 What remains is forgegate's own work, spread thin: reading the query and the Basic credential,
 the credential's HMAC (the cache key) and the guard's hash of the account, the ACL decision and
