@@ -47,7 +47,7 @@ import { renderMarkdown, renderText, WARM_TTL_SECONDS, type ForgeResults, type R
 // credentials (bench/forge-scenarios.ts). It reports; it never fails on a missed goal.
 // forgegate runs as `node dist/cli.js serve`, so `npm run bench` builds first.
 
-/** The node:crypto floor's server; with a second argument, padded with a busy-wait per request. */
+/** The node:crypto floor's server; its arguments pad it with a busy-wait per request, and group its signatures as forgegate does. */
 const NODE_FLOOR = 'bench/servers/koa-node-crypto.mjs';
 const USER = 'ci-bench';
 const PASSWORD = randomBytes(18).toString('base64url');
@@ -229,6 +229,7 @@ async function main(): Promise<void> {
       return server;
     };
     const nodeFloor = await floor('node:crypto floor', NODE_FLOOR, es.keyDir, header);
+    const groupedFloor = await floor('grouped node:crypto floor', NODE_FLOOR, es.keyDir, header, '0', 'grouped');
     const joseFloor = await floor('jose floor', 'bench/servers/koa-jose.mjs', es.keyDir, header);
     const nodeFloorRs = await floor('node:crypto RS256 floor', NODE_FLOOR, rs.keyDir, rsHeader);
     const gitlab = await start(await gitlabForgegate('gitlab', fake, redis.url, WARM_TTL_SECONDS));
@@ -242,6 +243,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [
       { key: 'bare', server: bare, url: bare.url, headers: {}, kind: 'saturate' },
       { key: 'nodeFloor', ...token(nodeFloor), kind: 'saturate' },
+      { key: 'groupedFloor', ...token(groupedFloor), kind: 'saturate' },
       { key: 'joseFloor', ...token(joseFloor), kind: 'saturate' },
       { key: 'es256', ...token(es256), kind: 'saturate' },
       { key: 'gitlab', server: gitlab, ...warmGitLab, kind: 'saturate' },
@@ -255,10 +257,10 @@ async function main(): Promise<void> {
     ];
     const redisBefore = await redisCommandCalls(redis.url);
     const figures = await measureRows(rows);
-    // The node:crypto floor again, busy-waiting forgegate's own CPU per request (static account):
-    // whatever of forgegate's latencies this floor shows too follows from the CPU per request.
-    const busyUs = Math.max(0, figures.es256!.cpuUs - figures.nodeFloor!.cpuUs);
-    const paddedFloor = await floor('padded floor', NODE_FLOOR, es.keyDir, header, busyUs.toFixed(1));
+    // The grouped node:crypto floor again, busy-waiting forgegate's own CPU per request (static
+    // account): whatever of forgegate's latencies this floor shows too follows from the CPU per request.
+    const busyUs = Math.max(0, figures.es256!.cpuUs - figures.groupedFloor!.cpuUs);
+    const paddedFloor = await floor('padded floor', NODE_FLOOR, es.keyDir, header, busyUs.toFixed(1), 'grouped');
     const paddedFigures = await measureRows([
       { key: 'saturate', ...token(paddedFloor), kind: 'saturate' },
       { key: 'steady', ...token(paddedFloor), kind: 'steady' },
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
       es256: await stopServer(es256),
       rs256: await stopServer(rs256),
     };
-    for (const server of [joseFloor, nodeFloorRs]) await stopServer(server);
+    for (const server of [groupedFloor, joseFloor, nodeFloorRs]) await stopServer(server);
 
     const forge = await forgeScenarios(gitlab, fake, redis.url, users, warm);
 
@@ -295,6 +297,7 @@ async function main(): Promise<void> {
       tools: loadTools,
       bare: figures.bare!,
       nodeFloor: figures.nodeFloor!,
+      groupedFloor: figures.groupedFloor!,
       joseFloor: figures.joseFloor!,
       nodeFloorRs: figures.nodeFloorRs!,
       es256: figures.es256!,

@@ -1,5 +1,6 @@
 import { createPrivateKey, sign } from 'node:crypto';
 import Koa from 'koa';
+import { perTurn } from '../../dist/token/per-turn.js';
 import { answer, claims, loadKey } from './floor-token.mjs';
 
 // The node:crypto floor: a minimal Koa app that signs forgegate's token (same key, header and
@@ -10,22 +11,33 @@ import { answer, claims, loadKey } from './floor-token.mjs';
 // with forgegate's own CPU per request, to see what a server that slow per request, and
 // otherwise as simple as the floor, shows at full load and at a steady rate.
 //
-//   node bench/servers/koa-node-crypto.mjs KEY_DIR [BUSY_MICROSECONDS]
+// With `grouped` it signs as forgegate does: the signatures asked for in one turn of the event
+// loop are made together after it (dist/token/per-turn.js, which `npm run bench` builds), so
+// that forgegate's own CPU can be counted from a floor that signs the same way.
+//
+//   node bench/servers/koa-node-crypto.mjs KEY_DIR [BUSY_MICROSECONDS] [grouped]
 
 const { keyPem, alg, header } = loadKey(process.argv[2]);
 const busyNs = BigInt(Math.round(Number(process.argv[3] ?? 0) * 1000));
 const key = createPrivateKey(keyPem);
 const options = alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key;
 const headerSegment = Buffer.from(JSON.stringify(header)).toString('base64url');
+const signNow = (input) => sign('sha256', Buffer.from(input), options);
+const grouped = process.argv[4] === 'grouped' ? perTurn(signNow) : null;
 
 const app = new Koa();
 app.use((ctx) => {
   if (busyNs > 0n) for (const until = process.hrtime.bigint() + busyNs; process.hrtime.bigint() < until; );
   const payload = claims();
   const input = `${headerSegment}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  const token = `${input}.${sign('sha256', Buffer.from(input), options).toString('base64url')}`;
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = answer(token, payload.iat);
+  if (grouped === null) return reply(ctx, input, signNow(input), payload.iat);
+  return grouped(input).then((signature) => reply(ctx, input, signature, payload.iat));
 });
+
+function reply(ctx, input, signature, iat) {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = answer(`${input}.${signature.toString('base64url')}`, iat);
+}
+
 const server = app.listen(0, '127.0.0.1', () => process.stderr.write(`listening on 127.0.0.1:${server.address().port}\n`));
 process.once('SIGTERM', () => server.close(() => process.exit(0)));

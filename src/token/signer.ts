@@ -1,5 +1,6 @@
 import { randomFillSync, sign as signWith, type KeyObject } from 'node:crypto';
 import type { Grant } from '../policy/types.js';
+import { perTurn } from './per-turn.js';
 import type { SigningKey } from './keys.js';
 
 // The registry bearer token (docs/protocol.md section 6): aud is a plain string, every time
@@ -37,7 +38,7 @@ interface Prepared {
   key: SigningKey;
   /** `base64url(header) + '.'`: the start of every token under this key. */
   headerSegment: string;
-  sign: (input: Buffer) => Buffer | Promise<Buffer>;
+  sign: (input: Buffer) => Promise<Buffer>;
 }
 
 export class TokenSigner {
@@ -103,7 +104,8 @@ function tokenId(): string {
 }
 
 /**
- * ES256 on the event loop: the signature costs less than handing it to a thread. RS256 (a
+ * ES256 on the event loop, the signatures of one turn together (`perTurn`): the signature
+ * costs less than handing it to a thread. RS256 (a
  * 2048-bit signature costs about 10 times as much) goes to the libuv thread pool, where it
  * leaves the event loop free and can use another core.
  */
@@ -112,7 +114,7 @@ function signerFor(key: SigningKey): Prepared['sign'] {
   switch (key.algorithm) {
     case 'ES256': {
       const options = { key: privateKey, dsaEncoding: 'ieee-p1363' as const };
-      return (input) => signWith('sha256', input, options);
+      return perTurn((input: Buffer) => signWith('sha256', input, options));
     }
     case 'RS256':
       return (input) =>

@@ -63,6 +63,15 @@ for (const algorithm of ['ES256', 'RS256'] as const) {
   });
 }
 
+test('tokens asked for in one turn, signed together, each carry their own claims and a valid signature', async () => {
+  const verifyKey = await importX509(keys.ES256.certificatePem, 'ES256');
+  const signer = new TokenSigner(keys.ES256, { issuer: 'i', ttl: 60, header: 'x5c' });
+  const subjects = Array.from({ length: 50 }, (_, i) => `user-${i}`);
+  const tokens = await Promise.all(subjects.map((subject) => signer.sign(subject, 'svc', [])));
+  for (const [i, { token }] of tokens.entries())
+    assert.equal((await jwtVerify(token, verifyKey)).payload.sub, subjects[i]);
+});
+
 test('a new signing key (promote) signs the next token, with its own header', async () => {
   const ring = { current: keys.ES256 };
   const signer = new TokenSigner(ring, { issuer: 'i', ttl: 60, header: 'x5c' });
