@@ -1,6 +1,7 @@
 import { createPrivateKey, sign } from 'node:crypto';
 import Koa from 'koa';
 import { perTurn } from '../../dist/token/per-turn.js';
+import { SIGNATURES_PER_GROUP } from '../../dist/token/signer.js';
 import { answer, claims, loadKey } from './floor-token.mjs';
 
 // The node:crypto floor: a minimal Koa app that signs forgegate's token (same key, header and
@@ -12,8 +13,8 @@ import { answer, claims, loadKey } from './floor-token.mjs';
 // otherwise as simple as the floor, shows at full load and at a steady rate.
 //
 // With `grouped` it signs as forgegate does: the signatures asked for in one turn of the event
-// loop are made together after it (dist/token/per-turn.js, which `npm run bench` builds), so
-// that forgegate's own CPU can be counted from a floor that signs the same way.
+// loop are made together after it, at most 16 at a time (dist/token/, which `npm run bench`
+// builds), so that forgegate's own CPU can be counted from a floor that signs the same way.
 //
 //   node bench/servers/koa-node-crypto.mjs KEY_DIR [BUSY_MICROSECONDS] [grouped]
 
@@ -23,7 +24,7 @@ const key = createPrivateKey(keyPem);
 const options = alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key;
 const headerSegment = Buffer.from(JSON.stringify(header)).toString('base64url');
 const signNow = (input) => sign('sha256', Buffer.from(input), options);
-const grouped = process.argv[4] === 'grouped' ? perTurn(signNow) : null;
+const grouped = process.argv[4] === 'grouped' ? perTurn(signNow, SIGNATURES_PER_GROUP) : null;
 
 const app = new Koa();
 app.use((ctx) => {

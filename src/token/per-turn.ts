@@ -4,11 +4,11 @@
 // one at a time, each request's signature runs between that request's other steps (parsing,
 // the audit line, the write), and finds the CPU's caches holding those instead of OpenSSL's
 // code and the key: measured alone, an ES256 signature costs 2.7 times as much right after a
-// sweep of the caches as back to back. Made together, the signatures of one turn find them
+// sweep of the caches as back to back. Made together, the signatures of a group find them
 // warm, and the requests' other steps group too, as each request's continuation runs after
 // the group. At a steady low rate a turn holds one request, and the cost is one setImmediate.
 
-/** Something asked for now and made later, with the rest of its turn's group. */
+/** Something asked for now and made later, with the rest of its group. */
 export type PerTurn<I, O> = (input: I) => Promise<O>;
 
 interface Asked<I, O> {
@@ -18,15 +18,16 @@ interface Asked<I, O> {
 }
 
 /**
- * Makes `work(input)` for every input asked for during one turn of the event loop, one after
- * another in that turn's check phase (setImmediate), and settles each caller with its own
- * result: a throw rejects only the input that caused it.
+ * Makes `work(input)` for the inputs asked for during one turn of the event loop, one after
+ * another, in that turn's check phase (setImmediate), or at once when `limit` of them are
+ * waiting; settles each caller with its own result: a throw rejects only the input that caused it.
  */
-export function perTurn<I, O>(work: (input: I) => O): PerTurn<I, O> {
+export function perTurn<I, O>(work: (input: I) => O, limit: number): PerTurn<I, O> {
   let group: Asked<I, O>[] = [];
+  let scheduled = false;
   const run = (): void => {
     const now = group;
-    group = []; // what is asked from here on is the next turn's
+    group = []; // what is asked from here on is the next group's
     for (const asked of now) {
       try {
         asked.resolve(work(asked.input));
@@ -35,9 +36,17 @@ export function perTurn<I, O>(work: (input: I) => O): PerTurn<I, O> {
       }
     }
   };
+  const runScheduled = (): void => {
+    scheduled = false;
+    run();
+  };
   return (input) =>
     new Promise<O>((resolve, reject) => {
-      if (group.length === 0) setImmediate(run);
       group.push({ input, resolve, reject });
+      if (group.length >= limit) run();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(runScheduled);
+      }
     });
 }
