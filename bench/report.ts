@@ -103,10 +103,16 @@ the bench. What was cut, largest first:
   the ES256 signatures asked for in one turn together, right after it (\`token/per-turn.ts\`, one
   setImmediate), and each request's remaining steps run after the group, one request after
   another: the signatures find OpenSSL's code and the key warm, and so do the audit lines and
-  the writes. In alternating pinned runs the warm req/s rose by 22-29% (static account) and
-  34-36% (GitLab PAT), and the p99 at full load fell; at the steady rate, where a turn holds one
-  request, p50 and p99 stayed as they were. The grouped floor's row shows what the same change
-  is worth to the node:crypto floor.
+  the writes. A group holds at most 16: every request of a group stays alive until the group
+  is made, and the 1 MiB young generation (below) pays for each in every scavenge; whole turns
+  of 50 requests spent 51 µs per request in garbage collection, groups of 16 spent 20. In
+  three alternating pinned pairs against the code before, the warm req/s rose by 61-70% (static
+  account) and 65-67% (GitLab PAT), the CPU per request fell by about 40%, and so did the p99 at
+  full load. The cost is at the steady rate: \`hey\`'s
+  workers tick together, so requests come in bursts of ${STEADY_WORKERS}, and a burst's first requests now wait
+  for the whole group's signatures before any is written (p50 0.1-0.2 ms later than before in
+  alternating runs). The grouped floor's row shows what the same change is worth to the
+  node:crypto floor.
 - **The signature.** jose signs only through WebCrypto: argument checks, then a hand-off to
   libuv's thread pool and back for each token, which cost more than the ES256 signature itself
   (about 30 µs on this machine). \`token/signer.ts\` writes the compact JWS with \`crypto.sign\`:
@@ -151,10 +157,12 @@ amount of code and data a request touches more than with its instructions: a ste
 saves several times its cost in a loop, a step made faster in a loop saves little, and steps
 of the same kind made one after another (the grouped signatures) save most.
 
-The latency goals follow from the CPU per request. The node:crypto floor padded with a
-busy-wait of forgegate's own CPU per request (a row of both tables) shows about forgegate's p99
-at full load and its p50 and p99 at the steady rate: requests queue behind one another on the
-core, and nothing else in forgegate adds to the tail.
+The grouped node:crypto floor padded with a busy-wait of forgegate's own CPU per request (a row
+of both tables) is a server that signs as forgegate does and spends as much CPU per request, with
+nothing else: what its latencies show follows from those two. At full load forgegate's p99 is
+above it: the memory mode's major collections (\`Mark-Compact (reduce)\`, pauses of 4.5-10 ms
+about every 1.5 s in \`--trace-gc\`) hold up every request in flight; README "Open ends" has the
+measurements.
 `;
 
 /** Above this, other processes or guests competed for the cores enough to move the figures. */
@@ -367,8 +375,8 @@ function paddedReading(r: Results): string {
     `Latency (static account): the grouped node:crypto floor padded with forgegate's own ${fixed(p.busyUs, 0)} µs of CPU per request (a busy-wait) ` +
     `answers ${p.saturate.rps.toFixed(0)} req/s (forgegate ${r.es256.rps.toFixed(0)}). forgegate against it: p99 at full load ${pair(r.es256.p99, p.saturate.p99)}; ` +
     `at ${STEADY_RATE} req/s p50 ${pair(r.steady.es256.p50, p.steady.p50)} and p99 ${pair(r.steady.es256.p99, p.steady.p99)}. ` +
-    'Where these are near 1x, the latency goals are missed for the CPU per request alone (requests queue behind one another on the core), ' +
-    'not for anything forgegate does apart from it: they are met when the warm-path req/s goal is.'
+    'Where these are near 1x, a latency goal is missed for grouped signing and the CPU per request alone (requests queue behind one another on the core); ' +
+    'above 1x, forgegate adds to the tail (at full load, the memory mode\'s major collections: see "Where the warm path\'s time goes").'
   );
 }
 
