@@ -47,7 +47,7 @@ import { renderMarkdown, renderText, WARM_TTL_SECONDS, type ForgeResults, type R
 // credentials (bench/forge-scenarios.ts). It reports; it never fails on a missed goal.
 // forgegate runs as `node dist/cli.js serve`, so `npm run bench` builds first.
 
-/** The node:crypto floor's server; its arguments pad it with a busy-wait per request, and group its signatures as forgegate does. */
+/** The node:crypto floor's server; arguments add a busy-wait per request and group its signatures. */
 const NODE_FLOOR = 'bench/servers/koa-node-crypto.mjs';
 const USER = 'ci-bench';
 const PASSWORD = randomBytes(18).toString('base64url');

@@ -6,7 +6,9 @@
 // code and the key: measured alone, an ES256 signature costs 2.7 times as much right after a
 // sweep of the caches as back to back. Made together, the signatures of a group find them
 // warm, and the requests' other steps group too, as each request's continuation runs after
-// the group. At a steady low rate a turn holds one request, and the cost is one setImmediate.
+// the group. The price is latency within a burst: its first requests are written only after
+// the whole group is signed (a group's limit bounds that too). A turn with one request waits
+// only for the turn's end, one setImmediate.
 
 /** Something asked for now and made later, with the rest of its group. */
 export type PerTurn<I, O> = (input: I) => Promise<O>;
