@@ -108,11 +108,10 @@ the bench. What was cut, largest first:
   of 50 requests spent 51 µs per request in garbage collection, groups of 16 spent 20. In
   three alternating pinned pairs against the code before, the warm req/s rose by 61-70% (static
   account) and 65-67% (GitLab PAT), the CPU per request fell by about 40%, and so did the p99 at
-  full load. The cost is at the steady rate: \`hey\`'s
-  workers tick together, so requests come in bursts of ${STEADY_WORKERS}, and a burst's first requests now wait
-  for the whole group's signatures before any is written (p50 0.1-0.2 ms later than before in
-  alternating runs). The grouped floor's row shows what the same change is worth to the
-  node:crypto floor.
+  full load. The cost is at the steady rate: \`hey\`'s workers tick together, so requests come
+  in bursts of ${STEADY_WORKERS}, and a burst's first requests now wait for the whole group's signatures
+  before any is written (p50 0.1-0.2 ms later than before in alternating runs). The grouped
+  floor's row shows what the same change is worth to the node:crypto floor.
 - **The signature.** jose signs only through WebCrypto: argument checks, then a hand-off to
   libuv's thread pool and back for each token, which cost more than the ES256 signature itself
   (about 30 µs on this machine). \`token/signer.ts\` writes the compact JWS with \`crypto.sign\`:

@@ -13,8 +13,8 @@ import { answer, claims, loadKey } from './floor-token.mjs';
 // otherwise as simple as the floor, shows at full load and at a steady rate.
 //
 // With `grouped` it signs as forgegate does: the signatures asked for in one turn of the event
-// loop are made together after it, at most 16 at a time (dist/token/, which `npm run bench`
-// builds), so that forgegate's own CPU can be counted from a floor that signs the same way.
+// loop are made together after it, in groups of forgegate's size (dist/token/, which `npm run
+// bench` builds), so that forgegate's own CPU can be counted from a floor that signs the same way.
 //
 //   node bench/servers/koa-node-crypto.mjs KEY_DIR [BUSY_MICROSECONDS] [grouped]
 
