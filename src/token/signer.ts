@@ -1,5 +1,6 @@
 import { randomFillSync, sign as signWith, type KeyObject } from 'node:crypto';
 import type { Grant } from '../policy/types.js';
+import { rawFromDer } from './ecdsa-der.js';
 import { perTurn } from './per-turn.js';
 import type { SigningKey } from './keys.js';
 
@@ -10,8 +11,9 @@ import type { SigningKey } from './keys.js';
 // goes through WebCrypto, whose argument checks and hand-off to the libuv thread pool cost
 // more than an ES256 signature itself (about 30 microseconds). The compact JWS is simple
 // enough to write here: the header segment is encoded once per key, the claims once per
-// token; ES256 signatures are raw R||S (`ieee-p1363`), as JWS requires, not DER. jose still
-// verifies every token in the tests, and handles keys, JWKS and refresh tokens.
+// token; ES256 signatures are raw R||S, as JWS requires, read from the DER node:crypto makes
+// (`ecdsa-der.ts` says why not `ieee-p1363`). jose still verifies every token in the tests, and
+// handles keys, JWKS and refresh tokens.
 
 export type HeaderMode = 'x5c' | 'kid';
 
@@ -114,6 +116,9 @@ function tokenId(): string {
  */
 export const SIGNATURES_PER_GROUP = 16;
 
+/** The size of a P-256 integer, each half of an ES256 signature. */
+const P256_BYTES = 32;
+
 /**
  * ES256 on the event loop, grouped (`perTurn`): the signature costs less than handing it to a
  * thread. RS256 (a 2048-bit signature costs about 10 times as much) goes to the libuv thread
@@ -123,8 +128,8 @@ function signerFor(key: SigningKey): Prepared['sign'] {
   const privateKey: KeyObject = key.privateKey;
   switch (key.algorithm) {
     case 'ES256': {
-      const options = { key: privateKey, dsaEncoding: 'ieee-p1363' as const };
-      return perTurn((input: Buffer) => signWith('sha256', input, options), SIGNATURES_PER_GROUP);
+      const es256 = (input: Buffer) => rawFromDer(signWith('sha256', input, privateKey), P256_BYTES);
+      return perTurn(es256, SIGNATURES_PER_GROUP);
     }
     case 'RS256':
       return (input) =>
