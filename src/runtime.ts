@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { Authority } from './authority.js';
 import { CachedForge, type CacheObserver } from './forges/cached-forge.js';
 import type { RedisLevel } from './cache/redis.js';
@@ -35,7 +36,7 @@ export interface Runtime {
   /** forgegate's own accounts (htpasswd), which the brute-force guard counts per account. */
   staticAccounts: StaticAccounts;
   /** Keys digests of credentials (cache keys, ban counters): a Redis reader cannot test guesses. */
-  credentialSecret: Uint8Array;
+  credentialSecret: KeyObject;
   /** Releases connections (Redis) so the process can exit. */
   close(): Promise<void>;
 }
@@ -89,7 +90,7 @@ export async function buildRuntime(
   const redis =
     redisModule === null ? null : new redisModule.RedisLevel(config.cache.redisUrl!, config.cache.keyPrefix, logger);
   const cache = new TieredCache(redis);
-  const credentialSecret = deriveSecret(key.privateKey, 'credential-hmac');
+  const credentialSecret = createSecretKey(deriveSecret(key.privateKey, 'credential-hmac'));
   const forgeHealth = new ForgeHealth();
   const forgeCalls = observeAll(observers.forgeCalls, forgeHealth);
   const inner = await Promise.all(config.forges.map((forge) => createForge(forge, forgeCalls)));

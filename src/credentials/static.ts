@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { MemoryCache } from '../cache/memory.js';
 import { SingleFlight } from '../cache/single-flight.js';
 import { AuthenticationFailed } from '../errors.js';
@@ -18,7 +18,7 @@ export class StaticAccounts {
 
   constructor(
     private readonly file: HtpasswdFile | null,
-    private readonly secret: Uint8Array,
+    private readonly secret: KeyObject,
     private readonly ttl: number,
   ) {}
 

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { PasswordCredential } from '../credentials/credential.js';
 import { fingerprint } from '../cache/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
@@ -41,7 +42,7 @@ export class CachedForge implements Forge<CachedSession> {
   constructor(
     private readonly inner: CacheableForge,
     private readonly cache: TieredCache,
-    private readonly secret: Uint8Array,
+    private readonly secret: KeyObject,
     private readonly policy: CachePolicy,
     private readonly logger: Logger,
     private readonly observe: CacheObserver = () => {},

@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ async function authorityWith(options: { acl?: AclRule[]; forges?: Forge[]; htpas
     refreshTokens,
     authority: new Authority({
       service: 'registry',
-      staticAccounts: new StaticAccounts(file, new Uint8Array(32), 60),
+      staticAccounts: new StaticAccounts(file, createSecretKey(new Uint8Array(32)), 60),
       acl: new Acl(options.acl ?? []),
       router: new ForgeRouter(options.forges ?? []),
       signer: signer as unknown as TokenSigner,

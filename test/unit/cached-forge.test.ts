@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CachedForge, type CachePolicy } from '../../src/forges/cached-forge.js';
@@ -56,7 +57,7 @@ function cachedForge(policy: Partial<CachePolicy> = {}) {
   const stub = stubForge();
   const cache = new TieredCache(null);
   const full = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0, ...policy };
-  const forge = new CachedForge(stub.forge, cache, new Uint8Array(32), full, createLogger('silent'));
+  const forge = new CachedForge(stub.forge, cache, createSecretKey(new Uint8Array(32)), full, createLogger('silent'));
   return { ...stub, cached: forge, close: () => cache.close() };
 }
 
@@ -190,7 +191,13 @@ describe('CachedForge', () => {
       }
     })(null);
     const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0 };
-    const cached = new CachedForge(stub.forge, cache, new Uint8Array(32), policy, createLogger('silent'));
+    const cached = new CachedForge(
+      stub.forge,
+      cache,
+      createSecretKey(new Uint8Array(32)),
+      policy,
+      createLogger('silent'),
+    );
     try {
       await cached.authenticate(credential('alice', 'good'), ['acme/app']);
       release();
@@ -216,7 +223,13 @@ describe('CachedForge', () => {
     };
     const cache = new TieredCache(null);
     const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0 };
-    const cached = new CachedForge(stub.forge, cache, new Uint8Array(32), policy, createLogger('silent'));
+    const cached = new CachedForge(
+      stub.forge,
+      cache,
+      createSecretKey(new Uint8Array(32)),
+      policy,
+      createLogger('silent'),
+    );
     try {
       await cached.authenticate(credential('alice', 'good'), ['acme/app']);
       assert.deepEqual(speculated, [['acme/app']]);

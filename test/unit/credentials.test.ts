@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -107,7 +108,10 @@ describe('static accounts', () => {
     const dir = await makeTempDir('static');
     const path = join(dir, 'htpasswd');
     await writeFile(path, text);
-    return { path, accounts: new StaticAccounts(await HtpasswdFile.load(path), new Uint8Array(32).fill(7), 60) };
+    return {
+      path,
+      accounts: new StaticAccounts(await HtpasswdFile.load(path), createSecretKey(new Uint8Array(32).fill(7)), 60),
+    };
   }
 
   test('a verified credential is remembered; a wrong one is not', async () => {
@@ -141,7 +145,7 @@ describe('concurrent verification', () => {
     const dir = await makeTempDir('flight');
     const path = join(dir, 'htpasswd');
     await writeFile(path, `alice:${HASH_ALICE}\n`);
-    const accounts = new StaticAccounts(await HtpasswdFile.load(path), new Uint8Array(32), 60);
+    const accounts = new StaticAccounts(await HtpasswdFile.load(path), createSecretKey(new Uint8Array(32)), 60);
     let checks = 0;
     const original = bcrypt.compare;
     (bcrypt as { compare: typeof bcrypt.compare }).compare = ((...args: Parameters<typeof bcrypt.compare>) => {

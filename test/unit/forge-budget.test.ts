@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CachedForge } from '../../src/forges/cached-forge.js';
@@ -66,7 +67,7 @@ function budget(left: number): ForgeCallBudget & { spent: () => number } {
 function cached(forge: CacheableForge): { cached: CachedForge; close: () => void } {
   const cache = new TieredCache(null);
   const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 10, staleIfError: 0 };
-  const cached = new CachedForge(forge, cache, new Uint8Array(32), policy, createLogger('silent'));
+  const cached = new CachedForge(forge, cache, createSecretKey(new Uint8Array(32)), policy, createLogger('silent'));
   return { cached, close: () => cache.close() };
 }
 

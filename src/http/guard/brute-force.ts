@@ -1,4 +1,4 @@
-import { hash, randomBytes } from 'node:crypto';
+import { createSecretKey, hash, randomBytes, type KeyObject } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import {
@@ -75,7 +75,7 @@ export interface GuardOptions {
   /** Whether a username is a static account's (counted per account); absent: none is. */
   ownsAccount?: (username: string) => Promise<boolean> | boolean;
   /** Keys the credential digests: a Redis reader must not be able to test guesses against them. */
-  secret?: Uint8Array;
+  secret?: KeyObject;
 }
 
 export type LimitsConfig = Config['limits'];
@@ -90,7 +90,7 @@ export class BruteForceGuard {
   private readonly logger: Logger | undefined;
   private readonly observer: BanObserver | undefined;
   private readonly ownsAccount: (username: string) => Promise<boolean> | boolean;
-  private readonly secret: Uint8Array;
+  private readonly secret: KeyObject;
   private readonly anonymous: AnonymousForgeCalls | null;
 
   constructor(
@@ -110,7 +110,7 @@ export class BruteForceGuard {
     this.logger = options.logger;
     this.observer = options.observer;
     this.ownsAccount = options.ownsAccount ?? (() => false);
-    this.secret = options.secret ?? randomBytes(32);
+    this.secret = options.secret ?? createSecretKey(randomBytes(32));
     this.anonymous = config.enabled ? new AnonymousForgeCalls(config.anonymousForgeCalls, options) : null;
   }
 
