@@ -1,5 +1,5 @@
-import { createSecretKey } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { createSecretKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';

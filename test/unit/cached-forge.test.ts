@@ -1,5 +1,5 @@
-import { createSecretKey } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { createSecretKey } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { CachedForge, type CachePolicy } from '../../src/forges/cached-forge.js';
 import { TieredCache } from '../../src/cache/tiered.js';
@@ -12,6 +12,9 @@ import { createLogger } from '../../src/log.js';
 // CachedForge in memory, in front of a stub forge that counts what it is asked: which answers
 // come from cache and say so, what a rejection leaves behind, what stands in while the forge
 // is down, and what a webhook drops. No HTTP: the forges' own behaviour is test/http's.
+
+/** Keys the credential fingerprints. */
+const SECRET = createSecretKey(new Uint8Array(32));
 
 interface StubSession extends ForgeSession {
   token: string;
@@ -57,7 +60,7 @@ function cachedForge(policy: Partial<CachePolicy> = {}) {
   const stub = stubForge();
   const cache = new TieredCache(null);
   const full = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0, ...policy };
-  const forge = new CachedForge(stub.forge, cache, createSecretKey(new Uint8Array(32)), full, createLogger('silent'));
+  const forge = new CachedForge(stub.forge, cache, SECRET, full, createLogger('silent'));
   return { ...stub, cached: forge, close: () => cache.close() };
 }
 
@@ -191,13 +194,7 @@ describe('CachedForge', () => {
       }
     })(null);
     const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0 };
-    const cached = new CachedForge(
-      stub.forge,
-      cache,
-      createSecretKey(new Uint8Array(32)),
-      policy,
-      createLogger('silent'),
-    );
+    const cached = new CachedForge(stub.forge, cache, SECRET, policy, createLogger('silent'));
     try {
       await cached.authenticate(credential('alice', 'good'), ['acme/app']);
       release();
@@ -223,13 +220,7 @@ describe('CachedForge', () => {
     };
     const cache = new TieredCache(null);
     const policy = { identityTtl: 60, decisionTtl: 60, negativeTtl: 60, staleIfError: 0 };
-    const cached = new CachedForge(
-      stub.forge,
-      cache,
-      createSecretKey(new Uint8Array(32)),
-      policy,
-      createLogger('silent'),
-    );
+    const cached = new CachedForge(stub.forge, cache, SECRET, policy, createLogger('silent'));
     try {
       await cached.authenticate(credential('alice', 'good'), ['acme/app']);
       assert.deepEqual(speculated, [['acme/app']]);

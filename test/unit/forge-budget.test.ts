@@ -1,5 +1,5 @@
-import { createSecretKey } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { createSecretKey } from 'node:crypto';
 import { test } from 'node:test';
 import { CachedForge } from '../../src/forges/cached-forge.js';
 import { TieredCache } from '../../src/cache/tiered.js';
