@@ -42,6 +42,23 @@ export class ForgeCalls {
     return new ForgeRefusal(endpoint, status, message);
   }
 
+  /**
+   * `work`'s outcome, or `noAnswerInTime` once the forge timeout has passed without one. The
+   * client libraries time their calls out themselves, with an AbortSignal; but undici can lose
+   * that abort: a Request built from another Request (as gitbeaker builds them) follows the
+   * signal through weak references, which a garbage collection during the call can cut. A forge
+   * that answers a byte at a time then held the call, and every request waiting on it, for as
+   * long as it kept sending. This deadline depends on none of that. What it cannot do is close
+   * the connection: a call it ends runs on, unread, until the forge finishes or drops it.
+   */
+  within<T>(endpoint: string, work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.noAnswerInTime(endpoint)), this.timeoutMs);
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+
   noAnswerInTime(endpoint: string): Unavailable {
     return this.unavailable(endpoint, `no answer within ${this.timeoutMs} ms`);
   }

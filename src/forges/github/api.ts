@@ -200,14 +200,18 @@ export class GitHubApi {
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);
     const done = this.calls.start(endpoint);
+    const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      const response = await request(this.octokit, {
+      const asked = request(this.octokit, {
         headers: {
           ...(token === null ? {} : { authorization: authorization(token) }),
           ...(known ? { 'if-none-match': known.etag } : {}),
         },
-        request: { signal: AbortSignal.timeout(this.timeoutMs) },
+        request: { signal },
       });
+      const response = await this.calls.within(endpoint, asked);
+      // Aborted while reading the body, octokit answers with the status and an empty body.
+      if (signal.aborted) throw this.calls.noAnswerInTime(endpoint);
       done(String(response.status));
       this.noteQuota(quotaKey, response.headers);
       // Only a body that parsed as JSON is worth revalidating: a 304 would replay it.
@@ -234,6 +238,7 @@ export class GitHubApi {
   }
 
   private classify(endpoint: string, quotaKey: string, error: unknown): Error {
+    if (error instanceof Unavailable) return error; // no answer in time
     const status = (error as { status?: number }).status;
     const response = (error as { response?: { headers: Record<string, unknown> } }).response;
     if (typeof status !== 'number' || response === undefined) {

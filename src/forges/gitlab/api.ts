@@ -10,6 +10,7 @@ import {
   Users,
 } from '@gitbeaker/rest';
 import { z } from 'zod';
+import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
 import { ForgeCalls } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
@@ -225,7 +226,7 @@ export class GitLabApi {
     let body: unknown;
     const done = this.calls.start(endpoint);
     try {
-      body = await request();
+      body = await this.calls.within(endpoint, request());
       done('200');
     } catch (error) {
       const classified = this.classify(endpoint, error);
@@ -238,6 +239,7 @@ export class GitLabApi {
 
   // 400, 401, 403 and 404 are answers; everything else means GitLab could not answer now.
   private classify(endpoint: string, error: unknown): Error {
+    if (error instanceof Unavailable) return error; // the deadline's
     if (error instanceof ForgeRefusal) return this.calls.byStatus(endpoint, error.httpStatus, error.message);
     if (error instanceof GitbeakerRequestError && error.cause?.response) {
       return this.calls.byStatus(endpoint, error.cause.response.status, describe(error), ANSWERS);
