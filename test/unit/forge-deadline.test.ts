@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Unavailable } from '../../src/errors.js';
@@ -45,52 +45,41 @@ function assertNoAnswerInTime(error: unknown): void {
   assert.match(error.message, /no answer within 300 ms/);
 }
 
+/** A fake forge that knows one token, and a call with it through forgegate's client. */
+interface Dripping {
+  fake: FakeGitLab | FakeGitHub;
+  call: () => Promise<unknown>;
+}
+
+const forges: Record<string, () => Promise<Dripping>> = {
+  GitLab: async () => {
+    const fake = new FakeGitLab();
+    const api = new GitLabApi('gitlab', await fake.start(), TIMEOUT_S);
+    fake.addToken({ token: 'glpat-dripping', user_id: fake.addUser({ username: 'dev' }).id, scopes: ['api'] });
+    return { fake, call: () => api.currentUser('glpat-dripping') };
+  },
+  GitHub: async () => {
+    const fake = new FakeGitHub();
+    const api = new GitHubApi('github', await fake.start(), TIMEOUT_S);
+    fake.addUser({ login: 'dev' });
+    fake.addToken({ token: 'ghp_dripping', kind: 'classic', user: 'dev', scopes: ['repo'] });
+    return { fake, call: () => api.authenticatedUser('ghp_dripping') };
+  },
+};
+
 describe('a forge answering a byte at a time, with garbage collections during the call', () => {
-  describe('GitLab', () => {
-    let gitlab: FakeGitLab;
-    let api: GitLabApi;
-    before(async () => {
-      gitlab = new FakeGitLab();
-      const url = await gitlab.start();
-      const user = gitlab.addUser({ username: 'dev' });
-      gitlab.addToken({ token: 'glpat-dripping', user_id: user.id, scopes: ['api'] });
-      api = new GitLabApi('gitlab', url, TIMEOUT_S);
-    });
-    after(() => gitlab.stop());
-
-    test('the call ends at the forge timeout: Unavailable, no answer in time', async () => {
-      for (let i = 0; i < 3; i++) {
-        gitlab.inject({ kind: 'drip', ms: 100 });
-        try {
-          assertNoAnswerInTime(await endsInTime(api.currentUser('glpat-dripping')));
-        } finally {
-          gitlab.clearInjections();
+  for (const [name, start] of Object.entries(forges)) {
+    test(`${name}: the call ends at the forge timeout: Unavailable, no answer in time`, async () => {
+      const { fake, call } = await start();
+      try {
+        for (let i = 0; i < 3; i++) {
+          fake.inject({ kind: 'drip', ms: 100 });
+          assertNoAnswerInTime(await endsInTime(call()));
+          fake.clearInjections();
         }
+      } finally {
+        await fake.stop();
       }
     });
-  });
-
-  describe('GitHub', () => {
-    let github: FakeGitHub;
-    let api: GitHubApi;
-    before(async () => {
-      github = new FakeGitHub();
-      const url = await github.start();
-      github.addUser({ login: 'dev' });
-      github.addToken({ token: 'ghp_dripping', kind: 'classic', user: 'dev', scopes: ['repo'] });
-      api = new GitHubApi('github', url, TIMEOUT_S);
-    });
-    after(() => github.stop());
-
-    test('the call ends at the forge timeout: Unavailable, no answer in time', async () => {
-      for (let i = 0; i < 3; i++) {
-        github.inject({ kind: 'drip', ms: 100 });
-        try {
-          assertNoAnswerInTime(await endsInTime(api.authenticatedUser('ghp_dripping')));
-        } finally {
-          github.clearInjections();
-        }
-      }
-    });
-  });
+  }
 });
