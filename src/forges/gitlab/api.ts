@@ -249,7 +249,9 @@ export class GitLabApi {
       return this.calls.noAnswerInTime(endpoint);
     }
     if (name === 'GitbeakerRetryError') {
-      return this.calls.unavailable(endpoint, 'rate limited (HTTP 429) after retries');
+      // gitbeaker answered 429 and 502 by asking again, ten times in all; its message names the last.
+      const status = /last status code: (\d+)/.exec((error as Error).message)?.[1] ?? '429 or 502';
+      return this.calls.unavailable(endpoint, `HTTP ${status}, ten times in a row (gitbeaker's retries)`);
     }
     const code = (error as { cause?: { code?: string } }).cause?.code;
     const why = code ?? (name === 'SyntaxError' ? 'malformed JSON' : (error as Error).message.slice(0, 100));
