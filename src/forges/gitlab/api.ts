@@ -14,6 +14,7 @@ import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
 import { ForgeCalls } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
+import { requestOnce } from './requester.js';
 
 // The GitLab REST calls forgegate makes (docs/forges.md, GitLab), through @gitbeaker/rest.
 // Each answer is either data of the expected shape, a ForgeRefusal (the status GitLab
@@ -210,10 +211,12 @@ export class GitLabApi {
 
   // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate
   // makes a client per call and leaves rate limits to GitLab: one limit that never binds, kept
-  // without an expiry timer, lets each client be collected with its call.
+  // without an expiry timer, lets each client be collected with its call. Each call is asked
+  // once (`requestOnce`).
   private options(auth: Auth) {
     const base = {
       host: this.host,
+      requesterFn: requestOnce,
       queryTimeout: this.timeoutMs,
       rateLimits: { '**': 1_000_000_000 },
       rateLimitDuration: 0,
@@ -247,11 +250,6 @@ export class GitLabApi {
     const name = (error as Error).name;
     if (name === 'GitbeakerTimeoutError' || name === 'TimeoutError' || name === 'AbortError') {
       return this.calls.noAnswerInTime(endpoint);
-    }
-    if (name === 'GitbeakerRetryError') {
-      // gitbeaker answered 429 and 502 by asking again, ten times in all; its message names the last.
-      const status = /last status code: (\d+)/.exec((error as Error).message)?.[1] ?? '429 or 502';
-      return this.calls.unavailable(endpoint, `HTTP ${status}, ten times in a row (gitbeaker's retries)`);
     }
     const code = (error as { cause?: { code?: string } }).cause?.code;
     const why = code ?? (name === 'SyntaxError' ? 'malformed JSON' : (error as Error).message.slice(0, 100));
