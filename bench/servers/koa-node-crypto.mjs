@@ -1,6 +1,6 @@
 import { createPrivateKey, sign } from 'node:crypto';
 import Koa from 'koa';
-import { rawFromDer } from '../../dist/token/ecdsa-der.js';
+import { P256_BYTES, rawFromDer } from '../../dist/token/ecdsa-der.js';
 import { perTurn } from '../../dist/token/per-turn.js';
 import { SIGNATURES_PER_GROUP } from '../../dist/token/signer.js';
 import { answer, claims, loadKey } from './floor-token.mjs';
@@ -26,7 +26,7 @@ const key = createPrivateKey(keyPem);
 const headerSegment = Buffer.from(JSON.stringify(header)).toString('base64url');
 const signNow =
   alg === 'ES256'
-    ? (input) => rawFromDer(sign('sha256', Buffer.from(input), key), 32)
+    ? (input) => rawFromDer(sign('sha256', Buffer.from(input), key), P256_BYTES)
     : (input) => sign('sha256', Buffer.from(input), key);
 const grouped = process.argv[4] === 'grouped' ? perTurn(signNow, SIGNATURES_PER_GROUP) : null;
 

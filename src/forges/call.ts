@@ -45,11 +45,12 @@ export class ForgeCalls {
   /**
    * `work`'s outcome, or `noAnswerInTime` once the forge timeout has passed without one. The
    * client libraries time their calls out themselves, with an AbortSignal; but undici can lose
-   * that abort: a Request built from another Request (as gitbeaker builds them) follows the
-   * signal through weak references, which a garbage collection during the call can cut. A forge
-   * that answers a byte at a time then held the call, and every request waiting on it, for as
-   * long as it kept sending. This deadline depends on none of that. What it cannot do is close
-   * the connection: a call it ends runs on, unread, until the forge finishes or drops it.
+   * that abort: a Request built from another Request (as gitbeaker's own requester builds them;
+   * `gitlab/requester.ts` no longer does) follows the signal through weak references, which a
+   * garbage collection during the call can cut. A forge that answers a byte at a time then held
+   * the call, and every request waiting on it, for as long as it kept sending. This deadline
+   * depends on none of that. What it cannot do is close the connection: a call it ends runs on,
+   * unread, until the forge finishes or drops it.
    */
   within<T>(endpoint: string, work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;

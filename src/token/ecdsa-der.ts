@@ -10,6 +10,9 @@ export class EcdsaDerError extends Error {
   override readonly name = 'EcdsaDerError';
 }
 
+/** The size of a P-256 integer, each half of an ES256 signature. */
+export const P256_BYTES = 32;
+
 const SEQUENCE = 0x30;
 const INTEGER = 0x02;
 

@@ -1,6 +1,6 @@
 import { randomFillSync, sign as signWith, type KeyObject } from 'node:crypto';
 import type { Grant } from '../policy/types.js';
-import { rawFromDer } from './ecdsa-der.js';
+import { P256_BYTES, rawFromDer } from './ecdsa-der.js';
 import { perTurn } from './per-turn.js';
 import type { SigningKey } from './keys.js';
 
@@ -115,9 +115,6 @@ function tokenId(): string {
  * from 51 to 20 µs per request (CPU profiles).
  */
 export const SIGNATURES_PER_GROUP = 16;
-
-/** The size of a P-256 integer, each half of an ES256 signature. */
-const P256_BYTES = 32;
 
 /**
  * ES256 on the event loop, grouped (`perTurn`): the signature costs less than handing it to a
