@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { z } from 'zod';
 import { Unavailable } from '../errors.js';
 import { ForgeRefusal, type ForgeCallObserver } from './forge.js';
@@ -60,12 +62,65 @@ export class ForgeCalls {
     return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
 
+  /** A rate limit that is spent: `endpoint` was not sent, and asking again before `resetAt` cannot help. */
+  rateLimited(endpoint: string, resetAt: number): Unavailable {
+    return new Unavailable(
+      `${this.label} "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`,
+      this.forge,
+      secondsUntil(resetAt),
+    );
+  }
+
   noAnswerInTime(endpoint: string): Unavailable {
     return this.unavailable(endpoint, `no answer within ${this.timeoutMs} ms`);
   }
 
-  unavailable(endpoint: string, why: string): Unavailable {
-    return new Unavailable(`${this.label} "${this.forge}" could not answer ${endpoint}: ${why}`, this.forge);
+  unavailable(endpoint: string, why: string, retryAfter?: number): Unavailable {
+    return new Unavailable(
+      `${this.label} "${this.forge}" could not answer ${endpoint}: ${why}`,
+      this.forge,
+      retryAfter,
+    );
+  }
+}
+
+/** Seconds from now until `at` (epoch ms), at least 1: a Retry-After. */
+export function secondsUntil(at: number): number {
+  return Math.max(1, Math.ceil((at - Date.now()) / 1000));
+}
+
+/** The longest a spent quota is believed: a reset further out than this is asked about again then. */
+const LONGEST_WAIT_MS = 3_600_000;
+
+/**
+ * Credentials whose quota at the forge is spent, until the forge said it resets. Their calls are
+ * not sent: a 503 with Retry-After instead, so that requests cheap to send cannot keep a forge
+ * that is already limiting forgegate busy. Kept under a digest of the credential (null: calls
+ * without one), for at most LONGEST_WAIT_MS.
+ */
+export class SpentQuotas {
+  private readonly until = new LRUCache<string, number>({ max: 10_000, ttlAutopurge: false });
+
+  constructor(private readonly calls: ForgeCalls) {}
+
+  /** The key a credential's quota is kept under. */
+  static keyOf(credential: string | null): string {
+    return createHash('sha256')
+      .update(credential ?? '(anonymous)')
+      .digest('base64url');
+  }
+
+  /** Throws ForgeCalls.rateLimited while `key`'s quota is spent. */
+  check(key: string, endpoint: string): void {
+    const resetAt = this.until.get(key);
+    if (resetAt !== undefined && resetAt > Date.now()) throw this.calls.rateLimited(endpoint, resetAt);
+  }
+
+  /** Remembers that `key`'s quota is spent until `resetAt` (epoch ms); returns the time it keeps. */
+  spend(key: string, resetAt: number): number {
+    const until = Math.min(resetAt, Date.now() + LONGEST_WAIT_MS);
+    if (until > Date.now()) this.until.set(key, until, { ttl: until - Date.now() });
+    return until;
   }
 }
 

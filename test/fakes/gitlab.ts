@@ -135,18 +135,30 @@ export class FakeGitLab extends FakeServer {
    */
   externalUrl: string | undefined;
 
+  /**
+   * The instance's API rate limits (Admin Area > Settings > Network > User and IP rate limits,
+   * enforced by Rack::Attack in front of the API): at most `requests` per window of
+   * `periodSeconds`, counted per user for a valid token and per address without one (an
+   * unknown, expired or revoked token counts as none). Past it, 429 "Retry later" with
+   * Retry-After and RateLimit-* headers until the window ends; with `headers: false`, a bare
+   * 429, as a proxy in front of GitLab or an older GitLab sends it. Undefined: no limit (the
+   * default, as on a fresh instance).
+   */
+  throttle: { requests: number; periodSeconds: number; headers: boolean } | undefined;
+  readonly #throttled = new Map<string, { window: number; count: number }>();
+
   constructor() {
     super();
-    this.route('GET', '/personal_access_tokens/self', (r) => this.#tokenSelf(r), API);
-    this.route('GET', '/user', (r) => this.#currentUser(r), API);
-    this.route('GET', '/users/:id', (r) => this.#userById(r), API);
-    this.route('GET', '/job', (r) => this.#currentJob(r), API);
-    this.route('GET', '/projects/:id', (r) => this.#project(r), API);
-    this.route('GET', '/projects/:id/members/all/:user_id', (r) => this.#member(r), API);
-    this.route('GET', '/projects/:id/job_token_scope/allowlist', (r) => this.#allowlist(r), API);
-    this.route('GET', '/projects/:id/registry/protection/repository/rules', (r) => this.#protectionRuleList(r), API);
-    this.route('GET', '/metadata', (r) => this.#metadata(r), API);
-    this.route('GET', '/application/settings', (r) => this.#settings(r), API);
+    this.#api('/personal_access_tokens/self', (r) => this.#tokenSelf(r));
+    this.#api('/user', (r) => this.#currentUser(r));
+    this.#api('/users/:id', (r) => this.#userById(r));
+    this.#api('/job', (r) => this.#currentJob(r));
+    this.#api('/projects/:id', (r) => this.#project(r));
+    this.#api('/projects/:id/members/all/:user_id', (r) => this.#member(r));
+    this.#api('/projects/:id/job_token_scope/allowlist', (r) => this.#allowlist(r));
+    this.#api('/projects/:id/registry/protection/repository/rules', (r) => this.#protectionRuleList(r));
+    this.#api('/metadata', (r) => this.#metadata(r));
+    this.#api('/application/settings', (r) => this.#settings(r));
     // Doorkeeper's endpoint lives at the instance root, outside the API.
     this.route('GET', '/oauth/token/info', (r) => this.#oauthTokenInfo(r));
   }
@@ -317,7 +329,50 @@ export class FakeGitLab extends FakeServer {
     if (index >= 0) this.#protectionRules.splice(index, 1);
   }
 
+  /** Forgets every throttle count (a new window for everyone). */
+  resetThrottle(): void {
+    this.#throttled.clear();
+  }
+
   // ---- endpoints ------------------------------------------------------------------------------
+
+  /** An API route: Rack::Attack's throttle answers before the API sees the request. */
+  #api(pattern: string, handler: (req: FakeRequest) => Reply): void {
+    this.route('GET', pattern, (r) => this.#throttle(r) ?? handler(r), API);
+  }
+
+  #throttle(req: FakeRequest): Reply | undefined {
+    if (!this.throttle) return undefined;
+    const { requests, periodSeconds, headers } = this.throttle;
+    const now = Date.now() / 1000;
+    const window = Math.floor(now / periodSeconds);
+    const key = this.#throttleKey(req);
+    const seen = this.#throttled.get(key);
+    const count = seen?.window === window ? seen.count + 1 : 1;
+    this.#throttled.set(key, { window, count });
+    if (count <= requests) return undefined;
+    const resetAt = (window + 1) * periodSeconds;
+    const rateHeaders = {
+      'retry-after': String(Math.ceil(resetAt - now)),
+      'ratelimit-name': key.startsWith('user:') ? 'throttle_authenticated_api' : 'throttle_unauthenticated_api',
+      'ratelimit-limit': String(requests),
+      'ratelimit-observed': String(count),
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': String(resetAt),
+      'ratelimit-resettime': new Date(resetAt * 1000).toUTCString(),
+    };
+    return { status: 429, text: 'Retry later\n', ...(headers ? { headers: rateHeaders } : {}) };
+  }
+
+  /** Whose count a request draws on: the user of a valid token (any kind), else the address. */
+  #throttleKey(req: FakeRequest): string {
+    const secret = bearer(req) ?? req.header('private-token') ?? req.header('job-token') ?? '';
+    const token = this.#tokens.get(secret);
+    if (token && !isExpired(token) && !token.revoked) return `user:${token.user_id}`;
+    const job = this.#jobs.get(secret);
+    if (job && job.status === 'running') return `user:${job.user_id}`;
+    return `address:${req.remoteAddress}`;
+  }
 
   #tokenSelf(req: FakeRequest): Reply {
     // Every scope may read its own token.

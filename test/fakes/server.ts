@@ -23,6 +23,8 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Serialized as JSON; undefined sends no body (304). */
   body?: unknown;
+  /** Sent as text/plain instead of a JSON body. */
+  text?: string;
 }
 
 export interface FakeRequest {
@@ -227,9 +229,10 @@ export abstract class FakeServer {
   }
 
   #encode(reply: Reply): { head: Record<string, string>; body: Buffer | undefined } {
-    const body = reply.body === undefined ? undefined : Buffer.from(JSON.stringify(reply.body));
+    const text = reply.text ?? (reply.body === undefined ? undefined : JSON.stringify(reply.body));
+    const body = text === undefined ? undefined : Buffer.from(text);
     const head: Record<string, string> = { ...reply.headers };
-    if (body) head['content-type'] = this.contentType;
+    if (body) head['content-type'] = reply.text === undefined ? this.contentType : 'text/plain';
     head['content-length'] = String(body?.length ?? 0);
     return { head, body };
   }

@@ -11,10 +11,9 @@ import { FakeGitLab } from '../fakes/gitlab.js';
 
 describe('GitLab answering 429 or 502 to every call', () => {
   let gitlab: FakeGitLab;
-  let api: GitLabApi;
   before(async () => {
     gitlab = new FakeGitLab();
-    api = new GitLabApi('gitlab', await gitlab.start(), 5);
+    await gitlab.start();
     gitlab.addToken({ token: 'glpat-limited', user_id: gitlab.addUser({ username: 'dev' }).id, scopes: ['api'] });
   });
   after(() => gitlab.stop());
@@ -23,6 +22,8 @@ describe('GitLab answering 429 or 502 to every call', () => {
     const before = gitlab.calls('GET /user');
     gitlab.inject({ kind: 'status', status, headers: { 'retry-after': '60' } });
     try {
+      // A GitLabApi of its own: one that saw the 429 would not ask again before its Retry-After.
+      const api = new GitLabApi('gitlab', gitlab.url, 5);
       const error = await api.currentUser('glpat-limited').then(
         () => undefined,
         (error: unknown) => error,

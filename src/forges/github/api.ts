@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
-import { ForgeCalls } from '../call.js';
+import { ForgeCalls, SpentQuotas } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitHub REST calls forgegate makes (docs/forges.md, GitHub), through @octokit/rest.
@@ -96,8 +95,6 @@ interface Validated {
 
 export class GitHubApi {
   private readonly timeoutMs: number;
-  /** sha256(token) -> epoch ms when its spent quota resets. */
-  private readonly exhausted = new LRUCache<string, number>({ max: 10_000, ttlAutopurge: false });
   /** sha256(token) + resource -> the last answer and its ETag, to revalidate with; bounded by the answers' size. */
   private readonly validators = new LRUCache<string, Validated>({
     maxSize: VALIDATORS_MAX_SIZE,
@@ -112,6 +109,8 @@ export class GitHubApi {
   private readonly octokit: Octokit;
 
   private readonly calls: ForgeCalls;
+  /** Tokens whose quota is spent, until its reset: their calls are not sent. */
+  private readonly spent: SpentQuotas;
 
   constructor(
     private readonly forge: string,
@@ -122,6 +121,7 @@ export class GitHubApi {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
     this.octokit = new Octokit({ baseUrl: this.baseUrl, log: SILENT });
     this.calls = new ForgeCalls('GitHub', forge, this.timeoutMs, observer);
+    this.spent = new SpentQuotas(this.calls);
   }
 
   /** GET /user and the classic scopes it reports; null scopes: no X-OAuth-Scopes (fine-grained). */
@@ -191,11 +191,8 @@ export class GitHubApi {
     resource: string,
     request: (octokit: Octokit, options: RequestOptions) => Promise<Answer>,
   ): Promise<Answer> {
-    const quotaKey = createHash('sha256')
-      .update(token ?? '(anonymous)')
-      .digest('base64url');
-    const resetAt = this.exhausted.get(quotaKey);
-    if (resetAt !== undefined && resetAt > Date.now()) throw this.rateLimited(endpoint, resetAt);
+    const quotaKey = SpentQuotas.keyOf(token);
+    this.spent.check(quotaKey, endpoint);
     await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     const validatorKey = `${quotaKey}:${resource}`;
     const known = this.validators.get(validatorKey);
@@ -251,7 +248,7 @@ export class GitHubApi {
       return this.calls.unavailable(endpoint, why);
     }
     const resetAt = this.noteQuota(quotaKey, response.headers);
-    if (resetAt !== undefined && (status === 403 || status === 429)) return this.rateLimited(endpoint, resetAt);
+    if (resetAt !== undefined && (status === 403 || status === 429)) return this.calls.rateLimited(endpoint, resetAt);
     return this.calls.byStatus(endpoint, status, (error as Error).message.split(' - ')[0]!.slice(0, 200));
   }
 
@@ -262,16 +259,6 @@ export class GitHubApi {
     if (headers['x-ratelimit-remaining'] !== '0' && headers['x-ratelimit-remaining'] !== 0) return undefined;
     const resetAt = Number(headers['x-ratelimit-reset']) * 1000;
     if (!(resetAt > Date.now())) return undefined;
-    this.exhausted.set(quotaKey, resetAt, { ttl: Math.ceil((resetAt - Date.now()) / 1000) * 1000 });
-    return resetAt;
-  }
-
-  private rateLimited(endpoint: string, resetAt: number): Unavailable {
-    const retryAfter = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
-    return new Unavailable(
-      `GitHub "${this.forge}" rate limit for this credential is spent until ${new Date(resetAt).toISOString()} (${endpoint} not sent)`,
-      this.forge,
-      retryAfter,
-    );
+    return this.spent.spend(quotaKey, resetAt);
   }
 }

@@ -12,15 +12,17 @@ import {
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
-import { ForgeCalls } from '../call.js';
+import { ForgeCalls, secondsUntil, SpentQuotas } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
-import { requestOnce } from './requester.js';
+import { requestError, requestOnce } from './requester.js';
 
 // The GitLab REST calls forgegate makes (docs/forges.md, GitLab), through @gitbeaker/rest.
 // Each answer is either data of the expected shape, a ForgeRefusal (the status GitLab
 // chose: 401, 403, 404 mean something), or Unavailable: a timeout, a 5xx or 429, a
-// connection reset or a malformed body never turns into a grant. (gitbeaker itself retries
-// 429 and 502 up to ten times, about 0.3 s, before giving up; that is not configurable.)
+// connection reset or a malformed body never turns into a grant. Each call is asked once
+// (requester.ts). A 429 is remembered for the credential that drew it until GitLab's
+// Retry-After: GitLab throttles per user (per address without a valid token), and until then
+// that credential's calls answer 503 without being sent.
 
 const tokenSelf = z.object({
   id: z.number(),
@@ -79,6 +81,8 @@ export type Auth = { bearer: string } | null;
 export class GitLabApi {
   private readonly timeoutMs: number;
   private readonly calls: ForgeCalls;
+  /** Credentials GitLab answered 429 for, until its Retry-After: their calls are not sent. */
+  private readonly spent: SpentQuotas;
 
   constructor(
     forge: string,
@@ -88,29 +92,34 @@ export class GitLabApi {
   ) {
     this.timeoutMs = Math.round(timeoutSeconds * 1000);
     this.calls = new ForgeCalls('GitLab', forge, this.timeoutMs, observer);
+    this.spent = new SpentQuotas(this.calls);
   }
 
   tokenSelf(token: string): Promise<TokenSelf> {
-    return this.call('GET /personal_access_tokens/self', tokenSelf, () =>
+    return this.call('GET /personal_access_tokens/self', tokenSelf, token, () =>
       new PersonalAccessTokens(this.options({ bearer: token })).show(),
     );
   }
 
   currentUser(token: string): Promise<GitLabUserJson> {
-    return this.call('GET /user', user, () => new Users(this.options({ bearer: token })).showCurrentUser());
+    return this.call('GET /user', user, token, () => new Users(this.options({ bearer: token })).showCurrentUser());
   }
 
   user(id: number, serviceToken: string): Promise<GitLabUserJson> {
-    return this.call('GET /users/:id', user, () => new Users(this.options({ bearer: serviceToken })).show(id));
+    return this.call('GET /users/:id', user, serviceToken, () =>
+      new Users(this.options({ bearer: serviceToken })).show(id),
+    );
   }
 
   /** GET /oauth/token/info lives outside /api/v4, where gitbeaker has no method. */
   oauthTokenInfo(token: string): Promise<z.infer<typeof oauthTokenInfo>> {
-    return this.call('GET /oauth/token/info', oauthTokenInfo, async () => {
-      const response = await fetch(`${this.host.replace(/\/+$/, '')}/oauth/token/info`, {
+    return this.call('GET /oauth/token/info', oauthTokenInfo, token, async () => {
+      const url = `${this.host.replace(/\/+$/, '')}/oauth/token/info`;
+      const response = await fetch(url, {
         headers: { Authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      if (response.status === 429) throw await requestError(new Request(url), response);
       if (!response.ok)
         throw new ForgeRefusal(
           'GET /oauth/token/info',
@@ -122,7 +131,7 @@ export class GitLabApi {
   }
 
   job(jobToken: string): Promise<GitLabJobJson> {
-    return this.call('GET /job', job, () => {
+    return this.call('GET /job', job, jobToken, () => {
       // gitbeaker's showConnectedJob checks for a plain job-token header, not its own auth option.
       const jobs = new Jobs(this.options(null));
       jobs.headers['job-token'] = jobToken;
@@ -137,7 +146,9 @@ export class GitLabApi {
    */
   async project(idOrPath: string | number, auth: Auth): Promise<GitLabProjectJson | null> {
     try {
-      return await this.call('GET /projects/:id', project, () => new Projects(this.options(auth)).show(idOrPath));
+      return await this.call('GET /projects/:id', project, auth?.bearer ?? null, () =>
+        new Projects(this.options(auth)).show(idOrPath),
+      );
     } catch (error) {
       if (error instanceof ForgeRefusal && error.httpStatus === 404) return null;
       throw error;
@@ -150,7 +161,7 @@ export class GitLabApi {
    */
   async memberLevel(projectId: number, userId: number, serviceToken: string): Promise<number> {
     try {
-      const found = await this.call('GET /projects/:id/members/all/:user_id', member, () =>
+      const found = await this.call('GET /projects/:id/members/all/:user_id', member, serviceToken, () =>
         new ProjectMembers(this.options({ bearer: serviceToken })).show(projectId, userId, { includeInherited: true }),
       );
       return found.membership_state === undefined || found.membership_state === 'active' ? found.access_level : 0;
@@ -162,7 +173,7 @@ export class GitLabApi {
 
   /** The allowlist's project ids; [] when the service token may not read it (it needs Maintainer). */
   async inboundAllowlist(projectId: number, serviceToken: string): Promise<number[]> {
-    const projects = await this.call('GET /projects/:id/job_token_scope/allowlist', allowlist, () =>
+    const projects = await this.call('GET /projects/:id/job_token_scope/allowlist', allowlist, serviceToken, () =>
       new ProjectJobTokenScopes(this.options({ bearer: serviceToken })).showInboundAllowList(projectId),
     ).catch((error: unknown) => {
       if (error instanceof ForgeRefusal && (error.httpStatus === 403 || error.httpStatus === 404)) return [];
@@ -187,7 +198,7 @@ export class GitLabApi {
       // gitbeaker has no method for this API: its requester, with the client's auth and timeouts.
       const requester = new Projects(this.options(auth)).requester;
       const shape = z.object({ body: protectionRules, next: z.string() });
-      const { body, next } = await this.call(endpoint, shape, async () => {
+      const { body, next } = await this.call(endpoint, shape, auth?.bearer ?? null, async () => {
         const response = await requester.get(path, { searchParams: { per_page: 100, page } });
         return { body: response.body, next: response.headers['x-next-page'] ?? '' };
       });
@@ -200,13 +211,13 @@ export class GitLabApi {
   /** GET /metadata: the instance's version (any authenticated token). */
   async version(token: string): Promise<string> {
     const show = () => new Metadata(this.options({ bearer: token })).show();
-    return (await this.call('GET /metadata', metadata, show)).version;
+    return (await this.call('GET /metadata', metadata, token, show)).version;
   }
 
   /** The instance's settings: readable only with admin powers (`forgegate check` compares Admin Mode). */
   applicationSettings(token: string): Promise<z.infer<typeof settings>> {
     const request = () => new ApplicationSettings(this.options({ bearer: token })).show();
-    return this.call('GET /application/settings', settings, request);
+    return this.call('GET /application/settings', settings, token, request);
   }
 
   // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate
@@ -224,7 +235,15 @@ export class GitLabApi {
     return auth === null ? base : { ...base, oauthToken: auth.bearer };
   }
 
-  private async call<T>(endpoint: string, shape: z.ZodType<T>, request: () => Promise<unknown>): Promise<T> {
+  /** `credential`: the token the call authenticates with (null: none), whose quota it draws on. */
+  private async call<T>(
+    endpoint: string,
+    shape: z.ZodType<T>,
+    credential: string | null,
+    request: () => Promise<unknown>,
+  ): Promise<T> {
+    const quotaKey = SpentQuotas.keyOf(credential);
+    this.spent.check(quotaKey, endpoint);
     await chargeForgeCall(); // a request without credentials may be out of forge calls: then none is made
     let body: unknown;
     const done = this.calls.start(endpoint);
@@ -232,7 +251,7 @@ export class GitLabApi {
       body = await this.calls.within(endpoint, request());
       done('200');
     } catch (error) {
-      const classified = this.classify(endpoint, error);
+      const classified = this.classify(endpoint, quotaKey, error);
       const timedOut = /within/.test(classified.message);
       done(classified instanceof ForgeRefusal ? String(classified.httpStatus) : timedOut ? 'timeout' : 'error');
       throw classified;
@@ -241,11 +260,16 @@ export class GitLabApi {
   }
 
   // 400, 401, 403 and 404 are answers; everything else means GitLab could not answer now.
-  private classify(endpoint: string, error: unknown): Error {
+  private classify(endpoint: string, quotaKey: string, error: unknown): Error {
     if (error instanceof Unavailable) return error; // the deadline's
     if (error instanceof ForgeRefusal) return this.calls.byStatus(endpoint, error.httpStatus, error.message);
     if (error instanceof GitbeakerRequestError && error.cause?.response) {
-      return this.calls.byStatus(endpoint, error.cause.response.status, describe(error), ANSWERS);
+      const { status, headers } = error.cause.response;
+      if (status === 429) {
+        const until = this.spent.spend(quotaKey, resetOf(headers));
+        return this.calls.unavailable(endpoint, 'HTTP 429', secondsUntil(until));
+      }
+      return this.calls.byStatus(endpoint, status, describe(error), ANSWERS);
     }
     const name = (error as Error).name;
     if (name === 'GitbeakerTimeoutError' || name === 'TimeoutError' || name === 'AbortError') {
@@ -255,6 +279,24 @@ export class GitLabApi {
     const why = code ?? (name === 'SyntaxError' ? 'malformed JSON' : (error as Error).message.slice(0, 100));
     return this.calls.unavailable(endpoint, why);
   }
+}
+
+/** How long a 429 that says nothing of its reset holds (a proxy's, or an older GitLab's). */
+const UNSAID_WAIT_MS = 10_000;
+
+/**
+ * When a throttled credential may ask again (epoch ms): Retry-After (seconds, or an HTTP date),
+ * else GitLab's RateLimit-Reset (Unix seconds), else UNSAID_WAIT_MS from now.
+ */
+export function resetOf(headers: Headers, now = Date.now()): number {
+  const retryAfter = headers.get('retry-after')?.trim();
+  if (retryAfter) {
+    const at = /^\d+$/.test(retryAfter) ? now + Number(retryAfter) * 1000 : Date.parse(retryAfter);
+    if (Number.isFinite(at)) return at;
+  }
+  const reset = Number(headers.get('ratelimit-reset') ?? Number.NaN);
+  if (Number.isFinite(reset) && reset * 1000 > now) return reset * 1000;
+  return now + UNSAID_WAIT_MS;
 }
 
 /** The statuses that are GitLab's deliberate answer. */

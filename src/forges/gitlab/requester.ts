@@ -46,7 +46,7 @@ async function formatted(response: Response, asStream: boolean): Promise<Formatt
 }
 
 /** GitLab's `error` or `message`, as gitbeaker reports a failed request. */
-async function requestError(request: Request, response: Response): Promise<GitbeakerRequestError> {
+export async function requestError(request: Request, response: Response): Promise<GitbeakerRequestError> {
   const content = await response.text();
   let description = content;
   if (response.headers.get('content-type')?.includes('application/json')) {
