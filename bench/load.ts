@@ -6,8 +6,9 @@ import type { ServerProcess } from './child.js';
 import { processCpuSeconds } from './cpu.js';
 
 // The load generators. Debian's `wrk` (as fast as the server answers) and `hey` (a steady
-// rate) run in their own processes; the bench installs them with apt when they are missing
-// and it may, and falls back to autocannon, in its own process too, when it cannot. With
+// rate, and the latencies at full load) run in their own processes; the bench installs them
+// with apt when they are missing and it may, and falls back to autocannon, in its own process
+// too, when it cannot. With
 // `taskset` and two cores or more, every server under test runs on CPU 0 (SERVER_CPU) and the
 // load generator on CPU 1, so that neither steals the other's core; without, both float (and
 // the report says so).
@@ -32,6 +33,8 @@ export interface Figures {
   rps: number;
   p50: number;
   p99: number;
+  /** The mean latency, ms: with req/s, how many requests the latencies say were in flight (inFlight). */
+  meanMs: number;
   /** Responses other than 2xx, plus socket errors and timeouts: any of these spoils the run. */
   failures: number;
   /** Responses of the measured run, all statuses. */
@@ -113,6 +116,7 @@ interface Raw {
   rps: number;
   p50: number;
   p99: number;
+  meanMs: number;
   failures: number;
   requests: number;
 }
@@ -126,6 +130,29 @@ export async function warmUp(url: string, headers: Record<string, string> = {}):
 /** One measured run as fast as the server answers. */
 export function measure(server: ServerProcess, url: string, headers: Record<string, string> = {}): Promise<Figures> {
   return withCpu(server, () => saturate(url, headers, MEASURE_SECONDS));
+}
+
+/**
+ * One measured run as fast as the server answers, timed by hey with CONNECTIONS workers: the
+ * latencies at full load. wrk's own latencies against a server that answers a whole turn of
+ * the event loop at once add up to more time than its connections had (inFlight above
+ * CONNECTIONS), which no closed loop can do; hey's add up.
+ */
+export function measureLatency(
+  server: ServerProcess,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Figures> {
+  return withCpu(server, () => saturateLatency(url, headers, MEASURE_SECONDS));
+}
+
+/**
+ * Little's law: the requests in flight on average, as the load generator's own figures tell
+ * (req/s times the mean latency). A closed loop of N connections never has more than N, so a
+ * figure above N says the latencies were overstated.
+ */
+export function inFlight(f: Pick<Figures, 'rps' | 'meanMs'>): number {
+  return (f.rps * f.meanMs) / 1000;
 }
 
 /** One measured run at STEADY_RATE requests a second from STEADY_WORKERS connections: latency when not overloaded. */
@@ -148,6 +175,7 @@ export function median(rounds: readonly Figures[]): Figures {
     rps: mid((f) => f.rps),
     p50: mid((f) => f.p50),
     p99: mid((f) => f.p99),
+    meanMs: mid((f) => f.meanMs),
     cpuUs: mid((f) => f.cpuUs),
     failures: rounds.reduce((n, f) => n + f.failures, 0),
     requests: rounds.reduce((n, f) => n + f.requests, 0),
@@ -168,9 +196,15 @@ function saturate(url: string, headers: Record<string, string>, seconds: number)
     : autocannon(url, headers, seconds, ['-c', String(CONNECTIONS)]);
 }
 
+function saturateLatency(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
+  return prepareTools().steady === 'hey'
+    ? hey(url, headers, seconds, CONNECTIONS, null)
+    : autocannon(url, headers, seconds, ['-c', String(CONNECTIONS)]);
+}
+
 function steady(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
   return prepareTools().steady === 'hey'
-    ? hey(url, headers, seconds)
+    ? hey(url, headers, seconds, STEADY_WORKERS, STEADY_RATE)
     : autocannon(url, headers, seconds, ['-c', String(STEADY_WORKERS), '-R', String(STEADY_RATE)]);
 }
 
@@ -199,21 +233,26 @@ async function wrk(url: string, headers: Record<string, string>, seconds: number
     rps: (requests - non2xx) / duration,
     p50: percentile('50'),
     p99: percentile('99'),
+    meanMs: durationSeconds(/^\s+Latency\s+(\S+)/m.exec(stdout)![1]!) * 1000,
     failures: non2xx + errors,
     requests,
   };
 }
 
-/** hey's figures: -q is each worker's rate, so the total is STEADY_RATE. */
-async function hey(url: string, headers: Record<string, string>, seconds: number): Promise<Raw> {
-  const perWorker = String(STEADY_RATE / STEADY_WORKERS);
+/** hey's figures: `workers` connections, at `rate` requests a second in all (-q is each worker's), or as fast as the server answers. */
+async function hey(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+  workers: number,
+  rate: number | null,
+): Promise<Raw> {
   const [command, args] = loadCommand('hey', [
     '-z',
     `${seconds}s`,
     '-c',
-    String(STEADY_WORKERS),
-    '-q',
-    perWorker,
+    String(workers),
+    ...(rate === null ? [] : ['-q', String(rate / workers)]),
     ...headerArgs(headers, '-H', ': '),
     url,
   ]);
@@ -231,7 +270,14 @@ async function hey(url: string, headers: Record<string, string>, seconds: number
   const percentile = (q: string) => Number(new RegExp(`${q}% in ([\\d.]+) secs`).exec(stdout)?.[1]) * 1000;
   const total = Number(/Total:\s+([\d.]+) secs/.exec(stdout)?.[1]);
   if (requests === 0) throw new Error(`unreadable hey output:\n${stdout}`);
-  return { rps: ok / total, p50: percentile('50'), p99: percentile('99'), failures: requests - ok + errors, requests };
+  return {
+    rps: ok / total,
+    p50: percentile('50'),
+    p99: percentile('99'),
+    meanMs: Number(/Average:\s+([\d.]+) secs/.exec(stdout)?.[1]) * 1000,
+    failures: requests - ok + errors,
+    requests,
+  };
 }
 
 /** The fallback: autocannon's command line, in its own process, JSON out. */
@@ -258,12 +304,13 @@ async function autocannon(
     errors: number;
     timeouts: number;
     duration: number;
-    latency: { p50: number; p99: number };
+    latency: { p50: number; p99: number; average: number };
   };
   return {
     rps: result['2xx'] / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    meanMs: result.latency.average,
     failures: result.non2xx + result.errors + result.timeouts,
     requests: result['2xx'] + result.non2xx,
   };

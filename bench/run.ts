@@ -28,6 +28,7 @@ import {
 } from './forge-scenarios.js';
 import {
   measure,
+  measureLatency,
   measureSteady,
   median,
   prepareTools,
@@ -161,14 +162,23 @@ function sameHeader(floor: Record<string, unknown>, ours: Record<string, unknown
     throw new Error(`${name} signs with another header: ${JSON.stringify(floor)} vs ${JSON.stringify(ours)}`);
 }
 
-/** One row of the warm-path tables: a request against a server, as fast as it answers or at the steady rate. */
+/**
+ * One row of the warm-path tables: a request against a server, as fast as it answers (req/s by
+ * wrk, latencies by hey: bench/load.ts says why) or at the steady rate.
+ */
 interface Row {
   key: string;
   server: ServerProcess;
   url: string;
   headers: Record<string, string>;
-  kind: 'saturate' | 'steady';
+  kind: 'saturate' | 'latency' | 'steady';
 }
+
+const MEASURE: Record<Row['kind'], typeof measure> = {
+  saturate: measure,
+  latency: measureLatency,
+  steady: measureSteady,
+};
 
 /**
  * Every row in turn, ROUNDS times, after one warm-up per request: the rows of a round see
@@ -186,10 +196,7 @@ async function measureRows(rows: Row[]): Promise<Record<string, Figures>> {
   const rounds: Record<string, Figures[]> = Object.fromEntries(rows.map((row) => [row.key, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     console.error(`round ${round} of ${ROUNDS}: ${rows.length} rows ...`);
-    for (const row of rows)
-      rounds[row.key]!.push(
-        await (row.kind === 'saturate' ? measure : measureSteady)(row.server, row.url, row.headers),
-      );
+    for (const row of rows) rounds[row.key]!.push(await MEASURE[row.kind](row.server, row.url, row.headers));
   }
   return Object.fromEntries(Object.entries(rounds).map(([key, figures]) => [key, median(figures)]));
 }
@@ -250,6 +257,9 @@ async function main(): Promise<void> {
       { key: 'anonymous', ...token(es256, {}), kind: 'saturate' },
       { key: 'nodeFloorRs', ...token(nodeFloorRs), kind: 'saturate' },
       { key: 'rs256', ...token(rs256), kind: 'saturate' },
+      { key: 'latencyJoseFloor', ...token(joseFloor), kind: 'latency' },
+      { key: 'latencyEs256', ...token(es256), kind: 'latency' },
+      { key: 'latencyGitlab', server: gitlab, ...warmGitLab, kind: 'latency' },
       { key: 'steadyNodeFloor', ...token(nodeFloor), kind: 'steady' },
       { key: 'steadyJoseFloor', ...token(joseFloor), kind: 'steady' },
       { key: 'steadyEs256', ...token(es256), kind: 'steady' },
@@ -263,10 +273,11 @@ async function main(): Promise<void> {
     const paddedFloor = await floor('padded floor', NODE_FLOOR, es.keyDir, header, busyUs.toFixed(1), 'grouped');
     const paddedFigures = await measureRows([
       { key: 'saturate', ...token(paddedFloor), kind: 'saturate' },
+      { key: 'latency', ...token(paddedFloor), kind: 'latency' },
       { key: 'steady', ...token(paddedFloor), kind: 'steady' },
     ]);
     await stopServer(paddedFloor);
-    const gitlabRequests = figures.gitlab!.requests + figures.steadyGitlab!.requests;
+    const gitlabRequests = figures.gitlab!.requests + figures.latencyGitlab!.requests + figures.steadyGitlab!.requests;
     const warm = {
       figures: figures.gitlab!,
       steady: figures.steadyGitlab!,
@@ -303,6 +314,11 @@ async function main(): Promise<void> {
       es256: figures.es256!,
       rs256: figures.rs256!,
       anonymous: figures.anonymous!,
+      latency: {
+        joseFloor: figures.latencyJoseFloor!,
+        es256: figures.latencyEs256!,
+        gitlab: figures.latencyGitlab!,
+      },
       steady: {
         nodeFloor: figures.steadyNodeFloor!,
         joseFloor: figures.steadyJoseFloor!,
@@ -310,7 +326,12 @@ async function main(): Promise<void> {
         gitlab: figures.steadyGitlab!,
       },
       coldCache,
-      padded: { busyUs, saturate: paddedFigures.saturate!, steady: paddedFigures.steady! },
+      padded: {
+        busyUs,
+        saturate: paddedFigures.saturate!,
+        latency: paddedFigures.latency!,
+        steady: paddedFigures.steady!,
+      },
       forge,
       rssMiB,
       foreignCpuShare: Math.max(0, machine.busy - started.machine.busy - ours) / capacity,
