@@ -38,6 +38,15 @@ export interface CachedSession extends ForgeSession {
 export class CachedForge implements Forge<CachedSession> {
   private readonly identities = new SingleFlight<CachedSession>();
   private readonly judgements = new SingleFlight<ForgeJudgement>();
+  /**
+   * The session each cached entry last revived to, for the credential that revived it. A warm
+   * request then makes no session of its own: the four copies restore() and revive() made were
+   * most of what a cached GitLab token's request kept alive while in flight, and so most of what
+   * it promoted to the old generation. Frozen, since requests share it.
+   */
+  private readonly revived = new WeakMap<object, { username: string; password: string; session: CachedSession }>();
+  /** Each cached judgement as a hit, made once and shared (frozen) for the same reason. */
+  private readonly hits = new WeakMap<ForgeJudgement, ForgeJudgement>();
 
   constructor(
     private readonly inner: CacheableForge,
@@ -157,7 +166,7 @@ export class CachedForge implements Forge<CachedSession> {
     const cached = await this.cache.get<ForgeJudgement>(key);
     if (cached?.fresh) {
       this.observe('decision', 'hit');
-      return { ...cached.value, cacheOutcome: 'hit' };
+      return this.asHit(cached.value);
     }
     return this.judgements.run(key, async () => {
       const landed = await this.cache.get<ForgeJudgement>(key);
@@ -191,6 +200,15 @@ export class CachedForge implements Forge<CachedSession> {
         throw error;
       }
     });
+  }
+
+  private asHit(judged: ForgeJudgement): ForgeJudgement {
+    let hit = this.hits.get(judged);
+    if (hit === undefined) {
+      hit = deepFreeze({ ...judged, cacheOutcome: 'hit' as const });
+      this.hits.set(judged, hit);
+    }
+    return hit;
   }
 
   judgeCatalog(session: CachedSession): Judgements {
@@ -245,7 +263,13 @@ export class CachedForge implements Forge<CachedSession> {
     outcome: CacheOutcome,
   ): CachedSession {
     this.observe('identity', outcome);
-    return { ...this.inner.restore(data, presented), cacheKey: credential, cacheOutcome: outcome };
+    if (outcome !== 'hit' || typeof data !== 'object' || data === null)
+      return { ...this.inner.restore(data, presented), cacheKey: credential, cacheOutcome: outcome };
+    const known = this.revived.get(data);
+    if (known && known.username === presented.username && known.password === presented.password) return known.session;
+    const session = deepFreeze({ ...this.inner.restore(data, presented), cacheKey: credential, cacheOutcome: outcome });
+    this.revived.set(data, { username: presented.username, password: presented.password, session });
+    return session;
   }
 
   /** A stale entry may stand in only within cache.staleIfError past its TTL. */
@@ -277,6 +301,15 @@ export class CachedForge implements Forge<CachedSession> {
   private accountIndex(account: string): string {
     return `idx:a:${this.name}:${account}`;
   }
+}
+
+/** Freezes `value` and every object and array it holds. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** `a/b/c/d` -> `a/b`, `a/b/c`, `a/b/c/d`: the paths a project of this image could have. */

@@ -98,7 +98,11 @@ export interface Cacheable<S extends ForgeSession = ForgeSession> {
   /** The session without its secret, as plain data a cache may keep. */
   persist(session: S): unknown;
 
-  /** A persisted session made whole again with the credential presented now. */
+  /**
+   * A persisted session made whole again with the credential presented now. Pure: the caching
+   * layer hands every request that presents the same credential for the same entry one frozen
+   * result.
+   */
   restore(data: unknown, credential: PasswordCredential): S;
 
   /**

@@ -94,6 +94,57 @@ describe('CachedForge', () => {
     }
   });
 
+  test('warm requests share one frozen session per entry and credential, never one made for another credential', async () => {
+    const { cached, close } = cachedForge();
+    try {
+      await cached.authenticate(credential('alice', 'good'));
+      const first = (await cached.authenticate(credential('alice', 'good'))) as StubSession;
+      const second = (await cached.authenticate(credential('alice', 'good'))) as StubSession;
+      assert.equal(second, first, 'the same object: no session made per warm request');
+      assert.ok(Object.isFrozen(first) && Object.isFrozen(first.identity), 'shared, so frozen throughout');
+      assert.throws(() => {
+        (first as { token: string }).token = 'forged';
+      }, TypeError);
+      // The same entry reached with another username: restored for that credential, not shared.
+      const other = (await cached.authenticate(credential('bob', 'good'))) as StubSession;
+      assert.notEqual(other, first);
+      assert.equal(other.token, 'good');
+      assert.equal(other.cacheOutcome, 'hit');
+    } finally {
+      close();
+    }
+  });
+
+  test('a new entry for the credential (after a webhook) revives a new session', async () => {
+    const { cached, seen, close } = cachedForge();
+    try {
+      await cached.authenticate(credential('alice', 'good'));
+      const before = await cached.authenticate(credential('alice', 'good'));
+      await cached.invalidate({ accounts: ['alice'] });
+      await cached.authenticate(credential('alice', 'good'));
+      const after = await cached.authenticate(credential('alice', 'good'));
+      assert.equal(seen.authenticate, 2, 'verified again after the webhook');
+      assert.notEqual(after, before);
+    } finally {
+      close();
+    }
+  });
+
+  test('a cached judgement comes back as one frozen hit, its cached value untouched', async () => {
+    const { cached, close } = cachedForge();
+    try {
+      const session = await cached.authenticate(credential('alice', 'good'));
+      const miss = await cached.judge(session, 'acme/app');
+      const hit = await cached.judge(session, 'acme/app');
+      assert.equal(await cached.judge(session, 'acme/app'), hit);
+      assert.ok(Object.isFrozen(hit) && Object.isFrozen(hit.judgements.pull));
+      assert.equal(miss.cacheOutcome, 'miss');
+      assert.deepEqual({ ...hit, cacheOutcome: undefined }, { ...PULL, cacheOutcome: undefined });
+    } finally {
+      close();
+    }
+  });
+
   test('a rejected credential is remembered, and what was started for it is abandoned', async () => {
     const { cached, seen, close } = cachedForge();
     try {
