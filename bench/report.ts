@@ -421,9 +421,9 @@ function notes(r: Results): string[] {
     `${r.tools.saturate}'s latencies, with its req/s, put this many requests in flight on its ${CONNECTIONS} connections (Little's law; a closed loop holds at most ${CONNECTIONS}): ${rowsOf(
       r,
     )
-      .map((row) => `${row.name.replace('forgegate ', '').replace('floor: ', '')} ${fixed(inFlight(row.figures))}`)
+      .map((row) => `${row.name.replace(/^(forgegate|floor:) /, '')} ${fixed(inFlight(row.figures))}`)
       .join(', ')}; ${r.tools.steady}'s at full load: ${latencyRowsOf(r)
-      .map((row) => `${row.name.replace('forgegate ', '').replace('floor: ', '')} ${fixed(inFlight(row.figures))}`)
+      .map((row) => `${row.name.replace(/^(forgegate|floor:) /, '')} ${fixed(inFlight(row.figures))}`)
       .join(', ')}`,
     ...forgeNotes(r),
     `peak RSS (VmHWM) after the run: forgegate ES256 process ${r.rssMiB.es256.toFixed(1)} MiB, RS256 process ${r.rssMiB.rs256.toFixed(1)} MiB (bare Koa ${r.rssMiB.bare.toFixed(1)} MiB, node:crypto floor ${r.rssMiB.nodeFloor.toFixed(1)} MiB)`,

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { PasswordCredential } from '../credentials/credential.js';
 import { fingerprint } from '../cache/fingerprint.js';
 import { AuthenticationFailed, Unavailable } from '../errors.js';
@@ -35,18 +36,24 @@ export interface CachedSession extends ForgeSession {
   cacheKey?: string;
 }
 
+/** How many recently used entries keep a revived session or hit ready (about 1 KB each). */
+const RECENT_ENTRIES = 1024;
+
 export class CachedForge implements Forge<CachedSession> {
   private readonly identities = new SingleFlight<CachedSession>();
   private readonly judgements = new SingleFlight<ForgeJudgement>();
   /**
-   * The session each cached entry last revived to, for the credential that revived it. A warm
-   * request then makes no session of its own: the four copies restore() and revive() made were
-   * most of what a cached GitLab token's request kept alive while in flight, and so most of what
-   * it promoted to the old generation. Frozen, since requests share it.
+   * The session each recently used cache entry last revived to, for the credential that revived
+   * it. A warm request then makes no session of its own: the four copies restore() and revive()
+   * made were most of what a cached GitLab token's request kept alive while in flight, and so
+   * most of what it promoted to the old generation. Frozen, since requests share it. Only the
+   * most recent entries: one per cached credential cost the memory scenario 10 MiB of live heap.
    */
-  private readonly revived = new WeakMap<object, { username: string; password: string; session: CachedSession }>();
-  /** Each cached judgement as a hit, made once and shared (frozen) for the same reason. */
-  private readonly hits = new WeakMap<ForgeJudgement, ForgeJudgement>();
+  private readonly revived = new LRUCache<object, { username: string; password: string; session: CachedSession }>({
+    max: RECENT_ENTRIES,
+  });
+  /** Recently used cached judgements as hits, made once and shared (frozen) for the same reason. */
+  private readonly hits = new LRUCache<ForgeJudgement, ForgeJudgement>({ max: RECENT_ENTRIES });
 
   constructor(
     private readonly inner: CacheableForge,
