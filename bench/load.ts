@@ -127,23 +127,24 @@ export async function warmUp(url: string, headers: Record<string, string> = {}):
   await steady(url, headers, STEADY_WARMUP_SECONDS);
 }
 
-/** One measured run as fast as the server answers. */
-export function measure(server: ServerProcess, url: string, headers: Record<string, string> = {}): Promise<Figures> {
-  return withCpu(server, () => saturate(url, headers, MEASURE_SECONDS));
-}
-
 /**
- * One measured run as fast as the server answers, timed by hey with CONNECTIONS workers: the
- * latencies at full load. wrk's own latencies against a server that answers a whole turn of
- * the event loop at once add up to more time than its connections had (inFlight above
- * CONNECTIONS), which no closed loop can do; hey's add up.
+ * What a measured run asks of its load generator: `saturate`, as fast as the server answers
+ * (wrk: req/s); `latency`, the same timed by hey with CONNECTIONS workers (wrk's own latencies
+ * against a server that answers a whole turn of the event loop at once add up to more time
+ * than its connections had, inFlight above CONNECTIONS, which no closed loop can do; hey's add
+ * up); `steady`, STEADY_RATE requests a second from STEADY_WORKERS connections (latency when
+ * not overloaded).
  */
-export function measureLatency(
+export type LoadKind = 'saturate' | 'latency' | 'steady';
+
+/** One measured run of `kind` against `server`, with its CPU per request. */
+export function measure(
+  kind: LoadKind,
   server: ServerProcess,
   url: string,
   headers: Record<string, string> = {},
 ): Promise<Figures> {
-  return withCpu(server, () => saturateLatency(url, headers, MEASURE_SECONDS));
+  return withCpu(server, () => GENERATORS[kind](url, headers, MEASURE_SECONDS));
 }
 
 /**
@@ -153,15 +154,6 @@ export function measureLatency(
  */
 export function inFlight(f: Pick<Figures, 'rps' | 'meanMs'>): number {
   return (f.rps * f.meanMs) / 1000;
-}
-
-/** One measured run at STEADY_RATE requests a second from STEADY_WORKERS connections: latency when not overloaded. */
-export function measureSteady(
-  server: ServerProcess,
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<Figures> {
-  return withCpu(server, () => steady(url, headers, MEASURE_SECONDS));
 }
 
 /** The median of each figure over rounds (each figure on its own), failures added up. */
@@ -207,6 +199,12 @@ function steady(url: string, headers: Record<string, string>, seconds: number): 
     ? hey(url, headers, seconds, STEADY_WORKERS, STEADY_RATE)
     : autocannon(url, headers, seconds, ['-c', String(STEADY_WORKERS), '-R', String(STEADY_RATE)]);
 }
+
+const GENERATORS: Record<LoadKind, (url: string, headers: Record<string, string>, seconds: number) => Promise<Raw>> = {
+  saturate,
+  latency: saturateLatency,
+  steady,
+};
 
 const headerArgs = (headers: Record<string, string>, flag: string, join: string) =>
   Object.entries(headers).flatMap(([k, v]) => [flag, `${k}${join}${v}`]);

@@ -74,7 +74,7 @@ export interface Results {
   es256: Figures;
   rs256: Figures;
   anonymous: Figures;
-  /** As fast as the server answers, timed by hey (bench/load.ts, measureLatency): the latencies at full load. */
+  /** As fast as the server answers, timed by hey (bench/load.ts, LoadKind): the latencies at full load. */
   latency: { joseFloor: Figures; es256: Figures; gitlab: Figures };
   /** At the steady rate. */
   steady: { nodeFloor: Figures; joseFloor: Figures; es256: Figures; gitlab: Figures };

@@ -28,8 +28,6 @@ import {
 } from './forge-scenarios.js';
 import {
   measure,
-  measureLatency,
-  measureSteady,
   median,
   prepareTools,
   ROUNDS,
@@ -37,6 +35,7 @@ import {
   unpin,
   warmUp,
   type Figures,
+  type LoadKind,
 } from './load.js';
 import { renderMarkdown, renderText, WARM_TTL_SECONDS, type ForgeResults, type Results } from './report.js';
 
@@ -171,14 +170,8 @@ interface Row {
   server: ServerProcess;
   url: string;
   headers: Record<string, string>;
-  kind: 'saturate' | 'latency' | 'steady';
+  kind: LoadKind;
 }
-
-const MEASURE: Record<Row['kind'], typeof measure> = {
-  saturate: measure,
-  latency: measureLatency,
-  steady: measureSteady,
-};
 
 /**
  * Every row in turn, ROUNDS times, after one warm-up per request: the rows of a round see
@@ -196,7 +189,7 @@ async function measureRows(rows: Row[]): Promise<Record<string, Figures>> {
   const rounds: Record<string, Figures[]> = Object.fromEntries(rows.map((row) => [row.key, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     console.error(`round ${round} of ${ROUNDS}: ${rows.length} rows ...`);
-    for (const row of rows) rounds[row.key]!.push(await MEASURE[row.kind](row.server, row.url, row.headers));
+    for (const row of rows) rounds[row.key]!.push(await measure(row.kind, row.server, row.url, row.headers));
   }
   return Object.fromEntries(Object.entries(rounds).map(([key, figures]) => [key, median(figures)]));
 }
