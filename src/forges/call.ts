@@ -89,6 +89,14 @@ export function secondsUntil(at: number): number {
   return Math.max(1, Math.ceil((at - Date.now()) / 1000));
 }
 
+/** When a Retry-After (seconds, or an HTTP date) says to ask again, epoch ms; undefined if it says nothing readable. */
+export function retryAt(retryAfter: string | undefined, now = Date.now()): number | undefined {
+  const value = retryAfter?.trim();
+  if (!value) return undefined;
+  const at = /^\d+$/.test(value) ? now + Number(value) * 1000 : Date.parse(value);
+  return Number.isFinite(at) ? at : undefined;
+}
+
 /** The longest a spent quota is believed: a reset further out than this is asked about again then. */
 const LONGEST_WAIT_MS = 3_600_000;
 

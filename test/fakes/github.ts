@@ -105,6 +105,14 @@ export class FakeGitHub extends FakeServer {
   readonly #repos = new Map<string, GitHubRepo>();
   readonly #tokens = new Map<string, GitHubToken>();
   readonly #buckets = new Map<string, Bucket>();
+  /**
+   * GitHub's secondary rate limits (too many requests in a short time, whatever the hourly quota
+   * says): past `requests` in a window of `periodSeconds` per quota (user, installation token or
+   * address), 403 "You have exceeded a secondary rate limit" with `retry-after` until the window
+   * ends, while `x-ratelimit-remaining` still shows quota left. Undefined: none.
+   */
+  secondaryLimit: { requests: number; periodSeconds: number } | undefined;
+  readonly #secondary = new Map<string, { window: number; count: number }>();
   /** Old lower-case 'owner/repo' -> repository id: what a rename or a transfer leaves behind. */
   readonly #redirects = new Map<string, number>();
   #nextId = 1;
@@ -232,6 +240,7 @@ export class FakeGitHub extends FakeServer {
   /** Starts every rate-limit window afresh. */
   resetRateLimits(): void {
     this.#buckets.clear();
+    this.#secondary.clear();
   }
 
   /** Requests counted against the quota `token` draws on (its user's; an installation's own); absent: `address`'s. */
@@ -350,6 +359,8 @@ export class FakeGitHub extends FakeServer {
     }
     const caller: Caller = token && { token, user: token.user ? this.#requireUser(token.user) : undefined };
     const bucket = this.#bucket(caller, req.remoteAddress);
+    const secondary = this.#secondaryLimited(caller, req.remoteAddress);
+    if (secondary) return this.#withRateHeaders(secondary, bucket, false);
     if (bucket.used >= bucket.limit) {
       const who = !caller
         ? `${req.remoteAddress}. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)`
@@ -380,6 +391,24 @@ export class FakeGitHub extends FakeServer {
     if (token && (token.kind === 'classic' || token.kind === 'oauth'))
       headers['x-oauth-scopes'] = token.scopes.join(', ');
     return this.#withRateHeaders({ ...reply, headers }, bucket, reply.status !== 304);
+  }
+
+  #secondaryLimited(caller: Caller, address: string): Reply | undefined {
+    if (!this.secondaryLimit) return undefined;
+    const { requests, periodSeconds } = this.secondaryLimit;
+    const now = Date.now() / 1000;
+    const window = Math.floor(now / periodSeconds);
+    const key = !caller ? `address:${address}` : caller.user ? `user:${caller.user.id}` : `token:${caller.token.token}`;
+    const seen = this.#secondary.get(key);
+    const count = seen?.window === window ? seen.count + 1 : 1;
+    this.#secondary.set(key, { window, count });
+    if (count <= requests) return undefined;
+    const limited = message(
+      403,
+      'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.',
+      `${DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
+    );
+    return { ...limited, headers: { 'retry-after': String(Math.ceil((window + 1) * periodSeconds - now)) } };
   }
 
   /** GitHub counts per user for user tokens, per installation token, and per address without one. */

@@ -12,7 +12,7 @@ import {
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
-import { ForgeCalls, secondsUntil, SpentQuotas } from '../call.js';
+import { ForgeCalls, retryAt, secondsUntil, SpentQuotas } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 import { requestError, requestOnce } from './requester.js';
 
@@ -289,11 +289,8 @@ const UNSAID_WAIT_MS = 10_000;
  * else GitLab's RateLimit-Reset (Unix seconds), else UNSAID_WAIT_MS from now.
  */
 export function resetOf(headers: Headers, now = Date.now()): number {
-  const retryAfter = headers.get('retry-after')?.trim();
-  if (retryAfter) {
-    const at = /^\d+$/.test(retryAfter) ? now + Number(retryAfter) * 1000 : Date.parse(retryAfter);
-    if (Number.isFinite(at)) return at;
-  }
+  const at = retryAt(headers.get('retry-after') ?? undefined, now);
+  if (at !== undefined) return at;
   const reset = Number(headers.get('ratelimit-reset') ?? Number.NaN);
   if (Number.isFinite(reset) && reset * 1000 > now) return reset * 1000;
   return now + UNSAID_WAIT_MS;
