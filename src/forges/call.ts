@@ -130,6 +130,11 @@ export class SpentQuotas {
     if (until > Date.now()) this.until.set(key, until, { ttl: until - Date.now() });
     return until;
   }
+
+  /** The answer to the call the forge rate-limited just now (`why`), after remembering it until `resetAt`. */
+  limitedNow(key: string, endpoint: string, why: string, resetAt: number): Unavailable {
+    return this.calls.unavailable(endpoint, why, secondsUntil(this.spend(key, resetAt)));
+  }
 }
 
 /**

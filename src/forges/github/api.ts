@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
-import { ForgeCalls, retryAt, secondsUntil, SpentQuotas } from '../call.js';
+import { ForgeCalls, retryAt, SpentQuotas } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 
 // The GitHub REST calls forgegate makes (docs/forges.md, GitHub), through @octokit/rest.
@@ -248,14 +248,13 @@ export class GitHubApi {
       return this.calls.unavailable(endpoint, why);
     }
     const resetAt = this.noteQuota(quotaKey, response.headers);
-    if (resetAt !== undefined && (status === 403 || status === 429)) return this.calls.rateLimited(endpoint, resetAt);
-    // A secondary rate limit (too many requests at once) is a 403 or 429 with retry-after while
-    // quota is left: no answer about the resource, and no call with this token until then.
-    const retryAfter = response.headers['retry-after'];
-    const secondary = retryAt(typeof retryAfter === 'string' ? retryAfter : String(retryAfter ?? ''));
-    if (secondary !== undefined && (status === 403 || status === 429)) {
-      const until = this.spent.spend(quotaKey, secondary);
-      return this.calls.unavailable(endpoint, `secondary rate limit (HTTP ${status})`, secondsUntil(until));
+    if (status === 403 || status === 429) {
+      if (resetAt !== undefined) return this.calls.rateLimited(endpoint, resetAt);
+      // A secondary rate limit (too many requests at once) is a 403 or 429 with retry-after while
+      // quota is left: no answer about the resource, and no call with this token until then.
+      const secondary = retryAt(String(response.headers['retry-after'] ?? ''));
+      if (secondary !== undefined)
+        return this.spent.limitedNow(quotaKey, endpoint, `secondary rate limit (HTTP ${status})`, secondary);
     }
     return this.calls.byStatus(endpoint, status, (error as Error).message.split(' - ')[0]!.slice(0, 200));
   }

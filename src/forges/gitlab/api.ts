@@ -12,7 +12,7 @@ import {
 import { z } from 'zod';
 import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
-import { ForgeCalls, retryAt, secondsUntil, SpentQuotas } from '../call.js';
+import { ForgeCalls, retryAt, SpentQuotas } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
 import { requestError, requestOnce } from './requester.js';
 
@@ -265,10 +265,7 @@ export class GitLabApi {
     if (error instanceof ForgeRefusal) return this.calls.byStatus(endpoint, error.httpStatus, error.message);
     if (error instanceof GitbeakerRequestError && error.cause?.response) {
       const { status, headers } = error.cause.response;
-      if (status === 429) {
-        const until = this.spent.spend(quotaKey, resetOf(headers));
-        return this.calls.unavailable(endpoint, 'HTTP 429', secondsUntil(until));
-      }
+      if (status === 429) return this.spent.limitedNow(quotaKey, endpoint, 'HTTP 429', resetOf(headers));
       return this.calls.byStatus(endpoint, status, describe(error), ANSWERS);
     }
     const name = (error as Error).name;
