@@ -1,10 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import { judgeAll, type Judge, type Judgement, type Judgements } from '../policy/grant.js';
+import { judgeAll, type Judge, type Judgement } from '../policy/grant.js';
 import type { ForgeJudgement } from './forge.js';
 
 /** A judge's answer for every action on an image of `project` (null: the image belongs to none). */
 export function judged(judge: Judge, project: string | null): ForgeJudgement {
-  return { judgements: shareAll(judgeAll(judge)), project };
+  return { judgements: judgeAll((action) => share(judge(action))), project };
 }
 
 // Equal judgements are one frozen object. A cached decision holds four (pull, push, delete, *),
@@ -14,17 +14,8 @@ export function judged(judge: Judge, project: string | null): ForgeJudgement {
 // recent distinct judgements are remembered; an older one is equal, not shared.
 const recent = new LRUCache<string, Judgement>({ max: 4096 });
 
-function shareAll(judgements: Judgements): Judgements {
-  return {
-    pull: share(judgements.pull),
-    push: share(judgements.push),
-    delete: share(judgements.delete),
-    '*': share(judgements['*']),
-  };
-}
-
 function share({ granted, rule, because }: Judgement): Judgement {
-  const key = `${granted ? '+' : '-'}${rule.length}:${rule}${because}`; // the length: no two judgements alike
+  const key = `${granted ? '+' : '-'}${rule.length}:${rule}${because}`; // the rule's length keeps rule and reason apart
   let one = recent.get(key);
   if (one === undefined) {
     one = Object.freeze({ granted, rule, because });
