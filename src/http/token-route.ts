@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
 import type { Decision } from '../policy/types.js';
-import { respond, type Answer } from './answer.js';
+import { AsciiJson, respond, type Answer } from './answer.js';
 import { askerIn, type Asker } from './asker.js';
 import { errorStyle, outcomeOf } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
@@ -65,16 +65,19 @@ export function tokenRoute(endpoint: TokenEndpoint) {
   };
 }
 
-function responseBody(result: TokenResult): Record<string, unknown> {
+/**
+ * The answer's JSON, written out: every value is ASCII that JSON needs no escape for (the token
+ * and the refresh token are base64url segments and dots, the time RFC 3339, the lifetime an
+ * integer). JSON.stringify of the same object copied the token for each of its two fields and
+ * grew its output in steps, about 5 KB of garbage per request, a tenth of the warm path's.
+ */
+export function responseBody(result: Pick<TokenResult, 'token' | 'refreshToken'>): AsciiJson {
   const { token, issuedAt, expiresIn } = result.token;
-  const body: Record<string, unknown> = {
-    token,
-    access_token: token,
-    expires_in: expiresIn,
-    issued_at: issuedAt.toISOString().replace('.000Z', 'Z'),
-  };
-  if (result.refreshToken !== undefined) body.refresh_token = result.refreshToken;
-  return body;
+  const issued = issuedAt.toISOString().replace('.000Z', 'Z');
+  const refresh = result.refreshToken === undefined ? '' : `,"refresh_token":"${result.refreshToken}"`;
+  return new AsciiJson(
+    `{"token":"${token}","access_token":"${token}","expires_in":${expiresIn},"issued_at":"${issued}"${refresh}}`,
+  );
 }
 
 /** What an answer decided, signed or not (POST /explain decides without signing). */
