@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { LineBlocks } from './log-blocks.js';
 
 // One JSON line per event on stdout. Nothing here may carry a secret: call sites log
 // chosen fields only, and `censorSecrets` is the safety net for a careless one.
@@ -48,11 +49,14 @@ const LOG_BUFFER_BYTES = 4096;
  * (and cost CPU to append to) for as long as the load lasted. A synchronous write of a block
  * costs one system call per eight or so lines, and a log reader that stops reading slows
  * forgegate down instead of filling its memory. A quiet server still shows every line within
- * LOG_FLUSH_MS; `serve` flushes on SIGTERM.
+ * LOG_FLUSH_MS; `serve` flushes on SIGTERM. The blocks are gathered by `LineBlocks`, and one
+ * per process, so that the lines of two loggers keep their order.
  */
 function stdout(): pino.DestinationStream {
-  return pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
+  stdoutBlocks ??= new LineBlocks(pino.destination({ dest: 1, sync: true }), LOG_BUFFER_BYTES, LOG_FLUSH_MS);
+  return stdoutBlocks;
 }
+let stdoutBlocks: LineBlocks | undefined;
 
 /**
  * The object with every secret-named field (SECRET_FIELDS) at the top level or one level down

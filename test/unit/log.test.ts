@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { censorSecrets, CENSORED, createLogger, isoTime, writeInfo } from '../../src/log.js';
+import { LineBlocks } from '../../src/log-blocks.js';
 import { textSink } from '../support/text-sink.js';
 
 // The logger's safety net: a field named like a secret is never written, at the top level or
@@ -140,4 +141,50 @@ test('lines reach stdout as the buffer fills, within the same turn: a busy serve
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a line written just before the process exits reaches stdout, and two loggers keep their order', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'forgegate-log-'));
+  const file = join(dir, 'stdout');
+  const script = `
+    import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).href)};
+    const [first, second] = [createLogger('info'), createLogger('info')];
+    for (let i = 0; i < 5; i++) (i % 2 ? second : first).info({ n: i }, 'line');
+    process.exit(0);
+  `;
+  try {
+    const out = openSync(file, 'w');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', out, 'pipe'],
+    });
+    closeSync(out);
+    assert.equal(child.status, 0, String(child.stderr));
+    const written = readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.deepEqual(
+      written.map((line) => (JSON.parse(line) as { n: number }).n),
+      [0, 1, 2, 3, 4],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('LineBlocks passes whole blocks in order, and what is left on flush', () => {
+  const passed: string[] = [];
+  let flushed = 0;
+  const blocks = new LineBlocks(
+    { write: (block: string) => void passed.push(block), flush: (cb) => (flushed++, cb?.()) },
+    10,
+    60_000,
+  );
+  blocks.write('aaaa\n');
+  assert.deepEqual(passed, [], 'a block waits until it is full');
+  blocks.write('bbbbbb\n');
+  assert.deepEqual(passed, ['aaaa\nbbbbbb\n']);
+  blocks.write('c\n');
+  blocks.flush();
+  assert.deepEqual(passed, ['aaaa\nbbbbbb\n', 'c\n']);
+  assert.equal(flushed, 1);
+  blocks.flush();
+  assert.equal(passed.length, 2, 'nothing left, nothing passed');
 });
