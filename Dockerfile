@@ -38,8 +38,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.FORGEGATE_HEALTHCHECK_URL || 'http://127.0.0.1:5001/healthz', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM: stop accepting, let in-flight requests finish (at most 10 s), close Redis, exit 0.
 STOPSIGNAL SIGTERM
-# A young generation of 2 MiB semi-spaces instead of the memory mode's 1 MiB (V8 reads its size
-# only on node's command line): half the scavenges on the warm path, a shorter tail at full load,
-# and the memory scenario's peak within its noise (docs/configuration.md, Memory).
-ENTRYPOINT ["node", "--min-semi-space-size=2", "/app/dist/cli.js"]
+# serve starts itself again with a 2 MiB young generation and glibc's arenas bounded, which
+# node and glibc read only at start-up (docs/configuration.md, Memory): no flag here.
+ENTRYPOINT ["node", "/app/dist/cli.js"]
 CMD ["serve", "--config", "/config/forgegate.yaml"]

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { CommandError } from './commands/io.js';
 import { commandUsage, findCommand, generalUsage, KEYS_SYNOPSIS, keysUsage, OPTIONS } from './commands/usage.js';
 import type { CommandSpec, OptionName } from './commands/usage.js';
-import { tuneMemory } from './commands/memory.js';
+import { restartTuned, tuneMemory } from './commands/memory.js';
 import { VERSION } from './version.js';
 
 // The forgegate command (the table in README.md "Commands"). Every failure is one line on
@@ -88,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
   switch (spec.name) {
     case 'serve': {
       const loaded = await config();
+      restartTuned(loaded.config.server); // returns only where it does not restart
       tuneMemory(loaded.config.server); // before the server's modules load
       return void (await (await import('./commands/serve.js')).serve(loaded, undefined, true));
     }

@@ -104,15 +104,23 @@ describe('forgegate CLI', () => {
     assert.match(stdout, /"msg":"forgegate stopped"/);
   });
 
-  for (const [setting, expected] of [
-    ['', ['--optimize-for-size', '--semi-space-growth-factor=1']],
-    ['optimizeForSize: false', []],
+  // Where Node.js can replace a process (22.15 and later), serve starts itself again with a
+  // 2 MiB young generation: same process id, the flag on its command line, glibc's arenas bounded.
+  const restarts = typeof process.execve === 'function';
+  const mode = ['--optimize-for-size', '--semi-space-growth-factor=1'];
+  for (const [setting, nodeFlags, expected, restarted] of [
+    ['', [], [...(restarts ? ['--min-semi-space-size=2'] : []), ...mode], restarts],
+    ['optimizeForSize: false', [], [], false],
+    ['', ['--max-semi-space-size=4'], ['--max-semi-space-size=4', ...mode], false],
   ] as const) {
-    test(`serve ${setting ? `with ${setting}` : 'by default'} sets the V8 flags ${JSON.stringify(expected)} and says so`, async () => {
+    const how = `${setting ? `with ${setting}` : 'by default'}${nodeFlags.length ? ` under node ${nodeFlags.join(' ')}` : ''}`;
+    test(`serve ${how} sets the V8 flags ${JSON.stringify(expected)} and says so`, async () => {
       const { file } = await configFile(
         `server: {listen: "127.0.0.1:0", ${setting}}\ntoken: {keyDir: "{{DIR}}/keys"}\nforges: []`,
       );
-      const child = spawn(process.execPath, [CLI, 'serve', '--config', file]);
+      const child = spawn(process.execPath, [...nodeFlags, CLI, 'serve', '--config', file], {
+        env: { ...process.env, GLIBC_TUNABLES: undefined, MALLOC_ARENA_MAX: undefined },
+      });
       let stdout = '';
       child.stdout.on('data', (c) => (stdout += c));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -120,14 +128,24 @@ describe('forgegate CLI', () => {
       // The log is written in blocks: the start-up line shows within a flush interval or so.
       while (!stdout.includes('forgegate started') && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 50));
+      const cmdline = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0');
+      const environ = (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0');
       child.kill('SIGTERM');
-      assert.equal(await exited, 0);
+      assert.equal(await exited, 0, 'the process we started is the one serving, and stops on our signal');
       const started = stdout
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .find((line) => line.msg === 'forgegate started');
       assert.deepEqual(started?.v8Flags, expected, stdout);
+      assert.equal(cmdline.includes('--min-semi-space-size=2'), restarted, cmdline.join(' '));
+      const tunables = environ.find((entry) => entry.startsWith('GLIBC_TUNABLES='));
+      if (
+        restarted &&
+        (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime
+      )
+        assert.match(tunables ?? '', /glibc\.malloc\.arena_max=2/);
+      else assert.equal(tunables, undefined);
     });
   }
 

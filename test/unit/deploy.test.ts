@@ -242,7 +242,7 @@ describe('Dockerfile', () => {
     assert.match(dockerfile, /^HEALTHCHECK .*\n.*\/healthz/m);
     assert.match(dockerfile, /^VOLUME \["\/data\/keys"\]$/m);
     assert.match(dockerfile, /^STOPSIGNAL SIGTERM$/m);
-    assert.match(dockerfile, /^ENTRYPOINT \["node", "--min-semi-space-size=2", "\/app\/dist\/cli\.js"\]$/m);
+    assert.match(dockerfile, /^ENTRYPOINT \["node", "\/app\/dist\/cli\.js"\]$/m);
   });
 
   test('everything it copies from the context exists and passes .dockerignore', async () => {
