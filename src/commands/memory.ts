@@ -61,7 +61,17 @@ export function restartTuned(server: Pick<Config['server'], 'optimizeForSize'>):
   }
 }
 
+/** As detect-libc tells: the report's header names glibc's version (a report without network details, which can be slow). */
 function usesGlibc(): boolean {
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return process.platform === 'linux' && typeof header?.glibcVersionRuntime === 'string';
+  // excludeNetwork: Node.js 22.13 and later; @types/node (20) does not know it yet.
+  const report = process.report as (typeof process.report & { excludeNetwork?: boolean }) | undefined;
+  if (process.platform !== 'linux' || !report) return false;
+  const { excludeNetwork } = report;
+  report.excludeNetwork = true;
+  try {
+    const { header } = report.getReport() as { header?: { glibcVersionRuntime?: string } };
+    return typeof header?.glibcVersionRuntime === 'string';
+  } finally {
+    report.excludeNetwork = excludeNetwork;
+  }
 }
