@@ -115,43 +115,41 @@ test('lines reach stdout as the buffer fills, within the same turn: a busy serve
   // Written asynchronously, a block waits for the event loop's next turn, and a server whose
   // turns each answer dozens of requests produced lines faster than they left: its heap grew
   // by the backlog for as long as the load lasted.
-  const dir = await mkdtemp(join(tmpdir(), 'forgegate-log-'));
-  const file = join(dir, 'stdout');
   const lines = 2_000;
-  const script = `
+  const { stdout, stderr } = await runLogging(`
     import { fstatSync } from 'node:fs';
-    import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).href)};
     const logger = createLogger('info');
     for (let i = 0; i < ${lines}; i++) logger.info({ reqId: String(i), requested: ['repository:a/b:pull'] }, 'token request');
     process.stderr.write(String(fstatSync(1).size));
-  `;
-  try {
-    const out = openSync(file, 'w');
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      stdio: ['ignore', out, 'pipe'],
-    });
-    closeSync(out);
-    assert.equal(child.status, 0, String(child.stderr));
-    const lineBytes = readFileSync(file, 'utf8').split('\n')[0]!.length + 1;
-    const sizeInTurn = Number(String(child.stderr).trim());
-    assert.ok(
-      sizeInTurn >= lines * lineBytes - 64 * 1024,
-      `written before the turn ended: ${sizeInTurn} of ${lines * lineBytes} bytes`,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  `);
+  const lineBytes = stdout.split('\n')[0]!.length + 1;
+  const sizeInTurn = Number(stderr.trim());
+  assert.ok(
+    sizeInTurn >= lines * lineBytes - 64 * 1024,
+    `written before the turn ended: ${sizeInTurn} of ${lines * lineBytes} bytes`,
+  );
 });
 
 test('a line written just before the process exits reaches stdout, and two loggers keep their order', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'forgegate-log-'));
-  const file = join(dir, 'stdout');
-  const script = `
-    import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).href)};
+  const { stdout } = await runLogging(`
     const [first, second] = [createLogger('info'), createLogger('info')];
     for (let i = 0; i < 5; i++) (i % 2 ? second : first).info({ n: i }, 'line');
     process.exit(0);
-  `;
+  `);
+  assert.deepEqual(
+    stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { n: number }).n),
+    [0, 1, 2, 3, 4],
+  );
+});
+
+/** Runs `body` (an ES module with createLogger in scope) in a node of its own, stdout to a file. */
+async function runLogging(body: string): Promise<{ stdout: string; stderr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'forgegate-log-'));
+  const file = join(dir, 'stdout');
+  const script = `import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).href)};\n${body}`;
   try {
     const out = openSync(file, 'w');
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -159,15 +157,11 @@ test('a line written just before the process exits reaches stdout, and two logge
     });
     closeSync(out);
     assert.equal(child.status, 0, String(child.stderr));
-    const written = readFileSync(file, 'utf8').trimEnd().split('\n');
-    assert.deepEqual(
-      written.map((line) => (JSON.parse(line) as { n: number }).n),
-      [0, 1, 2, 3, 4],
-    );
+    return { stdout: readFileSync(file, 'utf8'), stderr: String(child.stderr) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-});
+}
 
 test('LineBlocks passes whole blocks in order, and what is left on flush', () => {
   const passed: string[] = [];
