@@ -43,6 +43,32 @@ test('an index holds only what the local level holds: an account filing many dec
   }
 });
 
+test('in front of Redis the in-process level keeps a bounded hot set, and what it let go Redis still answers', async () => {
+  const redis = await startRedis();
+  const level = new RedisLevel(redis.url, `tiered-bound-${process.pid}:`, silentLogger);
+  const cache = new TieredCache(level);
+  const alone = new TieredCache(null);
+  try {
+    await eventually('connected', () => level.status === 'up');
+    const value = { reason: 'x'.repeat(300) };
+    for (let i = 0; i < 20_000; i++) {
+      cache.set(`dec:gitlab:x:img-${i}`, value, 60);
+      alone.set(`dec:gitlab:x:img-${i}`, value, 60);
+    }
+    assert.ok(cache.localBytes() <= 8 * 1024 * 1024, `in process: ${cache.localBytes()} bytes`);
+    assert.ok(alone.localBytes() > 8 * 1024 * 1024, 'alone, the only copy, it holds more');
+    await eventually('the first entry answered from Redis, fresh', async () => {
+      const first = await cache.get<typeof value>('dec:gitlab:x:img-0');
+      return first?.fresh === true && first.value.reason === value.reason;
+    });
+  } finally {
+    cache.close();
+    alone.close();
+    await level.close();
+    await redis.stop();
+  }
+});
+
 test('one invalidation of several indexes reaches another replica as one message: never half of it', async () => {
   const redis = await startRedis();
   const prefix = `tiered-${process.pid}:`;
