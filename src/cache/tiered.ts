@@ -58,7 +58,7 @@ export class TieredCache {
 
   constructor(private readonly redis: RedisLevel | null) {
     const maxSize = redis === null ? LOCAL_MAX_BYTES.alone : LOCAL_MAX_BYTES.beforeRedis;
-    this.local = new LRUCache<string, Entry>({ maxSize, sizeCalculation: () => 1 });
+    this.local = new LRUCache<string, Entry>({ maxSize }); // every set gives its entrySize
     redis?.subscribe(INVALIDATION_CHANNEL, (message) => {
       for (const key of JSON.parse(message) as string[]) this.local.delete(key);
     });
