@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import { formatScope } from '../policy/scope.js';
 import { grantedActions } from '../policy/grant.js';
 import type { Decision } from '../policy/types.js';
+import { afterAnswers } from './after-answers.js';
 import { AsciiJson, respond, type Answer } from './answer.js';
 import { askerIn, type Asker } from './asker.js';
 import { errorStyle, outcomeOf } from './errors.js';
@@ -42,10 +43,13 @@ export function tokenEndpoint(
       }
       if (admission) await guard!.settle(admission, undefined);
     } catch (error) {
-      observe(audit, metrics, asker, started, request, undefined, error);
+      observe(audit, metrics, asker, elapsedMs(started), request, undefined, error);
       throw error;
     }
-    observe(audit, metrics, asker, started, request, result, undefined);
+    // The answer does not wait for its audit line: the line is written right after it.
+    const latencyMs = elapsedMs(started);
+    const answered = result;
+    afterAnswers(() => observe(audit, metrics, asker, latencyMs, request, answered, undefined));
     return { status: 200, headers: NOT_CACHED, body: responseBody(result) };
   };
 }
@@ -80,6 +84,11 @@ export function responseBody(result: Pick<TokenResult, 'token' | 'refreshToken'>
   );
 }
 
+/** Milliseconds since `started` (process.hrtime.bigint()). */
+export function elapsedMs(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
 /** What an answer decided, signed or not (POST /explain decides without signing). */
 export type Observed = Pick<TokenResult, 'authentication' | 'decisions' | 'cache' | 'refreshToken'>;
 
@@ -90,13 +99,12 @@ export function observe(
   audit: Logger,
   metrics: Metrics,
   asker: Asker,
-  started: bigint,
+  latencyMs: number,
   request: TokenRequest | undefined,
   result: Observed | undefined,
   error: unknown,
   endpoint: 'token' | 'explain' = 'token',
 ): void {
-  const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
   const authentication = result?.authentication;
   const verdicts = auditVerdicts(result?.decisions ?? []);
   const line: Record<string, unknown> = {

@@ -1,5 +1,6 @@
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { runAfterAnswers } from '../../src/http/after-answers.js';
 import { runtimeApp } from '../../src/http/app.js';
 import type { BruteForceGuard } from '../../src/http/guard/brute-force.js';
 import { listen } from '../../src/http/server.js';
@@ -52,6 +53,8 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
   const runtime = await buildRuntime(config, logger, 'generate', metrics.observers);
   const { app, guard, close } = runtimeApp(runtime, logger, metrics);
   const server = await listen(app, config.server);
+  // Audit lines are written just after their answers: a test reads them as soon as it has one.
+  const written = () => (runAfterAnswers(), text());
   return {
     url: `http://127.0.0.1:${server.address.port}`,
     runtime,
@@ -59,11 +62,11 @@ export async function startForgegate(raw: Record<string, any> = {}): Promise<Tes
     config,
     metrics,
     logs: () =>
-      text()
+      written()
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>),
-    rawLogs: text,
+    rawLogs: written,
     stop: async () => {
       await server.close(100);
       close();

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { afterAnswers, runAfterAnswers } from '../../src/http/after-answers.js';
+
+// A token request's audit line and metrics are written after the turn's answers, not before each.
+
+test('work waits for the end of the turn, then runs in order, a throw stopping none of the rest', async () => {
+  const done: string[] = [];
+  afterAnswers(() => done.push('first line'));
+  afterAnswers(() => {
+    throw new Error('a broken line');
+  });
+  afterAnswers(() => done.push('second line'));
+  assert.deepEqual(done, [], 'nothing runs while the turn still writes its answers');
+  const [warning] = (await once(process, 'warning')) as [Error];
+  assert.match(warning.message, /a broken line/);
+  assert.deepEqual(done, ['first line', 'second line']);
+});
+
+test('what waits can be run at once (a reader of the log, the exit hook)', () => {
+  const done: number[] = [];
+  afterAnswers(() => done.push(1));
+  afterAnswers(() => done.push(2));
+  runAfterAnswers();
+  assert.deepEqual(done, [1, 2]);
+  runAfterAnswers();
+  assert.deepEqual(done, [1, 2], 'each runs once');
+});
+
+test('a process ended by process.exit() still runs what waits, before the other exit hooks', () => {
+  const script = [
+    "import { afterAnswers } from './src/http/after-answers.ts';",
+    "process.on('exit', () => process.stdout.write('log passed on\\n'));",
+    "afterAnswers(() => process.stdout.write('audit line\\n'));",
+    'process.exit(0);',
+  ].join('\n');
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout, 'audit line\nlog passed on\n');
+});
