@@ -415,7 +415,9 @@ function paddedReading(r: Results): string {
     `answers ${p.saturate.rps.toFixed(0)} req/s (forgegate ${r.es256.rps.toFixed(0)}). forgegate against it: p99 at full load ${pair(r.latency.es256.p99, p.latency.p99)}; ` +
     `at ${STEADY_RATE} req/s p50 ${pair(r.steady.es256.p50, p.steady.p50)} and p99 ${pair(r.steady.es256.p99, p.steady.p99)}. ` +
     'Where these are near 1x, a latency goal is missed for grouped signing and the CPU per request alone (requests queue behind one another on the core); ' +
-    'above 1x, forgegate adds to the tail (the memory mode\'s collections: see "Where the warm path\'s time goes").'
+    'above 1x, forgegate adds to the tail (the memory mode\'s collections: see "Where the warm path\'s time goes"). ' +
+    `The busy-wait is forgegate's own CPU at full load; at the steady rate, where each request is signed as it comes and finds the caches cold, ` +
+    `forgegate used ${fixed(r.steady.es256.cpuUs, 0)} µs per request and the padded floor ${fixed(p.steady.cpuUs, 0)}.`
   );
 }
 
@@ -662,8 +664,8 @@ ${markdownTable(COLD_HEADER, coldCells(r))}
   The *node:crypto* floor signs with \`crypto.sign\` (ES256 as raw R||S), the *jose* floor with
   jose's \`SignJWT\` and a WebCrypto key; neither parses, authenticates, decides, logs or counts.
   Both sign each token as its request comes. The *grouped* floor is the node:crypto floor signing
-  as forgegate does, the signatures asked for in one event-loop turn together after it
-  (\`token/per-turn.ts\`): the goals compare forgegate with the jose floor, as they were set,
+  as forgegate does, the signatures asked for in one event-loop turn together after it while the
+  loop is busy (\`token/per-turn.ts\`): the goals compare forgegate with the jose floor, as they were set,
   and this row shows what the grouping alone is worth.
   *Bare Koa* answers \`Hello World\`. All plain JavaScript like dist/, no loader.
 - **forgegate** runs as \`node dist/cli.js serve --config FILE\`, built by \`npm run bench\` just
