@@ -10,7 +10,9 @@
 // their code warm.
 
 const waiting: (() => void)[] = [];
-let exitHooked = false;
+// A process ended by process.exit() runs no more immediates. First of the exit hooks: the log's
+// own (log-blocks.ts) passes on what these write.
+process.prependListener('exit', runAfterAnswers);
 
 /**
  * Runs `work` after this turn's answers; work queued meanwhile runs with it, in order. A throw
@@ -18,12 +20,6 @@ let exitHooked = false;
  */
 export function afterAnswers(work: () => void): void {
   if (waiting.length === 0) setImmediate(runAfterAnswers);
-  if (!exitHooked) {
-    exitHooked = true;
-    // A process ended by process.exit() runs no more immediates. First of the exit hooks: the
-    // log's own (log-blocks.ts) passes on what these write.
-    process.prependListener('exit', runAfterAnswers);
-  }
   waiting.push(work);
 }
 

@@ -1,4 +1,4 @@
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 
 // Grouping work by turns of the event loop, when the loop is busy.
 //
@@ -66,7 +66,9 @@ const WINDOW_MS = 100;
 /** The share of a window the loop spent working, at and above which it counts as busy. */
 const BUSY_UTILIZATION = 0.5;
 
-let reading: { at: number; utilization: EventLoopUtilization; busy: boolean } | undefined;
+let windowStart = performance.now();
+let windowUtilization = performance.eventLoopUtilization();
+let busy = false;
 
 /**
  * Whether the event loop spent at least half of its last window of about 100 ms working
@@ -76,10 +78,10 @@ let reading: { at: number; utilization: EventLoopUtilization; busy: boolean } | 
  */
 export function loopIsBusy(): boolean {
   const now = performance.now();
-  if (reading === undefined) reading = { at: now, utilization: performance.eventLoopUtilization(), busy: false };
-  else if (now - reading.at >= WINDOW_MS) {
-    const { utilization } = performance.eventLoopUtilization(reading.utilization);
-    reading = { at: now, utilization: performance.eventLoopUtilization(), busy: utilization >= BUSY_UTILIZATION };
+  if (now - windowStart >= WINDOW_MS) {
+    busy = performance.eventLoopUtilization(windowUtilization).utilization >= BUSY_UTILIZATION;
+    windowStart = now;
+    windowUtilization = performance.eventLoopUtilization();
   }
-  return reading.busy;
+  return busy;
 }

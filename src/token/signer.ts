@@ -118,8 +118,8 @@ export const SIGNATURES_PER_GROUP = 16;
 
 /**
  * ES256 on the event loop, grouped while the loop is busy (`perTurn`): the signature costs less
- * than handing it to a thread. RS256 (a 2048-bit signature costs about 10 times as much) goes to the libuv thread
- * pool, where it leaves the event loop free and can use another core.
+ * than handing it to a thread. RS256 (a 2048-bit signature costs about 10 times as much) goes to
+ * the libuv thread pool, where it leaves the event loop free and can use another core.
  */
 function signerFor(key: SigningKey): Prepared['sign'] {
   const privateKey: KeyObject = key.privateKey;
