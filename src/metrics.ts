@@ -53,6 +53,32 @@ class CountQueue<L extends string> {
   }
 }
 
+/**
+ * Latencies waiting for `histogram`, with their outcomes, in arrays made once. In a plain array
+ * each latency was a heap number of its own: one per request, kept until the next flush, so it
+ * outlived the young generation and filled the old one, whose collections hold up every request.
+ */
+class LatencyQueue {
+  private readonly seconds = new Float64Array(MAX_QUEUED);
+  private readonly outcomes = new Array<string>(MAX_QUEUED).fill('');
+  private length = 0;
+
+  constructor(private readonly histogram: Histogram<'outcome'>) {}
+
+  /** Queues one latency; false when the queue is full and must be flushed. */
+  add(outcome: string, seconds: number): boolean {
+    this.outcomes[this.length] = outcome;
+    this.seconds[this.length] = seconds;
+    this.length += 1;
+    return this.length < MAX_QUEUED;
+  }
+
+  flush(): void {
+    for (let i = 0; i < this.length; i++) this.histogram.observe({ outcome: this.outcomes[i] }, this.seconds[i]!);
+    this.length = 0;
+  }
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -136,8 +162,7 @@ export class Metrics {
   private readonly queuedRequests = new CountQueue(this.requests, ['outcome', 'credential', 'source']);
   private readonly queuedVerdicts = new CountQueue(this.verdicts, ['action', 'verdict', 'rule', 'source']);
   private readonly queuedCache = new CountQueue(this.cache, ['kind', 'outcome']);
-  /** Latencies in seconds, alternating with their outcome: [outcome, seconds, outcome, seconds, ...]. */
-  private queuedLatencies: (string | number)[] = [];
+  private readonly queuedLatencies = new LatencyQueue(this.latency);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -188,12 +213,12 @@ export class Metrics {
     decisions: readonly Decision[],
   ): void {
     this.queuedRequests.add(outcome, credential, source);
-    this.queuedLatencies.push(outcome, seconds);
+    const room = this.queuedLatencies.add(outcome, seconds);
     for (const decision of decisions) {
       for (const verdict of decision.verdicts)
         this.queuedVerdicts.add(verdict.action, verdict.granted ? 'granted' : 'denied', verdict.rule, source);
     }
-    if (this.queuedLatencies.length >= 2 * MAX_QUEUED) this.flush();
+    if (!room) this.flush();
   }
 
   /** Applies what the hot path queued to the prom-client metrics. */
@@ -201,9 +226,6 @@ export class Metrics {
     this.queuedRequests.flush();
     this.queuedVerdicts.flush();
     this.queuedCache.flush();
-    const latencies = this.queuedLatencies;
-    this.queuedLatencies = [];
-    for (let i = 0; i < latencies.length; i += 2)
-      this.latency.observe({ outcome: latencies[i] as string }, latencies[i + 1] as number);
+    this.queuedLatencies.flush();
   }
 }

@@ -105,11 +105,12 @@ describe('forgegate CLI', () => {
   });
 
   // Where Node.js can replace a process (22.15 and later), serve starts itself again with a
-  // 2 MiB young generation: same process id, the flag on its command line, glibc's arenas bounded.
+  // 2 MiB young generation and no memory reducer: same process id, the flags on its command line,
+  // glibc's arenas bounded.
   const restarts = typeof process.execve === 'function';
   const mode = ['--optimize-for-size', '--semi-space-growth-factor=1'];
   for (const [setting, nodeFlags, expected, restarted] of [
-    ['', [], [...(restarts ? ['--min-semi-space-size=2'] : []), ...mode], restarts],
+    ['', [], [...(restarts ? ['--min-semi-space-size=2', '--no-memory-reducer'] : []), ...mode], restarts],
     ['optimizeForSize: false', [], [], false],
     ['', ['--max-semi-space-size=4'], ['--max-semi-space-size=4', ...mode], false],
   ] as const) {
@@ -139,6 +140,7 @@ describe('forgegate CLI', () => {
         .find((line) => line.msg === 'forgegate started');
       assert.deepEqual(started?.v8Flags, expected, stdout);
       assert.equal(cmdline.includes('--min-semi-space-size=2'), restarted, cmdline.join(' '));
+      assert.equal(cmdline.includes('--no-memory-reducer'), restarted, cmdline.join(' '));
       const tunables = environ.find((entry) => entry.startsWith('GLIBC_TUNABLES='));
       if (
         restarted &&
