@@ -132,12 +132,16 @@ the bench. What was cut, largest first:
   Last, the line is made by \`log.ts\` \`writeInfo\` with one JSON.stringify of its fields
   instead of pino's per-field serializer: the same bytes (a unit test compares them), about 4%.
   The lines of a block are gathered before sonic-boom sees them (next item). And no answer
-  waits for its line: a token request's audit line and metrics are made after the answers of
-  its turn are written (\`http/after-answers.ts\`, one setImmediate), together with the rest of
-  the turn's. At the steady rate they were about 45 µs of a request's CPU, with cold caches, and
-  each answer of a burst waited for the lines of the requests before it.
+  waits for its line: a token request's audit line and metrics are made 5 ms after its answer,
+  together with those of the answers written meanwhile (\`http/after-answers.ts\`; after the
+  turn when 64 wait, as under load). At the steady rate they were about 45 µs of a request's
+  CPU, with cold caches, and each answer of a burst waited for the lines of the requests before
+  it; made after the turn's answers instead, they still ran between a burst's requests, which
+  arrive over a millisecond or two.
 - **Metrics.** prom-client hashes and checks the labels on every update; the token route's
-  counts, latencies and verdicts are queued as plain numbers and applied when scraped.
+  counts, latencies and verdicts are queued as plain numbers and applied when scraped. The
+  latencies wait in a Float64Array made once: in a plain array each was a heap number of its
+  own, kept until the next scrape, so it reached the old generation.
 - **Koa.** The registry's token GET is answered on the bare Node request (\`http/token-lane.ts\`),
   in front of Koa: Koa's context, middleware chain and response handling were about a fifth of
   forgegate's CPU per token (warm req/s rose by 17-28% in alternating runs). The lane calls the
@@ -162,8 +166,12 @@ the bench. What was cut, largest first:
   process) with that size at 2 MiB semi-spaces instead of 1 (\`--min-semi-space-size=2\`, which V8
   reads only at start-up; \`commands/memory.ts\`): half the scavenges, and fewer of the objects of
   requests in flight live through two of them into the old generation, whose collections hold up
-  every request. On Node.js 20, which cannot replace a process, the young generation stays at 1 MiB
-  unless node is started with the flag. 4 MiB and more put the memory scenario over its goal;
+  every request. The same start turns off V8's memory reducer (\`--no-memory-reducer\`, also read
+  only at start-up): under the memory mode it followed each collection of the old generation with
+  two compacting ones some seconds later (15-35 ms each), whatever the load, so a server at the
+  steady rate paused for them every 8 s or so; \`--trace-gc\` shows none since, and the memory
+  scenario's peak did not move. On Node.js 20, which cannot replace a process, the young
+  generation stays at 1 MiB, and the reducer on, unless node is started with the flags. 4 MiB and more put the memory scenario over its goal;
   README "Open ends" has the measurements.
 
 What remains is forgegate's own work, spread thin: reading the query and the Basic credential,

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import type { KeyRing } from '../token/keyring.js';
 import type { SigningKey } from '../token/keys.js';
+import { runAfterAnswers } from './after-answers.js';
 import { errorHandler, errorStyle } from './errors.js';
 import type { BruteForceGuard } from './guard/brute-force.js';
 import { guardFor } from './guard/build.js';
@@ -97,6 +98,7 @@ export function createApp(options: AppOptions): RequestListener {
     ctx.body = options.keys?.jwks() ?? options.key.jwks;
   });
   router.get('/metrics', async (ctx) => {
+    runAfterAnswers(); // a scrape counts every request answered before it
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
   });

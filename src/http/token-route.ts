@@ -46,7 +46,7 @@ export function tokenEndpoint(
       observe(audit, metrics, asker, elapsedMs(started), request, undefined, error);
       throw error;
     }
-    // The answer does not wait for its audit line: the line follows the turn's answers.
+    // The answer does not wait for its audit line: the line follows, with its burst's (after-answers.ts).
     const latencyMs = elapsedMs(started);
     const answered = result;
     afterAnswers(() => observe(audit, metrics, asker, latencyMs, request, answered, undefined));

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { afterAnswers, runAfterAnswers } from '../../src/http/after-answers.js';
 
-// A token request's audit line and metrics are written after the turn's answers, not before each.
+// A token request's audit line and metrics are written a few milliseconds after the answer,
+// with the rest of its burst's, not before the next answer.
 
 test('work waits for the end of the turn, then runs in order, a throw stopping none of the rest', async () => {
   const done: string[] = [];
@@ -17,6 +19,20 @@ test('work waits for the end of the turn, then runs in order, a throw stopping n
   const [warning] = (await once(process, 'warning')) as [Error];
   assert.match(warning.message, /a broken line/);
   assert.deepEqual(done, ['first line', 'second line']);
+});
+
+test('work waits past the next turns for the rest of the burst, unless much is waiting', async () => {
+  const done: number[] = [];
+  afterAnswers(() => done.push(1));
+  await nextTurn();
+  await nextTurn();
+  assert.equal(done.length, 0, 'a burst answers its next requests first');
+  await sleep(20);
+  assert.deepEqual([...done], [1]);
+
+  for (let i = 0; i < 64; i++) afterAnswers(() => done.push(2));
+  await nextTurn();
+  assert.equal(done.length, 65, 'a long queue runs after the turn that filled it');
 });
 
 test('what waits can be run at once (a reader of the log, the exit hook)', () => {
