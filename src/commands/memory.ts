@@ -24,9 +24,9 @@ import type { Config } from '../config/schema.js';
 //   generation starts two more, compacting every page (15-35 ms each). Under the mode it runs
 //   them whatever the load, as though the server were idle: at a steady 1,000 warm requests a
 //   second, two such pauses every 8 s or so. Set at run time the flag changes nothing: the
-//   reducer is made with the heap. The mode's old-generation policy bounds the heap
-//   without it: the memory scenario's peak stayed within its spread (133.5 and 135.6 MiB). An
-//   idle server keeps the heap its last load left, until the next allocation collects it.
+//   reducer is made with the heap. The mode's old-generation policy bounds the heap without
+//   it: the memory scenario's peak stayed within its spread (133.5 and 135.6 MiB). An idle
+//   server keeps the heap its last load left, until the next allocation collects it.
 // - glibc's malloc (GLIBC_TUNABLES), when the operator has not set it: at most 2 arenas, blocks
 //   of 32 KiB and more mapped on their own, and free memory at the heap's top returned above
 //   32 KiB with no padding kept. Node.js 24's threads otherwise each grew an arena, 31 MiB of

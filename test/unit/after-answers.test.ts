@@ -8,14 +8,14 @@ import { afterAnswers, runAfterAnswers } from '../../src/http/after-answers.js';
 // A token request's audit line and metrics are written a few milliseconds after the answer,
 // with the rest of its burst's, not before the next answer.
 
-test('work waits for the end of the turn, then runs in order, a throw stopping none of the rest', async () => {
+test('work waits, then runs in order, a throw stopping none of the rest', async () => {
   const done: string[] = [];
   afterAnswers(() => done.push('first line'));
   afterAnswers(() => {
     throw new Error('a broken line');
   });
   afterAnswers(() => done.push('second line'));
-  assert.deepEqual(done, [], 'nothing runs while the turn still writes its answers');
+  assert.deepEqual(done, [], 'nothing runs while the burst is still being answered');
   const [warning] = (await once(process, 'warning')) as [Error];
   assert.match(warning.message, /a broken line/);
   assert.deepEqual(done, ['first line', 'second line']);
