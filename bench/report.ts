@@ -432,10 +432,15 @@ function paddedReading(r: Results): string {
 function notes(r: Results): string[] {
   const change = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)}%`;
   const failed = [...rowsOf(r), ...latencyRowsOf(r), ...steadyRowsOf(r)].filter((row) => row.figures.failures > 0);
-  const perRound = (f: Figures, floor: Figures) =>
-    (f.rounds ?? []).map((round, i) => x(round.rps / floor.rounds![i]!.rps)).join(', ');
+  const perRound = (f: Figures, floor: Figures, pick: (g: Figures) => number = (g) => g.rps) =>
+    (f.rounds ?? []).map((round, i) => x(pick(round) / pick(floor.rounds![i]!))).join(', ');
+  // The rows of a round run one after another, so a ratio within a round sees the machine
+  // about as it was for both: the goals use the medians, this shows how far a round strays.
+  const steadyRounds = (f: Figures) =>
+    `p50 ${perRound(f, r.steady.nodeFloor, (g) => g.p50)}, p99 ${perRound(f, r.steady.nodeFloor, (g) => g.p99)}`;
   return [
     `rounds: every row measured ${r.joseFloor.rounds?.length ?? 1} times in turn, ${MEASURE_SECONDS} s each; the tables show each figure's median. req/s vs the jose floor of the same round: static account ${perRound(r.es256, r.joseFloor)}; GitLab PAT ${perRound(r.forge.warm.figures, r.joseFloor)}`,
+    `at the steady rate, vs the node:crypto floor of the same round: static account ${steadyRounds(r.steady.es256)}; GitLab PAT ${steadyRounds(r.steady.gitlab)}`,
     `load: ${r.tools.saturate} (${CONNECTIONS} connections: req/s) and ${r.tools.steady} (${CONNECTIONS} workers: latencies at full load; the steady rate), ${r.tools.pinned ? 'servers on CPU 0, load generators on CPU 1 (taskset)' : 'NOT pinned'}${r.tools.warnings.map((w) => `; WARNING: ${w}`).join('')}`,
     `req/s vs the node:crypto floor that groups its signatures as forgegate does: static account ${x(r.es256.rps / r.groupedFloor.rps)}, GitLab PAT ${x(r.forge.warm.figures.rps / r.groupedFloor.rps)} (the grouped floor vs the plain one: ${x(r.groupedFloor.rps / r.nodeFloor.rps)})`,
     `forgegate's own CPU per request beyond the node:crypto floor that signs as it does (ES256 grouped per turn, RS256 in the thread pool): ${rowsOf(

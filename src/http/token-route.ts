@@ -43,13 +43,10 @@ export function tokenEndpoint(
       }
       if (admission) await guard!.settle(admission, undefined);
     } catch (error) {
-      observe(audit, metrics, asker, elapsedMs(started), request, undefined, error);
+      observeLater(audit, metrics, asker, elapsedMs(started), request, undefined, error);
       throw error;
     }
-    // The answer does not wait for its audit line: the line follows, with its burst's (after-answers.ts).
-    const latencyMs = elapsedMs(started);
-    const answered = result;
-    afterAnswers(() => observe(audit, metrics, asker, latencyMs, request, answered, undefined));
+    observeLater(audit, metrics, asker, elapsedMs(started), request, result, undefined);
     return { status: 200, headers: NOT_CACHED, body: responseBody(result) };
   };
 }
@@ -87,6 +84,14 @@ export function responseBody(result: Pick<TokenResult, 'token' | 'refreshToken'>
 /** Milliseconds since `started` (process.hrtime.bigint()). */
 export function elapsedMs(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/**
+ * `observe`, after the answers (after-answers.ts): the answer does not wait for its audit line,
+ * and every line takes the same queue, so the lines keep the order of their requests.
+ */
+export function observeLater(...facts: Parameters<typeof observe>): void {
+  afterAnswers(() => observe(...facts));
 }
 
 /** What an answer decided, signed or not (POST /explain decides without signing). */

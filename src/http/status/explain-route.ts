@@ -16,7 +16,7 @@ import { formatScope, MAX_NAME_LENGTH, parseResourceScope } from '../../policy/s
 import type { Decision, Verdict } from '../../policy/types.js';
 import { BodyTooLarge, UnsupportedMediaType } from '../errors.js';
 import { askerIn } from '../asker.js';
-import { elapsedMs, observe } from '../token-route.js';
+import { elapsedMs, observeLater } from '../token-route.js';
 import { dockerLogin, splitImage } from './image.js';
 
 // POST /explain, behind the page's "Check my access" form: the decision the token endpoint
@@ -98,7 +98,7 @@ export function explainHandler(
         // 200, not 401: the question was answered; a 401 with a Basic challenge would make
         // the browser pop its own login dialog. The operator's `reason` stays in the log:
         // it may tell which accounts exist.
-        observe(audit, metrics, asker, elapsedMs(started), request, undefined, error, 'explain');
+        observeLater(audit, metrics, asker, elapsedMs(started), request, undefined, error, 'explain');
         ctx.state.outcome = 'unauthorized'; // for guards mounted in front (brute-force limits)
         ctx.body = {
           authenticated: false,
@@ -111,7 +111,7 @@ export function explainHandler(
         return;
       }
       const decisions = await authority.decide(authentication, request.scopes, guard?.forgeBudget(asker.ip));
-      observe(
+      observeLater(
         audit,
         metrics,
         asker,
@@ -131,7 +131,7 @@ export function explainHandler(
       } satisfies ExplainAnswer;
     } catch (error) {
       if (ctx.body === undefined)
-        observe(audit, metrics, asker, elapsedMs(started), request, undefined, error, 'explain');
+        observeLater(audit, metrics, asker, elapsedMs(started), request, undefined, error, 'explain');
       throw error;
     }
   };
