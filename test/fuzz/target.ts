@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/load.js';
+import { runAfterAnswers } from '../../src/http/after-answers.js';
 import { createApp } from '../../src/http/app.js';
 import { webhookOptions } from '../../src/http/hooks/index.js';
 import { listen, type RunningServer } from '../../src/http/server.js';
@@ -104,7 +105,8 @@ export async function startFuzzServer(
     url: `http://127.0.0.1:${server.address.port}`,
     runtime,
     secrets,
-    logStats: () => ({ lines, leaks, leaked: [...leaked] }),
+    // Audit lines are made just after their answers: the counts include every answer so far.
+    logStats: () => (runAfterAnswers(), { lines, leaks, leaked: [...leaked] }),
     stop: async () => {
       await server.close(100);
       await runtime.close();
