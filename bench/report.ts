@@ -171,8 +171,8 @@ the bench. What was cut, largest first:
   two compacting ones some seconds later (15-35 ms each), whatever the load, so a server at the
   steady rate paused for them every 8 s or so; \`--trace-gc\` shows none since, and the memory
   scenario's peak did not move. On Node.js 20, which cannot replace a process, the young
-  generation stays at 1 MiB, and the reducer on, unless node is started with the flags. 4 MiB and more put the memory scenario over its goal;
-  README "Open ends" has the measurements.
+  generation stays at 1 MiB, and the reducer on, unless node is started with the flags. 4 MiB
+  and more put the memory scenario over its goal; README "Open ends" has the measurements.
 
 What remains is forgegate's own work, spread thin: reading the query and the Basic credential,
 the credential's HMAC (the cache key) and the guard's hash of the account, the ACL decision and
