@@ -41,14 +41,14 @@ const MALLOC_TUNABLES =
 
 /** A young-generation size given on node's command line: the operator's, or ours after the restart. */
 const SEMI_SPACE_FLAG = /^--(?:min|max)-semi-space-size(?:=|$)/;
-/** The flags of node's command line that the start-up line reports: those, and the reducer's. */
-const REPORTED_FLAG = /^--(?:(?:min|max)-semi-space-size(?:=|$)|no-memory-reducer$)/;
 
 /** Sets the flags (again: idempotent) and returns every memory flag in force, for the start-up line. */
 export function tuneMemory(server: Pick<Config['server'], 'optimizeForSize'>): string[] {
   if (!server.optimizeForSize) return [];
   for (const flag of MEMORY_FLAGS) v8.setFlagsFromString(flag);
-  return [...process.execArgv.filter((arg) => REPORTED_FLAG.test(arg)), ...MEMORY_FLAGS];
+  // Of node's command line: a young-generation size (the operator's or ours), and our start flags.
+  const given = process.execArgv.filter((arg) => SEMI_SPACE_FLAG.test(arg) || START_FLAGS.some((f) => f === arg));
+  return [...given, ...MEMORY_FLAGS];
 }
 
 /**

@@ -100,7 +100,7 @@ export type Observed = Pick<TokenResult, 'authentication' | 'decisions' | 'cache
 // The audit line (README "Logs") and the metrics, from the same facts: who asked for what,
 // what they got and why. Fields are chosen one by one so that no secret can slip in.
 // POST /explain writes the same line, marked `explain: true`, and leaves the token metrics alone.
-export function observe(
+function observe(
   audit: Logger,
   metrics: Metrics,
   asker: Asker,
