@@ -23,7 +23,7 @@ export class RedisLevel {
     private readonly logger: Logger,
   ) {
     this.client = connect(url, prefix);
-    this.subscriber = connect(url, prefix);
+    this.subscriber = connect(url, prefix, SUBSCRIBER);
     for (const client of [this.client, this.subscriber]) client.on('error', () => {}); // reported by transitions below
     this.client.on('ready', () => this.transition('up'));
     this.client.on('close', () => this.transition('down'));
@@ -64,7 +64,7 @@ export class RedisLevel {
     void this.attempt(() => this.client.publish(this.prefix + channel, message));
   }
 
-  // SUBSCRIBE is sent on every (re)connection: with the offline queue off, one sent before
+  // SUBSCRIBE is sent here on every (re)connection: with the offline queue off, one sent before
   // the connection is ready would be refused, and a reconnection starts unsubscribed.
   subscribe(channel: string, onMessage: (message: string) => void): void {
     const name = this.prefix + channel;
@@ -141,13 +141,19 @@ const BASE: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000), // keep trying, forever
 };
 
+// The subscriber joins its channels itself, on each 'ready' (subscribe above). ioredis's own
+// resubscription sends SUBSCRIBE with nothing to catch its failure, and it fails when the
+// connection was closed (a restart, a shutdown) before its ready check was answered: an
+// unhandled rejection, which ends the process.
+const SUBSCRIBER: RedisOptions = { autoResubscribe: false };
+
 /**
  * redis://[:password@]host:port[/db], rediss://... (TLS),
  * redis+sentinel://[:password@]host:port[,host:port...]/masterName[/db],
  * redis+cluster://[:password@]host:port[,host:port...]
  */
-export function connect(url: string, keyPrefix: string): Redis | Cluster {
-  const options = { ...BASE, keyPrefix };
+export function connect(url: string, keyPrefix: string, extra: RedisOptions = {}): Redis | Cluster {
+  const options = { ...BASE, ...extra, keyPrefix };
   const special = /^redis\+(sentinel|cluster):\/\/(?:([^@]*)@)?([^/]+)(?:\/([^/]+))?(?:\/(\d+))?\/?$/.exec(url);
   if (!special) return new Redis(url, options);
   const [, kind, auth, hostList, name, db] = special;
