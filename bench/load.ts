@@ -21,6 +21,12 @@ export const WARMUP_SECONDS = 8;
 /** Each round measures every row this long; rows take turns, ROUNDS times. */
 export const MEASURE_SECONDS = 5;
 export const ROUNDS = 3;
+/**
+ * The rows that time latencies (hey's, at full load and at the steady rate) take more turns: a
+ * round's p99 is a few dozen requests, and between rounds a floor's own p50 moved by half on
+ * this shared machine.
+ */
+export const LATENCY_ROUNDS = 7;
 /** The steady rate: `hey -c 10 -q 100`, ten workers of 100 requests a second each. */
 export const STEADY_WORKERS = 10;
 export const STEADY_RATE = 1000;
@@ -156,13 +162,16 @@ export function inFlight(f: Pick<Figures, 'rps' | 'meanMs'>): number {
   return (f.rps * f.meanMs) / 1000;
 }
 
+/** The median of some numbers. */
+export function middle(numbers: readonly number[]): number {
+  const values = [...numbers].sort((a, b) => a - b);
+  const n = values.length;
+  return n % 2 === 1 ? values[(n - 1) / 2]! : (values[n / 2 - 1]! + values[n / 2]!) / 2;
+}
+
 /** The median of each figure over rounds (each figure on its own), failures added up. */
 export function median(rounds: readonly Figures[]): Figures {
-  const mid = (pick: (f: Figures) => number) => {
-    const values = rounds.map(pick).sort((a, b) => a - b);
-    const n = values.length;
-    return n % 2 === 1 ? values[(n - 1) / 2]! : (values[n / 2 - 1]! + values[n / 2]!) / 2;
-  };
+  const mid = (pick: (f: Figures) => number) => middle(rounds.map(pick));
   return {
     rps: mid((f) => f.rps),
     p50: mid((f) => f.p50),

@@ -31,6 +31,7 @@ import {
   median,
   prepareTools,
   ROUNDS,
+  LATENCY_ROUNDS,
   serverPin,
   unpin,
   warmUp,
@@ -174,8 +175,9 @@ interface Row {
 }
 
 /**
- * Every row in turn, ROUNDS times, after one warm-up per request: the rows of a round see
- * about the same machine, and the median of each row's rounds is what the report shows.
+ * Every row in turn, ROUNDS times (the rows timing latencies LATENCY_ROUNDS), after one warm-up per
+ * request: the rows of a round see about the same machine, and the median of each row's rounds
+ * is what the report shows.
  */
 async function measureRows(rows: Row[]): Promise<Record<string, Figures>> {
   const warmed = new Set<string>();
@@ -187,9 +189,12 @@ async function measureRows(rows: Row[]): Promise<Record<string, Figures>> {
     await warmUp(row.url, row.headers);
   }
   const rounds: Record<string, Figures[]> = Object.fromEntries(rows.map((row) => [row.key, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    console.error(`round ${round} of ${ROUNDS}: ${rows.length} rows ...`);
-    for (const row of rows) rounds[row.key]!.push(await measure(row.kind, row.server, row.url, row.headers));
+  const turns = (row: Row) => (row.kind === 'saturate' ? ROUNDS : LATENCY_ROUNDS);
+  const last = Math.max(...rows.map(turns));
+  for (let round = 1; round <= last; round++) {
+    const due = rows.filter((row) => round <= turns(row));
+    console.error(`round ${round} of ${last}: ${due.length} rows ...`);
+    for (const row of due) rounds[row.key]!.push(await measure(row.kind, row.server, row.url, row.headers));
   }
   return Object.fromEntries(Object.entries(rounds).map(([key, figures]) => [key, median(figures)]));
 }
