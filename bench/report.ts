@@ -677,7 +677,9 @@ ${markdownTable(COLD_HEADER, coldCells(r))}
   rounds. The latency goals take the median of the rounds' ratios to the floor instead: a
   floor's own p50 moves by half from one round to another on this shared machine, and a ratio
   within a round sees both rows under about the same load.
-  *req/s* counts 2xx responses; *p50/p99* are the load generator's. A non-zero *failed*
+  *req/s* counts 2xx responses; *p50/p99* are the load generator's; at the steady rate they are
+  read from hey's CSV of every request, between its 0.1 ms steps (its summary rounds them to
+  0.1 ms, about a tenth of a floor's p50 there: bench/load.ts, \`heyEach\`). A non-zero *failed*
   column (non-2xx, socket errors, timeouts) invalidates its row.
 - **Latencies at full load** are hey's (\`hey -c ${CONNECTIONS}\`, no rate), in rows of their own in each round,
   not wrk's. Against a server that answers a whole turn of the event loop at once (every server
