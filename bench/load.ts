@@ -293,7 +293,7 @@ const HEY_STEP_MS = 0.1;
 /**
  * hey at the steady rate, read from its CSV of every request. Its summary rounds the
  * percentiles to 0.1 ms, about a tenth of a floor's p50 at this rate, so p50 ratios moved in
- * steps of 0.1 and a goal of 1.25x was decided by which way two roundings went. The CSV rounds
+ * steps of about 0.1, and a goal of 1.25x was decided by which way two roundings went. The CSV rounds
  * each time as well, but a percentile read between neighbouring values (as if each value's
  * times were spread evenly over its 0.1 ms, `binnedQuantile`) has no steps. The CSV holds only
  * the requests that were answered: a measured run more than 2% short of the rate is reported
@@ -347,10 +347,9 @@ export function binnedQuantile(sorted: readonly number[], q: number, step: numbe
   const rank = q * sorted.length;
   const value = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(rank) - 1))]!;
   const same = (v: number) => Math.abs(v - value) < step / 2;
-  let first = sorted.findIndex(same);
+  const first = sorted.findIndex(same); // found: `value` is one of them
   let end = first;
   while (end < sorted.length && same(sorted[end]!)) end++;
-  first = Math.max(0, first);
   return value - step / 2 + (step * (rank - first)) / (end - first);
 }
 
