@@ -246,15 +246,15 @@ async function wrk(url: string, headers: Record<string, string>, seconds: number
   };
 }
 
-/** hey's figures: `workers` connections, at `rate` requests a second in all (-q is each worker's), or as fast as the server answers. */
-async function hey(
+/** hey's command line: `workers` connections for `seconds`, at `rate` requests a second in all (-q is each worker's), or as fast as the server answers. */
+function heyArgs(
   url: string,
   headers: Record<string, string>,
   seconds: number,
   workers: number,
   rate: number | null,
-): Promise<Raw> {
-  const [command, args] = loadCommand('hey', [
+): string[] {
+  return [
     '-z',
     `${seconds}s`,
     '-c',
@@ -262,7 +262,18 @@ async function hey(
     ...(rate === null ? [] : ['-q', String(rate / workers)]),
     ...headerArgs(headers, '-H', ': '),
     url,
-  ]);
+  ];
+}
+
+/** hey's figures from its summary (heyArgs says what load). */
+async function hey(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+  workers: number,
+  rate: number | null,
+): Promise<Raw> {
+  const [command, args] = loadCommand('hey', heyArgs(url, headers, seconds, workers, rate));
   const { stdout } = await run(command, args, { maxBuffer: 1 << 20 });
   const statuses = [...stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)].map((m) => ({
     status: Number(m[1]),
@@ -301,16 +312,9 @@ const HEY_STEP_MS = 0.1;
  */
 async function heyEach(url: string, headers: Record<string, string>, seconds: number, measured: boolean): Promise<Raw> {
   const [command, args] = loadCommand('hey', [
-    '-z',
-    `${seconds}s`,
-    '-c',
-    String(STEADY_WORKERS),
-    '-q',
-    String(STEADY_RATE / STEADY_WORKERS),
     '-o',
     'csv',
-    ...headerArgs(headers, '-H', ': '),
-    url,
+    ...heyArgs(url, headers, seconds, STEADY_WORKERS, STEADY_RATE),
   ]);
   const { stdout } = await run(command, args, { maxBuffer: 1 << 24 });
   // response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset

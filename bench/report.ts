@@ -287,9 +287,14 @@ function warmGoals(name: string, r: Results, f: Figures, timed: Figures): string
  * medians of the two rows may come from rounds far apart.
  */
 function pairedRatio(f: Figures, floor: Figures, pick: (g: Figures) => number): number {
+  const ratios = roundRatios(f, floor, pick);
+  return ratios.length === 0 ? pick(f) / pick(floor) : middle(ratios);
+}
+
+/** `pick` of each round of `f` over the same of `floor`'s round; none unless both have the same rounds. */
+function roundRatios(f: Figures, floor: Figures, pick: (g: Figures) => number): number[] {
   const [mine, theirs] = [f.rounds ?? [], floor.rounds ?? []];
-  if (mine.length === 0 || mine.length !== theirs.length) return pick(f) / pick(floor);
-  return middle(mine.map((round, i) => pick(round) / pick(theirs[i]!)));
+  return mine.length === theirs.length ? mine.map((round, i) => pick(round) / pick(theirs[i]!)) : [];
 }
 
 /** A steady-rate row's p50 and p99 against the node:crypto floor's. */
@@ -452,7 +457,7 @@ function notes(r: Results): string[] {
   const change = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)}%`;
   const failed = [...rowsOf(r), ...latencyRowsOf(r), ...steadyRowsOf(r)].filter((row) => row.figures.failures > 0);
   const perRound = (f: Figures, floor: Figures, pick: (g: Figures) => number = (g) => g.rps) =>
-    (f.rounds ?? []).map((round, i) => x(pick(round) / pick(floor.rounds![i]!))).join(', ');
+    roundRatios(f, floor, pick).map(x).join(', ');
   // The rows of a round run one after another, so a ratio within a round sees the machine
   // about as it was for both: the latency goals take the median of these.
   const steadyRounds = (f: Figures) =>
