@@ -47,8 +47,23 @@ export interface Figures {
   requests: number;
   /** CPU time the server process (all its threads) used per response of the measured run, µs. */
   cpuUs: number;
+  /** At the steady rate, read from hey's CSV: how the latency grows within a burst. */
+  burst?: Burst;
   /** Where the figures are medians: the rounds they come from. */
   rounds?: Figures[];
+}
+
+/**
+ * hey's workers tick together, so at the steady rate its requests leave in bursts of
+ * STEADY_WORKERS, a few tens of µs apart, and each waits for the ones ahead of it: the p50 is
+ * about the middle of a burst. `firstMs` is the mean latency of a burst's first request (it finds
+ * the server idle, its caches cold); `stepUs` what each later place added, the least-squares
+ * slope over the places after the first of each place's mean: the time the server takes per
+ * request within a burst, less the gap between two sends.
+ */
+export interface Burst {
+  firstMs: number;
+  stepUs: number;
 }
 
 export interface LoadTools {
@@ -125,6 +140,7 @@ interface Raw {
   meanMs: number;
   failures: number;
   requests: number;
+  burst?: Burst;
 }
 
 /** Discarded load, as fast as the server answers: the JIT compiles the path, connections open. */
@@ -180,6 +196,9 @@ export function median(rounds: readonly Figures[]): Figures {
     cpuUs: mid((f) => f.cpuUs),
     failures: rounds.reduce((n, f) => n + f.failures, 0),
     requests: rounds.reduce((n, f) => n + f.requests, 0),
+    ...(rounds.every((f) => f.burst !== undefined) && rounds.length > 0
+      ? { burst: { firstMs: mid((f) => f.burst!.firstMs), stepUs: mid((f) => f.burst!.stepUs) } }
+      : {}),
     rounds: [...rounds],
   };
 }
@@ -340,7 +359,35 @@ async function heyEach(url: string, headers: Record<string, string>, seconds: nu
     meanMs: times.reduce((sum, t) => sum + t, 0) / times.length,
     failures: rows.length - ok,
     requests: rows.length,
+    burst: burstOf(rows.map((row) => ({ sentAt: Number(row[7]), ms: Number(row[0]) * 1000 }))),
   };
+}
+
+/** Burst figures of a steady-rate run's requests (seconds since its start, and latency in ms). */
+export function burstOf(requests: readonly { sentAt: number; ms: number }[]): Burst | undefined {
+  // A new burst after a pause of a quarter of the workers' tick (10 ms at 100 a second each).
+  const pause = STEADY_WORKERS / STEADY_RATE / 4;
+  const sorted = [...requests].sort((a, b) => a.sentAt - b.sentAt);
+  const places: number[][] = Array.from({ length: STEADY_WORKERS }, () => []);
+  let burst: { ms: number }[] = [];
+  const close = () => {
+    if (burst.length === STEADY_WORKERS) burst.forEach((r, place) => places[place]!.push(r.ms));
+    burst = [];
+  };
+  sorted.forEach((request, i) => {
+    if (i > 0 && request.sentAt - sorted[i - 1]!.sentAt > pause) close();
+    burst.push(request);
+  });
+  close();
+  if (places[0]!.length === 0) return undefined;
+  const means = places.map((times) => times.reduce((sum, t) => sum + t, 0) / times.length);
+  const later = means.slice(1).map((ms, i) => ({ place: i + 1, ms }));
+  const meanPlace = later.reduce((sum, p) => sum + p.place, 0) / later.length;
+  const meanMs = later.reduce((sum, p) => sum + p.ms, 0) / later.length;
+  const slope =
+    later.reduce((sum, p) => sum + (p.place - meanPlace) * (p.ms - meanMs), 0) /
+    later.reduce((sum, p) => sum + (p.place - meanPlace) ** 2, 0);
+  return { firstMs: means[0]!, stepUs: slope * 1000 };
 }
 
 /**

@@ -453,6 +453,23 @@ function paddedReading(r: Results): string {
   );
 }
 
+/** How the steady rate's latencies grow within hey's bursts (load.ts, Burst), row by row. */
+function burstNote(r: Results): string {
+  const rows = steadyRowsOf(r).flatMap(({ name, figures }) =>
+    figures.burst === undefined
+      ? []
+      : [
+          `${name.replace(/^(forgegate|floor:) /, '')} ${ms(figures.burst.firstMs)} ms, then +${fixed(figures.burst.stepUs)} µs`,
+        ],
+  );
+  if (rows.length === 0) return `at the steady rate: ${r.tools.steady} left no per-request times to find its bursts in`;
+  return (
+    `at the steady rate ${r.tools.steady}'s ${STEADY_WORKERS} workers send together, so each request waits for those of its burst ahead of it: ` +
+    `a burst's first request (mean latency), then what each later place added (medians of the rounds): ${rows.join('; ')}. ` +
+    `The p50 is about the middle of a burst: past the first request's, it grows with the step, the server's time per request within a burst less the gap between two sends`
+  );
+}
+
 function notes(r: Results): string[] {
   const change = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)}%`;
   const failed = [...rowsOf(r), ...latencyRowsOf(r), ...steadyRowsOf(r)].filter((row) => row.figures.failures > 0);
@@ -465,6 +482,7 @@ function notes(r: Results): string[] {
   return [
     `rounds: every row measured ${r.joseFloor.rounds?.length ?? 1} times in turn (the rows that time latencies ${r.steady.nodeFloor.rounds?.length ?? 1}), ${MEASURE_SECONDS} s each; the tables show each figure's median. req/s vs the jose floor of the same round: static account ${perRound(r.es256, r.joseFloor)}; GitLab PAT ${perRound(r.forge.warm.figures, r.joseFloor)}`,
     `at the steady rate, vs the node:crypto floor of the same round: static account ${steadyRounds(r.steady.es256)}; GitLab PAT ${steadyRounds(r.steady.gitlab)}`,
+    burstNote(r),
     `load: ${r.tools.saturate} (${CONNECTIONS} connections: req/s) and ${r.tools.steady} (${CONNECTIONS} workers: latencies at full load; the steady rate), ${r.tools.pinned ? 'servers on CPU 0, load generators on CPU 1 (taskset)' : 'NOT pinned'}${r.tools.warnings.map((w) => `; WARNING: ${w}`).join('')}`,
     `req/s vs the node:crypto floor that groups its signatures as forgegate does: static account ${x(r.es256.rps / r.groupedFloor.rps)}, GitLab PAT ${x(r.forge.warm.figures.rps / r.groupedFloor.rps)} (the grouped floor vs the plain one: ${x(r.groupedFloor.rps / r.nodeFloor.rps)})`,
     `forgegate's own CPU per request beyond the node:crypto floor that signs as it does (ES256 grouped per turn, RS256 in the thread pool): ${rowsOf(
