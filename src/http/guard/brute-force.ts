@@ -36,8 +36,8 @@ import { AnonymousForgeCalls } from './anonymous.js';
 //
 // The warm path stays free of Redis calls: a caller found with no failures at all is
 // remembered in-process for a second, so a busy robot costs about one lookup a second, and a
-// ban started on another replica reaches this one within that second. A caller still asking
-// late in its second is read again in the background, so a busy one never waits for Redis.
+// ban started on another replica reaches this one within that second. A busy caller still
+// asking late in its second is read again in the background, so it never waits for Redis.
 //
 // Fail open: the limiter is a defence, not a dependency. Redis down falls back to a
 // per-process limiter, and any other limiter error admits the request.
@@ -86,17 +86,22 @@ export type LimitsConfig = Config['limits'];
 /** How long a caller with no failures on record is admitted without asking the limiter. */
 const CLEAN_MS = 1000;
 /**
- * From this age a clean caller's request starts a reading in the background (one at a time), so
- * that a caller asking every quarter second or more often keeps its mark without waiting: each
- * second, a burst of its requests used to wait for the reading (1.5-2 ms with Redis on the same
- * host), one request in a hundred at 1,000 a second.
+ * From this age a busy caller's request starts a reading in the background (one at a time), so
+ * that it keeps its mark without waiting: each second, a burst of its requests used to wait for
+ * the reading (1.5-2 ms with Redis on the same host), one request in a hundred at 1,000 a second.
  */
 const REREAD_MS = 750;
+/**
+ * Busy: admitted this many times on its mark. Callers asking now and then wait for a reading as
+ * before; reading them early as well added readings, and the memory scenario (10,000
+ * credentials, a few requests a second each) peaked 4-7 MiB higher.
+ */
+const BUSY_ADMISSIONS = 8;
 
 export class BruteForceGuard {
   private readonly limiter: RateLimiterAbstract;
-  /** Callers (pairs) found with no failures, and when that reading began. */
-  private readonly clean = new LRUCache<string, number>({ max: 10_000 });
+  /** Callers (pairs) found with no failures. */
+  private readonly clean = new LRUCache<string, Mark>({ max: 10_000 });
   /** Moves on whenever a mark is taken back: a reading begun before that marks no one clean. */
   private generation = 0;
   private readonly readings = new SingleFlight<Readings>();
@@ -145,10 +150,10 @@ export class BruteForceGuard {
   async admit(clientIp: string, credential: Credential | undefined): Promise<Admission> {
     const keys = await this.keysFor(clientIp, credential);
     if (keys === null) return { keys, subjectFailures: 0, pairFailures: 0 };
-    const markedAt = this.clean.get(keys.pair);
-    const age = markedAt === undefined ? Infinity : this.clock() - markedAt;
+    const mark = this.clean.get(keys.pair);
+    const age = mark === undefined ? Infinity : this.clock() - mark.readAt;
     if (age < CLEAN_MS) {
-      if (age >= REREAD_MS) void this.reading(keys);
+      if (++mark!.admitted >= BUSY_ADMISSIONS && age >= REREAD_MS) void this.reading(keys);
       return { keys, subjectFailures: 0, pairFailures: 0 };
     }
     const [ip, subject, pair] = await this.reading(keys);
@@ -175,7 +180,7 @@ export class BruteForceGuard {
       const began = this.clock();
       const readings: Readings = await Promise.all([this.read(keys.ip), this.read(keys.subject), this.read(keys.pair)]);
       if (readings.some((res) => live(res) > 0)) this.clean.delete(keys.pair);
-      else if (generation === this.generation) this.clean.set(keys.pair, began);
+      else if (generation === this.generation) this.clean.set(keys.pair, { readAt: began, admitted: 0 });
       return readings;
     });
   }
@@ -260,6 +265,12 @@ export class BruteForceGuard {
       this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, message);
     }
   }
+}
+
+/** A caller found with no failures: when that reading began, and how often it was admitted since. */
+interface Mark {
+  readAt: number;
+  admitted: number;
 }
 
 /** The limiter's counts of a request's IP, subject and pair. */
