@@ -35,9 +35,8 @@ import { AnonymousForgeCalls } from './anonymous.js';
 // valid login reset a password spray.
 //
 // The warm path stays free of Redis calls: a caller found with no failures at all is
-// remembered in-process for a second, so a busy robot costs about one lookup a second, and a
-// ban started on another replica reaches this one within that second. A busy caller still
-// asking late in its second is read again in the background, so it never waits for Redis.
+// remembered in-process for a second, so a busy robot costs one lookup a second, and a ban
+// started on another replica reaches this one within that second.
 //
 // Fail open: the limiter is a defence, not a dependency. Redis down falls back to a
 // per-process limiter, and any other limiter error admits the request.
@@ -77,35 +76,19 @@ export interface GuardOptions {
   ownsAccount?: (username: string) => Promise<boolean> | boolean;
   /** Keys the credential digests: a Redis reader must not be able to test guesses against them. */
   secret?: KeyObject;
-  /** Milliseconds, monotonic (tests move it). */
-  clock?: () => number;
 }
 
 export type LimitsConfig = Config['limits'];
 
 /** How long a caller with no failures on record is admitted without asking the limiter. */
 const CLEAN_MS = 1000;
-/**
- * From this age a busy caller's request starts a reading in the background (one at a time), so
- * that it keeps its mark without waiting: each second, a burst of its requests used to wait for
- * the reading (1.5-2 ms with Redis on the same host), one request in a hundred at 1,000 a second.
- */
-const REREAD_MS = 750;
-/**
- * Busy: admitted this many times on its mark. Callers asking now and then wait for a reading as
- * before; reading them early as well added readings, and the memory scenario (10,000
- * credentials, a few requests a second each) peaked 4-7 MiB higher.
- */
-const BUSY_ADMISSIONS = 8;
 
 export class BruteForceGuard {
   private readonly limiter: RateLimiterAbstract;
-  /** Callers (pairs) found with no failures. */
-  private readonly clean = new LRUCache<string, Mark>({ max: 10_000 });
+  private readonly clean = new LRUCache<string, true>({ max: 10_000, ttl: CLEAN_MS, ttlAutopurge: false });
   /** Moves on whenever a mark is taken back: a reading begun before that marks no one clean. */
   private generation = 0;
   private readonly readings = new SingleFlight<Readings>();
-  private readonly clock: () => number;
   private readonly logger: Logger | undefined;
   private readonly observer: BanObserver | undefined;
   private readonly ownsAccount: (username: string) => Promise<boolean> | boolean;
@@ -130,7 +113,6 @@ export class BruteForceGuard {
     this.observer = options.observer;
     this.ownsAccount = options.ownsAccount ?? (() => false);
     this.secret = options.secret ?? createSecretKey(randomBytes(32));
-    this.clock = options.clock ?? (() => performance.now());
     this.anonymous = config.enabled ? new AnonymousForgeCalls(config.anonymousForgeCalls, options) : null;
   }
 
@@ -149,14 +131,14 @@ export class BruteForceGuard {
   /** Refuses a banned caller with TooManyAttempts; otherwise returns what `settle` needs. */
   async admit(clientIp: string, credential: Credential | undefined): Promise<Admission> {
     const keys = await this.keysFor(clientIp, credential);
-    if (keys === null) return { keys, subjectFailures: 0, pairFailures: 0 };
-    const mark = this.clean.get(keys.pair);
-    const age = mark === undefined ? Infinity : this.clock() - mark.readAt;
-    if (age < CLEAN_MS) {
-      if (++mark!.admitted >= BUSY_ADMISSIONS && age >= REREAD_MS) void this.reading(keys);
-      return { keys, subjectFailures: 0, pairFailures: 0 };
-    }
-    const [ip, subject, pair] = await this.reading(keys);
+    if (keys === null || this.clean.has(keys.pair)) return { keys, subjectFailures: 0, pairFailures: 0 };
+    // One reading per pair at a time: when a busy caller's clean mark expires, its concurrent
+    // requests share the reading instead of each sending its own three (a burst of Redis calls).
+    // Not one begun before a mark was taken back (a failure, a ban): that one is read afresh.
+    const generation = this.generation;
+    const [ip, subject, pair] = await this.readings.run(`${generation} ${keys.pair}`, () =>
+      Promise.all([this.read(keys.ip), this.read(keys.subject), this.read(keys.pair)]),
+    );
     for (const [scope, res] of [
       ['ip', ip],
       [keys.scope, subject],
@@ -166,23 +148,9 @@ export class BruteForceGuard {
         throw new TooManyAttempts(scope, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
       }
     }
+    const clean = live(ip) + live(subject) + live(pair) === 0;
+    if (clean && generation === this.generation) this.clean.set(keys.pair, true);
     return { keys, subjectFailures: live(subject), pairFailures: live(pair) };
-  }
-
-  /**
-   * The pair's counters, read once for all its concurrent requests (instead of three Redis calls
-   * each), marking it clean or not; a request after a mark is taken back does not share a
-   * reading begun before. Never rejects: `read` admits on a limiter error.
-   */
-  private reading(keys: NonNullable<Admission['keys']>): Promise<Readings> {
-    const generation = this.generation;
-    return this.readings.run(`${generation} ${keys.pair}`, async () => {
-      const began = this.clock();
-      const readings: Readings = await Promise.all([this.read(keys.ip), this.read(keys.subject), this.read(keys.pair)]);
-      if (readings.some((res) => live(res) > 0)) this.clean.delete(keys.pair);
-      else if (generation === this.generation) this.clean.set(keys.pair, { readAt: began, admitted: 0 });
-      return readings;
-    });
   }
 
   /** Takes back one caller's mark, or (pair undefined) every mark: the next request reads the counters. */
@@ -265,12 +233,6 @@ export class BruteForceGuard {
       this.logger?.warn({ ban: scope, seconds: this.config.ban, failures: consumed }, message);
     }
   }
-}
-
-/** A caller found with no failures: when that reading began, and how often it was admitted since. */
-interface Mark {
-  readAt: number;
-  admitted: number;
 }
 
 /** The limiter's counts of a request's IP, subject and pair. */
