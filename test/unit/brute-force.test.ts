@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { passwordCredential } from '../../src/credentials/credential.js';
 import { AuthenticationFailed } from '../../src/errors.js';
@@ -44,26 +44,8 @@ test('a success forgives its own failures, and the next success has nothing left
   await assert.rejects(guard.admit(IP, alice), TooManyAttempts, 'the third failure from the IP bans it');
 });
 
-test('concurrent requests of a caller not yet known clean share one reading of the counters in Redis', async (t) => {
-  const redis = await startRedis();
-  const { Redis } = await import('ioredis');
-  const client = new Redis(redis.url, { keyPrefix: `guard-${process.pid}:` });
-  const probe = new Redis(redis.url);
-  t.after(async () => {
-    client.disconnect();
-    probe.disconnect();
-    await redis.stop();
-  });
-  const processed = async () => Number(/total_commands_processed:(\d+)/.exec(await probe.info('stats'))![1]);
-  const guard = new BruteForceGuard(LIMITS, { redis: client, ownsAccount: (name) => name === 'alice' });
-  await client.ping();
-  const before = await processed();
-  await Promise.all(Array.from({ length: 20 }, () => guard.admit(IP, passwordCredential('alice', 'right'))));
-  const commands = (await processed()) - before - 1; // -1: the INFO itself
-  assert.ok(commands <= 12, `Redis commands for 20 concurrent admissions: ${commands} (one reading is at most 12)`);
-});
-
-test('a reading begun before a ban is neither shared after it nor marks anyone clean', async (t) => {
+/** A guard owning the account alice, on a Redis of its own that the test stops; its URL, for probes. */
+async function guardOnRedis(t: TestContext): Promise<{ guard: BruteForceGuard; url: string }> {
   const redis = await startRedis();
   const client = new Redis(redis.url, { keyPrefix: `guard-${process.pid}:` });
   t.after(async () => {
@@ -71,7 +53,25 @@ test('a reading begun before a ban is neither shared after it nor marks anyone c
     await redis.stop();
   });
   await client.ping(); // the limiter refuses a client not ready yet
-  const guard = new BruteForceGuard(LIMITS, { redis: client, ownsAccount: (name) => name === 'alice' });
+  return {
+    guard: new BruteForceGuard(LIMITS, { redis: client, ownsAccount: (name) => name === 'alice' }),
+    url: redis.url,
+  };
+}
+
+test('concurrent requests of a caller not yet known clean share one reading of the counters in Redis', async (t) => {
+  const { guard, url } = await guardOnRedis(t);
+  const probe = new Redis(url);
+  t.after(() => probe.disconnect());
+  const processed = async () => Number(/total_commands_processed:(\d+)/.exec(await probe.info('stats'))![1]);
+  const before = await processed();
+  await Promise.all(Array.from({ length: 20 }, () => guard.admit(IP, passwordCredential('alice', 'right'))));
+  const commands = (await processed()) - before - 1; // -1: the INFO itself
+  assert.ok(commands <= 12, `Redis commands for 20 concurrent admissions: ${commands} (one reading is at most 12)`);
+});
+
+test('a reading begun before a ban is neither shared after it nor marks anyone clean', async (t) => {
+  const { guard } = await guardOnRedis(t);
   const alice = passwordCredential('alice', 'right');
   const ip = '198.51.100.12';
   // The limiter is the guard's own: hold back the answers of alice's reading until the ban is made.

@@ -148,8 +148,8 @@ export class BruteForceGuard {
         throw new TooManyAttempts(scope, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
       }
     }
-    const clean = live(ip) + live(subject) + live(pair) === 0;
-    if (clean && generation === this.generation) this.clean.set(keys.pair, true);
+    const noFailures = live(ip) + live(subject) + live(pair) === 0;
+    if (noFailures && generation === this.generation) this.clean.set(keys.pair, true);
     return { keys, subjectFailures: live(subject), pairFailures: live(pair) };
   }
 
