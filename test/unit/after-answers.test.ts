@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAnswers, runAfterAnswers } from '../../src/http/after-answers.js';
+import { loopIsBusy } from '../../src/token/per-turn.js';
 
 // A token request's audit line and metrics are written a few milliseconds after the answer,
 // with the rest of its burst's, not before the next answer.
@@ -21,7 +23,7 @@ test('work waits, then runs in order, a throw stopping none of the rest', async 
   assert.deepEqual(done, ['first line', 'second line']);
 });
 
-test('work waits 5 ms for the rest of the burst, or for the end of the turn when much waits', async (t) => {
+test('work waits 5 ms for the rest of the burst while the loop has time, or for the end of the turn when much waits', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] }); // the turns are real, the 5 ms are told
   const done: number[] = [];
   afterAnswers(() => done.push(1));
@@ -34,6 +36,20 @@ test('work waits 5 ms for the rest of the burst, or for the end of the turn when
   for (let i = 0; i < 64; i++) afterAnswers(() => done.push(2));
   await nextTurn();
   assert.equal(done.length, 65, 'a long queue runs after the turn that filled it');
+});
+
+test('while the loop is busy, work runs after the turn that answered: what it holds dies young', async () => {
+  loopIsBusy(); // opens a window, whatever came before
+  const until = performance.now() + 150;
+  while (performance.now() < until); // working, the loop held
+  const done: number[] = [];
+  afterAnswers(() => done.push(1));
+  afterAnswers(() => done.push(2));
+  assert.deepEqual(done, [], 'not before the rest of the turn');
+  await nextTurn();
+  assert.deepEqual(done, [1, 2], 'no 5 ms wait');
+  await sleep(150);
+  assert.equal(loopIsBusy(), false, 'idle again for the tests after this one');
 });
 
 test('what waits can be run at once (a reader of the log, the exit hook)', () => {
