@@ -15,7 +15,7 @@ import { loopIsBusy } from '../token/per-turn.js';
 // collected every 3 ms or so. Facts kept past two of those collections are promoted to the old
 // generation, and the memory mode collects that generation every time it grows by a few MB:
 // waiting 5 ms at 50 connections made a full collection (5-12 ms, every request in flight
-// waiting) every 300 ms, against two in 5 s after the turn.
+// waiting) every 300 ms, against two in 5 s after the turn (a cached GitLab token, Node.js 24).
 
 /** How long the first of the waiting work waits while the loop has time: about the length of a burst. */
 const WAIT_MS = 5;
