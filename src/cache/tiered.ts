@@ -22,6 +22,11 @@ interface Entry {
   ttlMs: number;
 }
 
+/** An entry as the in-process level holds it: with the indexes it is filed under here, to leave them when it goes. */
+interface LocalEntry extends Entry {
+  indexes?: readonly string[];
+}
+
 const INVALIDATION_CHANNEL = 'invalidate';
 /**
  * The in-process level's bound, in estimated heap bytes (entrySize). Alone, it is the only copy
@@ -37,20 +42,20 @@ const INDEX_MAX_SIZE = 8 * 1024 * 1024;
 /** What a cache key filed under an index is counted as: its characters, with room for the Set's own. */
 const INDEXED_KEY_SIZE = 128;
 const PURGE_INTERVAL_MS = 15_000;
-const INDEX_PRUNE_AT = 1024;
 
 // Both bounds are sizes only, no entry count: lru-cache preallocates arrays for `max` entries
 // (100,000 of them held 3.5 MiB each, empty), and sizes bound the entries anyway.
 export class TieredCache {
-  private readonly local: LRUCache<string, Entry>;
+  private readonly local: LRUCache<string, LocalEntry>;
   /**
    * In-process index: index key -> cache keys, for replicas without Redis and for local copies.
-   * Only keys the local level still holds matter: the members of an index are pruned of the
-   * others as it grows, so one account filing a million decisions holds no million names.
+   * It names only what the local level holds: an entry leaves its indexes when it goes
+   * (`leaveIndexes`), so one account filing a million decisions holds no million names, and an
+   * index whose entries the bound evicted (most accounts', in front of Redis) is no more.
    */
-  private readonly localIndex = new LRUCache<string, IndexMembers>({
+  private readonly localIndex = new LRUCache<string, Set<string>>({
     maxSize: INDEX_MAX_SIZE,
-    sizeCalculation: (members, index) => index.length + members.keys.size * INDEXED_KEY_SIZE,
+    sizeCalculation: (members, index) => index.length + members.size * INDEXED_KEY_SIZE,
   });
 
   /** Expired entries are dropped on this beat, not only when the bound evicts them. */
@@ -58,7 +63,10 @@ export class TieredCache {
 
   constructor(private readonly redis: RedisLevel | null) {
     const maxSize = redis === null ? LOCAL_MAX_BYTES.alone : LOCAL_MAX_BYTES.beforeRedis;
-    this.local = new LRUCache<string, Entry>({ maxSize }); // every set gives its entrySize
+    this.local = new LRUCache<string, LocalEntry>({
+      maxSize, // every set gives its entrySize
+      dispose: (entry, key) => this.leaveIndexes(key, entry),
+    });
     redis?.subscribe(INVALIDATION_CHANNEL, (message) => {
       for (const key of JSON.parse(message) as string[]) this.local.delete(key);
     });
@@ -96,16 +104,20 @@ export class TieredCache {
   set(key: string, value: unknown, ttlSeconds: number, keepSeconds = 0, indexes: readonly string[] = []): void {
     if (ttlSeconds <= 0) return;
     const lifetimeMs = (ttlSeconds + keepSeconds) * 1000;
-    const entry = { value, storedAt: Date.now(), ttlMs: ttlSeconds * 1000 };
-    const text = JSON.stringify(entry);
+    const storedAt = Date.now();
+    const ttlMs = ttlSeconds * 1000;
+    const text = JSON.stringify({ value, storedAt, ttlMs } satisfies Entry);
+    const entry: LocalEntry = { value, storedAt, ttlMs, indexes };
     this.local.set(key, entry, { ttl: lifetimeMs, size: entrySize(key, text) });
     this.redis?.set(key, text, lifetimeMs);
+    const held = this.local.peek(key) === entry; // not when larger than the whole level
     for (const index of indexes) {
-      const members = this.localIndex.get(index) ?? { keys: new Set<string>(), pruneAt: INDEX_PRUNE_AT };
-      members.keys.add(key);
-      if (members.keys.size >= members.pruneAt) this.prune(members);
-      // The index lives as long as its longest-lived entry, so a webhook still finds them all.
-      this.localIndex.set(index, members, { ttl: Math.max(lifetimeMs, this.localIndex.getRemainingTTL(index)) });
+      if (held) {
+        const members = this.localIndex.get(index) ?? new Set<string>();
+        members.add(key);
+        // The index lives as long as its longest-lived entry, so a webhook still finds them all.
+        this.localIndex.set(index, members, { ttl: Math.max(lifetimeMs, this.localIndex.getRemainingTTL(index)) });
+      }
       this.redis?.index(index, key, lifetimeMs);
     }
   }
@@ -124,7 +136,7 @@ export class TieredCache {
   async invalidate(...indexes: string[]): Promise<number> {
     const keys = new Set<string>();
     for (const index of indexes) {
-      for (const key of this.localIndex.get(index)?.keys ?? []) keys.add(key);
+      for (const key of this.localIndex.get(index) ?? []) keys.add(key);
       this.localIndex.delete(index);
       if (this.redis !== null) for (const key of await this.redis.dropIndex(index)) keys.add(key);
     }
@@ -140,15 +152,16 @@ export class TieredCache {
 
   /** Members held by an index (tests and memory checks). */
   indexSize(index: string): number {
-    return this.localIndex.get(index)?.keys.size ?? 0;
+    return this.localIndex.get(index)?.size ?? 0;
   }
 
-  // Drops the members whose entry the local level no longer holds (evicted or expired: Redis
-  // keeps its own index of what it holds). The next pruning waits until the index has doubled,
-  // so the cost stays constant per entry filed.
-  private prune(members: IndexMembers): void {
-    for (const key of members.keys) if (!this.local.has(key)) members.keys.delete(key);
-    members.pruneAt = Math.max(INDEX_PRUNE_AT, members.keys.size * 2);
+  // An entry that leaves the local level (evicted, expired, deleted, replaced) leaves its
+  // indexes here; Redis keeps its own index of what it holds. A replacement files itself again.
+  private leaveIndexes(key: string, entry: LocalEntry): void {
+    for (const index of entry.indexes ?? []) {
+      const members = this.localIndex.peek(index);
+      if (members?.delete(key) && members.size === 0) this.localIndex.delete(index);
+    }
   }
 }
 
@@ -160,10 +173,4 @@ export class TieredCache {
  */
 function entrySize(key: string, text: string): number {
   return ENTRY_OVERHEAD + key.length + 2 * text.length;
-}
-
-interface IndexMembers {
-  keys: Set<string>;
-  /** The size at which the members are next pruned. */
-  pruneAt: number;
 }

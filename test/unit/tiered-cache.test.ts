@@ -43,6 +43,24 @@ test('an index holds only what the local level holds: an account filing many dec
   }
 });
 
+test('an entry leaves its indexes when it goes, and a replacement files itself again', async () => {
+  const cache = new TieredCache(null);
+  try {
+    cache.set('dec:a', { v: 1 }, 60, 0, ['idx:a:gitlab:user:1', 'idx:p:gitlab:group/proj']);
+    cache.set('dec:a', { v: 2 }, 60, 0, ['idx:a:gitlab:user:1', 'idx:p:gitlab:group/proj']);
+    assert.equal(cache.indexSize('idx:a:gitlab:user:1'), 1, 'replaced, still filed');
+    cache.set('dec:short', { v: 3 }, 1, 0, ['idx:a:gitlab:user:2']);
+    cache.delete('dec:a');
+    assert.equal(cache.indexSize('idx:a:gitlab:user:1'), 0, 'deleted: gone from the account index');
+    assert.equal(cache.indexSize('idx:p:gitlab:group/proj'), 0, 'and from the project index');
+    await sleep(1100);
+    assert.equal(await cache.get('dec:short'), undefined, 'expired');
+    assert.equal(cache.indexSize('idx:a:gitlab:user:2'), 0, 'expired: gone from its index');
+  } finally {
+    cache.close();
+  }
+});
+
 test('in front of Redis the in-process level keeps a bounded hot set, and what it let go Redis still answers', async () => {
   const redis = await startRedis();
   const level = new RedisLevel(redis.url, `tiered-bound-${process.pid}:`, silentLogger);
@@ -52,11 +70,13 @@ test('in front of Redis the in-process level keeps a bounded hot set, and what i
     await eventually('connected', () => level.status === 'up');
     const value = { reason: 'x'.repeat(300) };
     for (let i = 0; i < 20_000; i++) {
-      cache.set(`dec:gitlab:x:img-${i}`, value, 60);
+      cache.set(`dec:gitlab:x:img-${i}`, value, 60, 0, [`idx:a:gitlab:user:${i}`]);
       alone.set(`dec:gitlab:x:img-${i}`, value, 60);
     }
     assert.ok(cache.localBytes() <= 8 * 1024 * 1024, `in process: ${cache.localBytes()} bytes`);
     assert.ok(alone.localBytes() > 8 * 1024 * 1024, 'alone, the only copy, it holds more');
+    assert.equal(cache.indexSize('idx:a:gitlab:user:0'), 0, 'an evicted entry left its index here');
+    assert.equal(cache.indexSize('idx:a:gitlab:user:19999'), 1);
     await eventually('the first entry answered from Redis, fresh', async () => {
       const first = await cache.get<typeof value>('dec:gitlab:x:img-0');
       return first?.fresh === true && first.value.reason === value.reason;
