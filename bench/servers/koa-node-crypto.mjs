@@ -1,8 +1,8 @@
 import { createPrivateKey, sign } from 'node:crypto';
 import Koa from 'koa';
-import { P256_BYTES, rawFromDer } from '../../dist/token/ecdsa-der.js';
-import { perTurn } from '../../dist/token/per-turn.js';
-import { SIGNATURES_PER_GROUP } from '../../dist/token/signer.js';
+import { P256_BYTES, rawFromDer } from '../../build/token/ecdsa-der.js';
+import { perTurn } from '../../build/token/per-turn.js';
+import { SIGNATURES_PER_GROUP } from '../../build/token/signer.js';
 import { answer, claims, loadKey } from './floor-token.mjs';
 
 // The node:crypto floor: a minimal Koa app that signs forgegate's token (same key, header and
@@ -15,7 +15,7 @@ import { answer, claims, loadKey } from './floor-token.mjs';
 // otherwise as simple as the floor, shows at full load and at a steady rate.
 //
 // With `grouped` it signs as forgegate does: the signatures asked for in one turn of the event
-// loop are made together after it, in groups of forgegate's size (dist/token/, which `npm run
+// loop are made together after it, in groups of forgegate's size (build/token/, which `npm run
 // bench` builds), so that forgegate's own CPU can be counted from a floor that signs the same way.
 //
 //   node bench/servers/koa-node-crypto.mjs KEY_DIR [BUSY_MICROSECONDS] [grouped]

@@ -1,5 +1,5 @@
 // The page's script, served as a same-origin file (the CSP allows no inline script). Kept as
-// a string module so `tsc` alone puts it in dist. It does two things: copy buttons, and the
+// a string module so the build needs no file copies. It does two things: copy buttons, and the
 // "Check my access" form, which it sends to POST /explain as JSON. Answers are rendered with
 // textContent only, so nothing an answer holds is ever parsed as HTML.
 

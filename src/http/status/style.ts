@@ -1,5 +1,5 @@
 // The page's stylesheet, served as a same-origin file (the CSP allows no inline style).
-// Kept as a string module so `tsc` alone puts it in dist. System fonts only: nothing is
+// Kept as a string module so the build needs no file copies. System fonts only: nothing is
 // fetched from anywhere else. Text colours keep a contrast ratio of at least 4.5:1 (WCAG AA)
 // against their backgrounds, in both colour schemes.
 
