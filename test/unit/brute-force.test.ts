@@ -44,6 +44,17 @@ test('a success forgives its own failures, and the next success has nothing left
   await assert.rejects(guard.admit(IP, alice), TooManyAttempts, 'the third failure from the IP bans it');
 });
 
+test('expired clean marks of callers who never come back are swept as new callers are marked', async () => {
+  const guard = guardOwning();
+  const admitCallers = (name: string, count: number) =>
+    Promise.all(Array.from({ length: count }, (_, i) => guard.admit(IP, passwordCredential(name, `${name}-${i}`))));
+  await admitCallers('first', 200);
+  assert.equal(guard.cleanMarks(), 200, 'all of them marked, none expired yet');
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // past every mark's second
+  await admitCallers('second', 100);
+  assert.equal(guard.cleanMarks(), 100, "the first callers' expired marks are gone");
+});
+
 /** A guard owning the account alice, on a Redis of its own that the test stops; its URL, for probes. */
 async function guardOnRedis(t: TestContext): Promise<{ guard: BruteForceGuard; url: string }> {
   const redis = await startRedis();
