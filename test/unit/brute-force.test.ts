@@ -50,7 +50,7 @@ test('expired clean marks of callers who never come back are swept as new caller
     Promise.all(Array.from({ length: count }, (_, i) => guard.admit(IP, passwordCredential(name, `${name}-${i}`))));
   await admitCallers('first', 200);
   assert.equal(guard.cleanMarks(), 200, 'all of them marked, none expired yet');
-  await new Promise((resolve) => setTimeout(resolve, 1100)); // past every mark's second
+  await new Promise((resolve) => setTimeout(resolve, 1300)); // past every mark's second and its quarter
   await admitCallers('second', 100);
   assert.equal(guard.cleanMarks(), 100, "the first callers' expired marks are gone");
 });
@@ -106,4 +106,30 @@ test('a reading begun before a ban is neither shared after it nor marks anyone c
   release();
   await before; // begun before the ban: admitted, as any request a moment earlier
   await assert.rejects(guard.admit(ip, alice), TooManyAttempts, 'the reading begun before marked no one clean');
+});
+
+test('a caller back just after its clean second is admitted at once, and a ban from another replica reaches it with that reading', async (t) => {
+  const { guard, url } = await guardOnRedis(t);
+  const client = new Redis(url, { keyPrefix: `guard-${process.pid}:` });
+  t.after(() => client.disconnect());
+  await client.ping(); // the limiter refuses a client not ready yet
+  const replica = new BruteForceGuard(LIMITS, { redis: client, ownsAccount: (name) => name === 'alice' });
+  const alice = passwordCredential('alice', 'right');
+  await guard.admit(IP, alice); // read: no failures, marked clean for a second
+  for (let i = 1; i <= LIMITS.failures; i++) await fail(replica, `victim-${i}`); // the other replica bans the IP
+  await guard.admit(IP, alice); // within the second: not read again
+  await new Promise((resolve) => setTimeout(resolve, 1050));
+  // The limiter answers this reading only after a pause: the admission must not wait for it.
+  const limiter = (guard as unknown as { limiter: { get(key: string): Promise<unknown> } }).limiter;
+  const get = limiter.get.bind(limiter);
+  limiter.get = async (key) => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return get(key);
+  };
+  const started = performance.now();
+  await guard.admit(IP, alice);
+  assert.ok(performance.now() - started < 50, 'admitted without waiting for the reading');
+  limiter.get = get;
+  await new Promise((resolve) => setTimeout(resolve, 150)); // the reading has landed
+  await assert.rejects(guard.admit(IP, alice), TooManyAttempts, 'the ban, found by that reading');
 });
