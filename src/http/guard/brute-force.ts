@@ -153,11 +153,12 @@ export class BruteForceGuard {
       }
       return { keys, subjectFailures, pairFailures };
     }
-    // Within the quarter after its second: read again, not waited for. A ban or a failure found
-    // takes the mark back, so the requests after that reading are read (and refused) in turn.
+    // Within the quarter after its second: read again, not waited for. A reading that does not
+    // renew the mark (a ban, a failure on record) takes it back, so the requests after it are
+    // read (and refused) in turn.
     if (performance.now() - readAt >= CLEAN_MS) {
-      void this.check(keys).then(({ ban, subjectFailures, pairFailures }) => {
-        if (ban !== null || subjectFailures + pairFailures > 0) this.unmark(keys.pair);
+      void this.check(keys).then(() => {
+        if (this.clean.peek(keys.pair) === readAt) this.clean.delete(keys.pair);
       });
     }
     return { keys, subjectFailures: 0, pairFailures: 0 };
@@ -190,7 +191,7 @@ export class BruteForceGuard {
   // An expired mark is dropped when read, and a caller who does not come back never reads it:
   // 10,000 one-time callers left 10,000 keys for the bound to evict (0.6 MB of a 42 MB heap in
   // the memory scenario). Expired marks are swept whenever the marks have doubled since the last
-  // sweep, so they stay within twice the callers of the last second, at a constant cost per mark.
+  // sweep, so they stay within twice the recent callers, at a constant cost per mark.
   private markClean(pair: string, readAt: number): void {
     this.clean.set(pair, readAt);
     if (this.clean.size < this.sweepAt) return;
