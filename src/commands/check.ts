@@ -105,14 +105,21 @@ async function checkRedis(url: string): Promise<void> {
 
 async function checkForge(forge: ForgeConfig): Promise<void> {
   const probe = forge.type === 'gitlab' ? `${forge.url.replace(/\/+$/, '')}/api/v4/version` : forge.url;
+  let response: Response;
   try {
-    const response = await fetch(probe, { signal: AbortSignal.timeout(forge.timeout * 1000), redirect: 'manual' });
+    response = await fetch(probe, { signal: AbortSignal.timeout(forge.timeout * 1000), redirect: 'manual' });
     await response.body?.cancel();
-    ok(`forge ${forge.name} (${forge.type}) at ${forge.url} answers (HTTP ${response.status})`);
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
     throw new CommandError(`forge ${forge.name} (${forge.type}) at ${forge.url} is unreachable: ${cause}`);
   }
+  const location = response.headers.get('location');
+  // GitLab's calls go where the url says, never where a redirect points (forges/transport.ts).
+  if (forge.type === 'gitlab' && response.status >= 300 && response.status < 400 && location !== null)
+    throw new CommandError(
+      `forge ${forge.name} (gitlab) at ${forge.url} redirects to ${location} (HTTP ${response.status}): forgegate does not follow redirects, so set url to where GitLab answers`,
+    );
+  ok(`forge ${forge.name} (${forge.type}) at ${forge.url} answers (HTTP ${response.status})`);
   if (forge.type === 'gitlab' && forge.serviceToken !== null) await checkGitLabServiceToken(forge, forge.serviceToken);
   if (forge.type === 'gitlab') await checkProtectionRules(forge);
 }

@@ -6,8 +6,8 @@ import type { Config } from '../config/schema.js';
 //
 // Read as V8 goes, set here before the server's modules load (NODE_OPTIONS does not take the first):
 // - `--optimize-for-size`: the old generation grows close to the live data instead of to several
-//   times it. A cold request's objects (each forge call a fetch, with its Request, Response and
-//   streams) live through the forge's round trip and are promoted, so they die in the old
+//   times it. A cold request's objects (each forge call's request, response and
+//   buffers) live through the forge's round trip and are promoted, so they die in the old
 //   generation: without it, the memory scenario peaks at 400 MiB.
 // - `--semi-space-growth-factor=1`: the young generation keeps its initial size instead of
 //   growing to 16 MiB semi-spaces, which the flag above leaves alone: a further 30 MiB off that peak.

@@ -201,6 +201,19 @@ describe('forgegate CLI', () => {
       const unsafe = await forgegate(['check', '--config', file]);
       assert.equal(unsafe.code, 1);
       assert.match(unsafe.stderr, /adminMode is false, but GitLab enforces Admin Mode/);
+      // GitLab behind a redirect (http to https, an old host name): forgegate's calls would not follow it.
+      gitlab.inject({
+        kind: 'status',
+        status: 301,
+        headers: { location: 'https://gitlab.example/api/v4/version' },
+        times: 1,
+      });
+      const moved = await run('glpat-good');
+      assert.equal(moved.code, 1);
+      assert.match(
+        moved.stderr,
+        /redirects to https:\/\/gitlab\.example\/api\/v4\/version \(HTTP 301\): forgegate does not follow/,
+      );
     } finally {
       await gitlab.stop();
     }

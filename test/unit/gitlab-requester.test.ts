@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Unavailable } from '../../src/errors.js';
 import { GitLabApi } from '../../src/forges/gitlab/api.js';
+import { MAX_ANSWER_BYTES } from '../../src/forges/transport.js';
 import { FakeGitLab } from '../fakes/gitlab.js';
 
 // gitbeaker's own requester answers a 429 or a 502 by asking again, ten times in all within
@@ -42,4 +45,86 @@ describe('GitLab answering 429 or 502 to every call', () => {
       assert.equal(calls, 1);
     });
   }
+});
+
+// The transport under the client (src/forges/transport.ts): node:http, no redirects followed,
+// answers bounded, and a kept-alive connection GitLab closed as it was reused asked again once.
+describe("GitLab's transport", () => {
+  const user = JSON.stringify({ id: 1, username: 'dev', state: 'active' });
+
+  /** A GitLab stand-in over raw node:http: `answer` sees each request and its number on its connection. */
+  async function rawGitLab(answer: (res: ServerResponse, nthOnConnection: number) => void) {
+    const seen = new WeakMap<object, number>();
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      const nth = (seen.get(req.socket) ?? 0) + 1;
+      seen.set(req.socket, nth);
+      answer(res, nth);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      requests: () => requests,
+      stop: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+    };
+  }
+
+  const json = (res: ServerResponse, body: string) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+
+  test('a redirect is not followed: Unavailable naming its status, and no token goes anywhere else', async () => {
+    const gitlab = new FakeGitLab();
+    const elsewhere = new FakeGitLab();
+    await Promise.all([gitlab.start(), elsewhere.start()]);
+    try {
+      for (const fake of [gitlab, elsewhere])
+        fake.addToken({ token: 'glpat-moved', user_id: fake.addUser({ username: 'dev' }).id, scopes: ['api'] });
+      gitlab.inject({ kind: 'status', status: 301, headers: { location: `${elsewhere.url}/api/v4/user` }, times: 1 });
+      const error = await new GitLabApi('gitlab', gitlab.url, 5).currentUser('glpat-moved').catch((e: unknown) => e);
+      assert.ok(error instanceof Unavailable, String(error));
+      assert.match(error.message, /could not answer GET \/user: HTTP 301$/);
+      assert.equal(elsewhere.calls('GET /user'), 0);
+      // fetch dropped Authorization at another origin, but sent a CI job token's own header on.
+      gitlab.inject({ kind: 'status', status: 302, headers: { location: `${elsewhere.url}/api/v4/job` } });
+      const job = await new GitLabApi('gitlab', gitlab.url, 5).job('glcbt-64_moved').catch((e: unknown) => e);
+      assert.ok(job instanceof Unavailable, String(job));
+      assert.match(job.message, /could not answer GET \/job: HTTP 302$/);
+      assert.equal(elsewhere.calls('GET /job'), 0);
+    } finally {
+      await Promise.all([gitlab.stop(), elsewhere.stop()]);
+    }
+  });
+
+  test('a kept-alive connection closed as it is reused is asked again on a new one, once', async () => {
+    let closing = false;
+    const gitlab = await rawGitLab((res, nth) => (nth > 1 || closing ? res.socket!.destroy() : json(res, user)));
+    try {
+      const api = new GitLabApi('gitlab', gitlab.url, 5);
+      assert.equal((await api.currentUser('glpat-a')).username, 'dev');
+      // The second call finds the first's connection, which closes: sent again on a new one.
+      assert.equal((await api.currentUser('glpat-a')).username, 'dev');
+      assert.equal(gitlab.requests(), 3);
+      // A new connection that closes too is an answer: no third try.
+      closing = true;
+      const error = await api.currentUser('glpat-a').catch((e: unknown) => e);
+      assert.ok(error instanceof Unavailable, String(error));
+      assert.equal(gitlab.requests(), 5);
+    } finally {
+      await gitlab.stop();
+    }
+  });
+
+  test(`an answer over ${MAX_ANSWER_BYTES} bytes is refused unread: Unavailable`, async () => {
+    const huge = JSON.stringify({ id: 1, username: 'dev', state: 'active', bio: 'x'.repeat(MAX_ANSWER_BYTES) });
+    const gitlab = await rawGitLab((res) => json(res, huge));
+    try {
+      const error = await new GitLabApi('gitlab', gitlab.url, 5).currentUser('glpat-a').catch((e: unknown) => e);
+      assert.ok(error instanceof Unavailable, String(error));
+      assert.match(error.message, /could not answer GET \/user: answer larger than/);
+    } finally {
+      await gitlab.stop();
+    }
+  });
 });

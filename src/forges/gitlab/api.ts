@@ -14,6 +14,7 @@ import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
 import { ForgeCalls, retryAt, SpentQuotas } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
+import { send } from '../transport.js';
 import { requestError, requestOnce } from './requester.js';
 
 // The GitLab REST calls forgegate makes (docs/forges.md, GitLab), through @gitbeaker/rest.
@@ -114,19 +115,15 @@ export class GitLabApi {
   /** GET /oauth/token/info lives outside /api/v4, where gitbeaker has no method. */
   oauthTokenInfo(token: string): Promise<z.infer<typeof oauthTokenInfo>> {
     return this.call('GET /oauth/token/info', oauthTokenInfo, token, async () => {
-      const url = `${this.host.replace(/\/+$/, '')}/oauth/token/info`;
-      const response = await fetch(url, {
-        headers: { Authorization: `Bearer ${token}` },
+      const url = new URL(`${this.host.replace(/\/+$/, '')}/oauth/token/info`);
+      const answer = await send(url, {
+        headers: { authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      if (response.status === 429) throw await requestError(new Request(url), response);
-      if (!response.ok)
-        throw new ForgeRefusal(
-          'GET /oauth/token/info',
-          response.status,
-          (await response.text().catch(() => '')).slice(0, 200),
-        );
-      return response.json();
+      if (answer.status === 429) throw requestError(url, 'GET', answer);
+      if (answer.status < 200 || answer.status > 299)
+        throw new ForgeRefusal('GET /oauth/token/info', answer.status, answer.body.toString('utf8').slice(0, 200));
+      return JSON.parse(answer.body.toString('utf8')) as unknown;
     });
   }
 
@@ -220,17 +217,15 @@ export class GitLabApi {
     return this.call('GET /application/settings', settings, token, request);
   }
 
-  // gitbeaker throttles each client with in-memory limiters whose records live 60 s. forgegate
-  // makes a client per call and leaves rate limits to GitLab: one limit that never binds, kept
-  // without an expiry timer, lets each client be collected with its call. Each call is asked
-  // once (`requestOnce`).
+  // gitbeaker throttles each client with in-memory limiters that its own request handler
+  // consults. forgegate makes a client per call (auth differs by call), leaves rate limits to
+  // GitLab and asks through `requestOnce`, which consults none: no limits, so no limiter is made.
   private options(auth: Auth) {
     const base = {
       host: this.host,
       requesterFn: requestOnce,
       queryTimeout: this.timeoutMs,
-      rateLimits: { '**': 1_000_000_000 },
-      rateLimitDuration: 0,
+      rateLimits: {},
     };
     return auth === null ? base : { ...base, oauthToken: auth.bearer };
   }

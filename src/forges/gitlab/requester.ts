@@ -6,50 +6,54 @@ import {
   type RequestHandlerFn,
   type RequestOptions,
 } from '@gitbeaker/requester-utils';
+import { send, type HttpAnswer } from '../transport.js';
 
-// How gitbeaker's resources reach GitLab, for forgegate: one attempt per call. gitbeaker's own
-// handler asks again on a 429 or a 502, ten times within about 250 ms, reading no Retry-After:
-// against a GitLab that is limiting forgegate, every cold request made ten calls. A 429 or 502
-// is an outage to forgegate (a 503, or the stale answer), asked about again on a later request.
-// It also hands fetch the URL and the signal directly: a Request copied from another Request
-// follows the signal through weak references, which a garbage collection can cut, and its call
-// then ignored the timeout (forges/call.ts keeps a deadline of its own all the same).
-// Everything else is as gitbeaker does it: the same options, bodies and errors.
+// How gitbeaker's resources reach GitLab, for forgegate: one attempt per call, over
+// ../transport.ts. gitbeaker's own handler asks again on a 429 or a 502, ten times within
+// about 250 ms, reading no Retry-After: against a GitLab that is limiting forgegate, every
+// cold request made ten calls. A 429 or 502 is an outage to forgegate (a 503, or the stale
+// answer), asked about again on a later request. Everything else is as gitbeaker does it: the
+// same options, bodies and errors.
 
 const askOnce: RequestHandlerFn = async (endpoint, options) => {
-  const { prefixUrl, searchParams, method, asStream, headers, body, signal } = (options ?? {}) as RequestOptions;
+  const { prefixUrl, searchParams, method = 'GET', headers, body, signal } = (options ?? {}) as RequestOptions;
   const url = new URL(endpoint, prefixUrl?.endsWith('/') ? prefixUrl : `${prefixUrl ?? ''}/`);
   url.search = searchParams ?? '';
-  const init: RequestInit = { method, ...(headers && { headers }), ...(body && { body }), ...(signal && { signal }) };
-  const response = await fetch(url, init).catch((error: unknown) => {
+  const call = { method, headers: headers as Record<string, string> | undefined, body: body as string | undefined };
+  const answer = await send(url, { ...call, signal }).catch((error: unknown) => {
     const name = (error as Error).name;
     if (name === 'TimeoutError' || name === 'AbortError') throw new GitbeakerTimeoutError('Query timeout was reached');
     throw error;
   });
-  if (!response.ok) throw await requestError(new Request(url, { method }), response);
-  return formatted(response, asStream === true);
+  if (answer.status < 200 || answer.status > 299) throw requestError(url, method, answer);
+  return formatted(answer);
 };
 
 /** gitbeaker's requester, with `askOnce` in place of its own handler. */
 export const requestOnce = createRequesterFn((_, requestOptions) => Promise.resolve(requestOptions), askOnce);
 
-async function formatted(response: Response, asStream: boolean): Promise<FormattedResponse> {
-  const headers = Object.fromEntries(response.headers.entries());
-  const { status } = response;
-  if (asStream) return { body: response.body as FormattedResponse['body'], headers, status };
+function formatted(answer: HttpAnswer): FormattedResponse {
+  const { status } = answer;
+  const headers = flatHeaders(answer);
   if (status === 204) return { body: null, headers, status };
-  const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  const text = answer.body.toString('utf8');
+  const type = (headers['content-type'] ?? '').split(';')[0]!.trim();
   if (type === 'application/json')
-    return { body: ((await response.json()) as FormattedResponse['body']) || {}, headers, status };
-  if (type.startsWith('text/')) return { body: (await response.text()) || '', headers, status };
-  return { body: await response.blob(), headers, status };
+    return { body: (JSON.parse(text) as FormattedResponse['body']) || {}, headers, status };
+  return { body: text, headers, status };
+}
+
+function flatHeaders({ headers }: HttpAnswer): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) flat[name] = String(value);
+  return flat;
 }
 
 /** GitLab's `error` or `message`, as gitbeaker reports a failed request. */
-export async function requestError(request: Request, response: Response): Promise<GitbeakerRequestError> {
-  const content = await response.text();
+export function requestError(url: URL, method: string, answer: HttpAnswer): GitbeakerRequestError {
+  const content = answer.body.toString('utf8');
   let description = content;
-  if (response.headers.get('content-type')?.includes('application/json')) {
+  if (String(answer.headers['content-type'] ?? '').includes('application/json')) {
     try {
       const output = JSON.parse(content) as { error?: unknown; message?: unknown } | null;
       const property = output?.error || output?.message || '';
@@ -58,5 +62,7 @@ export async function requestError(request: Request, response: Response): Promis
       description = content;
     }
   }
+  const request = new Request(url, { method });
+  const response = new Response(null, { status: answer.status, headers: flatHeaders(answer) });
   return new GitbeakerRequestError(description, { cause: { description, request, response } });
 }

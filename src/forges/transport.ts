@@ -1,0 +1,76 @@
+import http from 'node:http';
+import https from 'node:https';
+
+// The transport under the GitLab client: one request over node:http, its answer read whole.
+// fetch keeps about three times the memory alive per call in flight (its Request, Response,
+// Headers and web streams) and leaves more garbage behind; a cold token request holds its
+// calls for the forge's round trip, long enough for all of it to be promoted to the old
+// generation. Redirects are not followed: a forge API that answers 3xx is not answering, and
+// no credential header is sent anywhere but to the configured URL.
+
+/** An answer as read: status, headers (lower-case names) and the whole body. */
+export interface HttpAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface HttpCall {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** No forge answer forgegate reads comes near this; a larger one is refused unread. */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+// Connections are kept alive and closed after IDLE_MS unused (fetch's default too).
+const IDLE_MS = 4_000;
+const agents: Record<string, http.Agent> = {
+  'http:': new http.Agent({ keepAlive: true, timeout: IDLE_MS }),
+  'https:': new https.Agent({ keepAlive: true, timeout: IDLE_MS }),
+};
+
+/**
+ * Sends one request and reads its answer. A kept-alive connection that the forge closed just as
+ * it was reused is the one failure sent again, once: the request never reached the forge.
+ */
+export async function send(url: URL, call: HttpCall): Promise<HttpAnswer> {
+  try {
+    return await attempt(url, call);
+  } catch (error) {
+    if (!(error instanceof StaleConnection)) throw error;
+    return attempt(url, call);
+  }
+}
+
+class StaleConnection extends Error {}
+
+function attempt(url: URL, { method = 'GET', headers, body, signal }: HttpCall): Promise<HttpAnswer> {
+  const agent = agents[url.protocol];
+  if (agent === undefined) return Promise.reject(new TypeError(`${url.protocol} is not http: or https:`));
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = client.request(url, { method, headers, signal, agent }, (response) => {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      response.on('data', (chunk: Buffer) => {
+        length += chunk.length;
+        if (length <= MAX_ANSWER_BYTES) chunks.push(chunk);
+        else request.destroy(new RangeError(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+      });
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks, length) }),
+      );
+      response.on('error', reject);
+      // Closed before its end (the request aborted, the connection dropped): never a partial body.
+      response.on('close', () => response.complete || reject(new Error('connection closed before the answer ended')));
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      const stale = request.reusedSocket && error.code === 'ECONNRESET';
+      reject(stale ? new StaleConnection('kept-alive connection closed by the forge', { cause: error }) : error);
+    });
+    request.end(body);
+  });
+}
