@@ -27,10 +27,11 @@ export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 // Connections are kept alive and closed after IDLE_MS unused (fetch's default too).
 const IDLE_MS = 4_000;
-const agents: Record<string, http.Agent> = {
-  'http:': new http.Agent({ keepAlive: true, timeout: IDLE_MS }),
-  'https:': new https.Agent({ keepAlive: true, timeout: IDLE_MS }),
-};
+// Through the proxy HTTP_PROXY, HTTPS_PROXY and NO_PROXY name where node was told to use them
+// (NODE_USE_ENV_PROXY=1 or --use-env-proxy, Node.js 24.5 and later), as fetch then goes.
+const useEnvProxy = process.env.NODE_USE_ENV_PROXY === '1' || process.execArgv.includes('--use-env-proxy');
+const options = { keepAlive: true, timeout: IDLE_MS, ...(useEnvProxy && { proxyEnv: process.env }) };
+const agents: Record<string, http.Agent> = { 'http:': new http.Agent(options), 'https:': new https.Agent(options) };
 
 /**
  * Sends one request and reads its answer. A kept-alive connection that the forge closed just as

@@ -6,6 +6,7 @@ import { Unavailable } from '../../src/errors.js';
 import { GitLabApi } from '../../src/forges/gitlab/api.js';
 import { MAX_ANSWER_BYTES } from '../../src/forges/transport.js';
 import { FakeGitLab } from '../fakes/gitlab.js';
+import { runCommand } from '../support/command.js';
 
 // gitbeaker's own requester answers a 429 or a 502 by asking again, ten times in all within
 // about 250 ms, reading no Retry-After (test/fakes-smoke shows it). forgegate's requester asks
@@ -115,6 +116,32 @@ describe("GitLab's transport", () => {
       await gitlab.stop();
     }
   });
+
+  // Node.js 24.5 and later: node's own agents and fetch follow these variables when told to.
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  const envProxy = major > 24 || (major === 24 && minor >= 5);
+  test(
+    'with NODE_USE_ENV_PROXY=1, calls go through HTTP_PROXY',
+    { skip: !envProxy && 'Node.js before 24.5' },
+    async () => {
+      const proxied: string[] = [];
+      const proxy = createServer((req, res) => (proxied.push(req.url ?? ''), json(res, user)));
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      try {
+        const call = `import { GitLabApi } from './src/forges/gitlab/api.ts';
+        const found = await new GitLabApi('gitlab', 'http://gitlab.invalid', 5).currentUser('glpat-a');
+        console.log(found.username);`;
+        const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+        const env = { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxyUrl, NO_PROXY: '' };
+        const run = await runCommand(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', call], { env });
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stdout.trim(), 'dev');
+        assert.deepEqual(proxied, ['http://gitlab.invalid/api/v4/user']);
+      } finally {
+        proxy.close();
+      }
+    },
+  );
 
   test(`an answer over ${MAX_ANSWER_BYTES} bytes is refused unread: Unavailable`, async () => {
     const huge = JSON.stringify({ id: 1, username: 'dev', state: 'active', bio: 'x'.repeat(MAX_ANSWER_BYTES) });
