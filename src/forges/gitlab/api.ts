@@ -217,15 +217,12 @@ export class GitLabApi {
     return this.call('GET /application/settings', settings, token, request);
   }
 
-  // gitbeaker throttles each client with in-memory limiters that its own request handler
-  // consults. forgegate makes a client per call (auth differs by call), leaves rate limits to
-  // GitLab and asks through `requestOnce`, which consults none: no limits, so no limiter is made.
+  // A gitbeaker client per call: the token differs by call. Each asks once (`requestOnce`).
   private options(auth: Auth) {
     const base = {
       host: this.host,
       requesterFn: requestOnce,
       queryTimeout: this.timeoutMs,
-      rateLimits: {},
     };
     return auth === null ? base : { ...base, oauthToken: auth.bearer };
   }

@@ -1,25 +1,60 @@
 import {
-  createRequesterFn,
+  defaultOptionsHandler,
   GitbeakerRequestError,
   GitbeakerTimeoutError,
+  type DefaultRequestOptions,
   type FormattedResponse,
-  type RequestHandlerFn,
+  type RequesterType,
   type RequestOptions,
+  type ResourceOptions,
+  type ResponseBodyTypes,
 } from '@gitbeaker/requester-utils';
 import { send, type HttpAnswer } from '../transport.js';
 
 // How gitbeaker's resources reach GitLab, for forgegate: one attempt per call, over
-// ../transport.ts. gitbeaker's own handler asks again on a 429 or a 502, ten times within
+// ../transport.ts. gitbeaker's own requester asks again on a 429 or a 502, ten times within
 // about 250 ms, reading no Retry-After: against a GitLab that is limiting forgegate, every
 // cold request made ten calls. A 429 or 502 is an outage to forgegate (a 503, or the stale
-// answer), asked about again on a later request. Everything else is as gitbeaker does it: the
-// same options, bodies and errors.
+// answer), asked about again on a later request. It also throttles each client with in-memory
+// limiters, and makes them and a closure per HTTP method for every client: forgegate makes a
+// client per call (the token differs by call) and leaves rate limits to GitLab. Everything else
+// is as gitbeaker does it: the same options (its `defaultOptionsHandler`), bodies and errors.
 
-const askOnce: RequestHandlerFn = async (endpoint, options) => {
-  const { prefixUrl, searchParams, method = 'GET', headers, body, signal } = (options ?? {}) as RequestOptions;
+/** gitbeaker's `requesterFn`: a resource's requester, which asks once. */
+export function requestOnce(resource: ResourceOptions): RequesterType {
+  return new OnceRequester(resource);
+}
+
+class OnceRequester implements RequesterType {
+  constructor(private readonly resource: ResourceOptions) {}
+
+  get<T extends ResponseBodyTypes>(endpoint: string, options?: DefaultRequestOptions) {
+    return this.ask<T>(endpoint, 'GET', options);
+  }
+  post<T extends ResponseBodyTypes>(endpoint: string, options?: DefaultRequestOptions) {
+    return this.ask<T>(endpoint, 'POST', options);
+  }
+  put<T extends ResponseBodyTypes>(endpoint: string, options?: DefaultRequestOptions) {
+    return this.ask<T>(endpoint, 'PUT', options);
+  }
+  patch<T extends ResponseBodyTypes>(endpoint: string, options?: DefaultRequestOptions) {
+    return this.ask<T>(endpoint, 'PATCH', options);
+  }
+  delete<T extends ResponseBodyTypes>(endpoint: string, options?: DefaultRequestOptions) {
+    return this.ask<T>(endpoint, 'DELETE', options);
+  }
+
+  private async ask<T extends ResponseBodyTypes>(endpoint: string, method: string, options?: DefaultRequestOptions) {
+    const request = await defaultOptionsHandler(this.resource, { ...options, method });
+    return (await askOnce(endpoint, request)) as FormattedResponse<T>;
+  }
+}
+
+async function askOnce(endpoint: string, options: RequestOptions): Promise<FormattedResponse> {
+  const { prefixUrl, searchParams, method = 'GET', headers, body, signal } = options;
   const url = new URL(endpoint, prefixUrl?.endsWith('/') ? prefixUrl : `${prefixUrl ?? ''}/`);
   url.search = searchParams ?? '';
-  const call = { method, headers: headers as Record<string, string> | undefined, body: body as string | undefined };
+  const call = { method, headers, body: body as string | undefined };
   const answer = await send(url, { ...call, signal }).catch((error: unknown) => {
     const name = (error as Error).name;
     if (name === 'TimeoutError' || name === 'AbortError') throw new GitbeakerTimeoutError('Query timeout was reached');
@@ -27,10 +62,7 @@ const askOnce: RequestHandlerFn = async (endpoint, options) => {
   });
   if (answer.status < 200 || answer.status > 299) throw requestError(url, method, answer);
   return formatted(answer);
-};
-
-/** gitbeaker's requester, with `askOnce` in place of its own handler. */
-export const requestOnce = createRequesterFn((_, requestOptions) => Promise.resolve(requestOptions), askOnce);
+}
 
 function formatted(answer: HttpAnswer): FormattedResponse {
   const { status } = answer;
