@@ -34,14 +34,15 @@ const options = { keepAlive: true, timeout: IDLE_MS, ...(useEnvProxy && { proxyE
 const agents: Record<string, http.Agent> = { 'http:': new http.Agent(options), 'https:': new https.Agent(options) };
 
 /**
- * Sends one request and reads its answer. A kept-alive connection that the forge closed just as
- * it was reused is the one failure sent again, once: the request never reached the forge.
+ * Sends one request and reads its answer. A GET on a kept-alive connection that the forge closed
+ * as it was reused, before any answer, is the one failure sent again, once: the forge closes an
+ * idle connection without reading what crosses its close, and a GET asked twice changes nothing.
  */
 export async function send(url: URL, call: HttpCall): Promise<HttpAnswer> {
   try {
     return await attempt(url, call);
   } catch (error) {
-    if (!(error instanceof StaleConnection)) throw error;
+    if (!(error instanceof StaleConnection) || (call.method ?? 'GET') !== 'GET') throw error;
     return attempt(url, call);
   }
 }
