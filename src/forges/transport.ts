@@ -22,6 +22,11 @@ export interface HttpCall {
   signal?: AbortSignal;
 }
 
+/** A 2xx: the only answers read as data. */
+export function succeeded({ status }: HttpAnswer): boolean {
+  return status >= 200 && status < 300;
+}
+
 /** No forge answer forgegate reads comes near this; a larger one is refused unread. */
 export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 

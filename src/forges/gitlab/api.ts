@@ -14,7 +14,7 @@ import { Unavailable } from '../../errors.js';
 import { chargeForgeCall } from '../budget.js';
 import { ForgeCalls, retryAt, SpentQuotas } from '../call.js';
 import { ForgeRefusal, IGNORE_CALLS, type ForgeCallObserver } from '../forge.js';
-import { send } from '../transport.js';
+import { send, succeeded } from '../transport.js';
 import { requestError, requestOnce } from './requester.js';
 
 // The GitLab REST calls forgegate makes (docs/forges.md, GitLab), through @gitbeaker/rest.
@@ -121,9 +121,9 @@ export class GitLabApi {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       if (answer.status === 429) throw requestError(url, 'GET', answer);
-      if (answer.status < 200 || answer.status > 299)
-        throw new ForgeRefusal('GET /oauth/token/info', answer.status, answer.body.toString('utf8').slice(0, 200));
-      return JSON.parse(answer.body.toString('utf8')) as unknown;
+      const text = answer.body.toString('utf8');
+      if (!succeeded(answer)) throw new ForgeRefusal('GET /oauth/token/info', answer.status, text.slice(0, 200));
+      return JSON.parse(text) as unknown;
     });
   }
 

@@ -9,7 +9,7 @@ import {
   type ResourceOptions,
   type ResponseBodyTypes,
 } from '@gitbeaker/requester-utils';
-import { send, type HttpAnswer } from '../transport.js';
+import { send, succeeded, type HttpAnswer } from '../transport.js';
 
 // How gitbeaker's resources reach GitLab, for forgegate: one attempt per call, over
 // ../transport.ts. gitbeaker's own requester asks again on a 429 or a 502, ten times within
@@ -54,14 +54,16 @@ async function askOnce(endpoint: string, options: RequestOptions): Promise<Forma
   const { prefixUrl, searchParams, method = 'GET', headers, body, signal } = options;
   const url = new URL(endpoint, prefixUrl?.endsWith('/') ? prefixUrl : `${prefixUrl ?? ''}/`);
   url.search = searchParams ?? '';
-  const call = { method, headers, body: body as string | undefined };
-  const answer = await send(url, { ...call, signal }).catch((error: unknown) => {
-    const name = (error as Error).name;
-    if (name === 'TimeoutError' || name === 'AbortError') throw new GitbeakerTimeoutError('Query timeout was reached');
-    throw error;
-  });
-  if (answer.status < 200 || answer.status > 299) throw requestError(url, method, answer);
+  const answer = await send(url, { method, headers, body: body as string | undefined, signal }).catch(asGitbeaker);
+  if (!succeeded(answer)) throw requestError(url, method, answer);
   return formatted(answer);
+}
+
+/** A call its signal ended is gitbeaker's timeout; any other failure stays as it is. */
+function asGitbeaker(error: unknown): never {
+  const name = (error as Error).name;
+  if (name === 'TimeoutError' || name === 'AbortError') throw new GitbeakerTimeoutError('Query timeout was reached');
+  throw error;
 }
 
 function formatted(answer: HttpAnswer): FormattedResponse {
