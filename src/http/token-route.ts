@@ -74,12 +74,20 @@ export function tokenRoute(endpoint: TokenEndpoint) {
  */
 export function responseBody(result: Pick<TokenResult, 'token' | 'refreshToken'>): AsciiJson {
   const { token, issuedAt, expiresIn } = result.token;
-  const issued = issuedAt.toISOString().replace('.000Z', 'Z');
+  const issued = issuedText(issuedAt);
   const refresh = result.refreshToken === undefined ? '' : `,"refresh_token":"${result.refreshToken}"`;
   return new AsciiJson(
     `{"token":"${token}","access_token":"${token}","expires_in":${expiresIn},"issued_at":"${issued}"${refresh}}`,
   );
 }
+
+/** `issued_at` in RFC 3339, whole seconds; made once per second, as every token of that second shares it. */
+function issuedText(issuedAt: Date): string {
+  const at = issuedAt.getTime();
+  if (at !== lastIssued.at) lastIssued = { at, text: issuedAt.toISOString().replace('.000Z', 'Z') };
+  return lastIssued.text;
+}
+let lastIssued = { at: Number.NaN, text: '' };
 
 /** Milliseconds since `started` (process.hrtime.bigint()). */
 export function elapsedMs(started: bigint): number {

@@ -104,6 +104,12 @@ describe('the token lane and the Koa route answer alike', () => {
     ['400, a bad scope', 'service=registry.test&scope=repository::pull', undefined],
     ['400, another service', 'service=elsewhere', undefined],
     ['400, a broken Authorization header', 'service=registry.test', 'Basic %%%'],
+    // Its message quotes the scope: a body whose UTF-8 is longer than its characters.
+    [
+      '400, a scope that is not ASCII',
+      `service=registry.test&scope=${encodeURIComponent('repository:régistre/中:pull')}`,
+      undefined,
+    ],
   ];
   for (const [name, query, authorization] of failures) {
     test(`${name}: the same answer byte for byte, the same audit line`, async () => {
@@ -113,6 +119,24 @@ describe('the token lane and the Koa route answer alike', () => {
       assert.deepEqual(audit[0], audit[1]);
     });
   }
+
+  test('the same request again, and again after a failure of the same text: the same answers', async () => {
+    // The lane keeps what it read of recent requests (token-request.ts): a repeat is found,
+    // not read anew, and must answer as the first did.
+    for (let i = 0; i < 3; i++) {
+      const { lane, audit } = await both(
+        'service=registry.test&scope=repository:alice/app:pull',
+        basic('alice', PASSWORD),
+      );
+      assert.equal(lane.status, 200);
+      assert.deepEqual(decodeJwt(JSON.parse(lane.body).token).access, [
+        { type: 'repository', name: 'alice/app', actions: ['pull'] },
+      ]);
+      assert.deepEqual(audit[0].requested, ['repository:alice/app:pull']);
+      const failed = await both('service=registry.test&scope=repository::pull', basic('alice', PASSWORD));
+      assert.equal(failed.lane.status, 400);
+    }
+  });
 
   test('anonymous, and another case of the path: alike', async () => {
     const { lane, koa, audit } = await both(
